@@ -1,0 +1,44 @@
+"""Constants for the Victron Cerbo GX integration."""
+
+from __future__ import annotations
+
+import logging
+from typing import Final
+
+DOMAIN: Final = "victron_cerbo"
+LOGGER = logging.getLogger(__package__)
+
+# entry.data: connection data. A source is configured when its keys are present.
+CONF_VRM_TOKEN: Final = "vrm_token"
+CONF_SITE_ID: Final = "site_id"  # VRM idSite (int)
+CONF_BATTERY_INSTANCE: Final = "battery_instance"  # VRM battery monitor instance (int)
+CONF_HOST: Final = "host"
+CONF_PORT: Final = "port"
+CONF_PORTAL_ID: Final = "portal_id"  # VRM identifier == the Cerbo's system /Serial
+
+DEFAULT_LOCAL_PORT: Final = 8088
+
+# entry.options: behaviour that the user can change without re-adding the entry.
+CONF_VRM_POLL_INTERVAL: Final = "vrm_poll_interval"
+CONF_LOCAL_FAST_INTERVAL: Final = "local_fast_interval"
+CONF_BUDGET_WARNING: Final = "vrm_budget_warning"
+CONF_BUDGET_LIMIT: Final = "vrm_budget_limit"
+CONF_NOMINAL_VOLTAGE: Final = "nominal_voltage"
+CONF_TEMPERATURE_MIN: Final = "temperature_min"
+CONF_TEMPERATURE_MAX: Final = "temperature_max"
+CONF_LOW_SOC: Final = "low_soc"
+CONF_SOLARK_ENTITY: Final = "solark_soc_entity"
+CONF_SOLARK_THRESHOLD: Final = "solark_threshold"
+CONF_SOLARK_DWELL: Final = "solark_dwell"
+
+DEFAULT_VRM_POLL_INTERVAL: Final = 180  # seconds; VRM itself logs every 1-15 minutes
+MIN_VRM_POLL_INTERVAL: Final = 180
+DEFAULT_LOCAL_FAST_INTERVAL: Final = 10  # seconds
+DEFAULT_BUDGET_WARNING: Final = 40  # VRM requests per rolling hour
+DEFAULT_BUDGET_LIMIT: Final = 45
+DEFAULT_NOMINAL_VOLTAGE: Final = 48
+DEFAULT_TEMPERATURE_MIN: Final = 15.0
+DEFAULT_TEMPERATURE_MAX: Final = 30.0
+DEFAULT_LOW_SOC: Final = 10.0
+DEFAULT_SOLARK_THRESHOLD: Final = 2.0  # percentage points
+DEFAULT_SOLARK_DWELL: Final = 60  # seconds a verdict must hold before it flips

@@ -1,0 +1,1 @@
+"""Tests for the Victron Cerbo GX integration."""

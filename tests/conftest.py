@@ -1,0 +1,26 @@
+"""Shared fixtures for the Victron Cerbo GX tests."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@pytest.fixture(autouse=True)
+def auto_enable_custom_integrations(enable_custom_integrations: None) -> None:
+    """Let Home Assistant load custom_components/victron_cerbo in every test."""
+
+
+def load_json_fixture(name: str) -> Any:
+    """Return the parsed JSON of tests/fixtures/<name>."""
+    return json.loads((FIXTURES / name).read_text(encoding="utf-8"))
+
+
+def load_text_fixture(name: str) -> str:
+    """Return the raw text of tests/fixtures/<name> (for bodies that are not valid JSON)."""
+    return (FIXTURES / name).read_text(encoding="utf-8")
