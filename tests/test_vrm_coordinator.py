@@ -1,0 +1,669 @@
+"""The VRM coordinator in a real Home Assistant, with HTTP faked by aioclient_mock."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, Awaitable, Callable
+from datetime import timedelta
+from typing import Any
+
+import aiohttp
+import pytest
+from freezegun.api import FrozenDateTimeFactory
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import ConfigEntryAuthFailed, ConfigEntryNotReady
+from homeassistant.helpers.update_coordinator import UpdateFailed
+from homeassistant.util import dt as dt_util
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    async_fire_time_changed,
+)
+from pytest_homeassistant_custom_component.test_util.aiohttp import (
+    AiohttpClientMocker,
+    AiohttpClientMockResponse,
+)
+
+from custom_components.victron_cerbo.const import (
+    CONF_BATTERY_INSTANCE,
+    CONF_BUDGET_LIMIT,
+    CONF_BUDGET_WARNING,
+    CONF_SITE_ID,
+    CONF_VRM_POLL_INTERVAL,
+    CONF_VRM_TOKEN,
+    DOMAIN,
+)
+from custom_components.victron_cerbo.vrm_api import RequestBudget, VrmClient
+from custom_components.victron_cerbo.vrm_coordinator import (
+    DATA_VRM_BUDGETS,
+    VrmCoordinator,
+    VrmData,
+    VrmHealth,
+    budget_thresholds,
+    entry_request_budget,
+)
+
+from .vrm_helpers import (
+    BATTERY_URL,
+    INSTANCE,
+    OVERVIEW_URL,
+    SITE_ID,
+    TOKEN,
+    request_count,
+    vrm_json,
+)
+
+POLL = 180
+
+type Tick = Callable[[float], Awaitable[None]]
+
+
+@pytest.fixture
+def options() -> dict[str, Any]:
+    return {}
+
+
+@pytest.fixture
+def entry(hass: HomeAssistant, options: dict[str, Any]) -> MockConfigEntry:
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        title="Cabin",
+        unique_id="c0619ab1e2f3",
+        data={CONF_VRM_TOKEN: TOKEN, CONF_SITE_ID: SITE_ID, CONF_BATTERY_INSTANCE: INSTANCE},
+        options=options,
+    )
+    entry.add_to_hass(hass)
+    entry.mock_state(hass, ConfigEntryState.SETUP_IN_PROGRESS)
+    return entry
+
+
+@pytest.fixture
+async def session(
+    hass: HomeAssistant, aioclient_mock: AiohttpClientMocker
+) -> AsyncGenerator[aiohttp.ClientSession]:
+    session = aioclient_mock.create_session(hass.loop)
+    yield session
+    await session.close()
+
+
+@pytest.fixture
+def sleeps() -> list[float]:
+    return []
+
+
+@pytest.fixture
+def client(session: aiohttp.ClientSession, sleeps: list[float]) -> VrmClient:
+    async def no_wait(seconds: float) -> None:
+        sleeps.append(seconds)
+
+    # The budget follows Home Assistant's (frozen) clock so freezer.tick moves it.
+    budget = RequestBudget(clock=lambda: dt_util.utcnow().timestamp())
+    return VrmClient(session, TOKEN, budget=budget, sleep=no_wait)
+
+
+@pytest.fixture
+def coordinator(hass: HomeAssistant, entry: MockConfigEntry, client: VrmClient) -> VrmCoordinator:
+    return VrmCoordinator(hass, entry, client)
+
+
+@pytest.fixture
+def listen(coordinator: VrmCoordinator) -> Callable[[], list[int]]:
+    """Subscribe like an entity would (polling only runs with listeners)."""
+    calls: list[int] = []
+    unsubscribers: list[Callable[[], None]] = []
+
+    def start() -> list[int]:
+        unsubscribers.append(coordinator.async_add_listener(lambda: calls.append(1)))
+        return calls
+
+    yield start
+    for unsubscribe in unsubscribers:
+        unsubscribe()
+
+
+def serve(mocker: AiohttpClientMocker, url: str, answers: list[dict[str, Any]]) -> None:
+    """Answer `url` with the given responses in order, repeating the last one."""
+
+    async def next_answer(method: str, request_url: Any, data: Any) -> AiohttpClientMockResponse:
+        spec = answers.pop(0) if len(answers) > 1 else answers[0]
+        if "exc" in spec:
+            raise spec["exc"]
+        return AiohttpClientMockResponse(method, request_url, **spec)
+
+    mocker.get(url, side_effect=next_answer)
+
+
+def ok_vrm(mocker: AiohttpClientMocker) -> None:
+    mocker.get(OVERVIEW_URL, json=vrm_json("system_overview"))
+    mocker.get(BATTERY_URL, json=vrm_json("battery_summary"))
+
+
+@pytest.fixture
+def tick(hass: HomeAssistant, freezer: FrozenDateTimeFactory) -> Tick:
+    """Move Home Assistant's clock forward and run whatever became due."""
+
+    async def advance(seconds: float) -> None:
+        freezer.tick(timedelta(seconds=seconds))
+        async_fire_time_changed(hass)
+        await hass.async_block_till_done()
+
+    return advance
+
+
+async def started(coordinator: VrmCoordinator, listen: Callable[[], list[int]]) -> list[int]:
+    await coordinator.async_config_entry_first_refresh()
+    return listen()
+
+
+# --- setup and normal polling -------------------------------------------------------------
+
+
+async def test_setup_and_one_poll(
+    tick: Tick,
+    aioclient_mock: AiohttpClientMocker,
+    coordinator: VrmCoordinator,
+    listen: Callable[[], list[int]],
+) -> None:
+    ok_vrm(aioclient_mock)
+    setup_at = dt_util.utcnow()
+
+    await started(coordinator, listen)
+
+    # Setup: one system-overview plus one BatterySummary.
+    assert request_count(aioclient_mock, "system-overview") == 1
+    assert request_count(aioclient_mock, "BatterySummary") == 1
+    data = coordinator.data
+    assert isinstance(data, VrmData)
+    assert data.battery is not None
+    assert data.battery.soc == 78.5
+    assert data.overview is not None
+    assert [m.instance for m in data.overview.battery_monitors] == [512, 288]
+    assert data.fetched_at == setup_at
+    assert coordinator.update_interval == timedelta(seconds=POLL)
+    health = coordinator.health
+    assert health.last_success == setup_at
+    assert health.requests_last_hour == 2
+    assert health.status == "ok"
+    assert health.is_healthy()
+
+    await tick(POLL)
+
+    # One poll: exactly one more request, BatterySummary only.
+    assert aioclient_mock.call_count == 3
+    assert request_count(aioclient_mock, "BatterySummary") == 2
+    assert coordinator.health.requests_last_hour == 3
+    assert coordinator.data.fetched_at == setup_at + timedelta(seconds=POLL)
+
+
+async def test_a_day_of_polls(
+    tick: Tick,
+    aioclient_mock: AiohttpClientMocker,
+    coordinator: VrmCoordinator,
+    listen: Callable[[], list[int]],
+) -> None:
+    ok_vrm(aioclient_mock)
+    start = dt_util.utcnow()
+    await started(coordinator, listen)
+    sent_at: list[float] = [start.timestamp()] * 2
+
+    for _ in range(24 * 3600 // POLL):
+        before = aioclient_mock.call_count
+        await tick(POLL)
+        sent_at += [dt_util.utcnow().timestamp()] * (aioclient_mock.call_count - before)
+
+    # 480 polls, one system-overview an hour after the one at setup.
+    assert request_count(aioclient_mock, "BatterySummary") == 1 + 480
+    assert request_count(aioclient_mock, "system-overview") == 1 + 24
+    worst = max(sum(1 for t in sent_at if moment - 3600 < t <= moment) for moment in sent_at)
+    assert worst == 21
+    assert coordinator.health.requests_last_hour == 21
+    assert not coordinator.health.budget_near_limit
+
+
+async def test_unchanged_data_does_not_wake_listeners(
+    tick: Tick,
+    aioclient_mock: AiohttpClientMocker,
+    coordinator: VrmCoordinator,
+    listen: Callable[[], list[int]],
+) -> None:
+    changed = vrm_json("battery_summary")
+    changed["records"]["data"]["51"]["rawValue"] = "80.0"
+    aioclient_mock.get(OVERVIEW_URL, json=vrm_json("system_overview"))
+    serve(
+        aioclient_mock,
+        BATTERY_URL,
+        [{"json": vrm_json("battery_summary")}] * 2 + [{"json": changed}],
+    )
+    calls = await started(coordinator, listen)
+
+    await tick(POLL)
+    assert calls == []  # same reading, only fetched_at moved
+    await tick(POLL)
+    assert calls == [1]
+    assert coordinator.data.battery is not None
+    assert coordinator.data.battery.soc == 80.0
+
+
+async def test_empty_widget_is_not_an_error(
+    aioclient_mock: AiohttpClientMocker, coordinator: VrmCoordinator
+) -> None:
+    aioclient_mock.get(OVERVIEW_URL, json=vrm_json("system_overview"))
+    aioclient_mock.get(BATTERY_URL, json=vrm_json("battery_summary_empty"))
+
+    await coordinator.async_config_entry_first_refresh()
+
+    assert coordinator.last_update_success
+    assert coordinator.data.battery is None
+    assert coordinator.health.status == "ok"
+    assert coordinator.health.data_age() is None
+
+
+@pytest.mark.parametrize(
+    ("options", "interval", "warning", "limit"),
+    [
+        ({CONF_VRM_POLL_INTERVAL: 300.0}, 300, 40, 45),
+        ({CONF_VRM_POLL_INTERVAL: 60}, 180, 40, 45),  # never below the floor
+        ({CONF_VRM_POLL_INTERVAL: "fast"}, 180, 40, 45),
+        ({CONF_BUDGET_WARNING: 10.0, CONF_BUDGET_LIMIT: 12.0}, 180, 10, 12),
+        ({CONF_BUDGET_WARNING: 50, CONF_BUDGET_LIMIT: 30}, 180, 30, 30),
+        ({CONF_BUDGET_WARNING: True, CONF_BUDGET_LIMIT: 0}, 180, 1, 1),
+    ],
+)
+def test_options(coordinator: VrmCoordinator, interval: int, warning: int, limit: int) -> None:
+    assert coordinator.update_interval == timedelta(seconds=interval)
+    assert (coordinator.budget.warning, coordinator.budget.limit) == (warning, limit)
+    assert coordinator.client.budget is coordinator.budget
+
+
+def test_budget_thresholds_defaults() -> None:
+    assert budget_thresholds({}) == (40, 45)
+
+
+async def test_budget_survives_a_reload(
+    hass: HomeAssistant,
+    entry: MockConfigEntry,
+    aioclient_mock: AiohttpClientMocker,
+    coordinator: VrmCoordinator,
+    session: aiohttp.ClientSession,
+) -> None:
+    ok_vrm(aioclient_mock)
+    await coordinator.async_config_entry_first_refresh()
+    assert coordinator.budget.used == 2
+
+    # A reload builds a new client with a fresh budget: the entry's budget replaces it.
+    second = VrmCoordinator(hass, entry, VrmClient(session, TOKEN))
+    assert second.budget is coordinator.budget
+    assert second.client.budget is coordinator.budget
+    assert second.budget.used == 2
+    assert hass.data[DATA_VRM_BUDGETS][entry.entry_id] is coordinator.budget
+
+
+async def test_entry_request_budget_without_fallback(
+    hass: HomeAssistant, entry: MockConfigEntry
+) -> None:
+    budget = entry_request_budget(hass, entry)
+    assert entry_request_budget(hass, entry) is budget
+    assert (budget.warning, budget.limit) == (40, 45)
+
+
+# --- setup failures -----------------------------------------------------------------------
+
+
+async def test_setup_auth_failure(
+    aioclient_mock: AiohttpClientMocker, coordinator: VrmCoordinator
+) -> None:
+    aioclient_mock.get(OVERVIEW_URL, status=401, json=vrm_json("error_401"))
+
+    with pytest.raises(ConfigEntryAuthFailed) as caught:
+        await coordinator.async_config_entry_first_refresh()
+
+    assert caught.value.translation_key == "vrm_auth_failed"
+    assert caught.value.translation_domain == DOMAIN
+    assert aioclient_mock.call_count == 1
+    assert coordinator.health.last_error_kind == "auth"
+    assert coordinator.health.consecutive_failures == 1
+
+
+async def test_setup_vrm_down(
+    aioclient_mock: AiohttpClientMocker, coordinator: VrmCoordinator, sleeps: list[float]
+) -> None:
+    aioclient_mock.get(OVERVIEW_URL, status=503, text="<html>down</html>")
+
+    with pytest.raises(ConfigEntryNotReady):
+        await coordinator.async_config_entry_first_refresh()
+
+    assert aioclient_mock.call_count == 4  # no BatterySummary when discovery already failed
+    assert sleeps == [1.0, 2.0, 4.0]
+    assert coordinator.health.last_error_kind == "server_error"
+    assert isinstance(coordinator.last_exception, UpdateFailed)
+    assert coordinator.last_exception.translation_key == "vrm_server_error"
+
+
+async def test_setup_bad_overview_does_not_block_battery_data(
+    tick: Tick,
+    aioclient_mock: AiohttpClientMocker,
+    coordinator: VrmCoordinator,
+    listen: Callable[[], list[int]],
+) -> None:
+    serve(
+        aioclient_mock,
+        OVERVIEW_URL,
+        [{"json": {"success": True, "records": []}}, {"json": vrm_json("system_overview")}],
+    )
+    aioclient_mock.get(BATTERY_URL, json=vrm_json("battery_summary"))
+
+    await started(coordinator, listen)
+
+    assert coordinator.data.overview is None
+    assert coordinator.data.battery is not None
+    assert aioclient_mock.call_count == 2
+
+    # Tried again within the hour, not on every poll.
+    for _ in range(19):
+        await tick(POLL)
+    assert request_count(aioclient_mock, "system-overview") == 1
+    await tick(POLL)
+    assert request_count(aioclient_mock, "system-overview") == 2
+    assert coordinator.data.overview is not None
+
+
+# --- poll failures ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        ({"status": 403, "json": vrm_json("error_403")}, "forbidden", "vrm_forbidden", 1),
+        ({"status": 500, "json": vrm_json("error_500")}, "server_error", "vrm_server_error", 4),
+        (
+            {"status": 502, "text": "<html>502 Bad Gateway</html>"},
+            "server_error",
+            "vrm_server_error",
+            4,
+        ),
+        ({"exc": TimeoutError()}, "timeout", "vrm_timeout", 4),
+        ({"exc": aiohttp.ClientConnectionError()}, "connection", "vrm_cannot_connect", 4),
+        ({"text": "<html>maintenance</html>"}, "bad_response", "vrm_bad_response", 1),
+        ({"json": vrm_json("error_success_false")}, "bad_response", "vrm_bad_response", 1),
+        (
+            {"json": {"success": True, "records": {"data": 7}}},
+            "bad_response",
+            "vrm_bad_response",
+            1,
+        ),
+    ],
+)
+async def test_poll_failure_keeps_last_good_data(
+    tick: Tick,
+    aioclient_mock: AiohttpClientMocker,
+    coordinator: VrmCoordinator,
+    listen: Callable[[], list[int]],
+    case: tuple[dict[str, Any], str, str, int],
+) -> None:
+    answer, kind, key, requests = case
+    aioclient_mock.get(OVERVIEW_URL, json=vrm_json("system_overview"))
+    serve(aioclient_mock, BATTERY_URL, [{"json": vrm_json("battery_summary")}, answer])
+    await started(coordinator, listen)
+    good = coordinator.data
+    good_success = coordinator.health.last_success
+
+    await tick(POLL)
+
+    assert aioclient_mock.call_count == 2 + requests
+    assert coordinator.data is good
+    assert not coordinator.last_update_success
+    assert isinstance(coordinator.last_exception, UpdateFailed)
+    assert coordinator.last_exception.translation_key == key
+    assert coordinator.last_exception.translation_domain == DOMAIN
+    assert coordinator.last_exception.translation_placeholders["site_id"] == str(SITE_ID)
+    assert TOKEN not in str(coordinator.last_exception.translation_placeholders)
+    health = coordinator.health
+    assert health.last_error_kind == kind
+    assert health.status == kind
+    assert health.consecutive_failures == 1
+    assert health.last_success == good_success
+    assert health.last_attempt == dt_util.utcnow()
+    assert health.last_error_at == dt_util.utcnow()
+
+    await tick(POLL)
+    assert health.consecutive_failures == 2
+    assert coordinator.data is good
+
+
+async def test_poll_auth_failure(
+    aioclient_mock: AiohttpClientMocker, coordinator: VrmCoordinator
+) -> None:
+    aioclient_mock.get(OVERVIEW_URL, json=vrm_json("system_overview"))
+    serve(
+        aioclient_mock,
+        BATTERY_URL,
+        [{"json": vrm_json("battery_summary")}, {"status": 401, "json": vrm_json("error_401")}],
+    )
+    await coordinator.async_config_entry_first_refresh()
+
+    with pytest.raises(ConfigEntryAuthFailed):
+        await coordinator._async_update_data()
+
+    assert coordinator.health.last_error_kind == "auth"
+    assert aioclient_mock.call_count == 3
+
+
+async def test_unexpected_error_is_recorded(
+    aioclient_mock: AiohttpClientMocker, coordinator: VrmCoordinator
+) -> None:
+    aioclient_mock.get(OVERVIEW_URL, json=vrm_json("system_overview"))
+    serve(
+        aioclient_mock,
+        BATTERY_URL,
+        [{"json": vrm_json("battery_summary")}, {"exc": RuntimeError("bug")}],
+    )
+    await coordinator.async_config_entry_first_refresh()
+
+    with pytest.raises(RuntimeError):
+        await coordinator._async_update_data()
+
+    assert coordinator.health.last_error_kind == "unexpected"
+    assert coordinator.health.last_error == "RuntimeError"
+
+
+async def test_429_delays_the_next_poll(
+    tick: Tick,
+    aioclient_mock: AiohttpClientMocker,
+    coordinator: VrmCoordinator,
+    listen: Callable[[], list[int]],
+) -> None:
+    aioclient_mock.get(OVERVIEW_URL, json=vrm_json("system_overview"))
+    serve(
+        aioclient_mock,
+        BATTERY_URL,
+        [
+            {"json": vrm_json("battery_summary")},
+            {"status": 429, "json": vrm_json("error_429"), "headers": {"Retry-After": "600"}},
+            {"json": vrm_json("battery_summary")},
+        ],
+    )
+    await started(coordinator, listen)
+    good = coordinator.data
+
+    await tick(POLL)
+    limited_at = dt_util.utcnow()
+    assert aioclient_mock.call_count == 3
+    assert coordinator.last_exception is not None
+    assert isinstance(coordinator.last_exception, UpdateFailed)
+    assert coordinator.last_exception.retry_after == 600
+    assert coordinator.last_exception.translation_key == "vrm_rate_limited"
+    assert coordinator.health.last_error_kind == "rate_limited"
+    assert coordinator.health.rate_limited_until == limited_at + timedelta(seconds=600)
+    assert coordinator.data is good
+
+    # The next poll waits for Retry-After, not the usual interval: no attempt at all.
+    await tick(POLL)
+    await tick(POLL)
+    await tick(POLL)
+    assert coordinator.health.last_attempt == limited_at
+    assert aioclient_mock.call_count == 3
+
+    await tick(600 - 3 * POLL)
+    assert aioclient_mock.call_count == 4
+    assert coordinator.last_update_success
+    assert coordinator.health.rate_limited_until is None
+    assert coordinator.health.status == "ok"
+    assert coordinator.health.last_error_kind == "rate_limited"  # remembered, but not current
+
+
+async def test_429_without_retry_after_waits_five_minutes(
+    aioclient_mock: AiohttpClientMocker, coordinator: VrmCoordinator
+) -> None:
+    aioclient_mock.get(OVERVIEW_URL, json=vrm_json("system_overview"))
+    serve(
+        aioclient_mock,
+        BATTERY_URL,
+        [{"json": vrm_json("battery_summary")}, {"status": 429, "text": "slow down"}],
+    )
+    await coordinator.async_config_entry_first_refresh()
+
+    with pytest.raises(UpdateFailed) as caught:
+        await coordinator._async_update_data()
+
+    assert caught.value.retry_after == 300
+
+
+async def test_short_retry_after_never_polls_faster_than_the_interval(
+    aioclient_mock: AiohttpClientMocker, coordinator: VrmCoordinator
+) -> None:
+    aioclient_mock.get(OVERVIEW_URL, json=vrm_json("system_overview"))
+    serve(
+        aioclient_mock,
+        BATTERY_URL,
+        [
+            {"json": vrm_json("battery_summary")},
+            {"status": 429, "text": "{}", "headers": {"Retry-After": "5"}},
+        ],
+    )
+    await coordinator.async_config_entry_first_refresh()
+
+    with pytest.raises(UpdateFailed) as caught:
+        await coordinator._async_update_data()
+
+    assert caught.value.retry_after == POLL
+
+
+@pytest.mark.parametrize("options", [{CONF_BUDGET_WARNING: 2, CONF_BUDGET_LIMIT: 3}])
+async def test_budget_exhausted(
+    tick: Tick,
+    aioclient_mock: AiohttpClientMocker,
+    coordinator: VrmCoordinator,
+    listen: Callable[[], list[int]],
+) -> None:
+    ok_vrm(aioclient_mock)
+    await started(coordinator, listen)
+    await tick(POLL)
+    assert aioclient_mock.call_count == 3
+    assert coordinator.health.budget_near_limit
+    good = coordinator.data
+
+    await tick(POLL)  # the fourth request would break the cap
+
+    assert aioclient_mock.call_count == 3
+    error = coordinator.last_exception
+    assert isinstance(error, UpdateFailed)
+    assert error.translation_key == "vrm_budget_exceeded"
+    assert error.translation_placeholders["limit"] == "3"
+    # The setup requests leave the window 3600 s after setup, 3240 s from now.
+    assert error.retry_after == pytest.approx(3600 - 2 * POLL)
+    assert coordinator.health.last_error_kind == "budget"
+    assert coordinator.data is good
+    refused_at = coordinator.health.last_attempt
+
+    await tick(3000)
+    assert coordinator.health.last_attempt == refused_at
+    await tick(3600 - 2 * POLL - 3000)
+    assert coordinator.last_update_success
+    assert aioclient_mock.call_count == 4
+
+
+@pytest.mark.parametrize("options", [{CONF_BUDGET_WARNING: 1}])
+async def test_overview_refresh_skipped_near_the_limit(
+    tick: Tick,
+    aioclient_mock: AiohttpClientMocker,
+    coordinator: VrmCoordinator,
+    listen: Callable[[], list[int]],
+) -> None:
+    ok_vrm(aioclient_mock)
+    await started(coordinator, listen)
+
+    for _ in range(30):
+        await tick(POLL)
+
+    assert request_count(aioclient_mock, "system-overview") == 1
+    assert request_count(aioclient_mock, "BatterySummary") == 31
+
+
+async def test_overview_refresh_failure_keeps_the_old_one(
+    tick: Tick,
+    aioclient_mock: AiohttpClientMocker,
+    coordinator: VrmCoordinator,
+    listen: Callable[[], list[int]],
+) -> None:
+    serve(
+        aioclient_mock,
+        OVERVIEW_URL,
+        [{"json": vrm_json("system_overview")}, {"status": 403, "json": vrm_json("error_403")}],
+    )
+    aioclient_mock.get(BATTERY_URL, json=vrm_json("battery_summary"))
+    await started(coordinator, listen)
+    overview = coordinator.data.overview
+
+    for _ in range(20):
+        await tick(POLL)
+
+    assert request_count(aioclient_mock, "system-overview") == 2
+    assert coordinator.last_update_success
+    assert coordinator.data.overview is overview
+
+
+# --- health -------------------------------------------------------------------------------
+
+
+async def test_health_data_age_and_staleness(
+    tick: Tick,
+    aioclient_mock: AiohttpClientMocker,
+    coordinator: VrmCoordinator,
+    listen: Callable[[], list[int]],
+) -> None:
+    aioclient_mock.get(OVERVIEW_URL, json=vrm_json("system_overview"))
+    serve(
+        aioclient_mock,
+        BATTERY_URL,
+        [{"json": vrm_json("battery_summary")}, {"exc": TimeoutError()}],
+    )
+    await started(coordinator, listen)
+    health = coordinator.health
+    fetched = dt_util.utcnow()
+    assert health.data_age() == 42  # VRM's secondsAgo at fetch time
+    assert health.has_old_data is False
+
+    for _ in range(3):
+        await tick(POLL)
+    assert health.consecutive_failures == 3
+    assert health.data_age() == 42 + 3 * POLL
+    assert health.is_healthy()  # 9 minutes since the last success
+    await tick(POLL)
+    assert not health.is_healthy()
+    assert not health.healthy
+
+    report = health.as_dict()
+    assert report["status"] == "timeout"
+    assert report["healthy"] is False
+    assert report["last_success"] == fetched.isoformat()
+    assert report["consecutive_failures"] == 4
+    assert report["data_age"] == 42 + 4 * POLL
+    assert report["requests_last_hour"] == 2 + 4 * 4
+    assert report["rate_limited_until"] is None
+
+
+def test_health_before_anything() -> None:
+    health = VrmHealth()
+    assert health.status == "unknown"
+    assert not health.is_healthy()
+    assert health.data_age() is None
+    assert health.as_dict()["last_attempt"] is None
