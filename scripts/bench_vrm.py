@@ -1,0 +1,282 @@
+"""Benchmark of the VRM source: requests per hour over simulated days, and parsing speed.
+
+The real VrmClient and VrmCoordinator run inside a test Home Assistant from
+pytest-homeassistant-custom-component. HTTP is answered in-process by its AiohttpClientMocker,
+and freezegun moves the clock, so a simulated day takes seconds and nothing waits for real.
+
+Run from the repository root:  .venv/3.13/bin/python scripts/bench_vrm.py
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+# Makes dt_util.utcnow visible to freezegun; must come before any other Home Assistant import.
+import pytest_homeassistant_custom_component.patch_time  # noqa: E402, F401
+from freezegun import freeze_time  # noqa: E402
+from freezegun.api import FrozenDateTimeFactory  # noqa: E402
+from homeassistant.config_entries import ConfigEntryState  # noqa: E402
+from homeassistant.exceptions import ConfigEntryNotReady  # noqa: E402
+from homeassistant.util import dt as dt_util  # noqa: E402
+from pytest_homeassistant_custom_component.common import (  # noqa: E402
+    MockConfigEntry,
+    async_fire_time_changed,
+    async_test_home_assistant,
+)
+from pytest_homeassistant_custom_component.test_util.aiohttp import (  # noqa: E402
+    AiohttpClientMocker,
+    AiohttpClientMockResponse,
+)
+
+from custom_components.victron_cerbo.const import (  # noqa: E402
+    CONF_BATTERY_INSTANCE,
+    CONF_SITE_ID,
+    CONF_VRM_POLL_INTERVAL,
+    CONF_VRM_TOKEN,
+    DOMAIN,
+)
+from custom_components.victron_cerbo.vrm_api import (  # noqa: E402
+    RequestBudget,
+    VrmClient,
+    parse_battery_summary,
+)
+from custom_components.victron_cerbo.vrm_coordinator import VrmCoordinator  # noqa: E402
+
+FIXTURES = ROOT / "tests" / "fixtures" / "vrm"
+SUMMARY = json.loads((FIXTURES / "battery_summary.json").read_text(encoding="utf-8"))
+OVERVIEW = json.loads((FIXTURES / "system_overview.json").read_text(encoding="utf-8"))
+TOKEN = "0" * 64
+SITE_ID = 123456
+INSTANCE = 512
+START = datetime(2026, 1, 15, 0, 0, 0, tzinfo=UTC)
+STEP = 10  # seconds of simulated time per clock step
+HOUR = 3600
+
+# An answer plan maps (seconds since start, url) to what VRM does: "ok", "503", "timeout",
+# or ("429", retry_after seconds).
+type Plan = Callable[[float, str], Any]
+
+
+@dataclass
+class Result:
+    """What one simulated run saw."""
+
+    name: str
+    hours: int
+    sent: list[tuple[float, str]] = field(default_factory=list)
+    refused: Counter[str] = field(default_factory=Counter)
+
+    def per_hour(self) -> list[int]:
+        """Requests in each clock hour since the start."""
+        counts = [0] * self.hours
+        for moment, _ in self.sent:
+            counts[min(int(moment // HOUR), self.hours - 1)] += 1
+        return counts
+
+    def worst_rolling_hour(self) -> int:
+        """Most requests in any window of one hour."""
+        times = [moment for moment, _ in self.sent]
+        return max(
+            (sum(1 for t in times if moment - HOUR < t <= moment) for moment in times), default=0
+        )
+
+    def by_endpoint(self) -> Counter[str]:
+        """Requests per endpoint."""
+        return Counter(endpoint for _, endpoint in self.sent)
+
+
+async def simulate(
+    name: str, plan: Plan, *, hours: int = 24, options: dict[str, Any] | None = None
+) -> Result:
+    """Run the coordinator for `hours` of simulated time against the answer plan."""
+    result = Result(name, hours)
+    with freeze_time(START) as frozen:
+        assert isinstance(frozen, FrozenDateTimeFactory)
+
+        def elapsed() -> float:
+            return (dt_util.utcnow() - START).total_seconds()
+
+        async def sleep(seconds: float) -> None:  # backoff moves simulated time only
+            frozen.tick(timedelta(seconds=seconds))
+
+        async def respond(method: str, url: Any, _data: Any) -> AiohttpClientMockResponse:
+            endpoint = "system-overview" if "system-overview" in str(url) else "BatterySummary"
+            result.sent.append((elapsed(), endpoint))
+            answer = plan(elapsed(), endpoint)
+            if answer == "timeout":
+                frozen.tick(timedelta(seconds=10))
+                raise TimeoutError
+            if answer == "503":
+                return AiohttpClientMockResponse(method, url, status=503, text="<html>503</html>")
+            if isinstance(answer, tuple):
+                headers = {"Retry-After": str(answer[1])}
+                return AiohttpClientMockResponse(
+                    method, url, status=429, text="{}", headers=headers
+                )
+            body = OVERVIEW if endpoint == "system-overview" else SUMMARY
+            return AiohttpClientMockResponse(method, url, json=body)
+
+        async with async_test_home_assistant() as hass:
+            mocker = AiohttpClientMocker()
+            mocker.get(re.compile(".*"), side_effect=respond)
+            session = mocker.create_session(hass.loop)
+            entry = MockConfigEntry(
+                domain=DOMAIN,
+                data={
+                    CONF_VRM_TOKEN: TOKEN,
+                    CONF_SITE_ID: SITE_ID,
+                    CONF_BATTERY_INSTANCE: INSTANCE,
+                },
+                options=options or {},
+            )
+            entry.add_to_hass(hass)
+            entry.mock_state(hass, ConfigEntryState.SETUP_IN_PROGRESS)
+            budget = RequestBudget(clock=lambda: dt_util.utcnow().timestamp())
+            client = VrmClient(session, TOKEN, budget=budget, sleep=sleep)
+            coordinator = VrmCoordinator(hass, entry, client)
+            try:
+                await coordinator.async_config_entry_first_refresh()
+            except ConfigEntryNotReady:
+                result.refused["setup failed"] += 1
+            unsubscribe = coordinator.async_add_listener(lambda: None)
+            last_attempt = coordinator.health.last_attempt
+            while elapsed() + STEP < hours * HOUR:  # the next day would start at hours * HOUR
+                frozen.tick(timedelta(seconds=STEP))
+                async_fire_time_changed(hass)
+                await hass.async_block_till_done()
+                health = coordinator.health
+                if health.last_attempt != last_attempt:
+                    last_attempt = health.last_attempt
+                    if not coordinator.last_update_success:
+                        result.refused[health.last_error_kind or "?"] += 1
+            unsubscribe()
+            await coordinator.async_shutdown()
+            await session.close()
+    return result
+
+
+def always_ok(_: float, __: str) -> str:
+    """VRM answers everything."""
+    return "ok"
+
+
+def outage(start_hour: int, end_hour: int) -> Plan:
+    """VRM answers 503 between the two hours."""
+
+    def plan(moment: float, _: str) -> str:
+        return "503" if start_hour * HOUR <= moment < end_hour * HOUR else "ok"
+
+    return plan
+
+
+def flaky(start_hour: int, end_hour: int, every: int) -> Plan:
+    """Every `every`-th request between the two hours times out (after 10 s)."""
+    count = 0
+
+    def plan(moment: float, _: str) -> str:
+        nonlocal count
+        count += 1
+        if start_hour * HOUR <= moment < end_hour * HOUR and count % every == 0:
+            return "timeout"
+        return "ok"
+
+    return plan
+
+
+def rate_limited_once(retry_after: int, at_hour: int) -> Plan:
+    """One 429 with the given Retry-After at the given hour."""
+    done = False
+
+    def plan(moment: float, endpoint: str) -> Any:
+        nonlocal done
+        if not done and moment >= at_hour * HOUR and endpoint == "BatterySummary":
+            done = True
+            return ("429", retry_after)
+        return "ok"
+
+    return plan
+
+
+def report(result: Result) -> None:
+    """Print one run."""
+    per_hour = result.per_hour()
+    endpoints = result.by_endpoint()
+    print(f"\n{result.name}")
+    print(f"  requests per hour : {' '.join(f'{n:2d}' for n in per_hour)}")
+    print(
+        f"  total {len(result.sent)} in {result.hours} h = {len(result.sent) / result.hours:.2f}/h"
+        f"  (BatterySummary {endpoints['BatterySummary']}, "
+        f"system-overview {endpoints['system-overview']})"
+    )
+    print(f"  worst rolling hour: {result.worst_rolling_hour()} requests")
+    if result.refused:
+        print(f"  failed polls      : {dict(result.refused)}")
+
+
+def bench_parsing(rounds: int = 20000) -> None:
+    """Time the BatterySummary parser alone."""
+    start = time.perf_counter()
+    for _ in range(rounds):
+        parse_battery_summary(SUMMARY, INSTANCE)
+    per_parse = (time.perf_counter() - start) / rounds * 1e6
+    print(f"\nparse_battery_summary (reference payload, 28 attributes): {per_parse:.1f} µs each")
+
+
+async def bench_client(rounds: int = 2000) -> None:
+    """Time a whole client call (budget, lock, fake transport, JSON, parsing, trimming)."""
+    mocker = AiohttpClientMocker()
+    mocker.get(re.compile(".*"), json=SUMMARY)
+    session = mocker.create_session(asyncio.get_running_loop())
+    budget = RequestBudget(warning=rounds + 1, limit=rounds + 1)
+    client = VrmClient(session, TOKEN, budget=budget)
+    start = time.perf_counter()
+    for _ in range(rounds):
+        await client.get_battery_summary(SITE_ID, INSTANCE)
+    per_call = (time.perf_counter() - start) / rounds * 1e6
+    await session.close()
+    print(f"client.get_battery_summary over the in-process fake transport: {per_call:.0f} µs each")
+
+
+async def main() -> None:
+    """Run every scenario and print the figures."""
+    # Home Assistant logs every failed poll; the tables below say the same more briefly.
+    logging.getLogger().setLevel(logging.CRITICAL)
+    started = time.perf_counter()
+    normal = await simulate("Normal day at the defaults (poll 180 s, budget 40/45)", always_ok)
+    report(normal)
+    report(
+        await simulate(
+            "Poll interval option 300 s", always_ok, options={CONF_VRM_POLL_INTERVAL: 300}
+        )
+    )
+    report(await simulate("VRM answers 503 from 03:00 to 06:00", outage(3, 6)))
+    report(await simulate("Every third request times out 10:00-12:00", flaky(10, 12, 3)))
+    report(await simulate("One 429 with Retry-After 900 s at 08:00", rate_limited_once(900, 8)))
+    simulated = time.perf_counter() - started
+    bench_parsing()
+    await bench_client()
+
+    hourly = normal.per_hour()
+    print(
+        f"\nSummary: normal day {min(hourly)}-{max(hourly)} requests in every clock hour "
+        f"(expected 20 BatterySummary + 1 system-overview), worst rolling hour "
+        f"{normal.worst_rolling_hour()}; 5 simulated days took {simulated:.1f} s of real time."
+    )
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
