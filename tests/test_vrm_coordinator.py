@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import string
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -53,6 +56,11 @@ from .vrm_helpers import (
 )
 
 POLL = 180
+STRINGS = json.loads(
+    (
+        Path(__file__).parent.parent / "custom_components" / DOMAIN / "translations" / "en.json"
+    ).read_text(encoding="utf-8")
+)
 
 type Tick = Callable[[float], Awaitable[None]]
 
@@ -147,6 +155,15 @@ def tick(hass: HomeAssistant, freezer: FrozenDateTimeFactory) -> Tick:
         await hass.async_block_till_done()
 
     return advance
+
+
+def assert_translated(err: BaseException | None) -> None:
+    """The error's message exists in en.json and gets every placeholder it uses."""
+    assert isinstance(err, ConfigEntryAuthFailed | UpdateFailed)
+    assert err.translation_domain == DOMAIN
+    message = STRINGS["exceptions"][err.translation_key]["message"]
+    used = {name for _, name, _, _ in string.Formatter().parse(message) if name}
+    assert used <= set(err.translation_placeholders or {})
 
 
 async def started(coordinator: VrmCoordinator, listen: Callable[[], list[int]]) -> list[int]:
@@ -317,7 +334,7 @@ async def test_setup_auth_failure(
         await coordinator.async_config_entry_first_refresh()
 
     assert caught.value.translation_key == "vrm_auth_failed"
-    assert caught.value.translation_domain == DOMAIN
+    assert_translated(caught.value)
     assert aioclient_mock.call_count == 1
     assert coordinator.health.last_error_kind == "auth"
     assert coordinator.health.consecutive_failures == 1
@@ -413,7 +430,7 @@ async def test_poll_failure_keeps_last_good_data(
     assert not coordinator.last_update_success
     assert isinstance(coordinator.last_exception, UpdateFailed)
     assert coordinator.last_exception.translation_key == key
-    assert coordinator.last_exception.translation_domain == DOMAIN
+    assert_translated(coordinator.last_exception)
     assert coordinator.last_exception.translation_placeholders["site_id"] == str(SITE_ID)
     assert TOKEN not in str(coordinator.last_exception.translation_placeholders)
     health = coordinator.health
@@ -440,9 +457,10 @@ async def test_poll_auth_failure(
     )
     await coordinator.async_config_entry_first_refresh()
 
-    with pytest.raises(ConfigEntryAuthFailed):
+    with pytest.raises(ConfigEntryAuthFailed) as caught:
         await coordinator._async_update_data()
 
+    assert_translated(caught.value)
     assert coordinator.health.last_error_kind == "auth"
     assert aioclient_mock.call_count == 3
 
@@ -491,6 +509,7 @@ async def test_429_delays_the_next_poll(
     assert isinstance(coordinator.last_exception, UpdateFailed)
     assert coordinator.last_exception.retry_after == 600
     assert coordinator.last_exception.translation_key == "vrm_rate_limited"
+    assert_translated(coordinator.last_exception)
     assert coordinator.health.last_error_kind == "rate_limited"
     assert coordinator.health.rate_limited_until == limited_at + timedelta(seconds=600)
     assert coordinator.data is good
@@ -568,6 +587,7 @@ async def test_budget_exhausted(
     assert isinstance(error, UpdateFailed)
     assert error.translation_key == "vrm_budget_exceeded"
     assert error.translation_placeholders["limit"] == "3"
+    assert_translated(error)
     # The setup requests leave the window 3600 s after setup, 3240 s from now.
     assert error.retry_after == pytest.approx(3600 - 2 * POLL)
     assert coordinator.health.last_error_kind == "budget"
