@@ -690,6 +690,30 @@ async def test_bad_responses(
     assert aioclient_mock.call_count == 1
 
 
+async def test_deeply_nested_json(client: VrmClient, aioclient_mock: AiohttpClientMocker) -> None:
+    depth = 100_000
+    aioclient_mock.get(USERS_ME_URL, text="[" * depth + "]" * depth)
+
+    with pytest.raises(VrmResponseError, match="not JSON"):
+        await client.get_user()
+
+
+async def test_payload_copies_are_flat(
+    client: VrmClient, aioclient_mock: AiohttpClientMocker
+) -> None:
+    payload = vrm_json("battery_summary")
+    payload["records"]["data"]["47"]["rawValue"] = [[["deep"]]]
+    payload["records"]["data"]["hasOldData"] = {"odd": True}
+    aioclient_mock.get(BATTERY_URL, json=payload)
+
+    await client.get_battery_summary(SITE_ID, INSTANCE)
+
+    data = client.last_payloads["battery_summary"]["records"]["data"]
+    assert "rawValue" not in data["47"]
+    assert data["hasOldData"] is None
+    assert data["secondsAgo"] == {"value": 42}
+
+
 async def test_last_good_payload_survives_a_failure(
     client: VrmClient, aioclient_mock: AiohttpClientMocker
 ) -> None:
@@ -826,6 +850,29 @@ async def test_loopback_server_round_trip() -> None:
     assert reading is not None
     assert reading.soc == 78.5
     assert seen == [f"Token {TOKEN}"]
+
+
+@pytest.mark.usefixtures("socket_enabled")
+async def test_loopback_redirect_is_not_followed() -> None:
+    """Following it would hand the token (a custom header) to whatever host it names."""
+    followed: list[str] = []
+
+    async def moved(request: web.Request) -> web.Response:
+        raise web.HTTPFound("/v2/elsewhere")
+
+    async def elsewhere(request: web.Request) -> web.Response:
+        followed.append(request.headers.get("X-Authorization", ""))
+        return web.json_response(vrm_json("users_me"))
+
+    app = web.Application()
+    app.router.add_get("/v2/users/me", moved)
+    app.router.add_get("/v2/elsewhere", elsewhere)
+    async with TestServer(app, host="127.0.0.1") as server, aiohttp.ClientSession() as session:
+        client = VrmClient(session, TOKEN, base_url=str(server.make_url("/v2")))
+        with pytest.raises(VrmResponseError, match="HTTP 302"):
+            await client.get_user()
+
+    assert followed == []
 
 
 @pytest.mark.usefixtures("socket_enabled")

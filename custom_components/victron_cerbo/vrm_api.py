@@ -691,10 +691,14 @@ def parse_installations(payload: Mapping[str, Any]) -> list[VrmSite]:
 
 
 def _pick(source: Any, keys: tuple[str, ...]) -> dict[str, Any]:
-    """The listed keys of a mapping (empty for anything else)."""
+    """The listed keys of a mapping with plain values (so copies stay small and flat)."""
     if not isinstance(source, Mapping):
         return {}
-    return {key: source[key] for key in keys if key in source}
+    return {
+        key: source[key]
+        for key in keys
+        if key in source and (source[key] is None or isinstance(source[key], str | int | float))
+    }
 
 
 def _trim(endpoint: str, payload: Mapping[str, Any]) -> dict[str, Any]:
@@ -727,7 +731,12 @@ def _trim(endpoint: str, payload: Mapping[str, Any]) -> dict[str, Any]:
     if isinstance(data, Mapping):
         keys = ("code", "rawValue", "isValid", "hasOldData", "secondsAgo")
         for key, value in data.items():
-            trimmed[key] = value if key in _CONTROL_KEYS else _pick(value, keys)
+            if key == "secondsAgo" and isinstance(value, Mapping):
+                trimmed[key] = _pick(value, ("value",))
+            elif key in _CONTROL_KEYS:
+                trimmed[key] = _pick({key: value}, (key,)).get(key)
+            else:
+                trimmed[key] = _pick(value, keys)
     return {"records": {"data": trimmed}}
 
 
@@ -880,8 +889,9 @@ class VrmClient:
         """One request. Returns the payload, or a transient error worth retrying; raises others."""
         headers = {"X-Authorization": f"Token {self._token}", "Accept": "application/json"}
         try:
+            # No redirects: aiohttp would forward X-Authorization to wherever they point.
             async with self._session.get(
-                url, params=params, headers=headers, timeout=self._timeout
+                url, params=params, headers=headers, timeout=self._timeout, allow_redirects=False
             ) as response:
                 status = response.status
                 retry_after = response.headers.get("Retry-After")
@@ -908,7 +918,7 @@ class VrmClient:
         """VRM's `error_code` from a JSON error body; the localised `errors` text is ignored."""
         try:
             payload = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):
             return None
         code = payload.get("error_code") if isinstance(payload, dict) else None
         if not isinstance(code, str):
@@ -948,7 +958,7 @@ class VrmClient:
             raise VrmResponseError(f"VRM answered HTTP {status}{detail}", status=status)
         try:
             payload = json.loads(body)
-        except (ValueError, UnicodeDecodeError) as err:
+        except (ValueError, UnicodeDecodeError, RecursionError) as err:
             self._remember_error(status, b"")
             raise VrmResponseError(
                 f"VRM answered HTTP {status} with a body that is not JSON", status=status
