@@ -1,0 +1,203 @@
+"""Benchmark the local source: requests per minute at the default cadence and bytes per cycle.
+
+Runs the real client and poller (`cerbo_api.py`, loaded without Home Assistant) against an
+aiohttp server on 127.0.0.1 that serves the dbus_api.md §10 fixtures, with a simulated clock:
+one simulated hour of 10 s ticks takes well under a second and nothing waits for real.
+
+    .venv/3.13/bin/python scripts/bench_local.py [--minutes 60] [--interval 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib.util
+import json
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+
+from aiohttp import ClientSession, web
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "tests" / "fixtures" / "cerbo"
+ROOTS = {
+    "com.victronenergy.system": "system.json",
+    "com.victronenergy.platform": "platform.json",
+    "com.victronenergy.battery.virtual_6167fb1a3a50da34": "battery_virtual.json",
+    "com.victronenergy.battery.socketcan_can0": "battery_pylontech.json",
+    "com.victronenergy.vebus.ttyS4": "vebus.json",
+    "com.victronenergy.temperature.adc_builtin0_5": "temperature_5.json",
+    "com.victronenergy.temperature.adc_builtin0_6": "temperature_6.json",
+}
+REAL_SYSTEM_ROOT_BYTES = 50_000  # the API authors' figure for a real `system` root (dbus_api.md §6)
+
+
+def load_client_module() -> ModuleType:
+    """Import cerbo_api.py by path: it must work without Home Assistant."""
+    path = ROOT / "custom_components" / "victron_cerbo" / "cerbo_api.py"
+    spec = importlib.util.spec_from_file_location("cerbo_api", path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["cerbo_api"] = module
+    spec.loader.exec_module(module)
+    assert not any(name.startswith("homeassistant") for name in sys.modules), "HA was imported"
+    return module
+
+
+class FakeServer:
+    """Serves the fixtures like the DBus HTTP API and counts requests and bytes per target."""
+
+    def __init__(self) -> None:
+        """Read the fixture bodies once."""
+        self.bodies = {
+            "/health": (FIXTURES / "health_v32.json").read_bytes(),
+            "/services": (FIXTURES / "services.json").read_bytes(),
+            **{service: (FIXTURES / name).read_bytes() for service, name in ROOTS.items()},
+        }
+        self.requests: Counter[str] = Counter()
+        self.sent: Counter[str] = Counter()
+
+    async def handle(self, request: web.Request) -> web.Response:
+        """Answer one GET the way the DBus HTTP API would."""
+        key = request.query.get("service", "") if request.path == "/value" else request.path
+        self.requests[key] += 1
+        body = self.bodies.get(key)
+        if body is None or (request.path == "/value" and request.query.get("path") != "/"):
+            return web.json_response({"error": "Not found", "success": False}, status=404)
+        self.sent[key] += len(body)
+        return web.Response(body=body, content_type="application/json")
+
+
+class Clock:
+    """The simulated monotonic clock the poller reads."""
+
+    def __init__(self) -> None:
+        """Start at zero."""
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        """Return the simulated time."""
+        return self.now
+
+
+def tier(service: str) -> str:
+    """Name the tier a request belongs to, for the table."""
+    if service in ("/health", "/services"):
+        return f"discovery {service}"
+    return service.removeprefix("com.victronenergy.")
+
+
+@dataclass
+class Result:
+    """What one simulated run measured."""
+
+    minutes: int
+    interval: float
+    setup_requests: int
+    first_cycle_requests: int
+    first_cycle_bytes: int
+    fast_cycle_bytes: int
+    full_cycle_bytes: int
+    system_root_bytes: int
+    requests: Counter[str]
+    sent_bytes: int
+    seconds_per_tick: float
+    client_requests: int
+    client_bytes: int
+
+
+async def simulate(minutes: int, interval: float) -> Result:
+    """Set up, run the full first cycle, then `minutes` of ticks on the simulated clock."""
+    api = load_client_module()
+    server = FakeServer()
+    app = web.Application()
+    app.router.add_get("/{tail:.*}", server.handle)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    clock = Clock()
+    try:
+        async with ClientSession() as session:
+            client = api.CerboClient(session, "127.0.0.1", runner.addresses[0][1])
+            poller = api.CerboPoller(client, fast_interval=interval, clock=clock)
+            await poller.setup()
+            setup_requests = sum(server.requests.values())
+            before = client.bytes_received
+            await poller.poll()
+            first_cycle_requests = sum(server.requests.values()) - setup_requests
+            first_cycle_bytes = client.bytes_received - before
+            server.requests.clear()
+            server.sent.clear()
+            ticks = round(minutes * 60 / interval)
+            started = time.perf_counter()
+            for _ in range(ticks):
+                clock.now += interval
+                await poller.poll()
+            elapsed = time.perf_counter() - started
+    finally:
+        await runner.cleanup()
+    fast_keys = ["com.victronenergy.system", poller.discovery.battery_service]
+    return Result(
+        minutes=minutes,
+        interval=interval,
+        setup_requests=setup_requests,
+        first_cycle_requests=first_cycle_requests,
+        first_cycle_bytes=first_cycle_bytes,
+        fast_cycle_bytes=sum(len(server.bodies[key]) for key in fast_keys if key),
+        full_cycle_bytes=sum(len(body) for key, body in server.bodies.items() if key in ROOTS),
+        system_root_bytes=len(server.bodies["com.victronenergy.system"]),
+        requests=server.requests,
+        sent_bytes=sum(server.sent.values()),
+        seconds_per_tick=elapsed / ticks,
+        client_requests=client.request_count,
+        client_bytes=client.bytes_received,
+    )
+
+
+def report(result: Result) -> None:
+    """Print the figures."""
+    minutes = result.minutes
+    total = sum(result.requests.values())
+    print(
+        f"Local source benchmark: fast interval {result.interval:g} s, {minutes} simulated minutes"
+    )
+    print(
+        f"  startup: {result.setup_requests} requests (discovery), then"
+        f" {result.first_cycle_requests} more for the first full cycle"
+        f" ({result.first_cycle_bytes} bytes)"
+    )
+    print(f"  steady state: {total} requests in {minutes} min = {total / minutes:.2f} requests/min")
+    for key, count in sorted(result.requests.items(), key=lambda item: (-item[1], item[0])):
+        print(f"    {tier(key):42} {count / minutes:6.2f}/min")
+    print(f"  bytes parsed per fast cycle (system + battery root): {result.fast_cycle_bytes}")
+    print(
+        f"  bytes parsed per full cycle (all {len(ROOTS)} roots):         {result.full_cycle_bytes}"
+    )
+    print(f"  bytes parsed per minute: {result.sent_bytes / minutes:.0f}")
+    scale = REAL_SYSTEM_ROOT_BYTES / result.system_root_bytes
+    print(
+        f"  (fixture roots are subsets: a real system root is ~{REAL_SYSTEM_ROOT_BYTES // 1000} kB,"
+        f" {scale:.0f}x this one; scale the byte figures accordingly)"
+    )
+    print(f"  in-process cost: {result.seconds_per_tick * 1000:.2f} ms per tick over loopback")
+    print(f"  client counters: {result.client_requests} requests, {result.client_bytes} bytes")
+    print(json.dumps({"requests_per_minute": round(total / minutes, 2)}))
+
+
+def main() -> None:
+    """Parse the arguments and run."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--minutes", type=int, default=60)
+    parser.add_argument("--interval", type=float, default=10.0)
+    args = parser.parse_args()
+    report(asyncio.run(simulate(args.minutes, args.interval)))
+
+
+if __name__ == "__main__":
+    main()
