@@ -1118,6 +1118,39 @@ async def test_hung_slow_root_backs_off(
     assert snapshot.vebus is None  # third miss: dropped
 
 
+async def test_first_cycle_stops_at_a_hung_root(
+    poller: CerboPoller, clock: FakeClock, cerbo: FakeCerbo
+) -> None:
+    cerbo.roots[PYLONTECH] = Reply(exc=TimeoutError())
+    snapshot = await poller.poll()
+    # vebus answered, the BMS hung: nothing more is asked of a server that is still stuck
+    assert cerbo.counts() == {
+        "/health": 1,
+        SYSTEM: 1,
+        PLATFORM: 1,
+        "/services": 1,
+        VIRTUAL: 1,
+        VEBUS: 1,
+        PYLONTECH: 1,
+    }
+    assert snapshot.vebus is not None
+    assert snapshot.bms is None
+    assert snapshot.temperatures == ()
+    assert snapshot.health.last_error_kind == "timeout"
+    cerbo.roots[PYLONTECH] = Reply.fixture("battery_pylontech.json")
+    cerbo.reset()
+    await ticks(poller, clock, 6)
+    # the hung BMS waits out its back-off (2 x 60 s); the rest comes in the staggered order
+    assert [tick[2:] for tick in per_tick(cerbo)] == [
+        [VEBUS],
+        [PLATFORM],
+        [TEMP_5],
+        [VEBUS],
+        [TEMP_6],
+        ["/services", "/health"],
+    ]
+
+
 async def test_slow_root_no_value_or_garbage(
     poller: CerboPoller, clock: FakeClock, cerbo: FakeCerbo
 ) -> None:

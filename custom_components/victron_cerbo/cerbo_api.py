@@ -1242,8 +1242,11 @@ class CerboPoller:
             raise
         if not self._polled_once:
             for slot in self._slots:
-                if slot.role != "platform" or slot.reading is None:
-                    await self._poll_slow(slot, now)
+                # platform came with setup; after a timeout the server is still stuck on it
+                if (slot.role != "platform" or slot.reading is None) and not await self._poll_slow(
+                    slot, now
+                ):
+                    break
             self._stagger(now)
             self._polled_once = True
         elif now >= self._next_discovery - self._fast_interval / 2:
@@ -1292,7 +1295,8 @@ class CerboPoller:
 
     def _stagger(self, now: float) -> None:
         """Spread the slower roots over the next ticks instead of all at once."""
-        for position, slot in enumerate(self._slots, start=1):
+        healthy = [slot for slot in self._slots if slot.misses == 0]  # failed ones keep back-off
+        for position, slot in enumerate(healthy, start=1):
             slot.next_due = now + position * self._fast_interval
 
     def _due_slot(self, now: float) -> _Slot | None:
@@ -1319,8 +1323,8 @@ class CerboPoller:
             slot.reading = slot.parse(root)
             slot.misses = 0
 
-    async def _poll_slow(self, slot: _Slot, now: float) -> None:
-        """Read a slower root; its errors never fail the tick."""
+    async def _poll_slow(self, slot: _Slot, now: float) -> bool:
+        """Read a slower root; its errors never fail the tick. False after a timeout."""
         slot.next_due = now + slot.period  # a late root queues behind those that waited
         try:
             root = await self.client.service_root(slot.service)
@@ -1330,15 +1334,17 @@ class CerboPoller:
             if isinstance(err, CerboConnectionError):
                 # a hung service blocks the whole server: back off from it
                 slot.next_due = now + min(slot.period * 2**slot.misses, MAX_BACKOFF)
-            return
+                return False
+            return True
         if root is None:
             self._note_error(CerboResponseError(f"{slot.service} gave no value", kind="no_value"))
             self._missed(slot, now)
-            return
+            return True
         slot.reading = slot.parse(root)
         slot.misses = 0
         if slot.role == "platform":
             self._platform_root = root
+        return True
 
     async def _rediscover(self, system_root: Mapping[str, Any], now: float) -> None:
         """Re-read `/services` and `/health`; adopt a changed set of services."""
