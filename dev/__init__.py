@@ -1,0 +1,1 @@
+"""Developer tooling for victron_cerbo (not shipped with the integration)."""

@@ -1,0 +1,37 @@
+"""A simulated Cerbo GX (local DBus HTTP API) and VRM cloud, for development and tests.
+
+    model = SimulatedInstallation(datetime(2026, 1, 15, 12, tzinfo=UTC), speed=0, seed=1)
+    local = create_local_app(model)   # GET /health, /services, /value?service=..&path=..
+    vrm = create_vrm_app(model)       # GET /v2/users/me, /v2/installations/{id}/...
+
+Both apps also serve /sim/* (state, faults, time, grid, overrides, token, request counts).
+"""
+
+from .clock import SimClock
+from .config import ConfigError, SimConfig
+from .faults import Fault, FaultError, FaultInjector
+from .local_api import create_local_app
+from .model import SimulatedInstallation
+from .scenario import Scenario, build_installation, load_scenario, parse_scenario
+from .services import BATTERY, BATTERY_INSTANCE, SYSTEM, VEBUS
+from .vrm_api import create_vrm_app
+
+__all__ = [
+    "BATTERY",
+    "BATTERY_INSTANCE",
+    "SYSTEM",
+    "VEBUS",
+    "ConfigError",
+    "Fault",
+    "FaultError",
+    "FaultInjector",
+    "Scenario",
+    "SimClock",
+    "SimConfig",
+    "SimulatedInstallation",
+    "build_installation",
+    "create_local_app",
+    "create_vrm_app",
+    "load_scenario",
+    "parse_scenario",
+]
