@@ -2,21 +2,82 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import ConfigEntryNotReady
+from homeassistant.helpers.aiohttp_client import async_get_clientsession
 
+from .cerbo_api import CerboClient
+from .const import (
+    CONF_HOST,
+    CONF_PORT,
+    CONF_VRM_API_URL,
+    CONF_VRM_TOKEN,
+    DEFAULT_LOCAL_PORT,
+    DEFAULT_VRM_API_URL,
+    LOGGER,
+)
 from .coordinator import VictronConfigEntry, VictronRuntimeData
+from .local_coordinator import LocalCoordinator
+from .vrm_api import VrmClient
+from .vrm_coordinator import DATA_VRM_BUDGETS, VrmCoordinator
 
 PLATFORMS: list[Platform] = []
 
 
 async def async_setup_entry(hass: HomeAssistant, entry: VictronConfigEntry) -> bool:
     """Set up Victron Cerbo GX from a config entry."""
-    entry.runtime_data = VictronRuntimeData()
+    session = async_get_clientsession(hass)
+    local: LocalCoordinator | None = None
+    vrm: VrmCoordinator | None = None
+    if CONF_HOST in entry.data:
+        cerbo = CerboClient(
+            session, entry.data[CONF_HOST], entry.data.get(CONF_PORT, DEFAULT_LOCAL_PORT)
+        )
+        local = LocalCoordinator(hass, entry, cerbo)
+    if CONF_VRM_TOKEN in entry.data:
+        client = VrmClient(
+            session,
+            entry.data[CONF_VRM_TOKEN],
+            base_url=entry.data.get(CONF_VRM_API_URL, DEFAULT_VRM_API_URL),
+        )
+        vrm = VrmCoordinator(hass, entry, client)
+
+    await _async_first_refresh(local, vrm)
+    entry.runtime_data = VictronRuntimeData(local=local, vrm=vrm)
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     return True
+
+
+async def _async_first_refresh(local: LocalCoordinator | None, vrm: VrmCoordinator | None) -> None:
+    """Refresh every configured source; one of two may fail without blocking setup.
+
+    An authentication failure always propagates so that reauthentication starts.
+    """
+    configured = [coordinator for coordinator in (local, vrm) if coordinator is not None]
+    results = await asyncio.gather(
+        *(coordinator.async_config_entry_first_refresh() for coordinator in configured),
+        return_exceptions=True,
+    )
+    failures: list[ConfigEntryNotReady] = []
+    for result in results:
+        if isinstance(result, ConfigEntryNotReady):
+            failures.append(result)
+        elif isinstance(result, BaseException):
+            raise result
+    if failures and len(failures) == len(configured):
+        raise failures[0]
+    for failure in failures:
+        LOGGER.info("Starting with one source unavailable: %s", failure)
 
 
 async def async_unload_entry(hass: HomeAssistant, entry: VictronConfigEntry) -> bool:
     """Unload a config entry."""
     return await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
+
+
+async def async_remove_entry(hass: HomeAssistant, entry: VictronConfigEntry) -> None:
+    """Forget the entry's VRM request budget, which outlives reloads but not removal."""
+    hass.data.get(DATA_VRM_BUDGETS, {}).pop(entry.entry_id, None)

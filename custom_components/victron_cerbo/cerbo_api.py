@@ -1265,7 +1265,8 @@ class CerboPoller:
     def _check_portal(self, portal_id: str) -> None:
         """Refuse a GX other than the one this entry belongs to (e.g. after a DHCP change)."""
         expected = self._expected_portal_id or (self._discovery and self._discovery.portal_id)
-        if expected and portal_id != expected:
+        # Portal IDs are hex; VRM and the GX may not agree on the letter case.
+        if expected and portal_id.lower() != expected.lower():
             raise CerboResponseError(
                 "The device at this address is a different GX", kind="wrong_device"
             )

@@ -1,19 +1,600 @@
-"""Config flow for the Victron Cerbo GX integration."""
+"""Config flow for the Victron Cerbo GX integration.
+
+Setup asks which sources to use (VRM cloud, the Cerbo's local DBus HTTP API, or both), validates
+each one, and identifies the installation by its VRM portal ID so it cannot be added twice.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlparse
 
-from homeassistant.config_entries import ConfigFlow, ConfigFlowResult
+import voluptuous as vol
+from homeassistant.config_entries import (
+    SOURCE_RECONFIGURE,
+    ConfigFlow,
+    ConfigFlowResult,
+    OptionsFlowWithReload,
+)
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers.aiohttp_client import async_get_clientsession
+from homeassistant.helpers.selector import (
+    EntitySelector,
+    EntitySelectorConfig,
+    NumberSelector,
+    NumberSelectorConfig,
+    NumberSelectorMode,
+    SelectOptionDict,
+    SelectSelector,
+    SelectSelectorConfig,
+    SelectSelectorMode,
+    TextSelector,
+    TextSelectorConfig,
+    TextSelectorType,
+)
+from homeassistant.helpers.service_info.ssdp import SsdpServiceInfo
 
-from .const import DOMAIN
+from .cerbo_api import CerboClient, CerboConnectionError, CerboDiscovery, CerboError
+from .const import (
+    CONF_BATTERY_INSTANCE,
+    CONF_BUDGET_LIMIT,
+    CONF_BUDGET_WARNING,
+    CONF_HOST,
+    CONF_LOCAL_FAST_INTERVAL,
+    CONF_LOW_SOC,
+    CONF_NOMINAL_VOLTAGE,
+    CONF_PORT,
+    CONF_PORTAL_ID,
+    CONF_SITE_ID,
+    CONF_SOLARK_DWELL,
+    CONF_SOLARK_ENTITY,
+    CONF_SOLARK_THRESHOLD,
+    CONF_TEMPERATURE_MAX,
+    CONF_TEMPERATURE_MIN,
+    CONF_VRM_POLL_INTERVAL,
+    CONF_VRM_TOKEN,
+    DEFAULT_BUDGET_LIMIT,
+    DEFAULT_BUDGET_WARNING,
+    DEFAULT_LOCAL_FAST_INTERVAL,
+    DEFAULT_LOCAL_PORT,
+    DEFAULT_LOW_SOC,
+    DEFAULT_NOMINAL_VOLTAGE,
+    DEFAULT_SOLARK_DWELL,
+    DEFAULT_SOLARK_THRESHOLD,
+    DEFAULT_TEMPERATURE_MAX,
+    DEFAULT_TEMPERATURE_MIN,
+    DEFAULT_VRM_POLL_INTERVAL,
+    DOMAIN,
+    LOGGER,
+    MIN_VRM_POLL_INTERVAL,
+)
+from .coordinator import VictronConfigEntry
+from .vrm_api import (
+    VrmAuthenticationError,
+    VrmClient,
+    VrmError,
+    VrmForbiddenError,
+    VrmSite,
+    VrmSystemOverview,
+)
+
+CONF_SOURCES = "sources"
+SOURCE_VRM = "vrm"
+SOURCE_LOCAL = "local"
+SOURCE_BOTH = "both"
+VRM_TOKEN_URL = "https://vrm.victronenergy.com/access-tokens"
+
+TOKEN_SELECTOR = TextSelector(TextSelectorConfig(type=TextSelectorType.PASSWORD))
+PORT_SELECTOR = NumberSelector(
+    NumberSelectorConfig(min=1, max=65535, step=1, mode=NumberSelectorMode.BOX)
+)
+
+
+def _portal(portal_id: str) -> str:
+    """VRM portal IDs are hex; compare and store them in one spelling."""
+    return portal_id.strip().lower()
+
+
+def _local_schema(host: str | None, port: int) -> vol.Schema:
+    """Host and port of the Cerbo's DBus HTTP API."""
+    return vol.Schema(
+        {
+            vol.Required(CONF_HOST, default=host or vol.UNDEFINED): TextSelector(),
+            vol.Required(CONF_PORT, default=port): PORT_SELECTOR,
+        }
+    )
+
+
+def _picker(options: list[SelectOptionDict]) -> SelectSelector:
+    """A drop-down list of the given choices."""
+    return SelectSelector(SelectSelectorConfig(options=options, mode=SelectSelectorMode.DROPDOWN))
 
 
 class VictronCerboConfigFlow(ConfigFlow, domain=DOMAIN):
-    """Set up a Victron installation from the UI."""
+    """Set up one Victron installation from the UI."""
 
     VERSION = 1
 
+    def __init__(self) -> None:
+        """Start with nothing known."""
+        self._use_vrm = False
+        self._use_local = False
+        self._host: str | None = None
+        self._port = DEFAULT_LOCAL_PORT
+        self._local: CerboDiscovery | None = None
+        self._token: str | None = None
+        self._sites: dict[int, VrmSite] = {}
+        self._site: VrmSite | None = None
+        self._overview: VrmSystemOverview | None = None
+
+    @staticmethod
+    @callback
+    def async_get_options_flow(config_entry: VictronConfigEntry) -> VictronCerboOptionsFlow:
+        """Options that change behaviour, not the connection."""
+        return VictronCerboOptionsFlow()
+
+    # --- first setup ---------------------------------------------------------------------
+
     async def async_step_user(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
-        """Start the setup; the source steps arrive with the setup issue."""
-        return self.async_abort(reason="not_implemented")
+        """Ask which sources to use."""
+        if user_input is not None:
+            sources = user_input[CONF_SOURCES]
+            self._use_vrm = sources in (SOURCE_VRM, SOURCE_BOTH)
+            self._use_local = sources in (SOURCE_LOCAL, SOURCE_BOTH)
+            if self._use_local:
+                return await self.async_step_local()
+            return await self.async_step_vrm()
+
+        default = SOURCE_BOTH if self._host else vol.UNDEFINED
+        return self.async_show_form(
+            step_id="user",
+            data_schema=vol.Schema(
+                {
+                    vol.Required(CONF_SOURCES, default=default): SelectSelector(
+                        SelectSelectorConfig(
+                            options=[SOURCE_BOTH, SOURCE_LOCAL, SOURCE_VRM],
+                            translation_key=CONF_SOURCES,
+                            mode=SelectSelectorMode.LIST,
+                        )
+                    )
+                }
+            ),
+        )
+
+    async def async_step_local(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Connect to the Cerbo's DBus HTTP API and discover the installation."""
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            self._host = user_input[CONF_HOST].strip()
+            self._port = int(user_input[CONF_PORT])
+            discovery, error = await _probe_local(self.hass, self._host, self._port)
+            if error:
+                errors["base"] = error
+            else:
+                assert discovery is not None
+                self._local = discovery
+                await self.async_set_unique_id(_portal(discovery.portal_id))
+                self._abort_if_unique_id_configured()
+                if self._use_vrm:
+                    return await self.async_step_vrm()
+                return self._create_entry()
+
+        return self.async_show_form(
+            step_id="local",
+            data_schema=_local_schema(self._host, self._port),
+            errors=errors,
+        )
+
+    async def async_step_vrm(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Validate a VRM personal access token and list its installations."""
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            token = user_input[CONF_VRM_TOKEN].strip()
+            client = VrmClient(async_get_clientsession(self.hass), token)
+            try:
+                user = await client.get_user()
+                sites = await client.get_installations(user.id)
+            except VrmAuthenticationError:
+                errors["base"] = "invalid_auth"
+            except VrmForbiddenError:
+                errors["base"] = "forbidden"
+            except VrmError:
+                errors["base"] = "cannot_connect"
+            except Exception:  # noqa: BLE001 - a flow must show "unknown", not crash
+                LOGGER.exception("Unexpected error while validating the VRM token")
+                errors["base"] = "unknown"
+            else:
+                if not sites:
+                    errors["base"] = "no_sites"
+                else:
+                    self._token = token
+                    self._sites = {site.id: site for site in sites}
+                    return await self.async_step_site()
+
+        return self.async_show_form(
+            step_id="vrm",
+            data_schema=vol.Schema({vol.Required(CONF_VRM_TOKEN): TOKEN_SELECTOR}),
+            description_placeholders={"token_url": VRM_TOKEN_URL},
+            errors=errors,
+        )
+
+    async def async_step_site(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Pick the VRM installation; skipped when the choice is obvious."""
+        errors: dict[str, str] = {}
+        placeholders: dict[str, str] = {}
+        if user_input is None:
+            site = self._obvious_site()
+        else:
+            site = self._sites[int(user_input[CONF_SITE_ID])]
+        if site is not None:
+            if self._local is not None and _portal(site.identifier) != _portal(
+                self._local.portal_id
+            ):
+                errors["base"] = "portal_id_mismatch"
+                placeholders = {
+                    "site": site.name,
+                    "vrm_portal_id": site.identifier,
+                    "local_portal_id": self._local.portal_id,
+                }
+                if len(self._sites) == 1:
+                    # Nothing else to pick: the host is what the user must fix.
+                    return self.async_show_form(
+                        step_id="local",
+                        data_schema=_local_schema(self._host, self._port),
+                        errors=errors,
+                        description_placeholders=placeholders,
+                    )
+            else:
+                return await self._async_select_site(site)
+
+        options = [
+            SelectOptionDict(value=str(site.id), label=f"{site.name} ({site.identifier})")
+            for site in self._sites.values()
+        ]
+        return self.async_show_form(
+            step_id="site",
+            data_schema=vol.Schema({vol.Required(CONF_SITE_ID): _picker(options)}),
+            errors=errors,
+            description_placeholders=placeholders,
+        )
+
+    def _obvious_site(self) -> VrmSite | None:
+        """The only site, or the one whose portal ID matches the Cerbo on the LAN."""
+        if self._local is not None:
+            for site in self._sites.values():
+                if _portal(site.identifier) == _portal(self._local.portal_id):
+                    return site
+        if len(self._sites) == 1:
+            return next(iter(self._sites.values()))
+        return None
+
+    async def _async_select_site(self, site: VrmSite) -> ConfigFlowResult:
+        """Remember the site, learn its battery monitors and continue."""
+        assert self._token is not None
+        client = VrmClient(async_get_clientsession(self.hass), self._token)
+        try:
+            overview = await client.get_system_overview(site.id)
+        except VrmForbiddenError:
+            return self._site_error("forbidden_site", site)
+        except VrmError:
+            return self._site_error("cannot_connect", site)
+        if not overview.battery_monitors:
+            return self._site_error("no_battery_monitor", site)
+        await self.async_set_unique_id(_portal(site.identifier))
+        self._abort_if_unique_id_configured()
+        self._site = site
+        self._overview = overview
+        if len(overview.battery_monitors) == 1:
+            return self._create_entry(overview.battery_monitors[0].instance)
+        return await self.async_step_battery()
+
+    def _site_error(self, error: str, site: VrmSite) -> ConfigFlowResult:
+        """Show the site picker again with an error about one site."""
+        options = [
+            SelectOptionDict(value=str(s.id), label=f"{s.name} ({s.identifier})")
+            for s in self._sites.values()
+        ]
+        return self.async_show_form(
+            step_id="site",
+            data_schema=vol.Schema({vol.Required(CONF_SITE_ID): _picker(options)}),
+            errors={"base": error},
+            description_placeholders={"site": site.name},
+        )
+
+    async def async_step_battery(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Pick the battery monitor when the site has several."""
+        assert self._overview is not None
+        if user_input is not None:
+            instance = int(user_input[CONF_BATTERY_INSTANCE])
+            if self.source == SOURCE_RECONFIGURE:
+                return self._finish_reconfigure(battery_instance=instance)
+            return self._create_entry(instance)
+        return self.async_show_form(
+            step_id="battery",
+            data_schema=vol.Schema(
+                {vol.Required(CONF_BATTERY_INSTANCE): _picker(_monitor_options(self._overview))}
+            ),
+        )
+
+    def _create_entry(self, battery_instance: int | None = None) -> ConfigFlowResult:
+        """Create the entry from what the steps collected."""
+        data: dict[str, Any] = {}
+        title = "Cerbo GX"
+        if self._local is not None:
+            data |= {
+                CONF_HOST: self._host,
+                CONF_PORT: self._port,
+                CONF_PORTAL_ID: _portal(self._local.portal_id),
+            }
+            title = self._local.model or title
+        if self._site is not None:
+            data |= {
+                CONF_VRM_TOKEN: self._token,
+                CONF_SITE_ID: self._site.id,
+                CONF_BATTERY_INSTANCE: battery_instance,
+                CONF_PORTAL_ID: _portal(self._site.identifier),
+            }
+            title = self._site.name
+        return self.async_create_entry(title=title, data=data)
+
+    # --- discovery -----------------------------------------------------------------------
+
+    async def async_step_ssdp(self, discovery_info: SsdpServiceInfo) -> ConfigFlowResult:
+        """A GX device announced itself on the LAN."""
+        host = urlparse(discovery_info.ssdp_location or "").hostname
+        portal_id = discovery_info.upnp.get("X_VrmPortalId")
+        if not host or not portal_id:
+            return self.async_abort(reason="not_victron_gx")
+        unique_id = _portal(str(portal_id))
+        await self.async_set_unique_id(unique_id)
+        existing = self.hass.config_entries.async_entry_for_domain_unique_id(DOMAIN, unique_id)
+        if existing is not None and CONF_HOST in existing.data:
+            # The Cerbo moved to a new address: follow it.
+            self._abort_if_unique_id_configured(updates={CONF_HOST: host})
+        self._abort_if_unique_id_configured()
+
+        # Only offer setup when the DBus HTTP API answers; plenty of GX devices lack it.
+        try:
+            await CerboClient(async_get_clientsession(self.hass), host).health()
+        except CerboError:
+            return self.async_abort(reason="no_local_api")
+        self._host = host
+        name = discovery_info.upnp.get("friendlyName") or host
+        self.context["title_placeholders"] = {"name": str(name)}
+        return await self.async_step_user()
+
+    # --- reauthentication and reconfiguration -------------------------------------------
+
+    async def async_step_reauth(self, entry_data: Mapping[str, Any]) -> ConfigFlowResult:
+        """VRM refused the token: ask for a new one."""
+        return await self.async_step_reauth_confirm()
+
+    async def async_step_reauth_confirm(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Validate the new token against the configured site."""
+        entry = self._get_reauth_entry()
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            token = user_input[CONF_VRM_TOKEN].strip()
+            error = await _check_token_for_site(self.hass, token, entry.data[CONF_SITE_ID])
+            if error:
+                errors["base"] = error
+            else:
+                return self.async_update_reload_and_abort(
+                    entry, data_updates={CONF_VRM_TOKEN: token}
+                )
+        return self.async_show_form(
+            step_id="reauth_confirm",
+            data_schema=vol.Schema({vol.Required(CONF_VRM_TOKEN): TOKEN_SELECTOR}),
+            description_placeholders={"token_url": VRM_TOKEN_URL, "name": entry.title},
+            errors=errors,
+        )
+
+    async def async_step_reconfigure(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Change the host, the token or the battery monitor of an existing entry."""
+        entry = self._get_reconfigure_entry()
+        has_local = CONF_HOST in entry.data
+        has_vrm = CONF_VRM_TOKEN in entry.data
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            updates: dict[str, Any] = {}
+            if has_local:
+                host = user_input[CONF_HOST].strip()
+                port = int(user_input[CONF_PORT])
+                discovery, error = await _probe_local(self.hass, host, port)
+                if error:
+                    errors["base"] = error
+                else:
+                    assert discovery is not None
+                    await self.async_set_unique_id(_portal(discovery.portal_id))
+                    self._abort_if_unique_id_mismatch(reason="wrong_device")
+                    updates |= {CONF_HOST: host, CONF_PORT: port}
+            if has_vrm and not errors:
+                token = user_input[CONF_VRM_TOKEN].strip()
+                site_id = entry.data[CONF_SITE_ID]
+                error = await _check_token_for_site(self.hass, token, site_id)
+                overview: VrmSystemOverview | None = None
+                if not error:
+                    overview, error = await _fetch_overview(self.hass, token, site_id)
+                if error:
+                    errors["base"] = error
+                else:
+                    assert overview is not None
+                    updates[CONF_VRM_TOKEN] = token
+                    self._reconfigure_updates = updates
+                    if len(overview.battery_monitors) > 1:
+                        self._overview = overview
+                        return await self.async_step_battery()
+                    return self._finish_reconfigure(
+                        battery_instance=overview.battery_monitors[0].instance
+                    )
+            if not errors:
+                return self.async_update_reload_and_abort(entry, data_updates=updates)
+
+        fields: dict[vol.Marker, Any] = {}
+        if has_local:
+            fields[vol.Required(CONF_HOST, default=entry.data[CONF_HOST])] = TextSelector()
+            fields[vol.Required(CONF_PORT, default=entry.data[CONF_PORT])] = PORT_SELECTOR
+        if has_vrm:
+            fields[vol.Required(CONF_VRM_TOKEN)] = TOKEN_SELECTOR
+        return self.async_show_form(
+            step_id="reconfigure",
+            data_schema=vol.Schema(fields),
+            description_placeholders={"token_url": VRM_TOKEN_URL, "site": entry.title},
+            errors=errors,
+        )
+
+    _reconfigure_updates: dict[str, Any]
+
+    def _finish_reconfigure(self, *, battery_instance: int) -> ConfigFlowResult:
+        """Save the reconfigured connection and reload the entry."""
+        updates = self._reconfigure_updates | {CONF_BATTERY_INSTANCE: battery_instance}
+        return self.async_update_reload_and_abort(
+            self._get_reconfigure_entry(), data_updates=updates
+        )
+
+
+async def _probe_local(
+    hass: HomeAssistant, host: str, port: int
+) -> tuple[CerboDiscovery | None, str | None]:
+    """Check the DBus HTTP API answers and find the installation; return (discovery, error)."""
+    client = CerboClient(async_get_clientsession(hass), host, port)
+    try:
+        await client.health()
+        return await client.discover(), None
+    except CerboConnectionError:
+        return None, "cannot_connect"
+    except CerboError:
+        return None, "invalid_local_response"
+    except Exception:  # noqa: BLE001 - a flow must show "unknown", not crash
+        LOGGER.exception("Unexpected error while probing the Cerbo at %s", host)
+        return None, "unknown"
+
+
+async def _check_token_for_site(hass: HomeAssistant, token: str, site_id: int) -> str | None:
+    """Return an error key unless the token is valid and can see the site."""
+    client = VrmClient(async_get_clientsession(hass), token)
+    try:
+        user = await client.get_user()
+        sites = await client.get_installations(user.id)
+    except VrmAuthenticationError:
+        return "invalid_auth"
+    except VrmForbiddenError:
+        return "forbidden"
+    except VrmError:
+        return "cannot_connect"
+    except Exception:  # noqa: BLE001 - a flow must show "unknown", not crash
+        LOGGER.exception("Unexpected error while validating the VRM token")
+        return "unknown"
+    if all(site.id != site_id for site in sites):
+        return "site_not_accessible"
+    return None
+
+
+async def _fetch_overview(
+    hass: HomeAssistant, token: str, site_id: int
+) -> tuple[VrmSystemOverview | None, str | None]:
+    """Fetch the site's devices; return (overview, error)."""
+    client = VrmClient(async_get_clientsession(hass), token)
+    try:
+        overview = await client.get_system_overview(site_id)
+    except VrmForbiddenError:
+        return None, "forbidden_site"
+    except VrmError:
+        return None, "cannot_connect"
+    if not overview.battery_monitors:
+        return None, "no_battery_monitor"
+    return overview, None
+
+
+def _monitor_options(overview: VrmSystemOverview) -> list[SelectOptionDict]:
+    """Name each battery monitor so nobody has to know instance numbers."""
+    return [
+        SelectOptionDict(
+            value=str(monitor.instance),
+            label=" · ".join(part for part in (monitor.name, monitor.product_name) if part)
+            or f"#{monitor.instance}",
+        )
+        for monitor in overview.battery_monitors
+    ]
+
+
+class VictronCerboOptionsFlow(OptionsFlowWithReload):
+    """Thresholds, cadences and the Sol-Ark comparison; applied by reloading the entry."""
+
+    async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Show and validate the options."""
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            if user_input[CONF_TEMPERATURE_MIN] >= user_input[CONF_TEMPERATURE_MAX]:
+                errors[CONF_TEMPERATURE_MAX] = "temperature_range"
+            elif user_input.get(CONF_BUDGET_WARNING, 0) >= user_input.get(CONF_BUDGET_LIMIT, 1):
+                errors[CONF_BUDGET_LIMIT] = "budget_range"
+            else:
+                return self.async_create_entry(data=user_input)
+
+        schema = self.add_suggested_values_to_schema(
+            _options_schema(self.config_entry), user_input or self.config_entry.options
+        )
+        return self.async_show_form(step_id="init", data_schema=schema, errors=errors)
+
+
+def _number(minimum: float, maximum: float, step: float, unit: str) -> NumberSelector:
+    return NumberSelector(
+        NumberSelectorConfig(
+            min=minimum,
+            max=maximum,
+            step=step,
+            unit_of_measurement=unit,
+            mode=NumberSelectorMode.BOX,
+        )
+    )
+
+
+def _options_schema(entry: VictronConfigEntry) -> vol.Schema:
+    """Only the options that apply to the sources this entry uses."""
+    fields: dict[vol.Marker, Any] = {}
+    if CONF_VRM_TOKEN in entry.data:
+        fields[vol.Required(CONF_VRM_POLL_INTERVAL, default=DEFAULT_VRM_POLL_INTERVAL)] = _number(
+            MIN_VRM_POLL_INTERVAL, 3600, 1, "s"
+        )
+        fields[vol.Required(CONF_BUDGET_WARNING, default=DEFAULT_BUDGET_WARNING)] = _number(
+            1, 199, 1, "requests/h"
+        )
+        fields[vol.Required(CONF_BUDGET_LIMIT, default=DEFAULT_BUDGET_LIMIT)] = _number(
+            2, 200, 1, "requests/h"
+        )
+    if CONF_HOST in entry.data:
+        fields[vol.Required(CONF_LOCAL_FAST_INTERVAL, default=DEFAULT_LOCAL_FAST_INTERVAL)] = (
+            _number(5, 300, 1, "s")
+        )
+    fields |= {
+        vol.Required(CONF_NOMINAL_VOLTAGE, default=str(DEFAULT_NOMINAL_VOLTAGE)): SelectSelector(
+            SelectSelectorConfig(
+                options=["12", "24", "48"],
+                translation_key=CONF_NOMINAL_VOLTAGE,
+                mode=SelectSelectorMode.LIST,
+            )
+        ),
+        vol.Required(CONF_TEMPERATURE_MIN, default=DEFAULT_TEMPERATURE_MIN): _number(
+            -40, 80, 0.5, "°C"
+        ),
+        vol.Required(CONF_TEMPERATURE_MAX, default=DEFAULT_TEMPERATURE_MAX): _number(
+            -40, 80, 0.5, "°C"
+        ),
+        vol.Required(CONF_LOW_SOC, default=DEFAULT_LOW_SOC): _number(0, 100, 1, "%"),
+        vol.Optional(CONF_SOLARK_ENTITY): EntitySelector(
+            EntitySelectorConfig(domain="sensor", device_class="battery")
+        ),
+        vol.Required(CONF_SOLARK_THRESHOLD, default=DEFAULT_SOLARK_THRESHOLD): _number(
+            0.5, 50, 0.5, "%"
+        ),
+        vol.Required(CONF_SOLARK_DWELL, default=DEFAULT_SOLARK_DWELL): _number(0, 3600, 1, "s"),
+    }
+    return vol.Schema(fields)

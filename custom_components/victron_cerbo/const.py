@@ -18,6 +18,10 @@ CONF_PORTAL_ID: Final = "portal_id"  # VRM identifier == the Cerbo's system /Ser
 
 DEFAULT_LOCAL_PORT: Final = 8088
 
+# Not asked in the UI: lets scripts/develop and the end-to-end tests point VRM at the simulator.
+CONF_VRM_API_URL: Final = "vrm_api_url"
+DEFAULT_VRM_API_URL: Final = "https://vrmapi.victronenergy.com/v2"
+
 # entry.options: behaviour that the user can change without re-adding the entry.
 CONF_VRM_POLL_INTERVAL: Final = "vrm_poll_interval"
 CONF_LOCAL_FAST_INTERVAL: Final = "local_fast_interval"
