@@ -191,7 +191,7 @@ class VictronCerboConfigFlow(ConfigFlow, domain=DOMAIN):
         errors: dict[str, str] = {}
         if user_input is not None:
             token = user_input[CONF_VRM_TOKEN].strip()
-            client = VrmClient(async_get_clientsession(self.hass), token)
+            client = _vrm_client(self.hass, token)
             try:
                 user = await client.get_user()
                 sites = await client.get_installations(user.id)
@@ -205,6 +205,8 @@ class VictronCerboConfigFlow(ConfigFlow, domain=DOMAIN):
                 LOGGER.exception("Unexpected error while validating the VRM token")
                 errors["base"] = "unknown"
             else:
+                # A site without a portal ID cannot be told apart from another one.
+                sites = [site for site in sites if site.identifier]
                 if not sites:
                     errors["base"] = "no_sites"
                 else:
@@ -272,7 +274,7 @@ class VictronCerboConfigFlow(ConfigFlow, domain=DOMAIN):
     async def _async_select_site(self, site: VrmSite) -> ConfigFlowResult:
         """Remember the site, learn its battery monitors and continue."""
         assert self._token is not None
-        client = VrmClient(async_get_clientsession(self.hass), self._token)
+        client = _vrm_client(self.hass, self._token)
         try:
             overview = await client.get_system_overview(site.id)
         except VrmForbiddenError:
@@ -460,6 +462,11 @@ class VictronCerboConfigFlow(ConfigFlow, domain=DOMAIN):
         )
 
 
+def _vrm_client(hass: HomeAssistant, token: str) -> VrmClient:
+    """A client for validating input: someone is waiting, so fail at once instead of retrying."""
+    return VrmClient(async_get_clientsession(hass), token, max_retries=0)
+
+
 async def _probe_local(
     hass: HomeAssistant, host: str, port: int
 ) -> tuple[CerboDiscovery | None, str | None]:
@@ -479,7 +486,7 @@ async def _probe_local(
 
 async def _check_token_for_site(hass: HomeAssistant, token: str, site_id: int) -> str | None:
     """Return an error key unless the token is valid and can see the site."""
-    client = VrmClient(async_get_clientsession(hass), token)
+    client = _vrm_client(hass, token)
     try:
         user = await client.get_user()
         sites = await client.get_installations(user.id)
@@ -501,7 +508,7 @@ async def _fetch_overview(
     hass: HomeAssistant, token: str, site_id: int
 ) -> tuple[VrmSystemOverview | None, str | None]:
     """Fetch the site's devices; return (overview, error)."""
-    client = VrmClient(async_get_clientsession(hass), token)
+    client = _vrm_client(hass, token)
     try:
         overview = await client.get_system_overview(site_id)
     except VrmForbiddenError:

@@ -1,0 +1,655 @@
+"""The config flow: sources, validation, pickers, SSDP, reauth, reconfigure and options."""
+
+from __future__ import annotations
+
+from ipaddress import ip_address
+from typing import Any
+
+import aiohttp
+import pytest
+from homeassistant.config_entries import SOURCE_SSDP, SOURCE_USER
+from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.helpers.service_info.ssdp import SsdpServiceInfo
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.test_util.aiohttp import AiohttpClientMocker
+
+from custom_components.victron_cerbo.const import (
+    CONF_BATTERY_INSTANCE,
+    CONF_BUDGET_LIMIT,
+    CONF_BUDGET_WARNING,
+    CONF_HOST,
+    CONF_LOCAL_FAST_INTERVAL,
+    CONF_LOW_SOC,
+    CONF_NOMINAL_VOLTAGE,
+    CONF_PORT,
+    CONF_PORTAL_ID,
+    CONF_SITE_ID,
+    CONF_SOLARK_DWELL,
+    CONF_SOLARK_ENTITY,
+    CONF_SOLARK_THRESHOLD,
+    CONF_TEMPERATURE_MAX,
+    CONF_TEMPERATURE_MIN,
+    CONF_VRM_POLL_INTERVAL,
+    CONF_VRM_TOKEN,
+    DOMAIN,
+)
+from tests.cerbo_helpers import HOST, PORT, PORTAL_ID, SYSTEM, FakeCerbo, Reply, root_of
+from tests.vrm_helpers import (
+    INSTALLATIONS_URL,
+    OVERVIEW_URL,
+    SITE_ID,
+    TOKEN,
+    USERS_ME_URL,
+    vrm_json,
+    vrm_text,
+)
+
+VRM_PORTAL_ID = "c0619ab1e2f3"  # the "Cabin" site of the VRM fixtures
+OTHER_HOST = "192.168.1.21"
+
+pytestmark = pytest.mark.usefixtures("mock_setup_entry")
+
+
+@pytest.fixture
+def mock_setup_entry() -> Any:
+    """Keep created entries from loading: these tests are about the flow alone.
+
+    Patching HA's setup hook (not our code) is the standard way core flow tests do this.
+    """
+    from unittest.mock import AsyncMock, patch  # noqa: PLC0415
+
+    with patch(
+        "custom_components.victron_cerbo.async_setup_entry", new=AsyncMock(return_value=True)
+    ) as mock:
+        yield mock
+
+
+def mock_vrm(
+    aioclient_mock: AiohttpClientMocker,
+    *,
+    installations: str = "installations_one",
+    single_monitor: bool = False,
+    overview: str = "system_overview",
+) -> None:
+    """Answer the VRM calls the flow makes."""
+    aioclient_mock.get(USERS_ME_URL, json=vrm_json("users_me"))
+    aioclient_mock.get(INSTALLATIONS_URL, json=vrm_json(installations))
+    overview_json = vrm_json(overview)
+    if single_monitor:
+        devices = overview_json["records"]["devices"]
+        overview_json["records"]["devices"] = [
+            d for d in devices if d.get("name") != "Battery Monitor" or d.get("instance") == 512
+        ]
+    aioclient_mock.get(OVERVIEW_URL, json=overview_json)
+
+
+def cerbo_with_portal(aioclient_mock: AiohttpClientMocker, portal_id: str, host: str = HOST) -> Any:
+    """A fake Cerbo whose system /Serial is the given portal ID."""
+    cerbo = FakeCerbo(aioclient_mock, host=host)
+    root = root_of("system.json")
+    root["Serial"] = portal_id
+    cerbo.set_root(SYSTEM, root)
+    return cerbo
+
+
+async def start(hass: HomeAssistant, sources: str) -> dict[str, Any]:
+    """Open the flow and choose the sources."""
+    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "user"
+    return await hass.config_entries.flow.async_configure(result["flow_id"], {"sources": sources})
+
+
+async def submit(hass: HomeAssistant, result: dict[str, Any], data: dict[str, Any]) -> Any:
+    return await hass.config_entries.flow.async_configure(result["flow_id"], data)
+
+
+# --- first setup ----------------------------------------------------------------------------
+
+
+async def test_local_only(hass: HomeAssistant, aioclient_mock: AiohttpClientMocker) -> None:
+    cerbo = FakeCerbo(aioclient_mock)
+    result = await start(hass, "local")
+    assert result["step_id"] == "local"
+
+    result = await submit(hass, result, {CONF_HOST: f" {HOST} ", CONF_PORT: PORT})
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["title"] == "Cerbo GX"
+    assert result["data"] == {CONF_HOST: HOST, CONF_PORT: PORT, CONF_PORTAL_ID: PORTAL_ID}
+    assert result["result"].unique_id == PORTAL_ID
+    assert cerbo.counts()["/health"] == 1
+    assert all(method == "GET" for method, *_ in aioclient_mock.mock_calls)
+
+
+async def test_vrm_only_one_site_two_monitors(
+    hass: HomeAssistant, aioclient_mock: AiohttpClientMocker
+) -> None:
+    mock_vrm(aioclient_mock)
+    result = await start(hass, "vrm")
+    assert result["step_id"] == "vrm"
+    assert "vrm.victronenergy.com/access-tokens" in result["description_placeholders"]["token_url"]
+
+    result = await submit(hass, result, {CONF_VRM_TOKEN: f"{TOKEN}\n"})
+    # one site: no site picker; two battery monitors: a picker with names, not numbers
+    assert result["step_id"] == "battery"
+    options = result["data_schema"].schema[CONF_BATTERY_INSTANCE].config["options"]
+    assert [o["value"] for o in options] == ["512", "288"]
+    assert all(o["label"] != o["value"] for o in options)
+
+    result = await submit(hass, result, {CONF_BATTERY_INSTANCE: "288"})
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["title"] == "Cabin"
+    assert result["data"] == {
+        CONF_VRM_TOKEN: TOKEN,
+        CONF_SITE_ID: SITE_ID,
+        CONF_BATTERY_INSTANCE: 288,
+        CONF_PORTAL_ID: VRM_PORTAL_ID,
+    }
+    assert result["result"].unique_id == VRM_PORTAL_ID
+    sent = {str(call[1]) for call in aioclient_mock.mock_calls}
+    assert sent == {USERS_ME_URL, INSTALLATIONS_URL, OVERVIEW_URL}
+    headers = aioclient_mock.mock_calls[0][3]
+    assert headers["X-Authorization"] == f"Token {TOKEN}"
+
+
+async def test_vrm_only_site_picker(
+    hass: HomeAssistant, aioclient_mock: AiohttpClientMocker
+) -> None:
+    mock_vrm(aioclient_mock, installations="installations_many", single_monitor=True)
+    result = await start(hass, "vrm")
+    result = await submit(hass, result, {CONF_VRM_TOKEN: TOKEN})
+    assert result["step_id"] == "site"
+    options = result["data_schema"].schema[CONF_SITE_ID].config["options"]
+    assert {o["value"] for o in options} == {str(SITE_ID), "151734"}
+
+    result = await submit(hass, result, {CONF_SITE_ID: str(SITE_ID)})
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["data"][CONF_BATTERY_INSTANCE] == 512
+
+
+async def test_both_sources_pick_the_matching_site(
+    hass: HomeAssistant, aioclient_mock: AiohttpClientMocker
+) -> None:
+    cerbo_with_portal(aioclient_mock, "D41243CD7C66")  # the yacht, in capitals
+    mock_vrm(aioclient_mock, installations="installations_many", single_monitor=True)
+    aioclient_mock.get(
+        OVERVIEW_URL.replace(str(SITE_ID), "151734"), json=aioclient_mock_overview_single()
+    )
+    result = await start(hass, "both")
+    result = await submit(hass, result, {CONF_HOST: HOST, CONF_PORT: PORT})
+    assert result["step_id"] == "vrm"
+    result = await submit(hass, result, {CONF_VRM_TOKEN: TOKEN})
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["title"] == "35ft Yacht"
+    assert result["data"][CONF_SITE_ID] == 151734
+    assert result["data"][CONF_HOST] == HOST
+    assert result["data"][CONF_PORTAL_ID] == "d41243cd7c66"
+    assert result["result"].unique_id == "d41243cd7c66"
+
+
+def aioclient_mock_overview_single() -> Any:
+    overview = vrm_json("system_overview")
+    devices = overview["records"]["devices"]
+    overview["records"]["devices"] = [d for d in devices if d.get("instance") != 512]
+    return overview
+
+
+async def test_both_mismatch_with_one_site_asks_for_another_host(
+    hass: HomeAssistant, aioclient_mock: AiohttpClientMocker
+) -> None:
+    FakeCerbo(aioclient_mock)  # portal c0619ab4e53f, not the Cabin's
+    cerbo_with_portal(aioclient_mock, VRM_PORTAL_ID, host=OTHER_HOST)
+    mock_vrm(aioclient_mock, single_monitor=True)
+    result = await start(hass, "both")
+    result = await submit(hass, result, {CONF_HOST: HOST, CONF_PORT: PORT})
+    result = await submit(hass, result, {CONF_VRM_TOKEN: TOKEN})
+    assert result["step_id"] == "local"
+    assert result["errors"] == {"base": "portal_id_mismatch"}
+    assert result["description_placeholders"] == {
+        "site": "Cabin",
+        "vrm_portal_id": VRM_PORTAL_ID,
+        "local_portal_id": PORTAL_ID,
+    }
+
+    result = await submit(hass, result, {CONF_HOST: OTHER_HOST, CONF_PORT: PORT})
+    assert result["step_id"] == "vrm"
+    result = await submit(hass, result, {CONF_VRM_TOKEN: TOKEN})
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["data"][CONF_HOST] == OTHER_HOST
+
+
+async def test_both_mismatch_with_several_sites_shows_the_picker(
+    hass: HomeAssistant, aioclient_mock: AiohttpClientMocker
+) -> None:
+    cerbo_with_portal(aioclient_mock, VRM_PORTAL_ID)
+    mock_vrm(aioclient_mock, installations="installations_many", single_monitor=True)
+    result = await start(hass, "both")
+    result = await submit(hass, result, {CONF_HOST: HOST, CONF_PORT: PORT})
+    result = await submit(hass, result, {CONF_VRM_TOKEN: TOKEN})
+    # the Cabin matches and is taken without asking
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["data"][CONF_SITE_ID] == SITE_ID
+
+    cerbo_other = cerbo_with_portal(aioclient_mock, "aaaaaaaaaaaa", host=OTHER_HOST)
+    result = await start(hass, "both")
+    result = await submit(hass, result, {CONF_HOST: OTHER_HOST, CONF_PORT: PORT})
+    result = await submit(hass, result, {CONF_VRM_TOKEN: TOKEN})
+    assert result["step_id"] == "site"
+    assert result["errors"] == {}
+    result = await submit(hass, result, {CONF_SITE_ID: "151734"})
+    assert result["step_id"] == "site"
+    assert result["errors"] == {"base": "portal_id_mismatch"}
+    assert result["description_placeholders"]["local_portal_id"] == "aaaaaaaaaaaa"
+    assert cerbo_other.counts()["/health"] == 1
+
+
+@pytest.mark.parametrize(
+    ("answer", "error"),
+    [
+        ({"status": 401, "text": vrm_text("error_401.json")}, "invalid_auth"),
+        ({"exc": aiohttp.ClientConnectionError("refused")}, "cannot_connect"),
+        ({"status": 503, "text": vrm_text("error_500.json")}, "cannot_connect"),
+        ({"exc": ValueError("library bug")}, "unknown"),
+    ],
+)
+async def test_vrm_token_errors_then_recovery(
+    hass: HomeAssistant, aioclient_mock: AiohttpClientMocker, answer: dict[str, Any], error: str
+) -> None:
+    aioclient_mock.get(USERS_ME_URL, **answer)
+    result = await start(hass, "vrm")
+    result = await submit(hass, result, {CONF_VRM_TOKEN: TOKEN})
+    assert result["step_id"] == "vrm"
+    assert result["errors"] == {"base": error}
+    assert aioclient_mock.call_count == 1  # no retries while the user waits
+
+    aioclient_mock.clear_requests()
+    mock_vrm(aioclient_mock, single_monitor=True)
+    result = await submit(hass, result, {CONF_VRM_TOKEN: TOKEN})
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+
+
+async def test_vrm_forbidden_and_no_sites(
+    hass: HomeAssistant, aioclient_mock: AiohttpClientMocker
+) -> None:
+    aioclient_mock.get(USERS_ME_URL, json=vrm_json("users_me"))
+    aioclient_mock.get(INSTALLATIONS_URL, status=403, text=vrm_text("error_403.json"))
+    result = await start(hass, "vrm")
+    result = await submit(hass, result, {CONF_VRM_TOKEN: TOKEN})
+    assert result["errors"] == {"base": "forbidden"}
+
+    aioclient_mock.clear_requests()
+    aioclient_mock.get(USERS_ME_URL, json=vrm_json("users_me"))
+    aioclient_mock.get(INSTALLATIONS_URL, json={"success": True, "records": []})
+    result = await submit(hass, result, {CONF_VRM_TOKEN: TOKEN})
+    assert result["errors"] == {"base": "no_sites"}
+
+
+@pytest.mark.parametrize(
+    ("overview", "error"),
+    [
+        ({"status": 403, "text": vrm_text("error_403.json")}, "forbidden_site"),
+        ({"status": 500, "text": vrm_text("error_500.json")}, "cannot_connect"),
+        ({"json": vrm_json("system_overview_no_battery")}, "no_battery_monitor"),
+    ],
+)
+async def test_site_errors(
+    hass: HomeAssistant, aioclient_mock: AiohttpClientMocker, overview: dict[str, Any], error: str
+) -> None:
+    aioclient_mock.get(USERS_ME_URL, json=vrm_json("users_me"))
+    aioclient_mock.get(INSTALLATIONS_URL, json=vrm_json("installations_many"))
+    aioclient_mock.get(OVERVIEW_URL, **overview)
+    result = await start(hass, "vrm")
+    result = await submit(hass, result, {CONF_VRM_TOKEN: TOKEN})
+    result = await submit(hass, result, {CONF_SITE_ID: str(SITE_ID)})
+    assert result["step_id"] == "site"
+    assert result["errors"] == {"base": error}
+    assert result["description_placeholders"] == {"site": "Cabin"}
+
+
+@pytest.mark.parametrize(
+    ("reply", "error"),
+    [
+        (Reply(exc=aiohttp.ClientConnectionError("refused")), "cannot_connect"),
+        (Reply.fixture("router_login.html"), "invalid_local_response"),
+        (Reply(exc=ValueError("library bug")), "unknown"),
+    ],
+)
+async def test_local_errors_then_recovery(
+    hass: HomeAssistant, aioclient_mock: AiohttpClientMocker, reply: Reply, error: str
+) -> None:
+    cerbo = FakeCerbo(aioclient_mock)
+    good_health = cerbo.health
+    cerbo.health = reply
+    result = await start(hass, "local")
+    result = await submit(hass, result, {CONF_HOST: HOST, CONF_PORT: PORT})
+    assert result["step_id"] == "local"
+    assert result["errors"] == {"base": error}
+
+    cerbo.health = good_health
+    result = await submit(hass, result, {CONF_HOST: HOST, CONF_PORT: PORT})
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+
+
+async def test_already_configured(hass: HomeAssistant, aioclient_mock: AiohttpClientMocker) -> None:
+    MockConfigEntry(domain=DOMAIN, unique_id=PORTAL_ID, data={}).add_to_hass(hass)
+    MockConfigEntry(domain=DOMAIN, unique_id=VRM_PORTAL_ID, data={}).add_to_hass(hass)
+    FakeCerbo(aioclient_mock)
+    result = await start(hass, "local")
+    result = await submit(hass, result, {CONF_HOST: HOST, CONF_PORT: PORT})
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "already_configured"
+
+    mock_vrm(aioclient_mock, single_monitor=True)
+    result = await start(hass, "vrm")
+    result = await submit(hass, result, {CONF_VRM_TOKEN: TOKEN})
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "already_configured"
+
+
+# --- SSDP discovery -------------------------------------------------------------------------
+
+
+def ssdp_info(host: str = HOST, portal_id: str | None = PORTAL_ID) -> SsdpServiceInfo:
+    upnp: dict[str, Any] = {
+        "manufacturer": "Victron Energy",
+        "friendlyName": "Cerbo GX",
+        "modelName": "Cerbo GX",
+        "serialNumber": "HQ2207AAAAA",
+    }
+    if portal_id is not None:
+        upnp["X_VrmPortalId"] = portal_id
+    return SsdpServiceInfo(
+        ssdp_usn="uuid:com.victronenergy.ccgx_c0619ab4e53f",
+        ssdp_st="upnp:rootdevice",
+        ssdp_location=f"http://{ip_address(host)}:80/description.xml",
+        upnp=upnp,
+    )
+
+
+async def test_ssdp_offers_setup_with_the_host(
+    hass: HomeAssistant, aioclient_mock: AiohttpClientMocker
+) -> None:
+    FakeCerbo(aioclient_mock)
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": SOURCE_SSDP}, data=ssdp_info()
+    )
+    assert result["step_id"] == "user"
+    result = await submit(hass, result, {"sources": "local"})
+    assert result["step_id"] == "local"
+    schema = result["data_schema"]({CONF_PORT: PORT})
+    assert schema[CONF_HOST] == HOST  # prefilled
+    result = await submit(hass, result, {CONF_HOST: HOST, CONF_PORT: PORT})
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+
+
+async def test_ssdp_rejects(hass: HomeAssistant, aioclient_mock: AiohttpClientMocker) -> None:
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": SOURCE_SSDP}, data=ssdp_info(portal_id=None)
+    )
+    assert result["reason"] == "not_victron_gx"
+
+    cerbo = FakeCerbo(aioclient_mock)
+    cerbo.health = Reply(exc=aiohttp.ClientConnectionError("refused"))
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": SOURCE_SSDP}, data=ssdp_info()
+    )
+    assert result["reason"] == "no_local_api"
+
+
+async def test_ssdp_updates_the_host_of_a_known_cerbo(hass: HomeAssistant) -> None:
+    local = MockConfigEntry(
+        domain=DOMAIN, unique_id=PORTAL_ID, data={CONF_HOST: OTHER_HOST, CONF_PORT: PORT}
+    )
+    local.add_to_hass(hass)
+    vrm_only = MockConfigEntry(domain=DOMAIN, unique_id=VRM_PORTAL_ID, data={CONF_SITE_ID: 1})
+    vrm_only.add_to_hass(hass)
+
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": SOURCE_SSDP}, data=ssdp_info(HOST, PORTAL_ID.upper())
+    )
+    assert result["reason"] == "already_configured"
+    assert local.data[CONF_HOST] == HOST
+
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": SOURCE_SSDP}, data=ssdp_info(HOST, VRM_PORTAL_ID)
+    )
+    assert result["reason"] == "already_configured"
+    assert CONF_HOST not in vrm_only.data  # a VRM-only entry does not grow a local source
+
+
+# --- reauthentication -----------------------------------------------------------------------
+
+
+def vrm_entry(hass: HomeAssistant, **extra: Any) -> MockConfigEntry:
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        unique_id=VRM_PORTAL_ID,
+        title="Cabin",
+        data={
+            CONF_VRM_TOKEN: "old-token",
+            CONF_SITE_ID: SITE_ID,
+            CONF_BATTERY_INSTANCE: 512,
+            CONF_PORTAL_ID: VRM_PORTAL_ID,
+            **extra,
+        },
+    )
+    entry.add_to_hass(hass)
+    return entry
+
+
+async def test_reauth(hass: HomeAssistant, aioclient_mock: AiohttpClientMocker) -> None:
+    entry = vrm_entry(hass)
+    result = await entry.start_reauth_flow(hass)
+    assert result["step_id"] == "reauth_confirm"
+    assert result["description_placeholders"]["name"] == "Cabin"
+
+    aioclient_mock.get(USERS_ME_URL, status=401, text=vrm_text("error_401.json"))
+    result = await submit(hass, result, {CONF_VRM_TOKEN: "bad"})
+    assert result["errors"] == {"base": "invalid_auth"}
+
+    aioclient_mock.clear_requests()
+    aioclient_mock.get(USERS_ME_URL, json=vrm_json("users_me"))
+    aioclient_mock.get(INSTALLATIONS_URL, json={"success": True, "records": []})
+    result = await submit(hass, result, {CONF_VRM_TOKEN: TOKEN})
+    assert result["errors"] == {"base": "site_not_accessible"}
+
+    aioclient_mock.clear_requests()
+    mock_vrm(aioclient_mock)
+    result = await submit(hass, result, {CONF_VRM_TOKEN: f" {TOKEN} "})
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reauth_successful"
+    assert entry.data[CONF_VRM_TOKEN] == TOKEN
+
+
+@pytest.mark.parametrize(
+    ("answer", "error"),
+    [
+        ({"status": 403, "text": vrm_text("error_403.json")}, "forbidden"),
+        ({"exc": aiohttp.ClientConnectionError("refused")}, "cannot_connect"),
+        ({"exc": ValueError("library bug")}, "unknown"),
+    ],
+)
+async def test_reauth_errors(
+    hass: HomeAssistant, aioclient_mock: AiohttpClientMocker, answer: dict[str, Any], error: str
+) -> None:
+    entry = vrm_entry(hass)
+    result = await entry.start_reauth_flow(hass)
+    aioclient_mock.get(USERS_ME_URL, **answer)
+    result = await submit(hass, result, {CONF_VRM_TOKEN: TOKEN})
+    assert result["errors"] == {"base": error}
+
+
+# --- reconfiguration ------------------------------------------------------------------------
+
+
+async def test_reconfigure_local_host(
+    hass: HomeAssistant, aioclient_mock: AiohttpClientMocker
+) -> None:
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        unique_id=PORTAL_ID,
+        data={CONF_HOST: OTHER_HOST, CONF_PORT: PORT, CONF_PORTAL_ID: PORTAL_ID},
+    )
+    entry.add_to_hass(hass)
+    cerbo = FakeCerbo(aioclient_mock)
+    cerbo_with_portal(aioclient_mock, "bbbbbbbbbbbb", host="192.168.1.99")
+
+    result = await entry.start_reconfigure_flow(hass)
+    assert result["step_id"] == "reconfigure"
+    assert set(result["data_schema"].schema) == {CONF_HOST, CONF_PORT}
+
+    cerbo.health = Reply(exc=aiohttp.ClientConnectionError("refused"))
+    result = await submit(hass, result, {CONF_HOST: HOST, CONF_PORT: PORT})
+    assert result["errors"] == {"base": "cannot_connect"}
+
+    result = await submit(hass, result, {CONF_HOST: "192.168.1.99", CONF_PORT: PORT})
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "wrong_device"
+
+
+async def test_reconfigure_local_host_success(
+    hass: HomeAssistant, aioclient_mock: AiohttpClientMocker
+) -> None:
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        unique_id=PORTAL_ID,
+        data={CONF_HOST: OTHER_HOST, CONF_PORT: PORT, CONF_PORTAL_ID: PORTAL_ID},
+    )
+    entry.add_to_hass(hass)
+    FakeCerbo(aioclient_mock)
+    result = await entry.start_reconfigure_flow(hass)
+    result = await submit(hass, result, {CONF_HOST: HOST, CONF_PORT: PORT})
+    assert result["reason"] == "reconfigure_successful"
+    assert entry.data[CONF_HOST] == HOST
+
+
+async def test_reconfigure_token_and_battery(
+    hass: HomeAssistant, aioclient_mock: AiohttpClientMocker
+) -> None:
+    entry = vrm_entry(hass)
+    mock_vrm(aioclient_mock)
+    result = await entry.start_reconfigure_flow(hass)
+    assert set(result["data_schema"].schema) == {CONF_VRM_TOKEN}
+    result = await submit(hass, result, {CONF_VRM_TOKEN: TOKEN})
+    assert result["step_id"] == "battery"
+    result = await submit(hass, result, {CONF_BATTERY_INSTANCE: "288"})
+    assert result["reason"] == "reconfigure_successful"
+    assert entry.data[CONF_VRM_TOKEN] == TOKEN
+    assert entry.data[CONF_BATTERY_INSTANCE] == 288
+
+
+async def test_reconfigure_both_single_monitor(
+    hass: HomeAssistant, aioclient_mock: AiohttpClientMocker
+) -> None:
+    entry = vrm_entry(hass, **{CONF_HOST: OTHER_HOST, CONF_PORT: PORT})
+    cerbo_with_portal(aioclient_mock, VRM_PORTAL_ID)
+    mock_vrm(aioclient_mock, single_monitor=True)
+    result = await entry.start_reconfigure_flow(hass)
+    assert set(result["data_schema"].schema) == {CONF_HOST, CONF_PORT, CONF_VRM_TOKEN}
+    result = await submit(hass, result, {CONF_HOST: HOST, CONF_PORT: PORT, CONF_VRM_TOKEN: TOKEN})
+    assert result["reason"] == "reconfigure_successful"
+    assert entry.data[CONF_HOST] == HOST
+    assert entry.data[CONF_BATTERY_INSTANCE] == 512
+
+
+@pytest.mark.parametrize(
+    ("overview", "error"),
+    [
+        ({"status": 403, "text": vrm_text("error_403.json")}, "forbidden_site"),
+        ({"status": 500, "text": vrm_text("error_500.json")}, "cannot_connect"),
+        ({"json": vrm_json("system_overview_no_battery")}, "no_battery_monitor"),
+    ],
+)
+async def test_reconfigure_overview_errors(
+    hass: HomeAssistant, aioclient_mock: AiohttpClientMocker, overview: dict[str, Any], error: str
+) -> None:
+    entry = vrm_entry(hass)
+    aioclient_mock.get(USERS_ME_URL, json=vrm_json("users_me"))
+    aioclient_mock.get(INSTALLATIONS_URL, json=vrm_json("installations_one"))
+    aioclient_mock.get(OVERVIEW_URL, **overview)
+    result = await entry.start_reconfigure_flow(hass)
+    result = await submit(hass, result, {CONF_VRM_TOKEN: TOKEN})
+    assert result["step_id"] == "reconfigure"
+    assert result["errors"] == {"base": error}
+    assert result["description_placeholders"]["site"] == "Cabin"
+
+
+async def test_reconfigure_token_rejected(
+    hass: HomeAssistant, aioclient_mock: AiohttpClientMocker
+) -> None:
+    entry = vrm_entry(hass)
+    aioclient_mock.get(USERS_ME_URL, status=401, text=vrm_text("error_401.json"))
+    result = await entry.start_reconfigure_flow(hass)
+    result = await submit(hass, result, {CONF_VRM_TOKEN: TOKEN})
+    assert result["errors"] == {"base": "invalid_auth"}
+    assert entry.data[CONF_VRM_TOKEN] == "old-token"
+
+
+# --- options --------------------------------------------------------------------------------
+
+BASE_OPTIONS = {
+    CONF_NOMINAL_VOLTAGE: "24",
+    CONF_TEMPERATURE_MIN: 10.0,
+    CONF_TEMPERATURE_MAX: 35.0,
+    CONF_LOW_SOC: 20.0,
+    CONF_SOLARK_THRESHOLD: 3.0,
+    CONF_SOLARK_DWELL: 120.0,
+}
+
+
+async def test_options_round_trip(hass: HomeAssistant) -> None:
+    entry = vrm_entry(hass, **{CONF_HOST: HOST, CONF_PORT: PORT})
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    assert result["step_id"] == "init"
+    fields = set(result["data_schema"].schema)
+    assert {CONF_VRM_POLL_INTERVAL, CONF_LOCAL_FAST_INTERVAL, CONF_BUDGET_LIMIT} <= fields
+
+    options = BASE_OPTIONS | {
+        CONF_VRM_POLL_INTERVAL: 300.0,
+        CONF_BUDGET_WARNING: 30.0,
+        CONF_BUDGET_LIMIT: 40.0,
+        CONF_LOCAL_FAST_INTERVAL: 15.0,
+        CONF_SOLARK_ENTITY: "sensor.ss_battery_soc",
+    }
+    result = await hass.config_entries.options.async_configure(result["flow_id"], options)
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert entry.options == options
+
+    # the stored values come back as the form's suggestions
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    suggested = {
+        str(key): key.description["suggested_value"]
+        for key in result["data_schema"].schema
+        if key.description
+    }
+    assert suggested[CONF_SOLARK_ENTITY] == "sensor.ss_battery_soc"
+    assert suggested[CONF_VRM_POLL_INTERVAL] == 300.0
+
+
+async def test_options_validation(hass: HomeAssistant) -> None:
+    entry = vrm_entry(hass)
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    assert CONF_LOCAL_FAST_INTERVAL not in set(result["data_schema"].schema)
+    vrm_options = {CONF_VRM_POLL_INTERVAL: 180.0, CONF_BUDGET_WARNING: 40.0}
+
+    bad_range = BASE_OPTIONS | vrm_options | {CONF_BUDGET_LIMIT: 45.0, CONF_TEMPERATURE_MIN: 40.0}
+    result = await hass.config_entries.options.async_configure(result["flow_id"], bad_range)
+    assert result["errors"] == {CONF_TEMPERATURE_MAX: "temperature_range"}
+
+    bad_budget = BASE_OPTIONS | vrm_options | {CONF_BUDGET_LIMIT: 40.0}
+    result = await hass.config_entries.options.async_configure(result["flow_id"], bad_budget)
+    assert result["errors"] == {CONF_BUDGET_LIMIT: "budget_range"}
+
+
+async def test_options_local_only(hass: HomeAssistant) -> None:
+    entry = MockConfigEntry(domain=DOMAIN, unique_id=PORTAL_ID, data={CONF_HOST: HOST})
+    entry.add_to_hass(hass)
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    fields = set(result["data_schema"].schema)
+    assert CONF_LOCAL_FAST_INTERVAL in fields
+    assert CONF_VRM_POLL_INTERVAL not in fields
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], BASE_OPTIONS | {CONF_LOCAL_FAST_INTERVAL: 10.0}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
