@@ -1,0 +1,889 @@
+"""The bundled Lovelace dashboard: built from the entity registry, one sidebar panel per entry.
+
+One builder (`build_dashboard`) turns "which entity ids exist" plus the entry's settings into a
+dashboard config made of core cards only. It serves three consumers:
+
+* the sidebar dashboard, rebuilt on every load, so renamed entities keep working;
+* the "Copy as YAML" subview of that dashboard (the same config with the user's entity ids);
+* `dashboards/victron_cerbo.yaml` in the repository, rendered with example entity ids by
+  `scripts/dashboard_yaml.py`.
+
+Time ranges are views (tabs), because core cards cannot switch a range without a helper entity.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Final, override
+
+from homeassistant.components import frontend
+from homeassistant.components.lovelace.const import LOVELACE_DATA, MODE_YAML
+from homeassistant.components.lovelace.dashboard import LovelaceConfig
+from homeassistant.const import Platform, UnitOfTemperature
+from homeassistant.core import Event, HomeAssistant, callback
+from homeassistant.helpers import entity_registry as er
+from homeassistant.helpers.json import json_bytes, json_fragment
+from homeassistant.util.unit_conversion import TemperatureConverter
+from homeassistant.util.yaml import dump
+from homeassistant.util.yaml.dumper import add_representer
+
+from .const import (
+    CONF_NOMINAL_VOLTAGE,
+    CONF_SOLARK_ENTITY,
+    CONF_TEMPERATURE_MAX,
+    CONF_TEMPERATURE_MIN,
+    DEFAULT_NOMINAL_VOLTAGE,
+    DEFAULT_TEMPERATURE_MAX,
+    DEFAULT_TEMPERATURE_MIN,
+    DOMAIN,
+    LOGGER,
+)
+from .coordinator import VictronConfigEntry
+
+# entry.options: False keeps the dashboard out of the sidebar (an options-flow field).
+CONF_SHOW_DASHBOARD: Final = "show_dashboard"
+DEFAULT_SHOW_DASHBOARD: Final = True
+
+URL_PREFIX: Final = "victron-cerbo"  # lovelace needs a hyphen in a dashboard's URL path
+ICON: Final = "mdi:home-battery"
+RANGES: Final = (6, 12, 24, 48, 72)  # hours the trend views offer
+COPY_VIEW_PATH: Final = "copy"
+
+# Normal charging-system range per nominal voltage, as the options flow describes it.
+VOLTAGE_RANGES: Final[dict[int, tuple[float, float]]] = {
+    12: (13.0, 14.5),
+    24: (26.0, 29.0),
+    48: (52.0, 58.0),
+}
+
+SENSOR_KEYS: Final = (
+    "soc",
+    "voltage",
+    "current",
+    "power",
+    "temperature",
+    "state",
+    "consumed_ah",
+    "time_to_go",
+    "soh",
+    "min_cell_voltage",
+    "max_cell_voltage",
+    "cell_voltage_spread",
+    "charge_cycles",
+    "charged_energy",
+    "discharged_energy",
+    "grid_power",
+    "ac_consumption",
+    "pv_power",
+    "inverter_mode",
+    "inverter_state",
+    "gx_firmware",
+    "vrm_last_success",
+    "local_last_success",
+    "vrm_consecutive_failures",
+    "local_consecutive_failures",
+    "vrm_requests_last_hour",
+    "readings_24h",
+    "soc_difference",
+)
+BINARY_SENSOR_KEYS: Final = (
+    "vrm_reachable",
+    "local_reachable",
+    "data_stale",
+    "vrm_budget",
+    "voltage_out_of_range",
+    "temperature_out_of_range",
+    "low_soc",
+    "grid_lost",
+    "cell_imbalance",
+    "soh_degraded",
+    "battery_alarm",
+    "soc_disagreement",
+)
+SOLARK: Final = "solark_soc"  # pseudo key for the other integration's SOC sensor
+
+# Theme colours, so the dashboard follows light and dark themes.
+GOOD: Final = "var(--success-color)"
+BAD: Final = "var(--error-color)"
+TO: Final = "\N{EN DASH}"
+MINUS: Final = "\N{MINUS SIGN}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class DashboardSettings:
+    """What the dashboard shows besides entity ids; temperatures are in `temperature_unit`."""
+
+    title: str
+    voltage_range: tuple[float, float]
+    temperature_range: tuple[float, float]
+    temperature_unit: str = UnitOfTemperature.CELSIUS
+    # Set when a Sol-Ark sensor is configured but missing: a note replaces the comparison.
+    missing_solark: str | None = None
+
+
+def dashboard_url_path(entry: VictronConfigEntry) -> str:
+    """Return the dashboard's URL path: one per installation, stable across restarts."""
+    ident = (entry.unique_id or entry.entry_id).lower()
+    return f"{URL_PREFIX}-{''.join(c if c.isalnum() else '-' for c in ident)}"
+
+
+# --- Building the config (no Home Assistant state needed) -------------------------------------
+
+
+def build_dashboard(
+    entities: Mapping[str, str], settings: DashboardSettings, *, copy_view: bool = True
+) -> dict[str, Any]:
+    """Return the dashboard config for the given entity ids (key -> entity_id).
+
+    Keys without an entity id get no card, so a source that is not configured (or a disabled
+    entity) never shows "entity not available".
+    """
+    views: list[dict[str, Any]] = [_now_view(entities, settings, copy_view=copy_view)]
+    views.extend(_range_view(entities, settings, hours) for hours in RANGES)
+    config: dict[str, Any] = {"title": settings.title, "views": views}
+    if copy_view:
+        views.append(_copy_view(build_dashboard(entities, settings, copy_view=False)))
+    return config
+
+
+class _Block(str):
+    """A multi-line string that YAML writes as a literal block, as a person would."""
+
+    __slots__ = ()
+
+
+add_representer(
+    _Block,
+    lambda dumper, value: dumper.represent_scalar("tag:yaml.org,2002:str", str(value), style="|"),
+)
+
+
+def _blocks(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _blocks(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_blocks(item) for item in value]
+    if isinstance(value, str) and "\n" in value:
+        return _Block(value)
+    return value
+
+
+def dashboard_yaml(config: Mapping[str, Any]) -> str:
+    """Return a dashboard config as YAML for the raw configuration editor."""
+    return str(dump(_blocks(dict(config))))
+
+
+def _now_view(
+    entities: Mapping[str, str], settings: DashboardSettings, *, copy_view: bool
+) -> dict[str, Any]:
+    sections = [
+        _details_section(entities, settings, copy_view=copy_view),
+        _comparison_now_section(entities, settings),
+        _health_section(entities),
+        _more_section(entities),
+    ]
+    return _view("Now", "now", "mdi:battery-heart-variant", sections)
+
+
+def _range_view(
+    entities: Mapping[str, str], settings: DashboardSettings, hours: int
+) -> dict[str, Any]:
+    sections = [
+        _trends_section(entities, settings, hours),
+        _summary_section(entities, hours),
+        _comparison_trend_section(entities, settings, hours),
+    ]
+    return _view(f"{hours} h", f"{hours}h", None, sections)
+
+
+def _view(
+    title: str, path: str, icon: str | None, sections: Iterable[dict[str, Any] | None]
+) -> dict[str, Any]:
+    view: dict[str, Any] = {"title": title, "path": path}
+    if icon:
+        view["icon"] = icon
+    view["type"] = "sections"
+    view["max_columns"] = 3
+    view["sections"] = [section for section in sections if section]
+    return view
+
+
+def _section(heading: str, cards: Iterable[dict[str, Any] | None]) -> dict[str, Any] | None:
+    """Return a section with a heading, or None when none of its cards has an entity."""
+    present = [card for card in cards if card]
+    if not present:
+        return None
+    return {"type": "grid", "cards": [{"type": "heading", "heading": heading}, *present]}
+
+
+def _half(card: dict[str, Any]) -> dict[str, Any]:
+    """Half a section's width: two cards side by side, on a phone too."""
+    return {**card, "grid_options": {"columns": 6}}
+
+
+def _tile(entities: Mapping[str, str], key: str, name: str) -> dict[str, Any] | None:
+    if key not in entities:
+        return None
+    return _half({"type": "tile", "entity": entities[key], "name": name})
+
+
+def _fmt(value: float) -> str:
+    """Format a limit for titles: 52.0 -> "52", 14.5 -> "14.5"."""
+    return f"{value:g}"
+
+
+def _details_section(
+    entities: Mapping[str, str], settings: DashboardSettings, *, copy_view: bool
+) -> dict[str, Any] | None:
+    v_lo, v_hi = settings.voltage_range
+    t_lo, t_hi = settings.temperature_range
+    unit = settings.temperature_unit
+    cards: list[dict[str, Any] | None] = [
+        _gauge(entities, "voltage", f"Voltage ({_fmt(v_lo)}{TO}{_fmt(v_hi)} V normal)", v_lo, v_hi),
+        _gauge(
+            entities,
+            "temperature",
+            f"Temperature ({_fmt(t_lo)}{TO}{_fmt(t_hi)} {unit} normal)",
+            t_lo,
+            t_hi,
+        ),
+        _tile(entities, "soc", "State of charge"),
+        _tile(entities, "state", "Battery state"),
+        _tile(entities, "current", "Current"),
+        _tile(entities, "power", "Power"),
+        _status_card(entities, settings),
+    ]
+    section = _section("Battery details", cards)
+    if section and copy_view:
+        section["cards"].append(
+            {
+                "type": "button",
+                "name": "Copy this dashboard as YAML",
+                "icon": "mdi:content-copy",
+                "show_state": False,
+                "tap_action": {"action": "navigate", "navigation_path": COPY_VIEW_PATH},
+            }
+        )
+    return section
+
+
+def _gauge(
+    entities: Mapping[str, str], key: str, name: str, low: float, high: float
+) -> dict[str, Any] | None:
+    """A gauge whose green segment is the normal range; outside it the needle sits on red."""
+    if key not in entities:
+        return None
+    span = high - low
+    return _half(
+        {
+            "type": "gauge",
+            "entity": entities[key],
+            "name": name,
+            "min": math.floor(low - span),
+            "max": math.ceil(high + span),
+            "needle": True,
+            "segments": [
+                {"from": math.floor(low - span), "color": BAD},
+                {"from": low, "color": GOOD},
+                {"from": high, "color": BAD},
+            ],
+        }
+    )
+
+
+def _status_card(entities: Mapping[str, str], settings: DashboardSettings) -> dict[str, Any] | None:
+    """Markdown with what a tile cannot say: verdicts, both temperature units, source, age."""
+    lines = [
+        line
+        for line in (
+            _voltage_line(entities, settings),
+            _current_line(entities),
+            _temperature_line(entities),
+            _source_line(entities),
+            _updated_line(entities),
+            _verdict_line(entities),
+        )
+        if line
+    ]
+    if not lines:
+        return None
+    # "{%-" eats the line break before a statement, so the list stays one list.
+    return {"type": "markdown", "content": "\n".join(lines)}
+
+
+def _voltage_line(entities: Mapping[str, str], settings: DashboardSettings) -> str | None:
+    if "voltage" not in entities:
+        return None
+    v_lo, v_hi = settings.voltage_range
+    if "voltage_out_of_range" in entities:
+        check = f"is_state('{entities['voltage_out_of_range']}', 'on')"
+    else:
+        check = f"not ({v_lo} <= v <= {v_hi})"
+    return (
+        f"{{%- set v = states('{entities['voltage']}') | float(none) %}}\n"
+        "- **Voltage:** {% if v is none %}unknown"
+        f"{{% elif {check} %}}⚠️ check, {_fmt(v_lo)}{TO}{_fmt(v_hi)} V is normal"
+        "{% else %}✅ normal{% endif %}"
+    )
+
+
+def _current_line(entities: Mapping[str, str]) -> str | None:
+    if "current" not in entities:
+        return None
+    return (
+        f"{{%- set a = states('{entities['current']}') | float(none) %}}\n"
+        "- **Current:** {% if a is none %}unknown{% elif a > 0 %}charging"
+        "{% elif a < 0 %}discharging{% else %}idle{% endif %}"
+    )
+
+
+def _temperature_line(entities: Mapping[str, str]) -> str | None:
+    if "temperature" not in entities:
+        return None
+    temp = entities["temperature"]
+    return (
+        f"{{%- set t = states('{temp}') | float(none) %}}\n"
+        f"{{%- set u = state_attr('{temp}', 'unit_of_measurement') %}}\n"
+        "- **Temperature:**{% if t is none %} unknown\n"
+        "  {%- elif u == '°F' %} {{ ((t - 32) * 5 / 9) | round(1) }} °C · {{ t | round(1) }} °F\n"
+        "  {%- else %} {{ t | round(1) }} °C · {{ (t * 9 / 5 + 32) | round(1) }} °F\n"
+        "  {%- endif %}"
+    )
+
+
+def _source_line(entities: Mapping[str, str]) -> str | None:
+    branches = [
+        (key, label)
+        for key, label in (
+            ("local_reachable", "Cerbo GX on your network"),
+            ("vrm_reachable", "VRM cloud"),
+        )
+        if key in entities
+    ]
+    if not branches:
+        return None
+    text = "- **Data source:**"
+    for index, (key, label) in enumerate(branches):
+        keyword = "if" if index == 0 else "elif"
+        text += f"\n  {{%- {keyword} is_state('{entities[key]}', 'on') %}} {label}"
+    return text + "\n  {%- else %} none reachable\n  {%- endif %}"
+
+
+def _updated_line(entities: Mapping[str, str]) -> str | None:
+    stamps = [
+        entities[key] for key in ("local_last_success", "vrm_last_success") if key in entities
+    ]
+    if not stamps:
+        return None
+    names = ", ".join(f"states('{entity}')" for entity in stamps)
+    return (
+        f"{{%- set seen = [{names}] | map('as_datetime', none) | select | list %}}\n"
+        "- **Last updated:** {% if seen %}{{ relative_time(seen | max) }} ago"
+        "{% else %}never{% endif %}"
+    )
+
+
+def _verdict_line(entities: Mapping[str, str]) -> str | None:
+    problems = [
+        (f"is_state('{entities[key]}', 'on')", text)
+        for key, text in (("battery_alarm", "battery alarm"), ("data_stale", "data is stale"))
+        if key in entities
+    ]
+    reachable = [
+        f"is_state('{entities[key]}', 'on')"
+        for key in ("local_reachable", "vrm_reachable")
+        if key in entities
+    ]
+    if reachable:
+        problems.append((f"not ({' or '.join(reachable)})", "no source reachable"))
+    if not problems:
+        return None
+    text = "- **Status:**"
+    for index, (test, message) in enumerate(problems):
+        keyword = "if" if index == 0 else "elif"
+        text += f"\n  {{%- {keyword} {test} %}} ⚠️ {message}"
+    return text + "\n  {%- else %} ✅ healthy\n  {%- endif %}"
+
+
+def _comparison_now_section(
+    entities: Mapping[str, str], settings: DashboardSettings
+) -> dict[str, Any] | None:
+    if settings.missing_solark:
+        return _section(
+            "Sol-Ark comparison",
+            [
+                {
+                    "type": "markdown",
+                    "content": (
+                        f"The Sol-Ark sensor `{settings.missing_solark}` chosen in the options "
+                        "does not exist (any more); the comparison is hidden. Choose it again "
+                        "in the integration's options."
+                    ),
+                }
+            ],
+        )
+    if SOLARK not in entities:
+        return None
+    return _section(
+        "Sol-Ark comparison",
+        [
+            _tile(entities, "soc", "Victron (shunt)"),
+            _tile(entities, SOLARK, "Sol-Ark (inverter)"),
+            _tile(entities, "soc_difference", "Difference"),
+            _tile(entities, "soc_disagreement", "Agreement"),
+        ],
+    )
+
+
+def _entities_card(
+    entities: Mapping[str, str], title: str, rows: Iterable[tuple[str, str]]
+) -> dict[str, Any] | None:
+    present = [{"entity": entities[key], "name": name} for key, name in rows if key in entities]
+    if not present:
+        return None
+    return {"type": "entities", "title": title, "state_color": True, "entities": present}
+
+
+def _health_section(entities: Mapping[str, str]) -> dict[str, Any] | None:
+    sources = _entities_card(
+        entities,
+        "Sources",
+        (
+            ("local_reachable", "Cerbo GX reachable"),
+            ("local_last_success", "Cerbo GX last success"),
+            ("local_consecutive_failures", "Cerbo GX failures in a row"),
+            ("vrm_reachable", "VRM reachable"),
+            ("vrm_last_success", "VRM last success"),
+            ("vrm_consecutive_failures", "VRM failures in a row"),
+            ("vrm_budget", "VRM request budget"),
+            ("vrm_requests_last_hour", "VRM requests in the last hour"),
+            ("data_stale", "Data stale"),
+            ("readings_24h", "Readings in 24 hours"),
+        ),
+    )
+    alarms = _entities_card(
+        entities,
+        "Alarms",
+        (
+            ("battery_alarm", "Battery alarm"),
+            ("voltage_out_of_range", "Voltage out of range"),
+            ("temperature_out_of_range", "Temperature out of range"),
+            ("low_soc", "Low state of charge"),
+            ("cell_imbalance", "Cell imbalance"),
+            ("soh_degraded", "State of health degraded"),
+            ("grid_lost", "Grid lost"),
+        ),
+    )
+    return _section("Health", [sources, alarms])
+
+
+def _more_section(entities: Mapping[str, str]) -> dict[str, Any] | None:
+    battery = _entities_card(
+        entities,
+        "Battery",
+        (
+            ("consumed_ah", "Consumed"),
+            ("time_to_go", "Time to go"),
+            ("soh", "State of health"),
+            ("min_cell_voltage", "Lowest cell"),
+            ("max_cell_voltage", "Highest cell"),
+            ("cell_voltage_spread", "Cell spread"),
+            ("charge_cycles", "Charge cycles"),
+            ("charged_energy", "Charged energy"),
+            ("discharged_energy", "Discharged energy"),
+        ),
+    )
+    system = _entities_card(
+        entities,
+        "System",
+        (
+            ("pv_power", "Solar"),
+            ("grid_power", "Grid"),
+            ("ac_consumption", "AC loads"),
+            ("inverter_mode", "Inverter mode"),
+            ("inverter_state", "Inverter state"),
+            ("gx_firmware", "GX firmware"),
+        ),
+    )
+    return _section("More", [battery, system])
+
+
+def _history(
+    entities: Mapping[str, str],
+    title: str,
+    rows: Iterable[tuple[str, str]],
+    hours: int,
+    y_range: tuple[float, float] | None = None,
+) -> dict[str, Any] | None:
+    """A history graph; the first row must exist, the others are optional companions."""
+    rows = list(rows)
+    if rows[0][0] not in entities:
+        return None
+    card: dict[str, Any] = {
+        "type": "history-graph",
+        "title": title,
+        "hours_to_show": hours,
+        "entities": [
+            {"entity": entities[key], "name": name} for key, name in rows if key in entities
+        ],
+    }
+    if y_range:
+        # The plot area is exactly the normal range while the values stay inside it; any
+        # excursion stretches the axis past the labelled limit (fit_y_data).
+        card["min_y_axis"], card["max_y_axis"] = y_range
+        card["fit_y_data"] = True
+    return card
+
+
+def _trends_section(
+    entities: Mapping[str, str], settings: DashboardSettings, hours: int
+) -> dict[str, Any] | None:
+    v_lo, v_hi = settings.voltage_range
+    t_lo, t_hi = settings.temperature_range
+    unit = settings.temperature_unit
+    return _section(
+        f"Trends, last {hours} hours",
+        [
+            _history(
+                entities,
+                f"Voltage, normal {_fmt(v_lo)}{TO}{_fmt(v_hi)} V (chart edges)",
+                (("voltage", "Voltage"), ("voltage_out_of_range", "Out of range")),
+                hours,
+                settings.voltage_range,
+            ),
+            _history(
+                entities,
+                "Current: above 0 charging, below 0 discharging",
+                (("current", "Current"), ("state", "Battery state")),
+                hours,
+            ),
+            _history(
+                entities,
+                f"Temperature, normal {_fmt(t_lo)}{TO}{_fmt(t_hi)} {unit} (chart edges)",
+                (("temperature", "Temperature"), ("temperature_out_of_range", "Out of range")),
+                hours,
+                settings.temperature_range,
+            ),
+        ],
+    )
+
+
+def _statistic(
+    entities: Mapping[str, str], key: str, name: str, stat_type: str, hours: int
+) -> dict[str, Any] | None:
+    if key not in entities:
+        return None
+    return _half(
+        {
+            "type": "statistic",
+            "entity": entities[key],
+            "name": name,
+            "stat_type": stat_type,
+            "period": {"rolling_window": {"duration": {"hours": hours}}},
+        }
+    )
+
+
+def _summary_section(entities: Mapping[str, str], hours: int) -> dict[str, Any] | None:
+    return _section(
+        f"Summary, last {hours} hours",
+        [
+            _statistic(entities, "voltage", "Mean voltage", "mean", hours),
+            _statistic(entities, "current", "Mean current", "mean", hours),
+            _statistic(entities, "voltage", "Lowest voltage", "min", hours),
+            _statistic(entities, "voltage", "Highest voltage", "max", hours),
+            _statistic(entities, "temperature", "Mean temperature", "mean", hours),
+            _statistic(entities, "temperature", "Lowest temperature", "min", hours),
+            _statistic(entities, "temperature", "Highest temperature", "max", hours),
+            _statistic(entities, "soc", "Mean state of charge", "mean", hours),
+            _statistic(entities, "charged_energy", "Energy charged", "change", hours),
+            _statistic(entities, "discharged_energy", "Energy discharged", "change", hours),
+        ],
+    )
+
+
+def _comparison_trend_section(
+    entities: Mapping[str, str], settings: DashboardSettings, hours: int
+) -> dict[str, Any] | None:
+    if SOLARK not in entities or settings.missing_solark:
+        return None
+    return _section(
+        f"Sol-Ark comparison, last {hours} hours",
+        [
+            _history(
+                entities,
+                "State of charge: Victron and Sol-Ark",
+                (("soc", "Victron (shunt)"), (SOLARK, "Sol-Ark (inverter)")),
+                hours,
+            ),
+            _history(
+                entities,
+                f"Difference (Victron {MINUS} Sol-Ark) and agreement",
+                (("soc_difference", "Difference"), ("soc_disagreement", "Disagreement")),
+                hours,
+            ),
+        ],
+    )
+
+
+def _copy_view(config: Mapping[str, Any]) -> dict[str, Any]:
+    """A subview with the dashboard as YAML, with this installation's entity ids."""
+    text = dashboard_yaml(config)
+    return {
+        "title": "Copy as YAML",
+        "path": COPY_VIEW_PATH,
+        "subview": True,
+        "back_path": "now",
+        "cards": [
+            {
+                "type": "markdown",
+                "content": (
+                    "Copy the YAML below into a dashboard of your own: open it, ⋮ → *Edit "
+                    "dashboard* → ⋮ → *Raw configuration editor*. It uses this installation's "
+                    "entity ids.\n\n"
+                    # raw: the YAML holds templates that must reach the copy unrendered
+                    f"{{% raw %}}\n```yaml\n{text}```\n{{% endraw %}}"
+                ),
+            }
+        ],
+    }
+
+
+# --- Reading the registry and the options ---------------------------------------------------
+
+
+def _number(value: Any, default: float) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return default
+    return number if math.isfinite(number) else default
+
+
+def dashboard_settings(hass: HomeAssistant, entry: VictronConfigEntry) -> DashboardSettings:
+    """Return the dashboard settings from the entry's options and the user's units."""
+    options = entry.options
+    nominal = int(_number(options.get(CONF_NOMINAL_VOLTAGE), DEFAULT_NOMINAL_VOLTAGE))
+    voltage_range = VOLTAGE_RANGES.get(nominal, VOLTAGE_RANGES[DEFAULT_NOMINAL_VOLTAGE])
+    unit = _temperature_unit(hass, entry)
+    low, high = (
+        round(TemperatureConverter.convert(value, UnitOfTemperature.CELSIUS, unit), 1)
+        for value in (
+            _number(options.get(CONF_TEMPERATURE_MIN), DEFAULT_TEMPERATURE_MIN),
+            _number(options.get(CONF_TEMPERATURE_MAX), DEFAULT_TEMPERATURE_MAX),
+        )
+    )
+    solark = options.get(CONF_SOLARK_ENTITY) or None
+    missing = None
+    if isinstance(solark, str) and _solark_entity(hass, solark) is None:
+        missing = solark
+    return DashboardSettings(
+        title=entry.title,
+        voltage_range=voltage_range,
+        temperature_range=(low, high),
+        temperature_unit=unit,
+        missing_solark=missing,
+    )
+
+
+def _temperature_unit(hass: HomeAssistant, entry: VictronConfigEntry) -> str:
+    """The unit the temperature sensor is shown in: its state's, else the unit system's."""
+    entity_id = _entity_id(er.async_get(hass), entry, Platform.SENSOR, "temperature")
+    state = hass.states.get(entity_id) if entity_id else None
+    unit = state.attributes.get("unit_of_measurement") if state else None
+    if unit in (UnitOfTemperature.CELSIUS, UnitOfTemperature.FAHRENHEIT):
+        return str(unit)
+    return hass.config.units.temperature_unit
+
+
+def _solark_entity(hass: HomeAssistant, entity_id: str) -> str | None:
+    """Return the Sol-Ark entity id when it exists and is enabled."""
+    registry_entry = er.async_get(hass).async_get(entity_id)
+    if registry_entry is not None:
+        return None if registry_entry.disabled_by else entity_id
+    return entity_id if hass.states.get(entity_id) is not None else None
+
+
+def _entity_id(
+    registry: er.EntityRegistry, entry: VictronConfigEntry, platform: Platform, key: str
+) -> str | None:
+    entity_id = registry.async_get_entity_id(platform, DOMAIN, f"{entry.unique_id}_{key}")
+    if entity_id is None:
+        return None
+    registry_entry = registry.async_get(entity_id)
+    # A disabled entity has no state: a card for it would say "entity not available".
+    return None if registry_entry is None or registry_entry.disabled_by else entity_id
+
+
+def dashboard_entities(hass: HomeAssistant, entry: VictronConfigEntry) -> dict[str, str]:
+    """Return key -> current entity id for this entry's enabled entities (and the Sol-Ark one)."""
+    registry = er.async_get(hass)
+    found: dict[str, str] = {}
+    for platform, keys in (
+        (Platform.SENSOR, SENSOR_KEYS),
+        (Platform.BINARY_SENSOR, BINARY_SENSOR_KEYS),
+    ):
+        for key in keys:
+            if entity_id := _entity_id(registry, entry, platform, key):
+                found[key] = entity_id
+    solark = entry.options.get(CONF_SOLARK_ENTITY)
+    if isinstance(solark, str) and solark and (entity_id := _solark_entity(hass, solark)):
+        found[SOLARK] = entity_id
+    return found
+
+
+def async_build_dashboard(hass: HomeAssistant, entry: VictronConfigEntry) -> dict[str, Any]:
+    """Return this entry's dashboard config as of now."""
+    return build_dashboard(dashboard_entities(hass, entry), dashboard_settings(hass, entry))
+
+
+# --- Registration ---------------------------------------------------------------------------
+
+
+class VictronDashboard(LovelaceConfig):
+    """A read-only dashboard whose config is rebuilt from the registry on every load."""
+
+    def __init__(
+        self, hass: HomeAssistant, entry: VictronConfigEntry, url_path: str, config: dict[str, Any]
+    ) -> None:
+        """Initialise for one config entry."""
+        super().__init__(hass, url_path, config)
+        self._entry = entry
+
+    @property
+    @override
+    def mode(self) -> str:
+        """YAML mode: the frontend offers no editing, which could not be saved anyway."""
+        return MODE_YAML
+
+    @override
+    async def async_get_info(self) -> dict[str, Any]:
+        """Return what system health shows."""
+        return {"mode": self.mode, "views": len((await self.async_load(force=False))["views"])}
+
+    @override
+    async def async_load(self, force: bool) -> dict[str, Any]:
+        """Build the config from the entity registry as it is now."""
+        return async_build_dashboard(self.hass, self._entry)
+
+    @override
+    async def async_json(self, force: bool) -> json_fragment:
+        """Return the config as JSON for the websocket API."""
+        return json_fragment(json_bytes(await self.async_load(force)))
+
+    @callback
+    def async_config_changed(self) -> None:
+        """Tell open browsers to fetch the config again."""
+        self._config_updated()
+
+
+@callback
+def async_register_dashboard(hass: HomeAssistant, entry: VictronConfigEntry) -> bool:
+    """Add the entry's dashboard to the sidebar unless the options turn it off.
+
+    Removes itself when the entry unloads. Returns whether a dashboard was registered; an
+    existing dashboard or panel at the same URL is never replaced.
+    """
+    if not entry.options.get(CONF_SHOW_DASHBOARD, DEFAULT_SHOW_DASHBOARD):
+        return False
+    lovelace = hass.data.get(LOVELACE_DATA)
+    if lovelace is None:
+        LOGGER.warning("Dashboards are not set up; the Victron dashboard is not added")
+        return False
+    url_path = dashboard_url_path(entry)
+    if url_path in lovelace.dashboards or url_path in hass.data.get(frontend.DATA_PANELS, {}):
+        LOGGER.warning("A dashboard already uses /%s; the Victron dashboard is not added", url_path)
+        return False
+    config = {
+        "mode": MODE_YAML,
+        "title": entry.title,
+        "icon": ICON,
+        "show_in_sidebar": True,
+        "require_admin": False,
+    }
+    dashboard = VictronDashboard(hass, entry, url_path, config)
+    lovelace.dashboards[url_path] = dashboard
+    frontend.async_register_built_in_panel(
+        hass,
+        "lovelace",
+        sidebar_title=entry.title,
+        sidebar_icon=ICON,
+        frontend_url_path=url_path,
+        config={"mode": MODE_YAML},
+        require_admin=False,
+    )
+    entry.async_on_unload(
+        hass.bus.async_listen(
+            er.EVENT_ENTITY_REGISTRY_UPDATED, _registry_listener(hass, entry, dashboard)
+        )
+    )
+    entry.async_on_unload(lambda: async_unregister_dashboard(hass, entry))
+    return True
+
+
+def _registry_listener(
+    hass: HomeAssistant, entry: VictronConfigEntry, dashboard: VictronDashboard
+) -> Callable[[Event[er.EventEntityRegistryUpdatedData]], None]:
+    """Refresh open dashboards when one of their entities is renamed, added or removed."""
+    shown = set(dashboard_entities(hass, entry).values())
+
+    @callback
+    def _changed(event: Event[er.EventEntityRegistryUpdatedData]) -> None:
+        nonlocal shown
+        data: Mapping[str, Any] = event.data
+        ids = {data["entity_id"], data.get("old_entity_id")} - {None}
+        registry_entry = er.async_get(hass).async_get(data["entity_id"])
+        ours = registry_entry is not None and registry_entry.config_entry_id == entry.entry_id
+        if ours or ids & shown or entry.options.get(CONF_SOLARK_ENTITY) in ids:
+            shown = set(dashboard_entities(hass, entry).values())
+            dashboard.async_config_changed()
+
+    return _changed
+
+
+@callback
+def async_unregister_dashboard(hass: HomeAssistant, entry: VictronConfigEntry) -> None:
+    """Remove the entry's dashboard from the sidebar; safe to call when there is none."""
+    url_path = dashboard_url_path(entry)
+    lovelace = hass.data.get(LOVELACE_DATA)
+    if lovelace is None or not isinstance(lovelace.dashboards.get(url_path), VictronDashboard):
+        return
+    lovelace.dashboards.pop(url_path)
+    frontend.async_remove_panel(hass, url_path, warn_if_unknown=False)
+
+
+# --- The repository's example YAML ----------------------------------------------------------
+
+
+def example_entities() -> dict[str, str]:
+    """Entity ids for the repository's YAML: what a device named "Victron" would get."""
+    found = {key: f"sensor.victron_{key}" for key in SENSOR_KEYS}
+    found.update({key: f"binary_sensor.victron_{key}" for key in BINARY_SENSOR_KEYS})
+    found[SOLARK] = "sensor.solark_battery_soc"
+    return found
+
+
+EXAMPLE_HEADER: Final = """\
+# Victron Cerbo GX dashboard, core cards only. Generated by scripts/dashboard_yaml.py from
+# custom_components/victron_cerbo/dashboard.py; do not edit by hand.
+#
+# The entity ids below are examples. The dashboard that the integration adds to the sidebar has a
+# "Copy this dashboard as YAML" button whose page shows this YAML with your own entity ids.
+# Without a Sol-Ark inverter, delete the "Sol-Ark comparison" sections.
+# Limits: voltage 52-58 V (48 V system), temperature 15-30 °C; change them in the gauges and in
+# min_y_axis / max_y_axis if yours differ.
+"""
+
+
+def example_yaml() -> str:
+    """Return the repository's dashboards/victron_cerbo.yaml."""
+    settings = DashboardSettings(
+        title="Victron battery",
+        voltage_range=VOLTAGE_RANGES[DEFAULT_NOMINAL_VOLTAGE],
+        temperature_range=(DEFAULT_TEMPERATURE_MIN, DEFAULT_TEMPERATURE_MAX),
+    )
+    return EXAMPLE_HEADER + dashboard_yaml(
+        build_dashboard(example_entities(), settings, copy_view=False)
+    )

@@ -1,0 +1,581 @@
+"""The bundled dashboard: registration in a real Home Assistant, the config it builds, the YAML."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from homeassistant.components import frontend
+from homeassistant.components.lovelace.const import EVENT_LOVELACE_UPDATED, LOVELACE_DATA
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import entity_registry as er
+from homeassistant.helpers.template import Template
+from homeassistant.setup import async_setup_component
+from homeassistant.util import dt as dt_util
+from homeassistant.util.unit_system import US_CUSTOMARY_SYSTEM
+from pytest_homeassistant_custom_component.common import MockConfigEntry, async_capture_events
+from pytest_homeassistant_custom_component.typing import WebSocketGenerator
+
+from custom_components.victron_cerbo import dashboard as dash
+from custom_components.victron_cerbo.const import (
+    CONF_NOMINAL_VOLTAGE,
+    CONF_SOLARK_ENTITY,
+    CONF_TEMPERATURE_MAX,
+    CONF_TEMPERATURE_MIN,
+    DOMAIN,
+)
+
+PORTAL_ID = "c0619ab4e53f"
+URL = f"victron-cerbo-{PORTAL_ID}"
+ROOT = Path(__file__).resolve().parent.parent
+CORE_CARDS = {
+    "button",
+    "entities",
+    "gauge",
+    "heading",
+    "history-graph",
+    "markdown",
+    "statistic",
+    "tile",
+}
+
+
+def _entry(hass: HomeAssistant, **options: Any) -> MockConfigEntry:
+    entry = MockConfigEntry(
+        domain=DOMAIN, data={}, unique_id=PORTAL_ID, title="Cabin battery", options=options
+    )
+    entry.add_to_hass(hass)
+    return entry
+
+
+def _register_entities(
+    hass: HomeAssistant, entry: MockConfigEntry, keys: dict[str, tuple[str, ...]] | None = None
+) -> dict[str, str]:
+    """Register the contract's entities as the platforms will; return key -> entity id."""
+    registry = er.async_get(hass)
+    keys = keys or {"sensor": dash.SENSOR_KEYS, "binary_sensor": dash.BINARY_SENSOR_KEYS}
+    found = {}
+    for platform, platform_keys in keys.items():
+        for key in platform_keys:
+            registry_entry = registry.async_get_or_create(
+                platform,
+                DOMAIN,
+                f"{PORTAL_ID}_{key}",
+                config_entry=entry,
+                suggested_object_id=f"cabin_{key}",
+            )
+            found[key] = registry_entry.entity_id
+    return found
+
+
+async def _set_up(hass: HomeAssistant, entry: MockConfigEntry) -> None:
+    """Load lovelace and the entry, then register the dashboard as async_setup_entry will."""
+    assert await async_setup_component(hass, "lovelace", {})
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    assert dash.async_register_dashboard(hass, entry)
+
+
+def _cards(config: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    for view in config["views"]:
+        for section in view.get("sections", []):
+            yield from section["cards"]
+        yield from view.get("cards", [])
+
+
+def _entity_ids(config: dict[str, Any]) -> set[str]:
+    found: set[str] = set()
+    for card in _cards(config):
+        if "entity" in card:
+            found.add(card["entity"])
+        for row in card.get("entities", []):
+            found.add(row["entity"])
+    return found
+
+
+def _markdown(config: dict[str, Any], view: str = "now") -> str:
+    (card,) = [
+        card
+        for card in _cards({"views": [v for v in config["views"] if v["path"] == view]})
+        if card["type"] == "markdown"
+    ]
+    return str(card["content"])
+
+
+async def _ws_config(hass_ws_client: WebSocketGenerator, hass: HomeAssistant) -> dict[str, Any]:
+    client = await hass_ws_client(hass)
+    await client.send_json_auto_id({"type": "lovelace/config", "url_path": URL})
+    response = await client.receive_json()
+    assert response["success"], response
+    result: dict[str, Any] = response["result"]
+    return result
+
+
+async def test_registered_in_sidebar_and_removed_on_unload(
+    hass: HomeAssistant, hass_ws_client: WebSocketGenerator
+) -> None:
+    """The dashboard is a sidebar panel served over the websocket API until the entry unloads."""
+    entry = _entry(hass)
+    ids = _register_entities(hass, entry)
+    await _set_up(hass, entry)
+
+    panel = hass.data[frontend.DATA_PANELS][URL]
+    assert panel.component_name == "lovelace"
+    assert panel.sidebar_title == "Cabin battery"
+    assert panel.sidebar_icon == dash.ICON
+    assert panel.config == {"mode": "yaml"}
+    assert isinstance(hass.data[LOVELACE_DATA].dashboards[URL], dash.VictronDashboard)
+
+    config = await _ws_config(hass_ws_client, hass)
+    assert config["title"] == "Cabin battery"
+    assert [view["path"] for view in config["views"]] == [
+        "now",
+        "6h",
+        "12h",
+        "24h",
+        "48h",
+        "72h",
+        "copy",
+    ]
+    # No Sol-Ark sensor configured: the comparison entities are not shown.
+    assert _entity_ids(config) == set(ids.values()) - {
+        ids["soc_difference"],
+        ids["soc_disagreement"],
+    }
+
+    client = await hass_ws_client(hass)
+    await client.send_json_auto_id({"type": "lovelace/dashboards/list"})
+    listed = (await client.receive_json())["result"]
+    assert {"url_path": URL, "mode": "yaml", "title": "Cabin battery"}.items() <= next(
+        item for item in listed if item.get("url_path") == URL
+    ).items()
+
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.NOT_LOADED
+    assert URL not in hass.data[frontend.DATA_PANELS]
+    assert URL not in hass.data[LOVELACE_DATA].dashboards
+
+    client = await hass_ws_client(hass)
+    await client.send_json_auto_id({"type": "lovelace/config", "url_path": URL})
+    assert (await client.receive_json())["error"]["code"] == "config_not_found"
+
+
+async def test_removed_entry_leaves_no_dashboard(hass: HomeAssistant) -> None:
+    """Deleting the entry unloads it; no panel or dashboard is left behind."""
+    entry = _entry(hass)
+    await _set_up(hass, entry)
+    assert await hass.config_entries.async_remove(entry.entry_id)
+    await hass.async_block_till_done()
+    assert URL not in hass.data[frontend.DATA_PANELS]
+    assert URL not in hass.data[LOVELACE_DATA].dashboards
+
+
+async def test_reload_registers_again(hass: HomeAssistant) -> None:
+    """An options change reloads the entry: the old panel goes before the new one comes."""
+    entry = _entry(hass)
+    await _set_up(hass, entry)
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    assert dash.async_register_dashboard(hass, entry)
+    assert URL in hass.data[frontend.DATA_PANELS]
+
+
+async def test_option_turns_it_off(hass: HomeAssistant) -> None:
+    """With the option off, nothing is registered and unloading is still clean."""
+    entry = _entry(hass, **{dash.CONF_SHOW_DASHBOARD: False})
+    assert await async_setup_component(hass, "lovelace", {})
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    assert not dash.async_register_dashboard(hass, entry)
+    assert URL not in hass.data[frontend.DATA_PANELS]
+    assert URL not in hass.data[LOVELACE_DATA].dashboards
+    dash.async_unregister_dashboard(hass, entry)  # nothing to remove: no error
+    assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_never_replaces_an_existing_dashboard(
+    hass: HomeAssistant, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A panel of the user's at the same URL stays, also after our entry unloads."""
+    entry = _entry(hass)
+    assert await async_setup_component(hass, "lovelace", {})
+    frontend.async_register_built_in_panel(
+        hass, "lovelace", "Mine", "mdi:star", frontend_url_path=URL, config={"mode": "storage"}
+    )
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    assert not dash.async_register_dashboard(hass, entry)
+    assert "already uses" in caplog.text
+    assert hass.data[frontend.DATA_PANELS][URL].sidebar_title == "Mine"
+
+    dash.async_unregister_dashboard(hass, entry)
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    assert hass.data[frontend.DATA_PANELS][URL].sidebar_title == "Mine"
+
+
+async def test_without_lovelace(hass: HomeAssistant, caplog: pytest.LogCaptureFixture) -> None:
+    """Without the dashboards component the entry still works; the log says why."""
+    entry = _entry(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    assert not dash.async_register_dashboard(hass, entry)
+    assert "Dashboards are not set up" in caplog.text
+    dash.async_unregister_dashboard(hass, entry)
+    assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_lovelace_in_yaml_mode(
+    hass: HomeAssistant, hass_ws_client: WebSocketGenerator
+) -> None:
+    """A user whose own dashboards are in YAML mode still gets this one."""
+    entry = _entry(hass)
+    _register_entities(hass, entry)
+    assert await async_setup_component(hass, "lovelace", {"lovelace": {"mode": "yaml"}})
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    assert dash.async_register_dashboard(hass, entry)
+    config = await _ws_config(hass_ws_client, hass)
+    assert len(config["views"]) == 7
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    assert URL not in hass.data[LOVELACE_DATA].dashboards
+
+
+async def test_renamed_entities_keep_working(
+    hass: HomeAssistant, hass_ws_client: WebSocketGenerator
+) -> None:
+    """The config follows the registry; open browsers are told to reload it."""
+    entry = _entry(hass)
+    ids = _register_entities(hass, entry)
+    await _set_up(hass, entry)
+    updated = async_capture_events(hass, EVENT_LOVELACE_UPDATED)
+
+    registry = er.async_get(hass)
+    registry.async_update_entity(ids["voltage"], new_entity_id="sensor.shed_bank_volts")
+    registry.async_update_entity(ids["data_stale"], new_entity_id="binary_sensor.shed_stale")
+    await hass.async_block_till_done()
+
+    config = await _ws_config(hass_ws_client, hass)
+    found = _entity_ids(config)
+    assert {"sensor.shed_bank_volts", "binary_sensor.shed_stale"} <= found
+    assert ids["voltage"] not in found
+    assert ids["data_stale"] not in found
+    assert "states('sensor.shed_bank_volts')" in _markdown(config)
+    assert [event.data for event in updated] == [{"url_path": URL}] * 2
+
+    # Someone else's entity changing does not make the dashboard reload.
+    registry.async_get_or_create("sensor", "demo", "other", suggested_object_id="other")
+    registry.async_update_entity("sensor.other", new_entity_id="sensor.other_renamed")
+    await hass.async_block_till_done()
+    assert len(updated) == 2
+
+
+async def test_disabled_and_missing_entities_get_no_card(hass: HomeAssistant) -> None:
+    """A VRM-only entry has no local health entities; disabled ones are left out too."""
+    entry = _entry(hass)
+    only = {
+        "sensor": ("soc", "voltage", "vrm_last_success"),
+        "binary_sensor": ("vrm_reachable", "battery_alarm"),
+    }
+    ids = _register_entities(hass, entry, only)
+    er.async_get(hass).async_update_entity(
+        ids["battery_alarm"], disabled_by=er.RegistryEntryDisabler.USER
+    )
+    await _set_up(hass, entry)
+
+    config = await hass.data[LOVELACE_DATA].dashboards[URL].async_load(force=False)
+    assert _entity_ids(config) == {
+        ids["soc"],
+        ids["voltage"],
+        ids["vrm_last_success"],
+        ids["vrm_reachable"],
+    }
+    markdown = _markdown(config)
+    assert "local_reachable" not in markdown
+    assert "battery_alarm" not in markdown
+    trends = config["views"][3]["sections"][0]["cards"]
+    assert [card["type"] for card in trends] == ["heading", "history-graph"]  # voltage only
+    assert trends[1]["entities"] == [{"entity": ids["voltage"], "name": "Voltage"}]
+
+
+async def test_nothing_registered_gives_empty_views(hass: HomeAssistant) -> None:
+    """Before the platforms have added anything the dashboard is empty, not broken."""
+    entry = _entry(hass)
+    await _set_up(hass, entry)
+    dashboard = hass.data[LOVELACE_DATA].dashboards[URL]
+    config = await dashboard.async_load(force=True)
+    assert all(view.get("sections", []) == [] for view in config["views"][:-1])
+    assert await dashboard.async_get_info() == {"mode": "yaml", "views": 7}
+    assert (await dashboard.async_json(force=False)) is not None
+
+
+async def test_comparison_hidden_without_solark(hass: HomeAssistant) -> None:
+    """No Sol-Ark sensor in the options: no comparison section, no comparison graphs."""
+    entry = _entry(hass)
+    _register_entities(hass, entry)
+    config = dash.async_build_dashboard(hass, entry)
+    text = yaml.safe_dump(config)
+    assert "Sol-Ark" not in text
+    assert "soc_difference" not in text
+
+
+async def test_comparison_shown_with_solark(hass: HomeAssistant) -> None:
+    """With a Sol-Ark sensor both SOCs are graphed together, with difference and agreement."""
+    hass.states.async_set("sensor.inverter_battery_soc", "87", {"unit_of_measurement": "%"})
+    entry = _entry(hass, **{CONF_SOLARK_ENTITY: "sensor.inverter_battery_soc"})
+    ids = _register_entities(hass, entry)
+    config = dash.async_build_dashboard(hass, entry)
+
+    headings = [s["cards"][0]["heading"] for s in config["views"][0]["sections"]]
+    assert "Sol-Ark comparison" in headings
+    for hours, view in zip(dash.RANGES, config["views"][1:6], strict=True):
+        comparison = view["sections"][-1]
+        assert comparison["cards"][0]["heading"] == f"Sol-Ark comparison, last {hours} hours"
+        soc_graph, difference_graph = comparison["cards"][1:]
+        assert [row["entity"] for row in soc_graph["entities"]] == [
+            ids["soc"],
+            "sensor.inverter_battery_soc",
+        ]
+        assert [row["entity"] for row in difference_graph["entities"]] == [
+            ids["soc_difference"],
+            ids["soc_disagreement"],
+        ]
+        assert soc_graph["hours_to_show"] == hours
+
+
+async def test_missing_solark_entity_explained(hass: HomeAssistant) -> None:
+    """A Sol-Ark sensor that vanished: a note instead of cards for an unknown entity."""
+    entry = _entry(hass, **{CONF_SOLARK_ENTITY: "sensor.gone"})
+    _register_entities(hass, entry)
+    config = dash.async_build_dashboard(hass, entry)
+    assert "sensor.gone" not in _entity_ids(config)
+    notes = [c["content"] for c in _cards(config) if c["type"] == "markdown"]
+    assert any("`sensor.gone`" in note and "does not exist" in note for note in notes)
+    assert all("Sol-Ark comparison, last" not in yaml.safe_dump(v) for v in config["views"][1:6])
+
+
+async def test_disabled_solark_entity_counts_as_missing(hass: HomeAssistant) -> None:
+    """A disabled Sol-Ark entity has no state; the comparison is hidden with a note."""
+    registry = er.async_get(hass)
+    other = registry.async_get_or_create(
+        "sensor", "solark", "soc", disabled_by=er.RegistryEntryDisabler.USER
+    )
+    entry = _entry(hass, **{CONF_SOLARK_ENTITY: other.entity_id})
+    assert dash.dashboard_settings(hass, entry).missing_solark == other.entity_id
+    assert dash.SOLARK not in dash.dashboard_entities(hass, entry)
+
+
+async def test_trends_and_statistics_per_range(hass: HomeAssistant) -> None:
+    """Each range view graphs and summarises exactly its own number of hours."""
+    entry = _entry(hass)
+    ids = _register_entities(hass, entry)
+    config = dash.async_build_dashboard(hass, entry)
+    for hours, view in zip(dash.RANGES, config["views"][1:6], strict=True):
+        assert view["title"] == f"{hours} h"
+        trends, summary = view["sections"]
+        voltage, current, temperature = trends["cards"][1:]
+        assert {c["hours_to_show"] for c in trends["cards"][1:]} == {hours}
+        assert (voltage["min_y_axis"], voltage["max_y_axis"]) == (52.0, 58.0)
+        assert voltage["fit_y_data"] is True
+        assert [row["entity"] for row in voltage["entities"]] == [
+            ids["voltage"],
+            ids["voltage_out_of_range"],
+        ]
+        assert [row["entity"] for row in current["entities"]] == [ids["current"], ids["state"]]
+        assert "min_y_axis" not in current
+        assert (temperature["min_y_axis"], temperature["max_y_axis"]) == (15.0, 30.0)
+        stats = {(c["entity"], c["stat_type"]) for c in summary["cards"][1:]}
+        assert {
+            (ids["voltage"], "mean"),
+            (ids["voltage"], "min"),
+            (ids["voltage"], "max"),
+            (ids["current"], "mean"),
+            (ids["temperature"], "mean"),
+            (ids["temperature"], "min"),
+            (ids["temperature"], "max"),
+        } <= stats
+        assert {yaml.safe_dump(c["period"]) for c in summary["cards"][1:]} == {
+            yaml.safe_dump({"rolling_window": {"duration": {"hours": hours}}})
+        }
+
+
+async def test_only_core_cards(hass: HomeAssistant) -> None:
+    """No custom cards: the dashboard must work on a bare Home Assistant."""
+    hass.states.async_set("sensor.inverter_battery_soc", "87")
+    entry = _entry(hass, **{CONF_SOLARK_ENTITY: "sensor.inverter_battery_soc"})
+    _register_entities(hass, entry)
+    config = dash.async_build_dashboard(hass, entry)
+    assert {card["type"] for card in _cards(config)} == CORE_CARDS
+    for view in config["views"]:
+        assert view["path"]
+        if view.get("type") == "sections":
+            assert view["max_columns"] == 3  # one column on a phone, three on a desktop
+
+
+async def test_ranges_follow_the_options(hass: HomeAssistant) -> None:
+    """Nominal voltage and temperature limits from the options set the normal ranges."""
+    entry = _entry(
+        hass,
+        **{CONF_NOMINAL_VOLTAGE: "24", CONF_TEMPERATURE_MIN: 5, CONF_TEMPERATURE_MAX: 35},
+    )
+    settings = dash.dashboard_settings(hass, entry)
+    assert settings.voltage_range == (26.0, 29.0)
+    assert settings.temperature_range == (5.0, 35.0)
+    assert settings.temperature_unit == "°C"
+
+    for junk in ("abc", None, float("nan"), 36):
+        odd = _entry(hass, **{CONF_NOMINAL_VOLTAGE: junk, CONF_TEMPERATURE_MIN: "x"})
+        odd_settings = dash.dashboard_settings(hass, odd)
+        assert odd_settings.voltage_range == (52.0, 58.0)
+        assert odd_settings.temperature_range == (15.0, 30.0)
+
+
+async def test_fahrenheit_users(hass: HomeAssistant) -> None:
+    """With US units the temperature limits are converted to what the sensor shows."""
+    hass.config.units = US_CUSTOMARY_SYSTEM
+    entry = _entry(hass)
+    ids = _register_entities(hass, entry, {"sensor": ("temperature",)})
+    settings = dash.dashboard_settings(hass, entry)
+    assert settings.temperature_unit == "°F"
+    assert settings.temperature_range == (59.0, 86.0)
+
+    # The sensor's own unit wins over the unit system (a per-entity unit choice).
+    hass.states.async_set(ids["temperature"], "21", {"unit_of_measurement": "°C"})
+    assert dash.dashboard_settings(hass, entry).temperature_range == (15.0, 30.0)
+
+    config = dash.build_dashboard({"temperature": "sensor.t"}, settings)
+    gauge = next(c for c in _cards(config) if c["type"] == "gauge")
+    assert gauge["name"] == f"Temperature (59{dash.TO}86 °F normal)"
+    assert [s["from"] for s in gauge["segments"]] == [32, 59.0, 86.0]
+
+
+def _render(hass: HomeAssistant, content: str) -> str:
+    return str(Template(content, hass).async_render(parse_result=False))
+
+
+@pytest.mark.parametrize(
+    ("temperature", "unit", "expected"),
+    [("25.9", "°C", "25.9 °C · 78.6 °F"), ("77", "°F", "25.0 °C · 77.0 °F")],
+)
+async def test_status_markdown_renders(
+    hass: HomeAssistant, temperature: str, unit: str, expected: str
+) -> None:
+    """The status card's template renders both temperature units, source, age and verdict."""
+    entry = _entry(hass)
+    ids = _register_entities(hass, entry)
+    now = dt_util.utcnow()
+    for key, value in {
+        "voltage": "54.09",
+        "current": "-1.1",
+        "voltage_out_of_range": "off",
+        "local_reachable": "on",
+        "vrm_reachable": "on",
+        "battery_alarm": "off",
+        "data_stale": "off",
+        "local_last_success": (now - timedelta(seconds=5)).isoformat(),
+        "vrm_last_success": (now - timedelta(minutes=4)).isoformat(),
+    }.items():
+        hass.states.async_set(ids[key], value)
+    hass.states.async_set(ids["temperature"], temperature, {"unit_of_measurement": unit})
+    content = _markdown(dash.async_build_dashboard(hass, entry))
+
+    text = _render(hass, content)
+    assert text.splitlines() == [
+        "- **Voltage:** ✅ normal",
+        "- **Current:** discharging",
+        f"- **Temperature:** {expected}",
+        "- **Data source:** Cerbo GX on your network",
+        "- **Last updated:** 5 seconds ago",
+        "- **Status:** ✅ healthy",
+    ]
+
+    for key, value in {
+        "voltage": "59.2",
+        "voltage_out_of_range": "on",
+        "current": "3",
+        "local_reachable": "off",
+        "data_stale": "on",
+    }.items():
+        hass.states.async_set(ids[key], value)
+    text = _render(hass, content)
+    assert f"- **Voltage:** ⚠️ check, 52{dash.TO}58 V is normal" in text
+    assert "- **Current:** charging" in text
+    assert "- **Data source:** VRM cloud" in text
+    assert "- **Status:** ⚠️ data is stale" in text
+
+    hass.states.async_set(ids["battery_alarm"], "on")
+    assert "- **Status:** ⚠️ battery alarm" in _render(hass, content)
+
+
+async def test_status_markdown_when_nothing_is_known(hass: HomeAssistant) -> None:
+    """Unknown values read "unknown", never a template error."""
+    hass.states.async_set("sensor.v", "unavailable")
+    hass.states.async_set("sensor.a", "0")
+    entities = {
+        "voltage": "sensor.v",
+        "current": "sensor.a",
+        "temperature": "sensor.t",
+        "vrm_reachable": "binary_sensor.r",
+        "vrm_last_success": "sensor.last",
+    }
+    settings = dash.DashboardSettings(
+        title="x", voltage_range=(52.0, 58.0), temperature_range=(15.0, 30.0)
+    )
+    config = dash.build_dashboard(entities, settings)
+    text = _render(hass, _markdown(config))
+    assert text.splitlines() == [
+        "- **Voltage:** unknown",
+        "- **Current:** idle",
+        "- **Temperature:** unknown",
+        "- **Data source:** none reachable",
+        "- **Last updated:** never",
+        "- **Status:** ⚠️ no source reachable",
+    ]
+    # Without the out-of-range sensor the card compares with the limits itself.
+    hass.states.async_set("sensor.v", "51.2")
+    assert "⚠️ check" in _render(hass, _markdown(config))
+    hass.states.async_set("sensor.v", "53")
+    assert "✅ normal" in _render(hass, _markdown(config))
+
+
+async def test_copy_view_shows_the_yaml_with_own_entity_ids(hass: HomeAssistant) -> None:
+    """The copy subview renders to YAML that loads back to this dashboard, templates intact."""
+    entry = _entry(hass)
+    ids = _register_entities(hass, entry)
+    config = dash.async_build_dashboard(hass, entry)
+    copy_view = config["views"][-1]
+    assert copy_view["subview"] is True
+    button = next(c for c in _cards(config) if c["type"] == "button")
+    assert button["tap_action"]["navigation_path"] == copy_view["path"]
+
+    rendered = _render(hass, copy_view["cards"][0]["content"])
+    text = rendered.split("```yaml\n", 1)[1].rsplit("```", 1)[0]
+    loaded = yaml.safe_load(text)
+    without_copy = {**config, "views": config["views"][:-1]}
+    without_copy["views"][0] = dash.build_dashboard(
+        dash.dashboard_entities(hass, entry),
+        dash.dashboard_settings(hass, entry),
+        copy_view=False,
+    )["views"][0]
+    assert loaded == without_copy
+    assert ids["voltage"] in text
+    assert "{%- set v = states(" in text  # not rendered on the way
+
+
+def test_repository_yaml_is_current() -> None:
+    """dashboards/victron_cerbo.yaml is what the builder makes (scripts/dashboard_yaml.py)."""
+    path = ROOT / "dashboards" / "victron_cerbo.yaml"
+    assert path.read_text(encoding="utf-8") == dash.example_yaml()
+    loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+    assert [view["path"] for view in loaded["views"]] == ["now", "6h", "12h", "24h", "48h", "72h"]
+    markdown = next(c for c in _cards(loaded) if c["type"] == "markdown")
+    assert markdown["content"].startswith("{%- set v = states('sensor.victron_voltage')")
+
+
+def test_url_path_is_a_valid_slug() -> None:
+    """Lovelace needs a hyphen; odd unique ids still give a slug."""
+    entry = MockConfigEntry(domain=DOMAIN, unique_id="AB:CD", title="x")
+    assert dash.dashboard_url_path(entry) == "victron-cerbo-ab-cd"
+    entry = MockConfigEntry(domain=DOMAIN, unique_id=None, title="x", entry_id="01JXYZ")
+    assert dash.dashboard_url_path(entry) == "victron-cerbo-01jxyz"
