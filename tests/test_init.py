@@ -1,24 +1,218 @@
-"""Loading and unloading the integration in a real Home Assistant."""
+"""Setting up, reloading and unloading the integration, and the repair issues it raises."""
 
 from __future__ import annotations
 
-from homeassistant.config_entries import ConfigEntryState
+from datetime import timedelta
+from typing import Any
+
+import aiohttp
+import pytest
+from freezegun.api import FrozenDateTimeFactory
+from homeassistant.config_entries import SOURCE_REAUTH, ConfigEntryState
 from homeassistant.core import HomeAssistant
-from pytest_homeassistant_custom_component.common import MockConfigEntry
+from homeassistant.helpers import issue_registry as ir
+from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
+from pytest_homeassistant_custom_component.test_util.aiohttp import AiohttpClientMocker
 
-from custom_components.victron_cerbo.const import DOMAIN
+from custom_components.victron_cerbo.const import (
+    CONF_BATTERY_INSTANCE,
+    CONF_HOST,
+    CONF_PORT,
+    CONF_PORTAL_ID,
+    CONF_SITE_ID,
+    CONF_VRM_TOKEN,
+    DOMAIN,
+)
+from custom_components.victron_cerbo.vrm_coordinator import DATA_VRM_BUDGETS
+from tests.cerbo_helpers import HOST, PORT, PORTAL_ID, FakeCerbo, Reply
+from tests.vrm_helpers import BATTERY_URL, INSTANCE, OVERVIEW_URL, SITE_ID, TOKEN, vrm_json
+
+LOCAL_DATA = {CONF_HOST: HOST, CONF_PORT: PORT, CONF_PORTAL_ID: PORTAL_ID}
+VRM_DATA = {CONF_VRM_TOKEN: TOKEN, CONF_SITE_ID: SITE_ID, CONF_BATTERY_INSTANCE: INSTANCE}
+REFUSED = Reply(exc=aiohttp.ClientConnectionError("refused"))
 
 
-async def test_setup_and_unload(hass: HomeAssistant) -> None:
-    """A config entry loads, keeps runtime data and unloads cleanly."""
-    entry = MockConfigEntry(domain=DOMAIN, data={}, unique_id="c0619ab1e2f3")
+def add_entry(hass: HomeAssistant, data: dict[str, Any]) -> MockConfigEntry:
+    entry = MockConfigEntry(domain=DOMAIN, title="Cabin", unique_id=PORTAL_ID, data=data)
     entry.add_to_hass(hass)
+    return entry
 
+
+def mock_vrm(aioclient_mock: AiohttpClientMocker, seconds_ago: int | None = None) -> None:
+    summary = vrm_json("battery_summary")
+    if seconds_ago is not None:
+        summary["records"]["data"]["secondsAgo"]["value"] = seconds_ago
+    aioclient_mock.get(OVERVIEW_URL, json=vrm_json("system_overview"))
+    aioclient_mock.get(BATTERY_URL, json=summary)
+
+
+def break_cerbo(cerbo: FakeCerbo) -> None:
+    """Every request to the Cerbo is refused from now on."""
+    cerbo.health = REFUSED
+    cerbo.services = REFUSED
+    for service in cerbo.roots:
+        cerbo.roots[service] = REFUSED
+
+
+async def test_local_only_setup_reload_unload(
+    hass: HomeAssistant, aioclient_mock: AiohttpClientMocker
+) -> None:
+    cerbo = FakeCerbo(aioclient_mock)
+    entry = add_entry(hass, LOCAL_DATA)
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
     assert entry.state is ConfigEntryState.LOADED
-    assert entry.runtime_data is not None
+    assert entry.runtime_data.local is not None
+    assert entry.runtime_data.vrm is None
+    assert entry.runtime_data.local.data.system.soc is not None
+
+    for _ in range(3):
+        assert await hass.config_entries.async_reload(entry.entry_id)
+        await hass.async_block_till_done()
+        assert entry.state is ConfigEntryState.LOADED
 
     assert await hass.config_entries.async_unload(entry.entry_id)
     await hass.async_block_till_done()
     assert entry.state is ConfigEntryState.NOT_LOADED
+    # unloaded means silent: no more polling
+    cerbo.reset()
+    async_fire_time_changed(hass, dt_util_now_plus(600))
+    await hass.async_block_till_done()
+    assert cerbo.log == []
+    # read-only: nothing but GET ever went out
+    assert {method for method, *_ in aioclient_mock.mock_calls} == {"GET"}
+
+
+def dt_util_now_plus(seconds: float) -> Any:
+    from homeassistant.util import dt as dt_util  # noqa: PLC0415
+
+    return dt_util.utcnow() + timedelta(seconds=seconds)
+
+
+async def test_vrm_only_setup(hass: HomeAssistant, aioclient_mock: AiohttpClientMocker) -> None:
+    mock_vrm(aioclient_mock)
+    entry = add_entry(hass, VRM_DATA)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.LOADED
+    assert entry.runtime_data.vrm is not None
+    assert entry.runtime_data.local is None
+    assert aioclient_mock.call_count == 2  # system overview + one BatterySummary
+
+    await hass.config_entries.async_remove(entry.entry_id)
+    await hass.async_block_till_done()
+    assert entry.entry_id not in hass.data.get(DATA_VRM_BUDGETS, {})
+
+
+async def test_one_failing_source_does_not_block_setup(
+    hass: HomeAssistant, aioclient_mock: AiohttpClientMocker, caplog: pytest.LogCaptureFixture
+) -> None:
+    cerbo = FakeCerbo(aioclient_mock)
+    break_cerbo(cerbo)
+    mock_vrm(aioclient_mock)
+    entry = add_entry(hass, LOCAL_DATA | VRM_DATA)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.LOADED
+    assert entry.runtime_data.vrm is not None
+    assert entry.runtime_data.vrm.last_update_success
+    assert entry.runtime_data.local is not None
+    assert not entry.runtime_data.local.last_update_success
+    assert "Starting with one source unavailable" in caplog.text
+
+
+async def test_both_sources_failing_retries_setup(
+    hass: HomeAssistant, aioclient_mock: AiohttpClientMocker
+) -> None:
+    break_cerbo(FakeCerbo(aioclient_mock))
+    aioclient_mock.get(OVERVIEW_URL, status=403, json=vrm_json("error_403"))
+    entry = add_entry(hass, LOCAL_DATA | VRM_DATA)
+    await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.SETUP_RETRY
+
+
+async def test_rejected_token_starts_reauth(
+    hass: HomeAssistant, aioclient_mock: AiohttpClientMocker
+) -> None:
+    FakeCerbo(aioclient_mock)
+    aioclient_mock.get(OVERVIEW_URL, status=401, json=vrm_json("error_401"))
+    entry = add_entry(hass, LOCAL_DATA | VRM_DATA)
+    await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.SETUP_ERROR
+    flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+    assert [flow["context"]["source"] for flow in flows] == [SOURCE_REAUTH]
+
+
+async def test_local_unreachable_repair(
+    hass: HomeAssistant,
+    aioclient_mock: AiohttpClientMocker,
+    freezer: FrozenDateTimeFactory,
+    issue_registry: ir.IssueRegistry,
+) -> None:
+    cerbo = FakeCerbo(aioclient_mock)
+    entry = add_entry(hass, LOCAL_DATA)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    issue_id = f"local_unreachable_{entry.entry_id}"
+
+    healthy = dict(cerbo.roots)
+    good = (cerbo.health, cerbo.services)
+    break_cerbo(cerbo)
+    for _ in range(29):  # 29 minutes of failures: not yet
+        freezer.tick(timedelta(minutes=1))
+        async_fire_time_changed(hass)
+        await hass.async_block_till_done()
+    assert issue_registry.async_get_issue(DOMAIN, issue_id) is None
+
+    for _ in range(2):
+        freezer.tick(timedelta(minutes=1))
+        async_fire_time_changed(hass)
+        await hass.async_block_till_done()
+    issue = issue_registry.async_get_issue(DOMAIN, issue_id)
+    assert issue is not None
+    assert issue.translation_key == "local_unreachable"
+    assert issue.translation_placeholders == {"name": "Cabin", "host": HOST, "port": str(PORT)}
+
+    cerbo.roots.update(healthy)
+    cerbo.health, cerbo.services = good
+    for _ in range(2):
+        freezer.tick(timedelta(minutes=1))
+        async_fire_time_changed(hass)
+        await hass.async_block_till_done()
+    assert issue_registry.async_get_issue(DOMAIN, issue_id) is None
+
+
+async def test_vrm_not_reporting_repair(
+    hass: HomeAssistant,
+    aioclient_mock: AiohttpClientMocker,
+    freezer: FrozenDateTimeFactory,
+    issue_registry: ir.IssueRegistry,
+) -> None:
+    mock_vrm(aioclient_mock, seconds_ago=2 * 3600)
+    entry = add_entry(hass, VRM_DATA)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    issue_id = f"vrm_not_reporting_{entry.entry_id}"
+    issue = issue_registry.async_get_issue(DOMAIN, issue_id)
+    assert issue is not None
+    assert issue.translation_placeholders == {"name": "Cabin", "hours": "2.0"}
+
+    # VRM itself failing says nothing about the site: the issue stays as it was
+    aioclient_mock.clear_requests()
+    aioclient_mock.get(BATTERY_URL, json=vrm_json("error_success_false"))
+    freezer.tick(timedelta(seconds=181))
+    async_fire_time_changed(hass)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert issue_registry.async_get_issue(DOMAIN, issue_id) is not None
+
+    aioclient_mock.clear_requests()
+    mock_vrm(aioclient_mock, seconds_ago=30)
+    freezer.tick(timedelta(minutes=10))
+    async_fire_time_changed(hass)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert issue_registry.async_get_issue(DOMAIN, issue_id) is None
+
+    await hass.config_entries.async_remove(entry.entry_id)
+    await hass.async_block_till_done()

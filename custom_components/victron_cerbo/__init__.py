@@ -20,6 +20,7 @@ from .const import (
     LOGGER,
 )
 from .coordinator import VictronConfigEntry, VictronRuntimeData
+from .issues import async_delete_issues, async_setup_issue_checks
 from .local_coordinator import LocalCoordinator
 from .vrm_api import VrmClient
 from .vrm_coordinator import DATA_VRM_BUDGETS, VrmCoordinator
@@ -47,6 +48,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: VictronConfigEntry) -> b
 
     await _async_first_refresh(local, vrm)
     entry.runtime_data = VictronRuntimeData(local=local, vrm=vrm)
+    async_setup_issue_checks(hass, entry)
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     return True
 
@@ -79,5 +81,6 @@ async def async_unload_entry(hass: HomeAssistant, entry: VictronConfigEntry) -> 
 
 
 async def async_remove_entry(hass: HomeAssistant, entry: VictronConfigEntry) -> None:
-    """Forget the entry's VRM request budget, which outlives reloads but not removal."""
+    """Forget what outlives reloads but not removal: the VRM request budget, repair issues."""
     hass.data.get(DATA_VRM_BUDGETS, {}).pop(entry.entry_id, None)
+    async_delete_issues(hass, entry)

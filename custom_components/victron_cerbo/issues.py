@@ -1,0 +1,119 @@
+"""Repair issues raised from the health of the two sources.
+
+Coordinators stop notifying listeners while they keep failing, so the checks also run on a
+timer. Each issue is created once when its condition has lasted long enough and deleted as soon
+as it is over.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers import issue_registry as ir
+from homeassistant.helpers.event import async_track_time_interval
+from homeassistant.util import dt as dt_util
+
+from .const import CONF_HOST, CONF_PORT, DEFAULT_LOCAL_PORT, DOMAIN
+from .coordinator import VictronConfigEntry
+
+CHECK_EVERY = timedelta(minutes=1)
+LOCAL_UNREACHABLE_AFTER = timedelta(minutes=30)
+VRM_SILENT_AFTER = timedelta(hours=1)
+
+ISSUE_LOCAL_UNREACHABLE = "local_unreachable"
+ISSUE_VRM_NOT_REPORTING = "vrm_not_reporting"
+
+
+def issue_id(entry: VictronConfigEntry, kind: str) -> str:
+    """One issue of each kind per config entry."""
+    return f"{kind}_{entry.entry_id}"
+
+
+@callback
+def async_setup_issue_checks(hass: HomeAssistant, entry: VictronConfigEntry) -> None:
+    """Check now, after every coordinator update and every minute, until the entry unloads."""
+    started = dt_util.utcnow()
+
+    @callback
+    def check(_now: datetime | None = None) -> None:
+        _check_local(hass, entry, started)
+        _check_vrm(hass, entry)
+
+    runtime = entry.runtime_data
+    for coordinator in (runtime.local, runtime.vrm):
+        if coordinator is not None:
+            entry.async_on_unload(coordinator.async_add_listener(check))
+    entry.async_on_unload(async_track_time_interval(hass, check, CHECK_EVERY))
+    check()
+
+
+@callback
+def async_delete_issues(hass: HomeAssistant, entry: VictronConfigEntry) -> None:
+    """Remove the entry's issues (entry removed)."""
+    for kind in (ISSUE_LOCAL_UNREACHABLE, ISSUE_VRM_NOT_REPORTING):
+        ir.async_delete_issue(hass, DOMAIN, issue_id(entry, kind))
+
+
+def _check_local(hass: HomeAssistant, entry: VictronConfigEntry, started: datetime) -> None:
+    local = entry.runtime_data.local
+    if local is None:
+        return
+    health = local.health
+    down_since = health.last_success or started
+    down = not health.reachable and dt_util.utcnow() - down_since >= LOCAL_UNREACHABLE_AFTER
+    _set_issue(
+        hass,
+        entry,
+        ISSUE_LOCAL_UNREACHABLE,
+        active=down,
+        placeholders={
+            "name": entry.title,
+            "host": str(entry.data.get(CONF_HOST)),
+            "port": str(entry.data.get(CONF_PORT, DEFAULT_LOCAL_PORT)),
+        },
+    )
+
+
+def _check_vrm(hass: HomeAssistant, entry: VictronConfigEntry) -> None:
+    vrm = entry.runtime_data.vrm
+    if vrm is None:
+        return
+    health = vrm.health
+    # Judge only on what VRM itself says: when we cannot reach VRM, the site is not to blame.
+    if health.consecutive_failures or health.vrm_seconds_ago is None:
+        return
+    silent = health.vrm_seconds_ago >= VRM_SILENT_AFTER.total_seconds()
+    _set_issue(
+        hass,
+        entry,
+        ISSUE_VRM_NOT_REPORTING,
+        active=silent,
+        placeholders={
+            "name": entry.title,
+            "hours": f"{health.vrm_seconds_ago / 3600:.1f}",
+        },
+    )
+
+
+def _set_issue(
+    hass: HomeAssistant,
+    entry: VictronConfigEntry,
+    kind: str,
+    *,
+    active: bool,
+    placeholders: dict[str, str],
+) -> None:
+    if not active:
+        ir.async_delete_issue(hass, DOMAIN, issue_id(entry, kind))
+        return
+    ir.async_create_issue(
+        hass,
+        DOMAIN,
+        issue_id(entry, kind),
+        is_fixable=False,
+        is_persistent=False,
+        severity=ir.IssueSeverity.WARNING,
+        translation_key=kind,
+        translation_placeholders=placeholders,
+    )
