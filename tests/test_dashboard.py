@@ -385,7 +385,8 @@ async def test_trends_and_statistics_per_range(hass: HomeAssistant) -> None:
         assert [row["entity"] for row in current["entities"]] == [ids["current"], ids["state"]]
         assert "min_y_axis" not in current
         assert (temperature["min_y_axis"], temperature["max_y_axis"]) == (15.0, 30.0)
-        stats = {(c["entity"], c["stat_type"]) for c in summary["cards"][1:]}
+        statistic_cards = [c for c in summary["cards"] if c["type"] == "statistic"]
+        stats = {(c["entity"], c["stat_type"]) for c in statistic_cards}
         assert {
             (ids["voltage"], "mean"),
             (ids["voltage"], "min"),
@@ -395,7 +396,8 @@ async def test_trends_and_statistics_per_range(hass: HomeAssistant) -> None:
             (ids["temperature"], "min"),
             (ids["temperature"], "max"),
         } <= stats
-        assert {yaml.safe_dump(c["period"]) for c in summary["cards"][1:]} == {
+        assert len(statistic_cards) == 10
+        assert {yaml.safe_dump(c["period"]) for c in statistic_cards} == {
             yaml.safe_dump({"rolling_window": {"duration": {"hours": hours}}})
         }
 
@@ -407,10 +409,11 @@ async def test_only_core_cards(hass: HomeAssistant) -> None:
     _register_entities(hass, entry)
     config = dash.async_build_dashboard(hass, entry)
     assert {card["type"] for card in _cards(config)} == CORE_CARDS
-    for view in config["views"]:
-        assert view["path"]
-        if view.get("type") == "sections":
-            assert view["max_columns"] == 3  # one column on a phone, three on a desktop
+    now, *ranges, copy = config["views"]
+    assert now["max_columns"] == 3
+    assert now["sections"][0]["column_span"] == 2  # the details get two of three columns
+    assert {view["max_columns"] for view in ranges} == {2}
+    assert copy["subview"] is True
 
 
 async def test_ranges_follow_the_options(hass: HomeAssistant) -> None:
@@ -446,7 +449,8 @@ async def test_fahrenheit_users(hass: HomeAssistant) -> None:
 
     config = dash.build_dashboard({"temperature": "sensor.t"}, settings)
     gauge = next(c for c in _cards(config) if c["type"] == "gauge")
-    assert gauge["name"] == f"Temperature (59{dash.TO}86 °F normal)"
+    graph = next(c for c in _cards(config) if c["type"] == "history-graph")
+    assert graph["title"] == f"Temperature (normal 59{dash.TO}86 °F)"
     assert [s["from"] for s in gauge["segments"]] == [32, 59.0, 86.0]
 
 
@@ -579,3 +583,55 @@ def test_url_path_is_a_valid_slug() -> None:
     assert dash.dashboard_url_path(entry) == "victron-cerbo-ab-cd"
     entry = MockConfigEntry(domain=DOMAIN, unique_id=None, title="x", entry_id="01JXYZ")
     assert dash.dashboard_url_path(entry) == "victron-cerbo-01jxyz"
+
+
+def _report(**changes: Any) -> dict[str, Any]:
+    """What dev/browser_check.py's page script returns for a healthy view."""
+    report: dict[str, Any] = {
+        "login": False,
+        "view": "hui-sections-view",
+        "cards": ["hui-history-graph-card", "hui-statistic-card"],
+        "errors": [],
+        "graphs": [{"title": "Voltage", "lines": 1, "points": 40, "noHistory": False}],
+        "statistics": ["53.1"],
+        "unavailable": [],
+    }
+    return report | changes
+
+
+@pytest.mark.parametrize(
+    ("changes", "problem"),
+    [
+        ({}, None),
+        ({"errors": ["hui-error-card: Unknown type encountered: custom:x"]}, "Unknown type"),
+        ({"errors": ["hui-warning: Entity not available: sensor.x"]}, "Entity not available"),
+        ({"graphs": [{"title": "V", "lines": 1, "points": 0, "noHistory": False}]}, "empty"),
+        ({"graphs": [{"title": "V", "lines": 0, "points": 9, "noHistory": False}]}, "empty"),
+        ({"graphs": [{"title": "V", "lines": 1, "points": 9, "noHistory": True}]}, "empty"),
+        ({"cards": []}, "no cards"),
+        ({"view": None}, "no dashboard view"),
+        ({"login": True}, "login page"),
+    ],
+)
+def test_browser_check_verdicts(changes: dict[str, Any], problem: str | None) -> None:
+    """The browser check fails on card errors and empty charts, and only notes the rest."""
+    from dev.browser_check import judge  # noqa: PLC0415
+
+    problems, _ = judge(_report(**changes))
+    if problem is None:
+        assert problems == []
+    else:
+        assert len(problems) == 1
+        assert problem in problems[0]
+
+
+def test_browser_check_notes() -> None:
+    """Missing statistics (a fresh install) and unavailable tiles are reported, not failed."""
+    from dev.browser_check import judge  # noqa: PLC0415
+
+    problems, notes = judge(_report(statistics=["?", None, "1"], unavailable=["Power Unavailable"]))
+    assert problems == []
+    assert notes == [
+        "unavailable: Power Unavailable",
+        "2 statistic card(s) without long-term statistics yet",
+    ]

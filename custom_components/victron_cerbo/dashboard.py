@@ -184,7 +184,7 @@ def _now_view(
         _health_section(entities),
         _more_section(entities),
     ]
-    return _view("Now", "now", "mdi:battery-heart-variant", sections)
+    return _view("Now", "now", 3, sections)
 
 
 def _range_view(
@@ -195,17 +195,15 @@ def _range_view(
         _summary_section(entities, hours),
         _comparison_trend_section(entities, settings, hours),
     ]
-    return _view(f"{hours} h", f"{hours}h", None, sections)
+    # Two wide columns: time series need width more than anything else.
+    return _view(f"{hours} h", f"{hours}h", 2, sections)
 
 
 def _view(
-    title: str, path: str, icon: str | None, sections: Iterable[dict[str, Any] | None]
+    title: str, path: str, columns: int, sections: Iterable[dict[str, Any] | None]
 ) -> dict[str, Any]:
-    view: dict[str, Any] = {"title": title, "path": path}
-    if icon:
-        view["icon"] = icon
-    view["type"] = "sections"
-    view["max_columns"] = 3
+    view: dict[str, Any] = {"title": title, "path": path, "type": "sections"}
+    view["max_columns"] = columns  # a phone always gets one column
     view["sections"] = [section for section in sections if section]
     return view
 
@@ -223,10 +221,14 @@ def _half(card: dict[str, Any]) -> dict[str, Any]:
     return {**card, "grid_options": {"columns": 6}}
 
 
-def _tile(entities: Mapping[str, str], key: str, name: str) -> dict[str, Any] | None:
+def _tile(
+    entities: Mapping[str, str], key: str, name: str, *, half: bool = True
+) -> dict[str, Any] | None:
     if key not in entities:
         return None
-    return _half({"type": "tile", "entity": entities[key], "name": name})
+    card = {"type": "tile", "entity": entities[key], "name": name}
+    # Full width where a section is one narrow column on a desktop, so names are not cut.
+    return _half(card) if half else {**card, "grid_options": {"columns": 12}}
 
 
 def _fmt(value: float) -> str:
@@ -239,13 +241,12 @@ def _details_section(
 ) -> dict[str, Any] | None:
     v_lo, v_hi = settings.voltage_range
     t_lo, t_hi = settings.temperature_range
-    unit = settings.temperature_unit
     cards: list[dict[str, Any] | None] = [
-        _gauge(entities, "voltage", f"Voltage ({_fmt(v_lo)}{TO}{_fmt(v_hi)} V normal)", v_lo, v_hi),
+        _gauge(entities, "voltage", "Voltage", v_lo, v_hi),
         _gauge(
             entities,
             "temperature",
-            f"Temperature ({_fmt(t_lo)}{TO}{_fmt(t_hi)} {unit} normal)",
+            "Temperature",
             t_lo,
             t_hi,
         ),
@@ -256,12 +257,15 @@ def _details_section(
         _status_card(entities, settings),
     ]
     section = _section("Battery details", cards)
+    if section:
+        section["column_span"] = 2  # two columns on a desktop, room for gauges and tiles
     if section and copy_view:
         section["cards"].append(
             {
                 "type": "button",
                 "name": "Copy this dashboard as YAML",
                 "icon": "mdi:content-copy",
+                "icon_height": "32px",
                 "show_state": False,
                 "tap_action": {"action": "navigate", "navigation_path": COPY_VIEW_PATH},
             }
@@ -429,10 +433,10 @@ def _comparison_now_section(
     return _section(
         "Sol-Ark comparison",
         [
-            _tile(entities, "soc", "Victron (shunt)"),
-            _tile(entities, SOLARK, "Sol-Ark (inverter)"),
-            _tile(entities, "soc_difference", "Difference"),
-            _tile(entities, "soc_disagreement", "Agreement"),
+            _tile(entities, "soc", "Victron (shunt)", half=False),
+            _tile(entities, SOLARK, "Sol-Ark (inverter)", half=False),
+            _tile(entities, "soc_difference", "Difference", half=False),
+            _tile(entities, "soc_disagreement", "Agreement", half=False),
         ],
     )
 
@@ -548,20 +552,20 @@ def _trends_section(
         [
             _history(
                 entities,
-                f"Voltage, normal {_fmt(v_lo)}{TO}{_fmt(v_hi)} V (chart edges)",
+                f"Voltage (normal {_fmt(v_lo)}{TO}{_fmt(v_hi)} V)",
                 (("voltage", "Voltage"), ("voltage_out_of_range", "Out of range")),
                 hours,
                 settings.voltage_range,
             ),
             _history(
                 entities,
-                "Current: above 0 charging, below 0 discharging",
+                f"Current (+ charging, {MINUS} discharging)",
                 (("current", "Current"), ("state", "Battery state")),
                 hours,
             ),
             _history(
                 entities,
-                f"Temperature, normal {_fmt(t_lo)}{TO}{_fmt(t_hi)} {unit} (chart edges)",
+                f"Temperature (normal {_fmt(t_lo)}{TO}{_fmt(t_hi)} {unit})",
                 (("temperature", "Temperature"), ("temperature_out_of_range", "Out of range")),
                 hours,
                 settings.temperature_range,
@@ -573,33 +577,52 @@ def _trends_section(
 def _statistic(
     entities: Mapping[str, str], key: str, name: str, stat_type: str, hours: int
 ) -> dict[str, Any] | None:
+    """One number over the rolling range, from the recorder's long-term statistics."""
     if key not in entities:
         return None
-    return _half(
-        {
-            "type": "statistic",
-            "entity": entities[key],
-            "name": name,
-            "stat_type": stat_type,
-            "period": {"rolling_window": {"duration": {"hours": hours}}},
-        }
-    )
+    return {
+        "type": "statistic",
+        "entity": entities[key],
+        "name": name,
+        "stat_type": stat_type,
+        "period": {"rolling_window": {"duration": {"hours": hours}}},
+        "grid_options": {"columns": 4},  # three a row, short names: fits a phone too
+    }
+
+
+def _subtitle(text: str, *cards: dict[str, Any] | None) -> list[dict[str, Any] | None]:
+    """A small heading over a row of statistics; nothing when the row is empty."""
+    if not any(cards):
+        return []
+    return [{"type": "heading", "heading": text, "heading_style": "subtitle"}, *cards]
 
 
 def _summary_section(entities: Mapping[str, str], hours: int) -> dict[str, Any] | None:
+    def stat(key: str, name: str, stat_type: str) -> dict[str, Any] | None:
+        return _statistic(entities, key, name, stat_type, hours)
+
     return _section(
         f"Summary, last {hours} hours",
         [
-            _statistic(entities, "voltage", "Mean voltage", "mean", hours),
-            _statistic(entities, "current", "Mean current", "mean", hours),
-            _statistic(entities, "voltage", "Lowest voltage", "min", hours),
-            _statistic(entities, "voltage", "Highest voltage", "max", hours),
-            _statistic(entities, "temperature", "Mean temperature", "mean", hours),
-            _statistic(entities, "temperature", "Lowest temperature", "min", hours),
-            _statistic(entities, "temperature", "Highest temperature", "max", hours),
-            _statistic(entities, "soc", "Mean state of charge", "mean", hours),
-            _statistic(entities, "charged_energy", "Energy charged", "change", hours),
-            _statistic(entities, "discharged_energy", "Energy discharged", "change", hours),
+            *_subtitle(
+                "Voltage: mean and spread",
+                stat("voltage", "Mean", "mean"),
+                stat("voltage", "Lowest", "min"),
+                stat("voltage", "Highest", "max"),
+            ),
+            *_subtitle(
+                "Temperature",
+                stat("temperature", "Mean", "mean"),
+                stat("temperature", "Lowest", "min"),
+                stat("temperature", "Highest", "max"),
+            ),
+            *_subtitle(
+                "Current and energy",
+                stat("current", "Mean current", "mean"),
+                stat("charged_energy", "Charged", "change"),
+                stat("discharged_energy", "Discharged", "change"),
+            ),
+            *_subtitle("State of charge", stat("soc", "Mean", "mean")),
         ],
     )
 
@@ -614,14 +637,14 @@ def _comparison_trend_section(
         [
             _history(
                 entities,
-                "State of charge: Victron and Sol-Ark",
+                "State of charge, Victron and Sol-Ark",
                 (("soc", "Victron (shunt)"), (SOLARK, "Sol-Ark (inverter)")),
                 hours,
             ),
             _history(
                 entities,
-                f"Difference (Victron {MINUS} Sol-Ark) and agreement",
-                (("soc_difference", "Difference"), ("soc_disagreement", "Disagreement")),
+                f"Difference (Victron {MINUS} Sol-Ark)",
+                (("soc_difference", "Difference"), ("soc_disagreement", "Agreement")),
                 hours,
             ),
         ],

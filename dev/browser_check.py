@@ -1,0 +1,622 @@
+"""scripts/browser_check: open the bundled dashboard in a real headless Chromium and check it.
+
+    scripts/browser_check [--out DIR] [--docs] [--keep-running] [--wait-statistics]
+
+1. Starts the simulator and a real Home Assistant with its frontend (`scripts/develop
+   --background`, in a fresh config directory and on free ports), or uses one that
+   `scripts/develop` already runs.
+2. Signs in through Home Assistant's login flow (as the login page does) and hands the tokens
+   to the browser the way the frontend stores them.
+3. Finds every Victron dashboard in the sidebar and opens each of its views in Debian's
+   `chromium` (headless, driven over the DevTools protocol; never a downloaded browser) at a
+   desktop and a phone width, and saves a screenshot of each.
+4. Fails when any card shows an error (unknown card type, configuration error, entity not
+   available, a card's own error alert) or a trend chart is empty.
+
+Exit code 0 when every page passed. `--docs` also copies the main screenshots to docs/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+import aiohttp
+
+REPO: Final = Path(__file__).resolve().parents[1]
+DEFAULT_OUT: Final = REPO / ".dev" / "browser_check"
+DOCS: Final = REPO / "docs"
+CHROMIUM: Final = "/usr/bin/chromium"
+CHROMIUM_FLAGS: Final = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--hide-scrollbars",
+    "--remote-debugging-port=0",
+    "--remote-debugging-address=127.0.0.1",
+)
+DASHBOARD_PREFIX: Final = "victron-cerbo-"
+
+
+@dataclass(frozen=True)
+class Screen:
+    """A window size; the phone one makes the frontend use its narrow layout."""
+
+    name: str
+    width: int
+    height: int
+    scale: float
+    mobile: bool
+
+
+SCREENS: Final = (
+    Screen("desktop", 1280, 900, 1, mobile=False),
+    Screen("phone", 390, 844, 2, mobile=True),
+)
+# Screenshots kept in docs/ (view path, screen): the overview and one range, both widths.
+DOCS_SHOTS: Final = (("now", "desktop"), ("24h", "desktop"), ("now", "phone"), ("24h", "phone"))
+RENDER_TIMEOUT: Final = 60.0  # seconds a view gets to draw its cards and charts
+MAX_SHOT_HEIGHT: Final = 7000  # CSS pixels
+# The frontend's own noise when views switch quickly; not about the dashboard.
+BENIGN_CONSOLE: Final = ("Transition was skipped", "Failure writing unhandled promise rejection")
+
+
+class CheckError(Exception):
+    """The check could not run (not: the dashboard failed it)."""
+
+
+# --- JavaScript run in the page -----------------------------------------------------------------
+
+# Walks every shadow root: Home Assistant's cards live several shadow roots deep.
+INSPECT_JS: Final = r"""
+(() => {
+  const all = (root, out = []) => {
+    for (const el of root.querySelectorAll("*")) {
+      out.push(el);
+      if (el.shadowRoot) all(el.shadowRoot, out);
+    }
+    return out;
+  };
+  const text = (el) => {
+    const parts = [];
+    const walk = (node) => {
+      if (node.nodeType === 3) parts.push(node.textContent);
+      if (node.shadowRoot) walk(node.shadowRoot);
+      for (const child of node.childNodes || []) walk(child);
+    };
+    walk(el);
+    return parts.join(" ").replace(/\s+/g, " ").trim();
+  };
+  const els = all(document);
+  const view = els.find((el) =>
+    ["HUI-SECTIONS-VIEW", "HUI-MASONRY-VIEW", "HUI-PANEL-VIEW"].includes(el.tagName));
+  const errors = [];
+  for (const el of els) {
+    const tag = el.tagName;
+    if (tag === "HUI-ERROR-CARD" || tag === "HUI-WARNING" || tag === "HUI-WARNING-ELEMENT") {
+      errors.push(`${tag.toLowerCase()}: ${text(el).slice(0, 300)}`);
+    }
+    if (tag.startsWith("HUI-") && tag.endsWith("-CARD")) {
+      for (const alert of el.shadowRoot ? el.shadowRoot.querySelectorAll("ha-alert") : []) {
+        if (alert.getAttribute("alert-type") === "error") {
+          errors.push(`${tag.toLowerCase()} error: ${text(alert).slice(0, 300)}`);
+        }
+      }
+    }
+  }
+  const cards = els.filter((el) => el.tagName.startsWith("HUI-") && el.tagName.endsWith("-CARD"))
+    .map((el) => el.tagName.toLowerCase());
+  const graphs = els.filter((el) => el.tagName === "HUI-HISTORY-GRAPH-CARD").map((card) => {
+    const inner = all(card.shadowRoot || card);
+    const title = text(card).slice(0, 80);
+    const charts = inner.filter((el) => el.tagName === "HA-CHART-BASE");
+    let points = 0;
+    let lines = 0;
+    for (const chart of charts) {
+      const option = chart.chart && chart.chart.getOption ? chart.chart.getOption() : null;
+      for (const series of (option && option.series) || []) {
+        if (series.type === "line") lines += 1;
+        points += (series.data || []).length;
+      }
+    }
+    const noHistory = text(card).includes("No state history found");
+    const loading = inner.some((el) => ["HA-SPINNER", "HA-CIRCULAR-PROGRESS"].includes(el.tagName));
+    return { title, charts: charts.length, lines, points, noHistory, loading };
+  });
+  const unavailable = els.filter((el) => el.tagName === "HUI-TILE-CARD")
+    .map((el) => text(el)).filter((t) => /\bUnavailable\b/.test(t));
+  const statistics = els.filter((el) => el.tagName === "HUI-STATISTIC-CARD").map((el) => {
+    const value = el.shadowRoot && el.shadowRoot.querySelector(".value");
+    return value ? value.textContent.trim() : null;
+  });
+  let bottom = document.documentElement.scrollHeight;
+  if (view) bottom = Math.max(bottom, view.getBoundingClientRect().bottom + window.scrollY);
+  return {
+    url: location.pathname,
+    view: view ? view.tagName.toLowerCase() : null,
+    title: document.title,
+    cards,
+    errors,
+    graphs,
+    statistics,
+    unavailable,
+    bottom: Math.ceil(bottom),
+    login: !!els.find((el) => el.tagName === "HA-AUTHORIZE"),
+  };
+})()
+"""
+
+
+# --- a small DevTools protocol client ------------------------------------------------------------
+
+
+class DevTools:
+    """One page target of Chromium, over its WebSocket."""
+
+    def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        self._ws = ws
+        self._next = 0
+        self._pending: dict[int, asyncio.Future[dict[str, Any]]] = {}
+        self.console: list[str] = []
+        self._reader = asyncio.create_task(self._read())
+
+    async def _read(self) -> None:
+        async for message in self._ws:
+            if message.type is not aiohttp.WSMsgType.TEXT:
+                continue
+            data = json.loads(message.data)
+            if "id" in data and (future := self._pending.pop(data["id"], None)):
+                if not future.done():
+                    future.set_result(data)
+            elif data.get("method") == "Runtime.exceptionThrown":
+                details = data["params"]["exceptionDetails"]
+                description = details.get("exception", {}).get("description") or details["text"]
+                self.console.append(f"exception: {description.splitlines()[0]}")
+            elif data.get("method") == "Runtime.consoleAPICalled":
+                params = data["params"]
+                if params["type"] in {"error", "assert"}:
+                    args = [str(a.get("value", a.get("description", ""))) for a in params["args"]]
+                    self.console.append(f"console.{params['type']}: {' '.join(args)[:300]}")
+        for future in self._pending.values():
+            future.set_exception(CheckError("Chromium closed the DevTools connection"))
+
+    async def call(self, method: str, **params: Any) -> dict[str, Any]:
+        self._next += 1
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._pending[self._next] = future
+        await self._ws.send_json({"id": self._next, "method": method, "params": params})
+        reply = await asyncio.wait_for(future, 60)
+        if "error" in reply:
+            raise CheckError(f"{method}: {reply['error']}")
+        result: dict[str, Any] = reply.get("result", {})
+        return result
+
+    async def evaluate(self, expression: str) -> Any:
+        reply = await self.call(
+            "Runtime.evaluate", expression=expression, returnByValue=True, awaitPromise=True
+        )
+        if "exceptionDetails" in reply:
+            raise CheckError(f"page script failed: {reply['exceptionDetails'].get('text')}")
+        return reply["result"].get("value")
+
+    async def close(self) -> None:
+        self._reader.cancel()
+        await self._ws.close()
+
+
+@dataclass
+class Browser:
+    """A headless Chromium with a fresh profile, started and stopped by us."""
+
+    process: subprocess.Popen[bytes]
+    profile: Path
+    port: int
+
+    @classmethod
+    def start(cls, log: Path) -> Browser:
+        """Start Chromium and wait for its DevTools port (blocking; run in a thread)."""
+        if not Path(CHROMIUM).exists():
+            raise CheckError(f"{CHROMIUM} not found; apt-get install -y chromium")
+        profile = Path(tempfile.mkdtemp(prefix="victron-chromium-"))
+        with log.open("wb") as out:
+            process = subprocess.Popen(  # noqa: S603 - Debian's chromium, fixed flags
+                [CHROMIUM, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "about:blank"],
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        port_file = profile / "DevToolsActivePort"
+        deadline = time.monotonic() + 30
+        while not port_file.exists() or not port_file.read_text().strip():
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                raise CheckError(f"Chromium did not start; see {log}")
+            time.sleep(0.1)
+        return cls(process, profile, int(port_file.read_text().split()[0]))
+
+    async def page(self, session: aiohttp.ClientSession) -> DevTools:
+        async with session.put(f"http://127.0.0.1:{self.port}/json/new?about:blank") as response:
+            target = await response.json(content_type=None)
+        ws = await session.ws_connect(target["webSocketDebuggerUrl"], max_msg_size=0)
+        page = DevTools(ws)
+        await page.call("Page.enable")
+        await page.call("Runtime.enable")
+        return page
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+        shutil.rmtree(self.profile, ignore_errors=True)
+
+
+# --- Home Assistant -------------------------------------------------------------------------------
+
+
+@dataclass
+class HomeAssistant:
+    """Where Home Assistant runs, the login, and whether we started it."""
+
+    url: str
+    username: str
+    password: str
+    started: bool
+    tokens: dict[str, Any] = field(default_factory=dict)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def develop(*args: str, timeout: float) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(  # noqa: S603 - our own script
+        [str(REPO / "scripts" / "develop"), *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def start_home_assistant(out: Path, say: Callable[[str], None]) -> HomeAssistant:
+    """Use a running scripts/develop, or start one in a fresh config directory on free ports."""
+    state_file = REPO / ".dev" / "develop.json"
+    status = develop("--status", timeout=60)
+    if status.returncode == 0 and state_file.exists():
+        state = json.loads(state_file.read_text(encoding="utf-8"))
+        if state.get("ready"):
+            say(f"using the running scripts/develop at {state['url']}")
+            return HomeAssistant(state["url"], state["username"], state["password"], started=False)
+    config_dir = out / "config"
+    shutil.rmtree(config_dir, ignore_errors=True)
+    ready = out / "ready.json"
+    args = ["--background", "--config-dir", str(config_dir), "--ready-file", str(ready)]
+    args += ["--port", str(free_port()), "--local-port", str(free_port())]
+    args += ["--vrm-port", str(free_port()), "--speed", "10"]
+    say("starting the simulator and Home Assistant (scripts/develop --background) ...")
+    result = develop(*args, timeout=900)
+    if result.returncode != 0:
+        raise CheckError(f"scripts/develop failed:\n{result.stdout[-3000:]}{result.stderr[-3000:]}")
+    state = json.loads(ready.read_text(encoding="utf-8"))
+    return HomeAssistant(state["url"], state["username"], state["password"], started=True)
+
+
+async def sign_in(session: aiohttp.ClientSession, ha: HomeAssistant) -> None:
+    """The login page's two requests: the login flow, then the code for tokens."""
+    client_id = f"{ha.url}/"
+    async with session.post(
+        f"{ha.url}/auth/login_flow",
+        json={
+            "client_id": client_id,
+            "handler": ["homeassistant", None],
+            "redirect_uri": f"{ha.url}/?auth_callback=1",
+        },
+    ) as response:
+        flow = await response.json()
+    async with session.post(
+        f"{ha.url}/auth/login_flow/{flow['flow_id']}",
+        json={"client_id": client_id, "username": ha.username, "password": ha.password},
+    ) as response:
+        step = await response.json()
+    if step.get("type") != "create_entry":
+        raise CheckError(f"Home Assistant refused the login: {step.get('errors')}")
+    async with session.post(
+        f"{ha.url}/auth/token",
+        data={"grant_type": "authorization_code", "code": step["result"], "client_id": client_id},
+    ) as response:
+        tokens = await response.json()
+    ha.tokens = {
+        **tokens,
+        "hassUrl": ha.url,
+        "clientId": client_id,
+        "expires": int(time.time() * 1000) + int(tokens["expires_in"]) * 1000,
+    }
+
+
+async def sign_out(session: aiohttp.ClientSession, ha: HomeAssistant) -> None:
+    if refresh := ha.tokens.get("refresh_token"):
+        with contextlib.suppress(aiohttp.ClientError, TimeoutError):
+            async with session.post(f"{ha.url}/auth/revoke", data={"token": refresh}):
+                pass
+
+
+async def websocket(
+    session: aiohttp.ClientSession, ha: HomeAssistant, message: dict[str, Any]
+) -> Any:
+    """One command over Home Assistant's websocket API."""
+    async with session.ws_connect(f"{ha.url.replace('http', 'ws', 1)}/api/websocket") as ws:
+        await ws.receive_json()
+        await ws.send_json({"type": "auth", "access_token": ha.tokens["access_token"]})
+        if (await ws.receive_json())["type"] != "auth_ok":
+            raise CheckError("the websocket API refused the token")
+        await ws.send_json({"id": 1, **message})
+        reply = await ws.receive_json()
+    if not reply.get("success"):
+        raise CheckError(f"{message['type']}: {reply.get('error')}")
+    return reply["result"]
+
+
+async def victron_dashboards(
+    session: aiohttp.ClientSession, ha: HomeAssistant
+) -> dict[str, list[str]]:
+    """url_path -> view paths of every Victron dashboard in the sidebar."""
+    panels = await websocket(session, ha, {"type": "get_panels"})
+    found = {}
+    for url_path in sorted(panels):
+        if url_path.startswith(DASHBOARD_PREFIX):
+            config = await websocket(session, ha, {"type": "lovelace/config", "url_path": url_path})
+            found[url_path] = [view["path"] for view in config["views"]]
+    return found
+
+
+async def wait_for_statistics(say: Callable[[str], None]) -> None:
+    """Short-term statistics are compiled every 5 minutes; wait for the next round."""
+    now = time.time()
+    wait = 300 - now % 300 + 20
+    say(f"waiting {wait:.0f} s for Home Assistant to compile statistics ...")
+    await asyncio.sleep(wait)
+
+
+# --- checking one page ----------------------------------------------------------------------------
+
+
+@dataclass
+class PageResult:
+    """What one view at one width showed."""
+
+    url: str
+    screen: str
+    shot: Path
+    problems: list[str]
+    notes: list[str]
+
+
+async def open_view(page: DevTools, url: str) -> dict[str, Any]:
+    """Navigate and wait until every history graph has drawn or said it has no history."""
+    await page.call("Page.navigate", url=url)
+    deadline = time.monotonic() + RENDER_TIMEOUT
+    await asyncio.sleep(2)
+    report: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        with contextlib.suppress(CheckError):
+            report = await page.evaluate(INSPECT_JS)
+            graphs = report["graphs"]
+            settled = all(g["noHistory"] or (g["points"] and not g["loading"]) for g in graphs)
+            if report["view"] and report["cards"] and settled:
+                await asyncio.sleep(1.5)  # let the last charts finish their animation
+                return dict(await page.evaluate(INSPECT_JS))
+        await asyncio.sleep(0.5)
+    return report
+
+
+def judge(report: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """Problems fail the check; notes are reported only."""
+    problems: list[str] = []
+    notes: list[str] = []
+    if report.get("login"):
+        return ["the login page is shown: signing in failed"], notes
+    if not report.get("view"):
+        return ["no dashboard view was drawn"], notes
+    problems.extend(report["errors"])
+    problems.extend(
+        f"empty trend chart: {graph['title']!r}"
+        for graph in report["graphs"]
+        if graph["noHistory"] or not graph["points"] or not graph["lines"]
+    )
+    if not report["cards"]:
+        problems.append("the view has no cards")
+    notes.extend(f"unavailable: {text[:100]}" for text in report["unavailable"])
+    missing = sum(1 for value in report["statistics"] if value in {None, "", "?"})
+    if missing:
+        notes.append(f"{missing} statistic card(s) without long-term statistics yet")
+    return problems, notes
+
+
+async def check_view(page: DevTools, url: str, screen: Screen, shot: Path) -> PageResult:
+    """Open one view at one size, judge it and save its screenshot."""
+    await page.call(
+        "Emulation.setDeviceMetricsOverride",
+        width=screen.width,
+        height=screen.height,
+        deviceScaleFactor=screen.scale,
+        mobile=screen.mobile,
+    )
+    console_before = len(page.console)
+    report = await open_view(page, url)
+    problems, notes = judge(report)
+    if report.get("bottom"):
+        # A tall window so that one screenshot holds the whole view.
+        height = min(max(report["bottom"] + 24, screen.height), MAX_SHOT_HEIGHT)
+        await page.call(
+            "Emulation.setDeviceMetricsOverride",
+            width=screen.width,
+            height=height,
+            deviceScaleFactor=screen.scale,
+            mobile=screen.mobile,
+        )
+        await asyncio.sleep(1.5)
+    data = await page.call("Page.captureScreenshot", format="png")
+    await asyncio.to_thread(shot.write_bytes, base64.b64decode(data["data"]))
+    notes.extend(
+        line
+        for line in page.console[console_before:]
+        if not any(benign in line for benign in BENIGN_CONSOLE)
+    )
+    return PageResult(url, screen.name, shot, problems, notes)
+
+
+async def check_dashboards(
+    session: aiohttp.ClientSession, ha: HomeAssistant, out: Path, say: Callable[[str], None]
+) -> list[PageResult]:
+    """Every view of every Victron dashboard at every screen size."""
+    dashboards = await victron_dashboards(session, ha)
+    if not dashboards:
+        raise CheckError(
+            "no Victron dashboard in the sidebar: is async_register_dashboard called "
+            "from async_setup_entry, and the show_dashboard option on?"
+        )
+    browser = await asyncio.to_thread(Browser.start, out / "chromium.log")
+    results: list[PageResult] = []
+    try:
+        page = await browser.page(session)
+        # The frontend keeps its tokens here after "keep me logged in".
+        tokens = json.dumps(json.dumps(ha.tokens))
+        await page.call(
+            "Page.addScriptToEvaluateOnNewDocument",
+            source=f"localStorage.setItem('hassTokens', {tokens});",
+        )
+        for url_path, views in dashboards.items():
+            prefix = "" if len(dashboards) == 1 else f"{url_path}-"
+            for screen in SCREENS:
+                for view in views:
+                    shot = out / f"{prefix}{view}-{screen.name}.png"
+                    result = await check_view(page, f"{ha.url}/{url_path}/{view}", screen, shot)
+                    results.append(result)
+                    verdict = "FAIL" if result.problems else "ok"
+                    say(f"{verdict:4} /{url_path}/{view} ({screen.name})  {shot.name}")
+                    for line in result.problems:
+                        say(f"       problem: {line}")
+                    for line in result.notes:
+                        say(f"       note: {line}")
+        await page.close()
+    finally:
+        await asyncio.to_thread(browser.stop)
+    return results
+
+
+def copy_to_docs(out: Path) -> int:
+    shots = DOCS / "screenshots"
+    shots.mkdir(parents=True, exist_ok=True)
+    copied = 0
+    for view, screen in DOCS_SHOTS:
+        source = out / f"{view}-{screen}.png"
+        if source.exists():
+            shutil.copyfile(source, shots / f"dashboard-{view}-{screen}.png")
+            copied += 1
+    return copied
+
+
+async def run(args: argparse.Namespace) -> int:
+    out: Path = args.out
+
+    def say(text: str) -> None:
+        print(text, flush=True)
+
+    started = time.monotonic()
+    demo = None
+    if args.demo:
+        from dev import browser_demo  # noqa: PLC0415 - imports Home Assistant, only for --demo
+
+        say("--demo: a private Home Assistant with made-up states (not the integration's)")
+        demo = await browser_demo.start(out)
+        ha = HomeAssistant(demo.url, demo.username, demo.password, started=False)
+    else:
+        ha = await asyncio.to_thread(start_home_assistant, out, say)
+    results: list[PageResult] = []
+    try:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as session:
+            await sign_in(session, ha)
+            try:
+                if demo is not None:
+                    await browser_demo.seed(
+                        session,
+                        ha.url,
+                        ha.tokens["access_token"],
+                        lambda message: websocket(session, ha, message),
+                    )
+                if args.wait_statistics:
+                    await wait_for_statistics(say)
+                results = await check_dashboards(session, ha, out, say)
+            finally:
+                await sign_out(session, ha)
+    finally:
+        if ha.started and not args.keep_running:
+            await asyncio.to_thread(develop, "--stop", timeout=120)
+        if demo is not None and not args.keep_running:
+            await asyncio.to_thread(demo.stop)
+    failed = [r for r in results if r.problems]
+    if args.docs and not failed:
+        copied = await asyncio.to_thread(copy_to_docs, out)
+        say(f"copied {copied} screenshots to docs/screenshots")
+    say(
+        f"browser check: {len(results) - len(failed)} passed, {len(failed)} failed "
+        f"({time.monotonic() - started:.0f} s); screenshots in {out}"
+    )
+    return 1 if failed or not results else 0
+
+
+def main() -> int:
+    """Parse the command line and run the check."""
+    parser = argparse.ArgumentParser(
+        prog="scripts/browser_check", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="screenshots and logs")
+    parser.add_argument("--docs", action="store_true", help="copy the main screenshots to docs/")
+    parser.add_argument("--keep-running", action="store_true", help="leave Home Assistant running")
+    parser.add_argument(
+        "--wait-statistics", action="store_true", help="wait for 5-minute statistics first"
+    )
+    parser.add_argument(
+        "--demo", action="store_true", help="made-up states in a private Home Assistant"
+    )
+    args = parser.parse_args()
+    args.out = args.out.resolve()
+    args.out.mkdir(parents=True, exist_ok=True)
+    try:
+        return asyncio.run(run(args))
+    except CheckError as err:
+        print(f"browser check: {err}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
