@@ -179,7 +179,10 @@ async def seed(session: aiohttp.ClientSession, url: str, token: str, websocket: 
     for step in range(STEPS):
         for key, (value, unit, device_class, change) in NUMBERS.items():
             number = value + change * step
-            await post(entities[key], f"{number:g}", _attributes(key, unit, device_class))
+            attributes = _attributes(key, unit, device_class)
+            if key != "solark_soc":  # battery readings say where they came from, and how old
+                attributes |= {"source": "local", "data_age": 4}
+            await post(entities[key], f"{number:g}", attributes)
         current = NUMBERS["current"][0] + NUMBERS["current"][3] * step
         state = "charging" if current > 0 else "discharging" if current < 0 else "idle"
         await post(entities["state"], state, _attributes("state", None, "enum"))

@@ -414,6 +414,7 @@ async def test_only_core_cards(hass: HomeAssistant) -> None:
     assert now["sections"][0]["column_span"] == 2  # the details get two of three columns
     assert {view["max_columns"] for view in ranges} == {2}
     assert copy["subview"] is True
+    assert copy["type"] == "panel"
 
 
 async def test_ranges_follow_the_options(hass: HomeAssistant) -> None:
@@ -510,6 +511,28 @@ async def test_status_markdown_renders(
 
     hass.states.async_set(ids["battery_alarm"], "on")
     assert "- **Status:** ⚠️ battery alarm" in _render(hass, content)
+
+
+@pytest.mark.parametrize(
+    ("source", "age", "source_text", "age_text"),
+    [
+        ("local", 4, "Cerbo GX on your network", "4 seconds ago"),
+        ("vrm", 260, "VRM cloud", "4 minutes ago"),
+        ("vrm", 7200, "VRM cloud", "2.0 hours ago"),
+    ],
+)
+async def test_status_uses_the_readings_source_and_age(
+    hass: HomeAssistant, source: str, age: int, source_text: str, age_text: str
+) -> None:
+    """The battery reading's own source and data age win over reachability and last success."""
+    entry = _entry(hass)
+    ids = _register_entities(hass, entry)
+    hass.states.async_set(ids["voltage"], "53.2", {"source": source, "data_age": age})
+    hass.states.async_set(ids["local_reachable"], "on")  # reachable, yet VRM may serve
+    hass.states.async_set(ids["local_last_success"], dt_util.utcnow().isoformat())
+    text = _render(hass, _markdown(dash.async_build_dashboard(hass, entry)))
+    assert f"- **Data source:** {source_text}" in text.splitlines()
+    assert f"- **Last updated:** {age_text}" in text.splitlines()
 
 
 async def test_status_markdown_when_nothing_is_known(hass: HomeAssistant) -> None:

@@ -357,35 +357,52 @@ def _temperature_line(entities: Mapping[str, str]) -> str | None:
     )
 
 
+SOURCES: Final = (("local", "Cerbo GX on your network"), ("vrm", "VRM cloud"))
+
+
+def _reading(entities: Mapping[str, str]) -> str | None:
+    """The battery sensor whose `source` and `data_age` attributes describe the values shown."""
+    return entities.get("voltage") or entities.get("soc")
+
+
 def _source_line(entities: Mapping[str, str]) -> str | None:
-    branches = [
-        (key, label)
-        for key, label in (
-            ("local_reachable", "Cerbo GX on your network"),
-            ("vrm_reachable", "VRM cloud"),
-        )
-        if key in entities
+    # The reading's own `source` attribute first; reachability when it has none (unavailable).
+    tests = []
+    if reading := _reading(entities):
+        tests = [(f"state_attr('{reading}', 'source') == '{key}'", label) for key, label in SOURCES]
+    tests += [
+        (f"is_state('{entities[f'{key}_reachable']}', 'on')", label)
+        for key, label in SOURCES
+        if f"{key}_reachable" in entities
     ]
-    if not branches:
+    if not tests:
         return None
     text = "- **Data source:**"
-    for index, (key, label) in enumerate(branches):
+    for index, (test, label) in enumerate(tests):
         keyword = "if" if index == 0 else "elif"
-        text += f"\n  {{%- {keyword} is_state('{entities[key]}', 'on') %}} {label}"
+        text += f"\n  {{%- {keyword} {test} %}} {label}"
     return text + "\n  {%- else %} none reachable\n  {%- endif %}"
 
 
 def _updated_line(entities: Mapping[str, str]) -> str | None:
+    """How old the values shown are: the reading's `data_age`, else the last success."""
+    reading = _reading(entities)
     stamps = [
         entities[key] for key in ("local_last_success", "vrm_last_success") if key in entities
     ]
-    if not stamps:
+    if not reading and not stamps:
         return None
     names = ", ".join(f"states('{entity}')" for entity in stamps)
+    age = f"state_attr('{reading}', 'data_age')" if reading else "none"
     return (
+        f"{{%- set age = {age} %}}\n"
         f"{{%- set seen = [{names}] | map('as_datetime', none) | select | list %}}\n"
-        "- **Last updated:** {% if seen %}{{ relative_time(seen | max) }} ago"
-        "{% else %}never{% endif %}"
+        "- **Last updated:**"
+        "\n  {%- if age is number and age < 90 %} {{ age | int }} seconds ago"
+        "\n  {%- elif age is number and age < 5400 %} {{ (age / 60) | round | int }} minutes ago"
+        "\n  {%- elif age is number %} {{ (age / 3600) | round(1) }} hours ago"
+        "\n  {%- elif seen %} {{ relative_time(seen | max) }} ago"
+        "\n  {%- else %} never\n  {%- endif %}"
     )
 
 
@@ -657,6 +674,7 @@ def _copy_view(config: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "title": "Copy as YAML",
         "path": COPY_VIEW_PATH,
+        "type": "panel",  # one card, the whole width: long YAML lines stay readable
         "subview": True,
         "back_path": "now",
         "cards": [
