@@ -2,6 +2,7 @@
 
     .venv/3.13/bin/python scripts/dashboard_yaml.py           # rewrite the file
     .venv/3.13/bin/python scripts/dashboard_yaml.py --check   # exit 1 when it is out of date
+    .venv/3.13/bin/python scripts/dashboard_yaml.py --bench   # build time and size per load
 
 The file uses example entity ids; the dashboard in Home Assistant's sidebar has a
 "Copy this dashboard as YAML" page with the user's own ids.
@@ -10,13 +11,21 @@ The file uses example entity ids; the dashboard in Home Assistant's sidebar has 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from custom_components.victron_cerbo.dashboard import example_yaml  # noqa: E402
+from custom_components.victron_cerbo.dashboard import (  # noqa: E402
+    VOLTAGE_RANGES,
+    DashboardSettings,
+    build_dashboard,
+    example_entities,
+    example_yaml,
+)
 
 TARGET = ROOT / "dashboards" / "victron_cerbo.yaml"
 
@@ -25,7 +34,10 @@ def main() -> int:
     """Write or check the file."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="only check that it is current")
+    parser.add_argument("--bench", action="store_true", help="time one dashboard load")
     args = parser.parse_args()
+    if args.bench:
+        return bench()
     text = example_yaml()
     if args.check:
         current = TARGET.read_text(encoding="utf-8") if TARGET.exists() else ""
@@ -36,6 +48,23 @@ def main() -> int:
         return 0
     TARGET.write_text(text, encoding="utf-8")
     print(f"wrote {TARGET.relative_to(ROOT)}")
+    return 0
+
+
+def bench(rounds: int = 200) -> int:
+    """Time what every opening of the sidebar dashboard costs.
+
+    That is building the config (with its copy view) and serialising it for the websocket API.
+    """
+    settings = DashboardSettings(
+        title="bench", voltage_range=VOLTAGE_RANGES[48], temperature_range=(15.0, 30.0)
+    )
+    entities = example_entities()
+    started = time.perf_counter()
+    for _ in range(rounds):
+        body = json.dumps(build_dashboard(entities, settings))
+    elapsed = (time.perf_counter() - started) / rounds
+    print(f"one load: {elapsed * 1000:.2f} ms, {len(body) / 1024:.1f} KiB of JSON")
     return 0
 
 

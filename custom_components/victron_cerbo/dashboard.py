@@ -676,7 +676,6 @@ def _copy_view(config: Mapping[str, Any]) -> dict[str, Any]:
         "path": COPY_VIEW_PATH,
         "type": "panel",  # one card, the whole width: long YAML lines stay readable
         "subview": True,
-        "back_path": "now",
         "cards": [
             {
                 "type": "markdown",
