@@ -20,12 +20,13 @@ from .const import (
     LOGGER,
 )
 from .coordinator import VictronConfigEntry, VictronRuntimeData
+from .entity import async_register_installation_device
 from .issues import async_delete_issues, async_setup_issue_checks
 from .local_coordinator import LocalCoordinator
 from .vrm_api import VrmClient
 from .vrm_coordinator import DATA_VRM_BUDGETS, VrmCoordinator
 
-PLATFORMS: list[Platform] = []
+PLATFORMS: list[Platform] = [Platform.BINARY_SENSOR, Platform.SENSOR]
 
 
 async def async_setup_entry(hass: HomeAssistant, entry: VictronConfigEntry) -> bool:
@@ -48,6 +49,9 @@ async def async_setup_entry(hass: HomeAssistant, entry: VictronConfigEntry) -> b
 
     await _async_first_refresh(local, vrm)
     entry.runtime_data = VictronRuntimeData(local=local, vrm=vrm)
+    if local is not None or vrm is not None:
+        # Battery devices link to it by device id (via_device_id), so it must exist first.
+        async_register_installation_device(hass, entry)
     async_setup_issue_checks(hass, entry)
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     return True

@@ -10,11 +10,13 @@ entities unavailable, which Home Assistant logs once, and once again when data i
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Final
 
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
+from homeassistant.util import dt as dt_util
 
 from .cerbo_api import (
     CerboClient,
@@ -33,6 +35,7 @@ from .const import (
     DOMAIN,
     LOGGER,
 )
+from .sources import RollingCount
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -104,6 +107,9 @@ class LocalCoordinator(DataUpdateCoordinator[LocalData]):
             clock=clock,
             expected_portal_id=portal_id if isinstance(portal_id, str) else None,
         )
+        # For the health entities and diagnostics.
+        self.readings = RollingCount()
+        self.last_duration: float | None = None  # seconds the last tick took
 
     @property
     def health(self) -> CerboHealth:
@@ -129,8 +135,9 @@ class LocalCoordinator(DataUpdateCoordinator[LocalData]):
 
     async def _async_update_data(self) -> LocalData:
         """Run one tick; tolerate up to two failed ticks in a row with the last good data."""
+        started = time.monotonic()
         try:
-            return await self.poller.poll()
+            snapshot = await self.poller.poll()
         except CerboError as err:
             if self.data is None:
                 raise _setup_error(err, self.client.host) from err
@@ -149,3 +156,7 @@ class LocalCoordinator(DataUpdateCoordinator[LocalData]):
                 "Local tick failed (%s in a row), keeping the last data: %s", failures, err
             )
             return replace(self.data, health=self.poller.health)
+        finally:
+            self.last_duration = time.monotonic() - started
+        self.readings.add(dt_util.utcnow())
+        return snapshot

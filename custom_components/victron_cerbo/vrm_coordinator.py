@@ -6,6 +6,7 @@ replace the last good data; `health` records every attempt for the health entiti
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final
@@ -28,6 +29,7 @@ from .const import (
     LOGGER,
     MIN_VRM_POLL_INTERVAL,
 )
+from .sources import RollingCount
 from .vrm_api import (
     RequestBudget,
     VrmAuthenticationError,
@@ -200,6 +202,9 @@ class VrmCoordinator(DataUpdateCoordinator[VrmData]):
         self.overview: VrmSystemOverview | None = None
         self._overview_checked: datetime | None = None
         self._poll_seconds = float(interval)
+        # For the health entities and diagnostics: polls that brought a battery reading.
+        self.readings = RollingCount()
+        self.last_duration: float | None = None  # seconds the last poll took
 
     # --- refresh ------------------------------------------------------------------------
 
@@ -220,6 +225,7 @@ class VrmCoordinator(DataUpdateCoordinator[VrmData]):
     async def _async_update_data(self) -> VrmData:
         """One BatterySummary request (plus the hourly overview)."""
         now = self._begin_attempt()
+        started = time.monotonic()
         try:
             reading = await self.client.get_battery_summary(self.site_id, self.battery_instance)
         except VrmError as err:
@@ -228,6 +234,8 @@ class VrmCoordinator(DataUpdateCoordinator[VrmData]):
         except Exception as err:
             self._record_failure(err)
             raise
+        finally:
+            self.last_duration = time.monotonic() - started
         await self._async_refresh_overview(now)
         self._record_success(now, reading)
         return VrmData(battery=reading, overview=self.overview, fetched_at=now)
@@ -267,6 +275,7 @@ class VrmCoordinator(DataUpdateCoordinator[VrmData]):
         health.last_success = now
         health.consecutive_failures = 0
         if reading is not None:
+            self.readings.add(now)
             health.vrm_seconds_ago = reading.seconds_ago
             health.reading_fetched_at = now
             health.has_old_data = reading.has_old_data

@@ -1,0 +1,335 @@
+"""Health binary sensors: each source's connection, stale data, the VRM budget, battery problems.
+
+Battery problems judge the value the freshest source serves, against thresholds from the
+entry options; source health stays available while a source is down, because that is what it
+reports.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Hashable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Final
+
+from homeassistant.components.binary_sensor import (
+    BinarySensorDeviceClass,
+    BinarySensorEntity,
+    BinarySensorEntityDescription,
+)
+from homeassistant.const import EntityCategory
+
+from .cerbo_api import ALARM_LEVELS
+from .const import (
+    CONF_LOW_SOC,
+    CONF_NOMINAL_VOLTAGE,
+    CONF_TEMPERATURE_MAX,
+    CONF_TEMPERATURE_MIN,
+    DEFAULT_LOW_SOC,
+    DEFAULT_NOMINAL_VOLTAGE,
+    DEFAULT_TEMPERATURE_MAX,
+    DEFAULT_TEMPERATURE_MIN,
+)
+from .entity import DeviceKind, EntryDevices, VictronEntity, recorded, source_attributes
+from .sources import VALUES, BatterySources, GridStatus, Source
+
+if TYPE_CHECKING:
+    from homeassistant.core import HomeAssistant
+    from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+
+    from .coordinator import VictronConfigEntry
+
+PARALLEL_UPDATES = 0
+
+# Normal battery voltage per nominal system voltage (lead-acid and LiFePO4 both sit inside).
+VOLTAGE_RANGES: Final[Mapping[int, tuple[float, float]]] = {
+    12: (13.0, 14.5),
+    24: (26.0, 29.0),
+    48: (52.0, 58.0),
+}
+CELL_IMBALANCE_SPREAD: Final = 0.10  # V between the highest and the lowest cell
+CELL_IMBALANCE_CRITICAL: Final = 0.15  # V
+SOH_DEGRADED_BELOW: Final = 85.0  # %
+
+
+@dataclass(frozen=True, slots=True)
+class Thresholds:
+    """The limits the battery problem sensors use, from the entry options."""
+
+    voltage_min: float
+    voltage_max: float
+    temperature_min: float
+    temperature_max: float
+    low_soc: float
+
+    @classmethod
+    def from_options(cls, options: Mapping[str, Any]) -> Thresholds:
+        """Read the options; anything unusable falls back to its default."""
+        nominal = _number(options.get(CONF_NOMINAL_VOLTAGE), DEFAULT_NOMINAL_VOLTAGE)
+        voltage = VOLTAGE_RANGES.get(int(nominal), VOLTAGE_RANGES[DEFAULT_NOMINAL_VOLTAGE])
+        low = _number(options.get(CONF_TEMPERATURE_MIN), DEFAULT_TEMPERATURE_MIN)
+        high = _number(options.get(CONF_TEMPERATURE_MAX), DEFAULT_TEMPERATURE_MAX)
+        if low >= high:
+            low, high = DEFAULT_TEMPERATURE_MIN, DEFAULT_TEMPERATURE_MAX
+        return cls(
+            voltage_min=voltage[0],
+            voltage_max=voltage[1],
+            temperature_min=low,
+            temperature_max=high,
+            low_soc=_number(options.get(CONF_LOW_SOC), DEFAULT_LOW_SOC),
+        )
+
+
+def _number(raw: Any, default: float) -> float:
+    """A finite number from an option (selectors store strings or floats), else the default."""
+    if isinstance(raw, bool):
+        return default
+    try:
+        value = float(raw)
+    except (TypeError, ValueError):
+        return default
+    return value if math.isfinite(value) else default
+
+
+@dataclass(frozen=True, kw_only=True)
+class VictronBatteryBinarySensorEntityDescription(BinarySensorEntityDescription):
+    """A problem judged from one value of `sources.VALUES` (None input: state unknown)."""
+
+    value: str
+    is_on_fn: Callable[[Any, Thresholds], bool | None]
+    attributes_fn: Callable[[Any, Thresholds], dict[str, Any]] | None = None
+    device: DeviceKind = DeviceKind.BATTERY
+
+
+@dataclass(frozen=True, kw_only=True)
+class VictronHealthBinarySensorEntityDescription(BinarySensorEntityDescription):
+    """The state of a source; `source` None means it is about both."""
+
+    is_on_fn: Callable[[BatterySources, datetime], bool | None]
+    attributes_fn: Callable[[BatterySources, datetime], dict[str, Any]] | None = None
+    source: Source | None = None
+
+
+def _outside(value: float, low: float, high: float) -> bool:
+    return value < low or value > high
+
+
+def _severity(spread: float) -> str:
+    if spread > CELL_IMBALANCE_CRITICAL:
+        return "critical"
+    if spread > CELL_IMBALANCE_SPREAD:
+        return "warning"
+    return "ok"
+
+
+def _alarm_attributes(alarms: Mapping[str, int] | None, _: Thresholds) -> dict[str, Any]:
+    raised = {name: ALARM_LEVELS[level] for name, level in (alarms or {}).items() if level}
+    highest = max((alarms or {}).values(), default=0)
+    return {"alarms": raised, "level": ALARM_LEVELS[highest]}
+
+
+def _grid_attributes(grid: GridStatus, _: Thresholds) -> dict[str, Any]:
+    return {
+        "alarm": ALARM_LEVELS.get(grid.alarm) if grid.alarm is not None else None,
+        "ac_input_connected": grid.ac_input_connected,
+        "active_input": grid.active_input,
+    }
+
+
+BATTERY_BINARY_SENSORS: tuple[VictronBatteryBinarySensorEntityDescription, ...] = (
+    VictronBatteryBinarySensorEntityDescription(
+        key="voltage_out_of_range",
+        translation_key="voltage_out_of_range",
+        value="voltage",
+        device_class=BinarySensorDeviceClass.PROBLEM,
+        is_on_fn=lambda v, t: _outside(v, t.voltage_min, t.voltage_max),
+        attributes_fn=lambda _, t: {"minimum": t.voltage_min, "maximum": t.voltage_max},
+    ),
+    VictronBatteryBinarySensorEntityDescription(
+        key="temperature_out_of_range",
+        translation_key="temperature_out_of_range",
+        value="temperature",
+        device_class=BinarySensorDeviceClass.PROBLEM,
+        is_on_fn=lambda v, t: _outside(v, t.temperature_min, t.temperature_max),
+        attributes_fn=lambda _, t: {"minimum": t.temperature_min, "maximum": t.temperature_max},
+    ),
+    VictronBatteryBinarySensorEntityDescription(
+        key="low_soc",
+        translation_key="low_soc",
+        value="soc",
+        device_class=BinarySensorDeviceClass.BATTERY,
+        is_on_fn=lambda v, t: v <= t.low_soc,
+        attributes_fn=lambda _, t: {"threshold": t.low_soc},
+    ),
+    VictronBatteryBinarySensorEntityDescription(
+        key="grid_lost",
+        translation_key="grid_lost",
+        value="grid",
+        device=DeviceKind.INSTALLATION,
+        device_class=BinarySensorDeviceClass.PROBLEM,
+        is_on_fn=lambda grid, _: grid.lost,
+        attributes_fn=_grid_attributes,
+    ),
+    VictronBatteryBinarySensorEntityDescription(
+        key="cell_imbalance",
+        translation_key="cell_imbalance",
+        value="cell_voltage_spread",
+        device_class=BinarySensorDeviceClass.PROBLEM,
+        is_on_fn=lambda spread, _: spread > CELL_IMBALANCE_SPREAD,
+        attributes_fn=lambda spread, _: {"severity": _severity(spread)},
+    ),
+    VictronBatteryBinarySensorEntityDescription(
+        key="soh_degraded",
+        translation_key="soh_degraded",
+        value="soh",
+        device_class=BinarySensorDeviceClass.PROBLEM,
+        is_on_fn=lambda soh, _: soh < SOH_DEGRADED_BELOW,
+        attributes_fn=lambda _, __: {"threshold": SOH_DEGRADED_BELOW},
+    ),
+    VictronBatteryBinarySensorEntityDescription(
+        key="battery_alarm",
+        translation_key="battery_alarm",
+        value="alarms",
+        device_class=BinarySensorDeviceClass.PROBLEM,
+        is_on_fn=lambda alarms, _: any(alarms.values()),
+        attributes_fn=_alarm_attributes,
+    ),
+)
+
+
+def _error(kind: str | None, failing: bool) -> dict[str, Any]:
+    return {"error": kind} if failing and kind else {}
+
+
+def _vrm_ok(sources: BatterySources) -> bool:
+    assert sources.vrm is not None
+    health = sources.vrm.health
+    return health.consecutive_failures == 0 and health.last_success is not None
+
+
+def _budget_attributes(sources: BatterySources, _: datetime) -> dict[str, Any]:
+    assert sources.vrm is not None
+    budget = sources.vrm.budget
+    return {"requests_last_hour": budget.used, "warning": budget.warning, "limit": budget.limit}
+
+
+HEALTH_BINARY_SENSORS: tuple[VictronHealthBinarySensorEntityDescription, ...] = (
+    VictronHealthBinarySensorEntityDescription(
+        key="vrm_reachable",
+        translation_key="vrm_reachable",
+        source=Source.VRM,
+        device_class=BinarySensorDeviceClass.CONNECTIVITY,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        is_on_fn=lambda s, _: _vrm_ok(s),
+        attributes_fn=lambda s, _: _error(
+            s.vrm.health.last_error_kind if s.vrm else None, not _vrm_ok(s)
+        ),
+    ),
+    VictronHealthBinarySensorEntityDescription(
+        key="local_reachable",
+        translation_key="local_reachable",
+        source=Source.LOCAL,
+        device_class=BinarySensorDeviceClass.CONNECTIVITY,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        is_on_fn=lambda s, _: s.local.health.reachable if s.local else None,
+        attributes_fn=lambda s, _: (
+            _error(s.local.health.last_error_kind, not s.local.health.reachable) if s.local else {}
+        ),
+    ),
+    VictronHealthBinarySensorEntityDescription(
+        key="data_stale",
+        translation_key="data_stale",
+        device_class=BinarySensorDeviceClass.PROBLEM,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        is_on_fn=lambda s, now: s.is_stale(now),
+    ),
+    VictronHealthBinarySensorEntityDescription(
+        key="vrm_budget",
+        translation_key="vrm_budget",
+        source=Source.VRM,
+        device_class=BinarySensorDeviceClass.PROBLEM,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        is_on_fn=lambda s, _: s.vrm.budget.near_limit if s.vrm else None,
+        attributes_fn=_budget_attributes,
+    ),
+)
+
+
+async def async_setup_entry(
+    hass: HomeAssistant,
+    entry: VictronConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    """Add the binary sensors that the entry's configured sources can feed."""
+    sources = BatterySources(entry.runtime_data)
+    configured = sources.configured()
+    if not configured:
+        return
+    devices = EntryDevices(hass, entry)
+    thresholds = Thresholds.from_options(entry.options)
+    entities: list[BinarySensorEntity] = [
+        VictronHealthBinarySensor(entry, description, devices.installation)
+        for description in HEALTH_BINARY_SENSORS
+        if description.source is None or description.source in configured
+    ]
+    entities.extend(
+        VictronBatteryBinarySensor(entry, description, devices.info(description.device), thresholds)
+        for description in BATTERY_BINARY_SENSORS
+        if sources.can_serve(VALUES[description.value])
+    )
+    async_add_entities(entities)
+
+
+class VictronBatteryBinarySensor(VictronEntity, BinarySensorEntity):
+    """A battery or installation problem, judged from the freshest source's value."""
+
+    entity_description: VictronBatteryBinarySensorEntityDescription
+
+    def __init__(
+        self,
+        entry: VictronConfigEntry,
+        description: VictronBatteryBinarySensorEntityDescription,
+        device_info: Any,
+        thresholds: Thresholds,
+    ) -> None:
+        """Keep the thresholds; the entry reloads when the options change."""
+        super().__init__(entry, description, device_info)
+        self.thresholds = thresholds
+
+    def _recompute(self, now: datetime) -> Hashable:
+        description = self.entity_description
+        reading = self.sources.value(description.value, now)
+        if reading is None:
+            self._served_by = None
+            self._attr_available = False
+            self._attr_is_on = None
+            self._attr_extra_state_attributes = {}
+            return (False,)
+        self._served_by = reading.source
+        self._attr_available = True
+        attributes = source_attributes(reading.source, reading.age(now))
+        if reading.value is None:
+            self._attr_is_on = None
+        else:
+            self._attr_is_on = description.is_on_fn(reading.value, self.thresholds)
+            if description.attributes_fn is not None:
+                attributes |= description.attributes_fn(reading.value, self.thresholds)
+        self._attr_extra_state_attributes = attributes
+        return (True, self._attr_is_on, recorded(attributes))
+
+
+class VictronHealthBinarySensor(VictronEntity, BinarySensorEntity):
+    """How a source is doing; available while the source is down, which it reports."""
+
+    entity_description: VictronHealthBinarySensorEntityDescription
+
+    def _recompute(self, now: datetime) -> Hashable:
+        description = self.entity_description
+        self._served_by = description.source
+        self._attr_is_on = description.is_on_fn(self.sources, now)
+        attributes = (
+            description.attributes_fn(self.sources, now) if description.attributes_fn else {}
+        )
+        self._attr_extra_state_attributes = attributes
+        return (self._attr_is_on, recorded(attributes))

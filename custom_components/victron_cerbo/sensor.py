@@ -1,0 +1,339 @@
+"""Sensors: battery values from the freshest source, installation values, source health."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from homeassistant.components.sensor import (
+    SensorDeviceClass,
+    SensorEntity,
+    SensorEntityDescription,
+    SensorStateClass,
+)
+from homeassistant.const import (
+    PERCENTAGE,
+    EntityCategory,
+    UnitOfElectricCurrent,
+    UnitOfElectricPotential,
+    UnitOfEnergy,
+    UnitOfPower,
+    UnitOfTemperature,
+    UnitOfTime,
+)
+
+from .cerbo_api import BATTERY_FLOW_STATES, VEBUS_MODES, VEBUS_STATES
+from .entity import DeviceKind, EntryDevices, VictronEntity, recorded, source_attributes
+from .sources import VALUES, BatterySources, Source
+
+if TYPE_CHECKING:
+    from homeassistant.core import HomeAssistant
+    from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+    from homeassistant.helpers.typing import StateType
+
+    from .coordinator import VictronConfigEntry
+
+PARALLEL_UPDATES = 0
+
+UNIT_AMPERE_HOUR = "Ah"
+
+
+@dataclass(frozen=True, kw_only=True)
+class VictronSensorEntityDescription(SensorEntityDescription):
+    """A value served by the freshest source; `value` is its key in `sources.VALUES`."""
+
+    value: str
+    device: DeviceKind = DeviceKind.BATTERY
+
+
+@dataclass(frozen=True, kw_only=True)
+class VictronHealthSensorEntityDescription(SensorEntityDescription):
+    """How one source is doing; `source` None means it is about both."""
+
+    value_fn: Callable[[BatterySources, datetime], StateType | datetime]
+    attributes_fn: Callable[[BatterySources, datetime], dict[str, Any]] | None = None
+    source: Source | None = None
+
+
+def _options(names: dict[int, str]) -> list[str]:
+    return list(dict.fromkeys(names.values()))
+
+
+def _measurement(
+    key: str,
+    *,
+    device_class: SensorDeviceClass | None,
+    unit: str | None,
+    precision: int,
+    **kwargs: Any,
+) -> VictronSensorEntityDescription:
+    return VictronSensorEntityDescription(
+        key=key,
+        translation_key=key,
+        value=key,
+        device_class=device_class,
+        native_unit_of_measurement=unit,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=precision,
+        **kwargs,
+    )
+
+
+SENSORS: tuple[VictronSensorEntityDescription, ...] = (
+    _measurement("soc", device_class=SensorDeviceClass.BATTERY, unit=PERCENTAGE, precision=1),
+    _measurement(
+        "voltage",
+        device_class=SensorDeviceClass.VOLTAGE,
+        unit=UnitOfElectricPotential.VOLT,
+        precision=2,
+    ),
+    _measurement(
+        "current",
+        device_class=SensorDeviceClass.CURRENT,
+        unit=UnitOfElectricCurrent.AMPERE,
+        precision=1,
+    ),
+    _measurement("power", device_class=SensorDeviceClass.POWER, unit=UnitOfPower.WATT, precision=0),
+    _measurement(
+        "temperature",
+        device_class=SensorDeviceClass.TEMPERATURE,
+        unit=UnitOfTemperature.CELSIUS,
+        precision=1,
+    ),
+    VictronSensorEntityDescription(
+        key="state",
+        translation_key="state",
+        value="state",
+        device_class=SensorDeviceClass.ENUM,
+        options=_options(dict(BATTERY_FLOW_STATES)),
+    ),
+    _measurement(
+        "consumed_ah",
+        device_class=None,
+        unit=UNIT_AMPERE_HOUR,
+        precision=1,
+        entity_registry_enabled_default=False,
+    ),
+    _measurement(
+        "time_to_go",
+        device_class=SensorDeviceClass.DURATION,
+        unit=UnitOfTime.SECONDS,
+        precision=1,
+        suggested_unit_of_measurement=UnitOfTime.HOURS,
+    ),
+    _measurement(
+        "soh",
+        device_class=None,
+        unit=PERCENTAGE,
+        precision=0,
+        entity_category=EntityCategory.DIAGNOSTIC,
+    ),
+    _measurement(
+        "min_cell_voltage",
+        device_class=SensorDeviceClass.VOLTAGE,
+        unit=UnitOfElectricPotential.VOLT,
+        precision=3,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        entity_registry_enabled_default=False,
+    ),
+    _measurement(
+        "max_cell_voltage",
+        device_class=SensorDeviceClass.VOLTAGE,
+        unit=UnitOfElectricPotential.VOLT,
+        precision=3,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        entity_registry_enabled_default=False,
+    ),
+    _measurement(
+        "cell_voltage_spread",
+        device_class=SensorDeviceClass.VOLTAGE,
+        unit=UnitOfElectricPotential.VOLT,
+        precision=3,
+        entity_category=EntityCategory.DIAGNOSTIC,
+    ),
+    VictronSensorEntityDescription(
+        key="charge_cycles",
+        translation_key="charge_cycles",
+        value="charge_cycles",
+        state_class=SensorStateClass.TOTAL_INCREASING,
+        suggested_display_precision=0,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        entity_registry_enabled_default=False,
+    ),
+    *(
+        VictronSensorEntityDescription(
+            key=key,
+            translation_key=key,
+            value=key,
+            device_class=SensorDeviceClass.ENERGY,
+            native_unit_of_measurement=UnitOfEnergy.KILO_WATT_HOUR,
+            state_class=SensorStateClass.TOTAL_INCREASING,
+            suggested_display_precision=2,
+        )
+        for key in ("charged_energy", "discharged_energy")
+    ),
+    *(
+        _measurement(
+            key,
+            device_class=SensorDeviceClass.POWER,
+            unit=UnitOfPower.WATT,
+            precision=0,
+            device=DeviceKind.INSTALLATION,
+        )
+        for key in ("grid_power", "ac_consumption", "pv_power")
+    ),
+    VictronSensorEntityDescription(
+        key="inverter_mode",
+        translation_key="inverter_mode",
+        value="inverter_mode",
+        device=DeviceKind.INSTALLATION,
+        device_class=SensorDeviceClass.ENUM,
+        options=_options(dict(VEBUS_MODES)),
+        entity_category=EntityCategory.DIAGNOSTIC,
+        entity_registry_enabled_default=False,
+    ),
+    VictronSensorEntityDescription(
+        key="inverter_state",
+        translation_key="inverter_state",
+        value="inverter_state",
+        device=DeviceKind.INSTALLATION,
+        device_class=SensorDeviceClass.ENUM,
+        options=_options(dict(VEBUS_STATES)),
+    ),
+    VictronSensorEntityDescription(
+        key="gx_firmware",
+        translation_key="gx_firmware",
+        value="gx_firmware",
+        device=DeviceKind.INSTALLATION,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        entity_registry_enabled_default=False,
+    ),
+)
+
+
+def _readings_total(sources: BatterySources, now: datetime) -> int:
+    return sum(sources.readings_24h(now).values())
+
+
+def _readings_by_source(sources: BatterySources, now: datetime) -> dict[str, Any]:
+    return {f"{source.value}_readings": n for source, n in sources.readings_24h(now).items()}
+
+
+def _counter(key: str, source: Source | None, **kwargs: Any) -> dict[str, Any]:
+    return {
+        "key": key,
+        "translation_key": key,
+        "source": source,
+        "state_class": SensorStateClass.MEASUREMENT,
+        "suggested_display_precision": 0,
+        "entity_category": EntityCategory.DIAGNOSTIC,
+        **kwargs,
+    }
+
+
+# The lambdas run only when their source is configured (see `_health_applies`).
+HEALTH_SENSORS: tuple[VictronHealthSensorEntityDescription, ...] = (
+    VictronHealthSensorEntityDescription(
+        key="vrm_last_success",
+        translation_key="vrm_last_success",
+        source=Source.VRM,
+        device_class=SensorDeviceClass.TIMESTAMP,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=lambda s, _: s.vrm.health.last_success if s.vrm else None,
+    ),
+    VictronHealthSensorEntityDescription(
+        key="local_last_success",
+        translation_key="local_last_success",
+        source=Source.LOCAL,
+        device_class=SensorDeviceClass.TIMESTAMP,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        # Changes with every 10 s tick: off unless wanted, to spare the recorder.
+        entity_registry_enabled_default=False,
+        value_fn=lambda s, _: s.local.health.last_success if s.local else None,
+    ),
+    VictronHealthSensorEntityDescription(
+        **_counter("vrm_consecutive_failures", Source.VRM),
+        value_fn=lambda s, _: s.vrm.health.consecutive_failures if s.vrm else None,
+    ),
+    VictronHealthSensorEntityDescription(
+        **_counter("local_consecutive_failures", Source.LOCAL),
+        value_fn=lambda s, _: s.local.health.consecutive_failures if s.local else None,
+    ),
+    VictronHealthSensorEntityDescription(
+        **_counter("vrm_requests_last_hour", Source.VRM),
+        value_fn=lambda s, _: s.vrm.budget.used if s.vrm else None,
+    ),
+    VictronHealthSensorEntityDescription(
+        **_counter("readings_24h", None, entity_registry_enabled_default=False),
+        value_fn=_readings_total,
+        attributes_fn=_readings_by_source,
+    ),
+)
+
+
+def _health_applies(
+    description: VictronHealthSensorEntityDescription, sources: BatterySources
+) -> bool:
+    configured = sources.configured()
+    return bool(configured) and (description.source is None or description.source in configured)
+
+
+async def async_setup_entry(
+    hass: HomeAssistant,
+    entry: VictronConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    """Add the sensors that the entry's configured sources can feed."""
+    sources = BatterySources(entry.runtime_data)
+    if not sources.configured():
+        return
+    devices = EntryDevices(hass, entry)
+    entities: list[SensorEntity] = [
+        VictronValueSensor(entry, description, devices.info(description.device))
+        for description in SENSORS
+        if sources.can_serve(VALUES[description.value])
+    ]
+    entities.extend(
+        VictronHealthSensor(entry, description, devices.installation)
+        for description in HEALTH_SENSORS
+        if _health_applies(description, sources)
+    )
+    async_add_entities(entities)
+
+
+class VictronValueSensor(VictronEntity, SensorEntity):
+    """A value from the local source while fresh, else from VRM while fresh."""
+
+    entity_description: VictronSensorEntityDescription
+
+    def _recompute(self, now: datetime) -> Hashable:
+        reading = self.sources.value(self.entity_description.value, now)
+        if reading is None:
+            self._served_by = None
+            self._attr_available = False
+            self._attr_native_value = None
+            self._attr_extra_state_attributes = {}
+            return (False,)
+        self._served_by = reading.source
+        self._attr_available = True
+        self._attr_native_value = reading.value
+        self._attr_extra_state_attributes = source_attributes(reading.source, reading.age(now))
+        return (True, reading.value, reading.source)
+
+
+class VictronHealthSensor(VictronEntity, SensorEntity):
+    """How a source is doing; available while the source is down, which it reports."""
+
+    entity_description: VictronHealthSensorEntityDescription
+
+    def _recompute(self, now: datetime) -> Hashable:
+        description = self.entity_description
+        self._served_by = description.source
+        self._attr_native_value = description.value_fn(self.sources, now)
+        attributes = (
+            description.attributes_fn(self.sources, now) if description.attributes_fn else None
+        )
+        self._attr_extra_state_attributes = attributes or {}
+        return (self._attr_native_value, recorded(attributes))

@@ -1,0 +1,387 @@
+"""One battery truth from two sources: which source serves each value, and how fresh it is.
+
+For every value the local reading wins while the local source is fresh (its last successful
+tick is at most two local cycles old); otherwise the VRM reading serves while VRM's sample is
+younger than ten minutes (VRM's own `secondsAgo` plus the time since we fetched it); otherwise
+the value is unavailable. A fresh source that lacks a value (a shunt has no cell voltages) lets
+the other source fill it, except for values whose absence is itself the answer (time to go is
+empty while the battery is not discharging).
+
+`VALUES` says, per value, how each source reads it; sensors, binary sensors and diagnostics use
+the same table, so diagnostics can say which source served which value.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, Final
+
+from .cerbo_api import CerboBattery
+
+if TYPE_CHECKING:
+    from .coordinator import VictronRuntimeData
+    from .local_coordinator import LocalCoordinator, LocalData
+    from .vrm_api import VrmBatteryReading
+    from .vrm_coordinator import VrmCoordinator
+
+LOCAL_FRESH_CYCLES: Final = 2
+VRM_MAX_AGE: Final = timedelta(minutes=10)
+STALE_AFTER: Final = timedelta(minutes=10)
+GRID_LOST_LEVEL: Final = 2  # vebus /Alarms/GridLost uses only 0 and 2
+
+_SNAKE = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+
+
+class Source(StrEnum):
+    """Where a value came from."""
+
+    LOCAL = "local"
+    VRM = "vrm"
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """A value, the source that served it and when that source sampled it.
+
+    `value` None means the source is fresh but has no such value (the entity shows "unknown").
+    """
+
+    value: Any
+    source: Source
+    sampled_at: datetime
+
+    def age(self, now: datetime) -> float:
+        """Seconds between the sample and `now`, never negative."""
+        return max(0.0, (now - self.sampled_at).total_seconds())
+
+
+@dataclass(frozen=True, kw_only=True)
+class ValueSpec:
+    """How each source reads one value; a source without a reader never serves it."""
+
+    local: Callable[[LocalData], Any] | None = None
+    vrm: Callable[[VrmBatteryReading], Any] | None = None
+    # VRM attributes the value is computed from: VRM flags single attributes as old.
+    vrm_fields: frozenset[str] = frozenset()
+    # True when "no local value" is an answer that VRM must not overrule.
+    local_final: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class GridStatus:
+    """What the GX knows about the AC input (for "grid lost")."""
+
+    alarm: int | None  # vebus /Alarms/GridLost: 0 ok, 2 alarm
+    ac_input_connected: bool | None  # vebus /Ac/ActiveIn/Connected
+    active_input: str | None  # system /Ac/ActiveIn/Source as an option key
+
+    @property
+    def lost(self) -> bool | None:
+        """Lost when the alarm is raised or the inverter has no AC input; None when unknown."""
+        if self.alarm == GRID_LOST_LEVEL or self.ac_input_connected is False:
+            return True
+        if self.alarm is not None or self.ac_input_connected is not None:
+            return False
+        if self.active_input is None:
+            return None
+        return self.active_input == "inverting"
+
+
+# --- local readers ---------------------------------------------------------------------------
+
+
+def _battery_value(data: LocalData, name: str) -> Any:
+    """A value of the battery monitor root, else of the separate BMS root."""
+    for root in (data.battery, data.bms):
+        if root is not None and (value := getattr(root, name)) is not None:
+            return value
+    return None
+
+
+def _system_or_battery(name: str, battery_name: str | None = None) -> Callable[[LocalData], Any]:
+    """The GX's system value (it follows the active battery monitor), else the battery's own."""
+
+    def read(data: LocalData) -> Any:
+        value = getattr(data.system, name)
+        return value if value is not None else _battery_value(data, battery_name or name)
+
+    return read
+
+
+def _local_spread(data: LocalData) -> float | None:
+    """Cell voltage spread from the root that has both cell voltages."""
+    for root in (data.battery, data.bms):
+        if root is not None and (spread := root.cell_voltage_spread) is not None:
+            return spread
+    return None
+
+
+def alarm_name(name: str) -> str:
+    """D-Bus alarm names ("LowVoltage", "L1/Overload") in VRM's snake case ("low_voltage")."""
+    return _SNAKE.sub("_", name.replace("/", "_")).lower()
+
+
+def _local_alarms(data: LocalData) -> dict[str, int] | None:
+    """Battery and BMS alarms by snake-case name (worst level wins); None when none reported."""
+    alarms: dict[str, int] = {}
+    for root in (data.battery, data.bms):
+        if isinstance(root, CerboBattery):
+            for name, level in root.alarms.items():
+                key = alarm_name(name)
+                alarms[key] = max(level, alarms.get(key, 0))
+    return dict(sorted(alarms.items())) or None
+
+
+def _local_grid(data: LocalData) -> GridStatus | None:
+    vebus = data.vebus
+    status = GridStatus(
+        alarm=vebus.alarms.get("GridLost") if vebus else None,
+        ac_input_connected=vebus.ac_in_connected if vebus else None,
+        active_input=data.system.active_input_name,
+    )
+    if status.alarm is None and status.ac_input_connected is None and status.active_input is None:
+        return None
+    return status
+
+
+def _local_firmware(data: LocalData) -> str | None:
+    if data.platform is not None and data.platform.firmware_version:
+        return data.platform.firmware_version
+    return data.discovery.firmware
+
+
+# --- VRM readers -----------------------------------------------------------------------------
+
+
+def _vrm_spread(reading: VrmBatteryReading) -> float | None:
+    if reading.min_cell_voltage is None or reading.max_cell_voltage is None:
+        return None
+    return round(reading.max_cell_voltage - reading.min_cell_voltage, 3) + 0.0
+
+
+def _vrm_state(reading: VrmBatteryReading) -> str | None:
+    return reading.state.value if reading.state is not None else None
+
+
+_VI = frozenset({"voltage", "current"})
+
+VALUES: Final[Mapping[str, ValueSpec]] = {
+    "soc": ValueSpec(
+        local=_system_or_battery("soc"), vrm=lambda r: r.soc, vrm_fields=frozenset({"soc"})
+    ),
+    "voltage": ValueSpec(
+        local=_system_or_battery("voltage"),
+        vrm=lambda r: r.voltage,
+        vrm_fields=frozenset({"voltage"}),
+    ),
+    "current": ValueSpec(
+        local=_system_or_battery("current"),
+        vrm=lambda r: r.current,
+        vrm_fields=frozenset({"current"}),
+    ),
+    "power": ValueSpec(local=_system_or_battery("power"), vrm=lambda r: r.power, vrm_fields=_VI),
+    "temperature": ValueSpec(
+        local=_system_or_battery("temperature"),
+        vrm=lambda r: r.temperature,
+        vrm_fields=frozenset({"temperature"}),
+    ),
+    "state": ValueSpec(local=lambda d: d.system.battery_state_name, vrm=_vrm_state, vrm_fields=_VI),
+    "consumed_ah": ValueSpec(
+        local=_system_or_battery("consumed_ah"),
+        vrm=lambda r: r.consumed_ah,
+        vrm_fields=frozenset({"consumed_ah"}),
+    ),
+    "time_to_go": ValueSpec(
+        local=_system_or_battery("time_to_go"),
+        vrm=lambda r: r.time_to_go,
+        vrm_fields=frozenset({"time_to_go"}),
+        local_final=True,
+    ),
+    "soh": ValueSpec(local=lambda d: _battery_value(d, "soh")),
+    "min_cell_voltage": ValueSpec(
+        local=lambda d: _battery_value(d, "min_cell_voltage"),
+        vrm=lambda r: r.min_cell_voltage,
+        vrm_fields=frozenset({"min_cell_voltage"}),
+    ),
+    "max_cell_voltage": ValueSpec(
+        local=lambda d: _battery_value(d, "max_cell_voltage"),
+        vrm=lambda r: r.max_cell_voltage,
+        vrm_fields=frozenset({"max_cell_voltage"}),
+    ),
+    "cell_voltage_spread": ValueSpec(
+        local=_local_spread,
+        vrm=_vrm_spread,
+        vrm_fields=frozenset({"min_cell_voltage", "max_cell_voltage"}),
+    ),
+    "charge_cycles": ValueSpec(local=lambda d: _battery_value(d, "charge_cycles")),
+    "charged_energy": ValueSpec(local=lambda d: _battery_value(d, "charged_energy")),
+    "discharged_energy": ValueSpec(local=lambda d: _battery_value(d, "discharged_energy")),
+    "alarms": ValueSpec(local=_local_alarms, vrm=lambda r: dict(sorted(r.alarms.items())) or None),
+    "grid_power": ValueSpec(local=lambda d: d.system.grid_power),
+    "ac_consumption": ValueSpec(local=lambda d: d.system.consumption_power),
+    "pv_power": ValueSpec(local=lambda d: d.system.pv_power),
+    "grid": ValueSpec(local=_local_grid),
+    "inverter_mode": ValueSpec(local=lambda d: d.vebus.mode_name if d.vebus else None),
+    "inverter_state": ValueSpec(local=lambda d: d.vebus.state_name if d.vebus else None),
+    "gx_firmware": ValueSpec(local=_local_firmware),
+}
+
+
+# --- freshness and merging -------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _LocalSample:
+    data: LocalData
+    sampled_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class _VrmSample:
+    reading: VrmBatteryReading
+    sampled_at: datetime
+
+
+class BatterySources:
+    """Decides, at a given moment, which source serves each value of one config entry."""
+
+    def __init__(self, runtime: VictronRuntimeData) -> None:
+        """Read the entry's coordinators; a source that is not configured is None."""
+        self.local: LocalCoordinator | None = runtime.local
+        self.vrm: VrmCoordinator | None = runtime.vrm
+
+    def configured(self) -> tuple[Source, ...]:
+        """The sources this entry uses, local first."""
+        found: list[Source] = []
+        if self.local is not None:
+            found.append(Source.LOCAL)
+        if self.vrm is not None:
+            found.append(Source.VRM)
+        return tuple(found)
+
+    def can_serve(self, spec: ValueSpec) -> bool:
+        """Whether any configured source can ever serve the value."""
+        return (self.local is not None and spec.local is not None) or (
+            self.vrm is not None and spec.vrm is not None
+        )
+
+    def local_sample_time(self) -> datetime | None:
+        """When the local source last read the Cerbo, None without data."""
+        if self.local is None or self.local.data is None:
+            return None
+        return self.local.health.last_success
+
+    def vrm_sample_time(self) -> datetime | None:
+        """When the battery sample VRM holds was taken (its secondsAgo before our fetch)."""
+        if self.vrm is None or self.vrm.data is None or self.vrm.data.battery is None:
+            return None
+        fetched = self.vrm.data.fetched_at
+        seconds_ago = self.vrm.data.battery.seconds_ago
+        return fetched - timedelta(seconds=seconds_ago) if seconds_ago is not None else fetched
+
+    def _local(self, now: datetime) -> _LocalSample | None:
+        """The local data while its last success is within two local cycles."""
+        sampled = self.local_sample_time()
+        if self.local is None or self.local.data is None or sampled is None:
+            return None
+        interval = self.local.update_interval or timedelta(0)
+        if now - sampled > interval * LOCAL_FRESH_CYCLES:
+            return None
+        return _LocalSample(self.local.data, sampled)
+
+    def _vrm(self, now: datetime) -> _VrmSample | None:
+        """The VRM battery reading while its sample is younger than ten minutes."""
+        sampled = self.vrm_sample_time()
+        if self.vrm is None or self.vrm.data is None or sampled is None:
+            return None
+        reading = self.vrm.data.battery
+        if reading is None or reading.has_old_data or now - sampled >= VRM_MAX_AGE:
+            return None
+        return _VrmSample(reading, sampled)
+
+    def is_fresh(self, source: Source, now: datetime) -> bool:
+        """Whether the source could serve values now."""
+        if source is Source.LOCAL:
+            return self._local(now) is not None
+        return self._vrm(now) is not None
+
+    def pick(self, spec: ValueSpec, now: datetime) -> Reading | None:
+        """The value from the best fresh source; None when no fresh source can serve it."""
+        local = self._local(now) if spec.local is not None else None
+        if local is not None and spec.local is not None:
+            value = spec.local(local.data)
+            if value is not None or spec.local_final:
+                return Reading(value, Source.LOCAL, local.sampled_at)
+        vrm = self._vrm(now) if spec.vrm is not None else None
+        if vrm is not None and spec.vrm_fields & vrm.reading.stale_fields:
+            vrm = None  # VRM flags this very value as old
+        if vrm is not None and spec.vrm is not None:
+            value = spec.vrm(vrm.reading)
+            if value is not None or local is None:
+                return Reading(value, Source.VRM, vrm.sampled_at)
+        if local is not None:
+            return Reading(None, Source.LOCAL, local.sampled_at)
+        return None
+
+    def value(self, key: str, now: datetime) -> Reading | None:
+        """`pick` for a value of `VALUES` by key."""
+        return self.pick(VALUES[key], now)
+
+    def newest_battery_sample(self) -> datetime | None:
+        """The newest battery sample of any source, fresh or not."""
+        times = [time for time in (self.local_sample_time(), self.vrm_sample_time()) if time]
+        return max(times) if times else None
+
+    def is_stale(self, now: datetime) -> bool:
+        """True when no source has had a battery sample for ten minutes."""
+        newest = self.newest_battery_sample()
+        return newest is None or now - newest >= STALE_AFTER
+
+    def readings_24h(self, now: datetime) -> dict[Source, int]:
+        """Successful readings per configured source in the last 24 hours."""
+        counts: dict[Source, int] = {}
+        if self.local is not None:
+            counts[Source.LOCAL] = self.local.readings.count(now)
+        if self.vrm is not None:
+            counts[Source.VRM] = self.vrm.readings.count(now)
+        return counts
+
+
+class RollingCount:
+    """Counts events in a rolling window, in one-minute buckets so memory stays small.
+
+    A day of 5-second local polls is 17 280 events but at most 1 441 buckets.
+    """
+
+    def __init__(self, window: timedelta = timedelta(hours=24)) -> None:
+        """Count over `window` (whole minutes)."""
+        self._minutes = max(1, int(window.total_seconds() // 60))
+        self._buckets: deque[list[int]] = deque()  # [minute number, count], oldest first
+
+    @staticmethod
+    def _minute(moment: datetime) -> int:
+        return int(moment.timestamp() // 60)
+
+    def add(self, moment: datetime) -> None:
+        """Count one event at `moment` (events arrive in time order)."""
+        minute = self._minute(moment)
+        if self._buckets and self._buckets[-1][0] >= minute:
+            self._buckets[-1][1] += 1
+        else:
+            self._buckets.append([minute, 1])
+        self._prune(minute)
+
+    def count(self, now: datetime) -> int:
+        """Events in the window that ends at `now`."""
+        self._prune(self._minute(now))
+        return sum(count for _, count in self._buckets)
+
+    def _prune(self, minute: int) -> None:
+        cutoff = minute - self._minutes
+        while self._buckets and self._buckets[0][0] <= cutoff:
+            self._buckets.popleft()

@@ -1,0 +1,369 @@
+"""Binary sensors in a real Home Assistant: battery problems against the options, source health.
+
+Values are changed at the fake Cerbo or VRM (HTTP transport) and time is moved with the freezer.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from freezegun.api import FrozenDateTimeFactory
+from homeassistant.const import STATE_OFF, STATE_ON, STATE_UNAVAILABLE, STATE_UNKNOWN
+from homeassistant.core import HomeAssistant
+from pytest_homeassistant_custom_component.test_util.aiohttp import AiohttpClientMocker
+
+from custom_components.victron_cerbo.binary_sensor import (
+    BATTERY_BINARY_SENSORS,
+    HEALTH_BINARY_SENSORS,
+    VOLTAGE_RANGES,
+    Thresholds,
+)
+from custom_components.victron_cerbo.const import (
+    CONF_BUDGET_LIMIT,
+    CONF_BUDGET_WARNING,
+    CONF_LOW_SOC,
+    CONF_NOMINAL_VOLTAGE,
+    CONF_TEMPERATURE_MAX,
+    CONF_TEMPERATURE_MIN,
+)
+from tests.cerbo_helpers import PYLONTECH, SYSTEM, VEBUS, FakeCerbo, root_of
+from tests.entity_helpers import (
+    LOCAL_DATA,
+    START,
+    VRM_DATA,
+    FakeVrm,
+    Tick,
+    attributes,
+    break_cerbo,
+    make_entry,
+    make_tick,
+    setup_entry,
+    state_of,
+    update_entity,
+)
+from tests.vrm_helpers import vrm_json
+
+MAINTENANCE = "<html><body>Maintenance</body></html>"
+
+
+@pytest.fixture
+def tick(hass: HomeAssistant, freezer: FrozenDateTimeFactory) -> Tick:
+    freezer.move_to(START)
+    return make_tick(hass, freezer)
+
+
+@pytest.fixture
+def cerbo(aioclient_mock: AiohttpClientMocker) -> FakeCerbo:
+    return FakeCerbo(aioclient_mock)
+
+
+async def local_entry(
+    hass: HomeAssistant, cerbo: FakeCerbo, options: dict[str, Any] | None = None, **system: Any
+) -> None:
+    """A local-only entry whose Cerbo reports the given system values."""
+    root = root_of("system.json") | system
+    cerbo.set_root(SYSTEM, root)
+    await setup_entry(hass, make_entry(hass, LOCAL_DATA, options))
+
+
+async def set_system(cerbo: FakeCerbo, tick: Tick, **values: Any) -> None:
+    cerbo.set_root(SYSTEM, root_of("system.json") | values)
+    await tick(10)
+
+
+@pytest.mark.parametrize(
+    ("nominal", "inside", "below", "above"),
+    [("12", 13.6, 12.9, 14.6), ("24", 27.0, 25.9, 29.1), ("48", 54.0, 51.9, 58.1)],
+)
+async def test_voltage_out_of_range(
+    hass: HomeAssistant,
+    cerbo: FakeCerbo,
+    tick: Tick,
+    *,
+    nominal: str,
+    inside: float,
+    below: float,
+    above: float,
+) -> None:
+    await local_entry(
+        hass, cerbo, {CONF_NOMINAL_VOLTAGE: nominal}, **{"Dc/Battery/Voltage": inside}
+    )
+    low, high = VOLTAGE_RANGES[int(nominal)]
+    assert state_of(hass, "binary_sensor", "voltage_out_of_range") == STATE_OFF
+    assert attributes(hass, "binary_sensor", "voltage_out_of_range")["minimum"] == low
+    await set_system(cerbo, tick, **{"Dc/Battery/Voltage": below})
+    assert state_of(hass, "binary_sensor", "voltage_out_of_range") == STATE_ON
+    await set_system(cerbo, tick, **{"Dc/Battery/Voltage": high})
+    assert (
+        state_of(hass, "binary_sensor", "voltage_out_of_range") == STATE_OFF
+    )  # the edge is normal
+    await set_system(cerbo, tick, **{"Dc/Battery/Voltage": above})
+    assert state_of(hass, "binary_sensor", "voltage_out_of_range") == STATE_ON
+
+
+async def test_temperature_out_of_range_uses_the_options(
+    hass: HomeAssistant, cerbo: FakeCerbo, tick: Tick
+) -> None:
+    options = {CONF_TEMPERATURE_MIN: 5.0, CONF_TEMPERATURE_MAX: 35.0}
+    await local_entry(hass, cerbo, options)  # 30.7 °C
+    assert state_of(hass, "binary_sensor", "temperature_out_of_range") == STATE_OFF
+    assert attributes(hass, "binary_sensor", "temperature_out_of_range") | {} == {
+        "device_class": "problem",
+        "friendly_name": "Cabin battery Temperature out of range",
+        "source": "local",
+        "data_age": 0,
+        "minimum": 5.0,
+        "maximum": 35.0,
+    }
+    await set_system(cerbo, tick, **{"Dc/Battery/Temperature": 4.9})
+    assert state_of(hass, "binary_sensor", "temperature_out_of_range") == STATE_ON
+    await set_system(cerbo, tick, **{"Dc/Battery/Temperature": 35.1})
+    assert state_of(hass, "binary_sensor", "temperature_out_of_range") == STATE_ON
+
+
+async def test_default_temperature_range(hass: HomeAssistant, cerbo: FakeCerbo, tick: Tick) -> None:
+    await local_entry(hass, cerbo)  # 30.7 °C against the default 15-30 °C
+    assert state_of(hass, "binary_sensor", "temperature_out_of_range") == STATE_ON
+    await set_system(cerbo, tick, **{"Dc/Battery/Temperature": 25.0})
+    assert state_of(hass, "binary_sensor", "temperature_out_of_range") == STATE_OFF
+
+
+async def test_low_soc_at_or_below_the_option(
+    hass: HomeAssistant, cerbo: FakeCerbo, tick: Tick
+) -> None:
+    await local_entry(hass, cerbo, {CONF_LOW_SOC: 20.0})
+    assert state_of(hass, "binary_sensor", "low_soc") == STATE_OFF
+    await set_system(cerbo, tick, **{"Dc/Battery/Soc": 20.0})
+    assert state_of(hass, "binary_sensor", "low_soc") == STATE_ON
+    assert attributes(hass, "binary_sensor", "low_soc")["threshold"] == 20.0
+    await set_system(cerbo, tick, **{"Dc/Battery/Soc": 20.1})
+    assert state_of(hass, "binary_sensor", "low_soc") == STATE_OFF
+
+
+@pytest.mark.parametrize(
+    ("low", "high", "state", "severity"),
+    [
+        (3.300, 3.400, STATE_OFF, "ok"),  # exactly 0.10 V is still balanced
+        (3.300, 3.401, STATE_ON, "warning"),
+        (3.300, 3.450, STATE_ON, "warning"),  # exactly 0.15 V is not yet critical
+        (3.200, 3.351, STATE_ON, "critical"),
+    ],
+)
+async def test_cell_imbalance(
+    hass: HomeAssistant,
+    cerbo: FakeCerbo,
+    tick: Tick,
+    *,
+    low: float,
+    high: float,
+    state: str,
+    severity: str,
+) -> None:
+    bms = root_of("battery_pylontech.json")
+    bms |= {"System/MinCellVoltage": low, "System/MaxCellVoltage": high}
+    cerbo.set_root(PYLONTECH, bms)
+    await local_entry(hass, cerbo)
+    assert state_of(hass, "binary_sensor", "cell_imbalance") == state
+    assert attributes(hass, "binary_sensor", "cell_imbalance")["severity"] == severity
+
+
+async def test_soh_degraded_below_85(hass: HomeAssistant, cerbo: FakeCerbo, tick: Tick) -> None:
+    await local_entry(hass, cerbo)
+    assert state_of(hass, "binary_sensor", "soh_degraded") == STATE_OFF
+    bms = root_of("battery_pylontech.json") | {"Soh": 84.9}
+    cerbo.set_root(PYLONTECH, bms)
+    await tick(60)  # the separate BMS is read once a minute
+    assert state_of(hass, "binary_sensor", "soh_degraded") == STATE_ON
+    del bms["Soh"]
+    cerbo.set_root(PYLONTECH, bms)
+    await tick(60)
+    # The Cerbo answers but has no state of health: unknown, not unavailable.
+    assert state_of(hass, "binary_sensor", "soh_degraded") == STATE_UNKNOWN
+
+
+async def test_battery_alarms_from_the_cerbo(
+    hass: HomeAssistant, cerbo: FakeCerbo, tick: Tick
+) -> None:
+    await local_entry(hass, cerbo)
+    assert state_of(hass, "binary_sensor", "battery_alarm") == STATE_OFF
+    bms = root_of("battery_pylontech.json") | {"Alarms/HighVoltage": 1, "Alarms/CellImbalance": 2}
+    cerbo.set_root(PYLONTECH, bms)
+    await tick(60)
+    assert state_of(hass, "binary_sensor", "battery_alarm") == STATE_ON
+    found = attributes(hass, "binary_sensor", "battery_alarm")
+    assert found["alarms"] == {"cell_imbalance": "alarm", "high_voltage": "warning"}
+    assert found["level"] == "alarm"
+
+
+async def test_battery_alarms_from_vrm(
+    hass: HomeAssistant, aioclient_mock: AiohttpClientMocker, tick: Tick
+) -> None:
+    vrm = FakeVrm(aioclient_mock)
+    vrm.summary = vrm_json("battery_summary_numeric")
+    await setup_entry(hass, make_entry(hass, VRM_DATA))
+    assert state_of(hass, "binary_sensor", "battery_alarm") == STATE_ON
+    found = attributes(hass, "binary_sensor", "battery_alarm")
+    assert found["alarms"] == {"high_voltage": "warning", "low_starter_voltage": "alarm"}
+    assert found["source"] == "vrm"
+    # A 12 V bank at 13.52 V is normal with the 12 V option, and out of range with the default.
+    assert state_of(hass, "binary_sensor", "voltage_out_of_range") == STATE_ON
+
+
+async def test_battery_without_alarms_is_unknown(
+    hass: HomeAssistant, cerbo: FakeCerbo, tick: Tick
+) -> None:
+    bms = {
+        k: v for k, v in root_of("battery_pylontech.json").items() if not k.startswith("Alarms/")
+    }
+    cerbo.set_root(PYLONTECH, bms)
+    await local_entry(hass, cerbo)
+    assert state_of(hass, "binary_sensor", "battery_alarm") == STATE_UNKNOWN
+
+
+@pytest.mark.parametrize(
+    ("vebus", "source", "state", "alarm"),
+    [
+        ({"Alarms/GridLost": 2}, 1, STATE_ON, "alarm"),
+        ({"Ac/ActiveIn/Connected": 0}, 240, STATE_ON, "ok"),
+        ({}, 1, STATE_OFF, "ok"),
+    ],
+)
+async def test_grid_lost(
+    hass: HomeAssistant,
+    cerbo: FakeCerbo,
+    tick: Tick,
+    *,
+    vebus: dict[str, Any],
+    source: int,
+    state: str,
+    alarm: str,
+) -> None:
+    cerbo.set_root(VEBUS, root_of("vebus.json") | vebus)
+    await local_entry(hass, cerbo, **{"Ac/ActiveIn/Source": source})
+    assert state_of(hass, "binary_sensor", "grid_lost") == state
+    found = attributes(hass, "binary_sensor", "grid_lost")
+    assert found["alarm"] == alarm
+    assert found["active_input"] == ("grid" if source == 1 else "inverting")
+
+
+async def test_grid_lost_without_an_inverter(
+    hass: HomeAssistant, cerbo: FakeCerbo, tick: Tick
+) -> None:
+    del cerbo.roots[VEBUS]  # the inverter's service is gone: only the system's input is known
+    await local_entry(hass, cerbo, **{"Ac/ActiveIn/Source": 240})
+    assert state_of(hass, "binary_sensor", "grid_lost") == STATE_ON
+    found = attributes(hass, "binary_sensor", "grid_lost")
+    assert found["alarm"] is None
+    assert found["ac_input_connected"] is None
+
+
+async def test_grid_lost_unknown_without_any_signal(
+    hass: HomeAssistant, cerbo: FakeCerbo, tick: Tick
+) -> None:
+    del cerbo.roots[VEBUS]
+    await local_entry(hass, cerbo, **{"Ac/ActiveIn/Source": []})
+    assert state_of(hass, "binary_sensor", "grid_lost") == STATE_UNKNOWN
+
+
+async def test_problem_sensors_follow_the_source(
+    hass: HomeAssistant, cerbo: FakeCerbo, aioclient_mock: AiohttpClientMocker, tick: Tick
+) -> None:
+    """Judged on VRM's values while the Cerbo is away; unavailable when no source is fresh."""
+    vrm = FakeVrm(aioclient_mock)
+    await setup_entry(hass, make_entry(hass, LOCAL_DATA | VRM_DATA))
+    assert state_of(hass, "binary_sensor", "voltage_out_of_range") == STATE_ON  # Cerbo: 49.8 V
+    break_cerbo(cerbo)
+    await tick(30)
+    assert state_of(hass, "binary_sensor", "voltage_out_of_range") == STATE_OFF  # VRM: 53.12 V
+    assert attributes(hass, "binary_sensor", "voltage_out_of_range")["source"] == "vrm"
+    assert state_of(hass, "binary_sensor", "grid_lost") == STATE_UNAVAILABLE  # only the Cerbo knows
+    vrm.html = MAINTENANCE
+    await tick(600)
+    assert state_of(hass, "binary_sensor", "voltage_out_of_range") == STATE_UNAVAILABLE
+
+
+async def test_connectivity_and_staleness(
+    hass: HomeAssistant, cerbo: FakeCerbo, aioclient_mock: AiohttpClientMocker, tick: Tick
+) -> None:
+    vrm = FakeVrm(aioclient_mock)
+    await setup_entry(hass, make_entry(hass, LOCAL_DATA | VRM_DATA))
+    assert state_of(hass, "binary_sensor", "local_reachable") == STATE_ON
+    assert state_of(hass, "binary_sensor", "vrm_reachable") == STATE_ON
+    assert state_of(hass, "binary_sensor", "data_stale") == STATE_OFF
+
+    break_cerbo(cerbo)
+    vrm.html = MAINTENANCE
+    await tick(10)
+    assert state_of(hass, "binary_sensor", "local_reachable") == STATE_OFF
+    assert attributes(hass, "binary_sensor", "local_reachable")["error"] == "connection"
+    await tick(170)
+    assert state_of(hass, "binary_sensor", "vrm_reachable") == STATE_OFF
+
+    # The last battery sample is the Cerbo's at START: stale ten minutes later, on the timer.
+    await tick(410)
+    await update_entity(hass, "binary_sensor", "data_stale")
+    assert state_of(hass, "binary_sensor", "data_stale") == STATE_OFF
+    await tick(10)
+    await update_entity(hass, "binary_sensor", "data_stale")
+    assert state_of(hass, "binary_sensor", "data_stale") == STATE_ON
+
+
+async def test_vrm_budget_near_its_limit(
+    hass: HomeAssistant, aioclient_mock: AiohttpClientMocker, tick: Tick
+) -> None:
+    FakeVrm(aioclient_mock)
+    entry = make_entry(hass, VRM_DATA, {CONF_BUDGET_WARNING: 3, CONF_BUDGET_LIMIT: 10})
+    await setup_entry(hass, entry)
+    assert state_of(hass, "binary_sensor", "vrm_budget") == STATE_OFF
+    found = attributes(hass, "binary_sensor", "vrm_budget")
+    assert (found["requests_last_hour"], found["warning"], found["limit"]) == (2, 3, 10)
+    await tick(180)
+    # VRM's data did not change, so nothing was pushed: the 30 s timer (or a request) catches up.
+    await update_entity(hass, "binary_sensor", "vrm_budget")
+    assert state_of(hass, "binary_sensor", "vrm_budget") == STATE_ON
+    assert attributes(hass, "binary_sensor", "vrm_budget")["requests_last_hour"] == 3
+
+
+def test_thresholds_from_options() -> None:
+    assert Thresholds.from_options({}) == Thresholds(52.0, 58.0, 15.0, 30.0, 10.0)
+    assert Thresholds.from_options(
+        {CONF_NOMINAL_VOLTAGE: 24, CONF_TEMPERATURE_MIN: "0", CONF_TEMPERATURE_MAX: 40.0}
+    ) == Thresholds(26.0, 29.0, 0.0, 40.0, 10.0)
+    # Junk falls back to the defaults; an empty temperature range too.
+    junk = {
+        CONF_NOMINAL_VOLTAGE: "36",
+        CONF_TEMPERATURE_MIN: 30.0,
+        CONF_TEMPERATURE_MAX: 20.0,
+        CONF_LOW_SOC: float("nan"),
+    }
+    assert Thresholds.from_options(junk) == Thresholds(52.0, 58.0, 15.0, 30.0, 10.0)
+    assert Thresholds.from_options({CONF_NOMINAL_VOLTAGE: None, CONF_LOW_SOC: True}) == Thresholds(
+        52.0, 58.0, 15.0, 30.0, 10.0
+    )
+    assert Thresholds.from_options({CONF_LOW_SOC: "abc"}).low_soc == 10.0
+
+
+def test_descriptions_are_unique_and_translated() -> None:
+    import json  # noqa: PLC0415
+    from pathlib import Path  # noqa: PLC0415
+
+    strings = json.loads(
+        (
+            Path(__file__).parent.parent
+            / "custom_components"
+            / "victron_cerbo"
+            / "translations"
+            / "en.json"
+        ).read_text(encoding="utf-8")
+    )
+    icons = json.loads(
+        (
+            Path(__file__).parent.parent / "custom_components" / "victron_cerbo" / "icons.json"
+        ).read_text(encoding="utf-8")
+    )
+    keys = [d.key for d in (*HEALTH_BINARY_SENSORS, *BATTERY_BINARY_SENSORS)]
+    assert len(keys) == len(set(keys))
+    for key in keys:
+        assert strings["entity"]["binary_sensor"][key]["name"]
+    assert set(icons["entity"]["binary_sensor"]) <= set(keys)

@@ -1,0 +1,247 @@
+"""Diagnostics: what they hold, and that no secret survives anywhere in them."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from freezegun.api import FrozenDateTimeFactory
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import device_registry as dr
+from pytest_homeassistant_custom_component.components.diagnostics import (
+    get_diagnostics_for_config_entry,
+    get_diagnostics_for_device,
+)
+from pytest_homeassistant_custom_component.test_util.aiohttp import AiohttpClientMocker
+from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
+from syrupy.assertion import SnapshotAssertion
+
+from custom_components.victron_cerbo.cerbo_api import CerboRawPayload
+from custom_components.victron_cerbo.const import DOMAIN
+from custom_components.victron_cerbo.diagnostics import (
+    REDACTED,
+    Scrubber,
+    _local_payload,
+    plain,
+    redact_keys,
+)
+from custom_components.victron_cerbo.sources import Source
+from tests.cerbo_helpers import SYSTEM, TEMP_5, VEBUS, VIRTUAL, FakeCerbo, Reply, root_of
+from tests.entity_helpers import (
+    HOST,
+    LOCAL_DATA,
+    PORTAL_ID,
+    SITE_ID,
+    START,
+    TOKEN,
+    VRM_DATA,
+    FakeVrm,
+    break_cerbo,
+    make_entry,
+    make_tick,
+    setup_entry,
+    snapshot,  # noqa: F401 (fixture)
+)
+from tests.vrm_helpers import vrm_json
+
+SERIALS = ("HQ2308C9WMH", "HQ2252UPUGD", "HQ0000XXXXX", "BX18600620015")
+NAMES = ("8kWh", "House bank", "MULTI_II", "Cabin", root_of("temperature_5.json")["CustomName"])
+
+
+@pytest.fixture
+def frozen(freezer: FrozenDateTimeFactory) -> FrozenDateTimeFactory:
+    """Freeze before `hass_client` makes its token, so the token is not from the future."""
+    freezer.move_to(START)
+    return freezer
+
+
+def assert_no_secrets(diagnostics: dict[str, Any]) -> None:
+    text = json.dumps(diagnostics, ensure_ascii=False)
+    lowered = text.lower()
+    for secret in (TOKEN, HOST, PORTAL_ID, str(SITE_ID), *SERIALS):
+        assert secret.lower() not in lowered, secret
+    for name in NAMES:
+        assert name not in text, name
+
+
+async def test_entry_diagnostics(
+    frozen: FrozenDateTimeFactory,
+    hass: HomeAssistant,
+    hass_client: ClientSessionGenerator,
+    aioclient_mock: AiohttpClientMocker,
+    snapshot: SnapshotAssertion,  # noqa: F811
+) -> None:
+    FakeCerbo(aioclient_mock)
+    FakeVrm(aioclient_mock)
+    entry = make_entry(hass, LOCAL_DATA | VRM_DATA)
+    await setup_entry(hass, entry)
+    diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, entry)
+    assert diagnostics == snapshot
+    assert_no_secrets(diagnostics)
+    assert diagnostics["values"]["soc"] == {"source": "local", "data_age": 0.0, "value": 81.0}
+    assert diagnostics["values"]["consumed_ah"]["source"] == "vrm"
+    assert diagnostics["local"]["requests"] == 9  # setup reads every root once
+    assert diagnostics["vrm"]["budget"]["used"] == 2
+
+
+async def test_device_diagnostics(
+    frozen: FrozenDateTimeFactory,
+    hass: HomeAssistant,
+    hass_client: ClientSessionGenerator,
+    aioclient_mock: AiohttpClientMocker,
+    snapshot: SnapshotAssertion,  # noqa: F811
+) -> None:
+    FakeCerbo(aioclient_mock)
+    FakeVrm(aioclient_mock)
+    entry = make_entry(hass, LOCAL_DATA | VRM_DATA)
+    await setup_entry(hass, entry)
+    registry = dr.async_get(hass)
+    found = {
+        next(iter(device.identifiers))[1]: device
+        for device in dr.async_entries_for_config_entry(registry, entry.entry_id)
+    }
+    battery = await get_diagnostics_for_device(
+        hass, hass_client, entry, found[f"{PORTAL_ID}_battery"]
+    )
+    assert battery["device"] == snapshot(name="battery")
+    assert "soc" in battery["device"]["entities"]
+    assert (
+        battery["values"]
+        == (await get_diagnostics_for_config_entry(hass, hass_client, entry))["values"]
+    )
+    gx = await get_diagnostics_for_device(hass, hass_client, entry, found[PORTAL_ID])
+    assert gx["device"] == snapshot(name="installation")
+    assert gx["device"]["kind"] == "installation"
+    assert "grid_power" in gx["device"]["entities"]
+    assert_no_secrets(battery)
+    assert_no_secrets(gx)
+
+
+async def test_no_secret_survives_failures(
+    frozen: FrozenDateTimeFactory,
+    hass: HomeAssistant,
+    hass_client: ClientSessionGenerator,
+    aioclient_mock: AiohttpClientMocker,
+) -> None:
+    """Error messages name the host and the site; payloads carry serials and names."""
+    cerbo = FakeCerbo(aioclient_mock)
+    vrm = FakeVrm(aioclient_mock)
+    entry = make_entry(hass, LOCAL_DATA | VRM_DATA)
+    await setup_entry(hass, entry)
+    tick = make_tick(hass, frozen)
+    break_cerbo(cerbo)
+    vrm.error = (403, vrm_json("error_403"))
+    await tick(180)
+    diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, entry)
+    local_error = diagnostics["local"]["health"]["last_error"]
+    assert local_error.startswith(f"Cannot reach {REDACTED}")
+    vrm_error = diagnostics["vrm"]["health"]["last_error"]
+    assert vrm_error == f"The VRM access token has no access to site {REDACTED}"
+    assert diagnostics["vrm"]["last_payloads"]["last_error"]["status"] == 403
+    assert diagnostics["fresh"] == {"local": False, "vrm": True}
+    assert_no_secrets(diagnostics)
+
+
+async def test_local_only(
+    frozen: FrozenDateTimeFactory,
+    hass: HomeAssistant,
+    hass_client: ClientSessionGenerator,
+    aioclient_mock: AiohttpClientMocker,
+) -> None:
+    FakeCerbo(aioclient_mock)
+    entry = make_entry(hass, LOCAL_DATA)
+    await setup_entry(hass, entry)
+    diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, entry)
+    assert diagnostics["vrm"] is None
+    assert diagnostics["fresh"] == {"local": True}
+    assert "consumed_ah" in diagnostics["values"]
+    assert_no_secrets(diagnostics)
+
+
+async def test_vrm_only(
+    frozen: FrozenDateTimeFactory,
+    hass: HomeAssistant,
+    hass_client: ClientSessionGenerator,
+    aioclient_mock: AiohttpClientMocker,
+) -> None:
+    FakeVrm(aioclient_mock)
+    entry = make_entry(hass, VRM_DATA)
+    await setup_entry(hass, entry)
+    diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, entry)
+    assert diagnostics["local"] is None
+    assert diagnostics["fresh"] == {"vrm": True}
+    assert "grid_power" not in diagnostics["values"]
+    assert diagnostics["vrm"]["battery"]["stale_fields"] == []
+    assert diagnostics["vrm"]["sample_age"] == 42.0
+    assert_no_secrets(diagnostics)
+
+
+async def test_nothing_fresh(
+    frozen: FrozenDateTimeFactory,
+    hass: HomeAssistant,
+    hass_client: ClientSessionGenerator,
+    aioclient_mock: AiohttpClientMocker,
+) -> None:
+    vrm = FakeVrm(aioclient_mock)
+    vrm.summary["records"]["data"]["hasOldData"] = True
+    entry = make_entry(hass, VRM_DATA)
+    await setup_entry(hass, entry)
+    diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, entry)
+    assert diagnostics["values"]["soc"] == {"source": None}
+    assert diagnostics["fresh"] == {"vrm": False}
+
+
+async def test_payloads_cut_off_or_not_json(
+    frozen: FrozenDateTimeFactory,
+    hass: HomeAssistant,
+    hass_client: ClientSessionGenerator,
+    aioclient_mock: AiohttpClientMocker,
+) -> None:
+    """A real system root is ~50 kB; only 4 kB are kept, which no longer parse as JSON."""
+    cerbo = FakeCerbo(aioclient_mock)
+    system = root_of("system.json")
+    system |= {f"Padding/{n}": "x" * 40 for n in range(200)}
+    cerbo.set_root(SYSTEM, system)
+    virtual = root_of("battery_virtual.json") | {"Dc/0/Temperature": float("nan")}
+    cerbo.set_root(VIRTUAL, virtual)
+    cerbo.roots[TEMP_5] = Reply(status=500, text="<html><body>Internal error</body></html>")
+    entry = make_entry(hass, LOCAL_DATA)
+    await setup_entry(hass, entry)
+    payloads = (await get_diagnostics_for_config_entry(hass, hass_client, entry))["local"][
+        "last_payloads"
+    ]
+    cut = payloads[SYSTEM]
+    assert "body" not in cut
+    assert cut["size"] > 4096
+    assert f'"Serial": "{REDACTED}"' in cut["text"]
+    assert cut["text"].endswith(",")  # the half line at the cut was dropped
+    assert PORTAL_ID not in cut["text"]
+    assert payloads[VIRTUAL]["body"]["value"]["Dc/0/Temperature"] is None  # NaN
+    assert payloads[TEMP_5] == {
+        "status": 500,
+        "size": 40,
+        "text": "<html><body>Internal error</body></html>",
+    }
+    assert payloads[VEBUS]["body"]["value"]["Devices/0/SerialNumber"] == REDACTED
+
+
+def test_redaction_helpers() -> None:
+    assert redact_keys({"Serial": None, "name": "x", "list": [{"identifier": "c0"}]}) == {
+        "Serial": None,
+        "name": REDACTED,
+        "list": [{"identifier": REDACTED}],
+    }
+    scrub = Scrubber(["secret-host", None, "ab"], ["Bob"])
+    assert scrub({"SECRET-HOST:8088": ["Bob's", "Bobby", "bob", "ab"]}) == {
+        f"{REDACTED}:8088": [f"{REDACTED}'s", "Bobby", "bob", "ab"]
+    }
+    assert Scrubber([]).text("nothing to do") == "nothing to do"
+    assert plain({Source.LOCAL: frozenset({2, 1}), "t": (1.0, float("inf"))}) == {
+        "local": [1, 2],
+        "t": [1.0, None],
+    }
+    text = '{"Serial": "c0619ab4e53f", "Other": 1,\n"CustomName": "Bo'
+    payload = CerboRawPayload(status=200, size=len(text) + 100, text=text)
+    assert _local_payload(payload)["text"] == f'{{"Serial": "{REDACTED}", "Other": 1,'
+    assert DOMAIN

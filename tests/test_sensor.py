@@ -1,0 +1,481 @@
+"""Sensors in a real Home Assistant: every entity per source situation, switching, health.
+
+Snapshots hold a projection of each entity (registry fields and state) that both supported
+Home Assistant versions produce alike; `tests/entity_helpers.py` builds it.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from freezegun.api import FrozenDateTimeFactory
+from homeassistant.components.recorder import Recorder
+from homeassistant.components.recorder.history import state_changes_during_period
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.const import STATE_UNAVAILABLE, STATE_UNKNOWN
+from homeassistant.core import Event, EventStateChangedData, HomeAssistant
+from homeassistant.helpers import entity_registry as er
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.components.recorder.common import (
+    async_wait_recording_done,
+)
+from pytest_homeassistant_custom_component.test_util.aiohttp import AiohttpClientMocker
+from syrupy.assertion import SnapshotAssertion
+
+from custom_components.victron_cerbo.const import DOMAIN
+from custom_components.victron_cerbo.sensor import HEALTH_SENSORS, SENSORS
+from tests.cerbo_helpers import PYLONTECH, SYSTEM, FakeCerbo, root_of
+from tests.entity_helpers import (
+    LOCAL_DATA,
+    PORTAL_ID,
+    START,
+    VRM_DATA,
+    FakeVrm,
+    Tick,
+    attributes,
+    break_cerbo,
+    devices,
+    entity_ids,
+    entity_registry_enabled_by_default,  # noqa: F401 (fixture)
+    make_entry,
+    make_tick,
+    project,
+    setup_entry,
+    snapshot,  # noqa: F401 (fixture)
+    state_of,
+    states,
+    update_all,
+    update_entity,
+)
+
+MAINTENANCE = "<!DOCTYPE html><html><body><h1>VRM is under maintenance</h1></body></html>"
+SCENARIOS = ("local_only", "vrm_only", "both", "local_failing_vrm_fallback", "both_failing")
+
+
+@pytest.fixture(autouse=True)
+def auto_enable_custom_integrations(request: pytest.FixtureRequest) -> None:
+    """As in conftest, but a test that records states gets its recorder before `hass`."""
+    if "recorder_mock" in request.fixturenames:
+        request.getfixturevalue("recorder_mock")
+    request.getfixturevalue("enable_custom_integrations")
+
+
+@pytest.fixture
+def tick(hass: HomeAssistant, freezer: FrozenDateTimeFactory) -> Tick:
+    freezer.move_to(START)
+    return make_tick(hass, freezer)
+
+
+async def arrange(
+    scenario: str, hass: HomeAssistant, aioclient_mock: AiohttpClientMocker, tick: Tick
+) -> MockConfigEntry:
+    """Set the entry up for a scenario and let time run until it holds."""
+    cerbo = FakeCerbo(aioclient_mock) if scenario != "vrm_only" else None
+    vrm = FakeVrm(aioclient_mock) if scenario != "local_only" else None
+    data = (LOCAL_DATA if cerbo else {}) | (VRM_DATA if vrm else {})
+    entry = make_entry(hass, data)
+    await setup_entry(hass, entry)
+    if scenario == "local_failing_vrm_fallback":
+        assert cerbo is not None
+        break_cerbo(cerbo)
+        await tick(40)  # four failed ticks: the last local success is older than two cycles
+    elif scenario == "both_failing":
+        assert cerbo is not None
+        assert vrm is not None
+        break_cerbo(cerbo)
+        vrm.html = MAINTENANCE
+        await tick(600)  # VRM's sample is now 42 s + 10 min old
+    await update_all(hass, entry)
+    return entry
+
+
+@pytest.mark.usefixtures("entity_registry_enabled_by_default")
+@pytest.mark.parametrize("scenario", SCENARIOS)
+async def test_entities(
+    hass: HomeAssistant,
+    aioclient_mock: AiohttpClientMocker,
+    tick: Tick,
+    snapshot: SnapshotAssertion,  # noqa: F811
+    scenario: str,
+) -> None:
+    entry = await arrange(scenario, hass, aioclient_mock, tick)
+    assert entry.state is ConfigEntryState.LOADED
+    assert project(hass, entry) == snapshot(name="entities")
+    assert devices(hass, entry) == snapshot(name="devices")
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+async def test_what_is_served(
+    hass: HomeAssistant, aioclient_mock: AiohttpClientMocker, tick: Tick, scenario: str
+) -> None:
+    """The gist of each snapshot, spelled out: the snapshots cannot drift from it silently."""
+    entry = await arrange(scenario, hass, aioclient_mock, tick)
+    served = {
+        key: (state_of(hass, "sensor", key), attributes(hass, "sensor", key).get("source"))
+        for key in ("soc", "voltage", "grid_power")
+        if f"{PORTAL_ID}_{key}" in entity_ids(hass, entry)
+    }
+    expected = {
+        "local_only": {
+            "soc": ("81.0", "local"),
+            "voltage": ("49.8", "local"),
+            "grid_power": ("167.0", "local"),
+        },
+        "vrm_only": {"soc": ("78.5", "vrm"), "voltage": ("53.12", "vrm")},
+        "both": {
+            "soc": ("81.0", "local"),
+            "voltage": ("49.8", "local"),
+            "grid_power": ("167.0", "local"),
+        },
+        "local_failing_vrm_fallback": {
+            "soc": ("78.5", "vrm"),
+            "voltage": ("53.12", "vrm"),
+            "grid_power": (STATE_UNAVAILABLE, None),
+        },
+        "both_failing": {
+            "soc": (STATE_UNAVAILABLE, None),
+            "voltage": (STATE_UNAVAILABLE, None),
+            "grid_power": (STATE_UNAVAILABLE, None),
+        },
+    }
+    assert served == expected[scenario]
+
+
+async def test_disabled_by_default(
+    hass: HomeAssistant, aioclient_mock: AiohttpClientMocker, tick: Tick
+) -> None:
+    entry = await arrange("both", hass, aioclient_mock, tick)
+    registry = er.async_get(hass)
+    disabled = {
+        item.unique_id.removeprefix(f"{PORTAL_ID}_")
+        for item in er.async_entries_for_config_entry(registry, entry.entry_id)
+        if item.disabled_by is er.RegistryEntryDisabler.INTEGRATION
+    }
+    assert disabled == {
+        "consumed_ah",
+        "min_cell_voltage",
+        "max_cell_voltage",
+        "charge_cycles",
+        "inverter_mode",
+        "gx_firmware",
+        "local_last_success",
+        "readings_24h",
+    }
+    assert not disabled & set(states(hass, entry))
+    # Every description is either enabled or disabled on purpose, and every key is unique.
+    keys = [d.key for d in (*SENSORS, *HEALTH_SENSORS)]
+    assert len(keys) == len(set(keys))
+
+
+async def test_measurements_keep_statistics(
+    hass: HomeAssistant, aioclient_mock: AiohttpClientMocker, tick: Tick
+) -> None:
+    """Every numeric sensor has a state class, so Home Assistant keeps long-term statistics."""
+    await arrange("both", hass, aioclient_mock, tick)
+    for description in (*SENSORS, *HEALTH_SENSORS):
+        numeric = description.device_class not in {"enum", "timestamp"} and description.key != (
+            "gx_firmware"
+        )
+        assert (description.state_class is not None) == numeric, description.key
+        if description.device_class == "energy":
+            assert description.state_class == "total_increasing"
+
+
+@pytest.mark.usefixtures("entity_registry_enabled_by_default")
+async def test_entity_ids_survive_restarts_and_source_switches(
+    hass: HomeAssistant,
+    aioclient_mock: AiohttpClientMocker,
+    tick: Tick,
+    snapshot: SnapshotAssertion,  # noqa: F811
+) -> None:
+    cerbo = FakeCerbo(aioclient_mock)
+    FakeVrm(aioclient_mock)
+    entry = make_entry(hass, LOCAL_DATA | VRM_DATA)
+    await setup_entry(hass, entry)
+    first = entity_ids(hass, entry)
+    assert first == snapshot(name="entity_ids")
+    units = {
+        key: attributes(hass, "sensor", key).get("unit_of_measurement")
+        for key in ("soc", "voltage", "temperature")
+    }
+    assert attributes(hass, "sensor", "soc")["source"] == "local"
+
+    # The Cerbo goes away: VRM serves; nothing about the entities' identity changes.
+    healthy = dict(cerbo.roots), cerbo.health, cerbo.services
+    break_cerbo(cerbo)
+    await tick(40)
+    assert attributes(hass, "sensor", "soc")["source"] == "vrm"
+    assert entity_ids(hass, entry) == first
+    assert {
+        key: attributes(hass, "sensor", key).get("unit_of_measurement") for key in units
+    } == units
+
+    # A restart while only VRM answers: same IDs.
+    assert await hass.config_entries.async_reload(entry.entry_id)
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.LOADED
+    assert entity_ids(hass, entry) == first
+    assert attributes(hass, "sensor", "soc")["source"] == "vrm"
+
+    # The Cerbo is back: local serves again, still the same IDs; restart again.
+    cerbo.roots, cerbo.health, cerbo.services = healthy
+    await tick(60)
+    assert attributes(hass, "sensor", "soc")["source"] == "local"
+    assert await hass.config_entries.async_reload(entry.entry_id)
+    await hass.async_block_till_done()
+    assert entity_ids(hass, entry) == first
+    registry = er.async_get(hass)
+    assert registry.async_get_entity_id("sensor", DOMAIN, f"{PORTAL_ID}_soc") == (
+        "sensor.cabin_battery_state_of_charge"
+    )
+
+
+async def test_local_fresh_for_two_cycles_then_vrm_then_back(
+    hass: HomeAssistant, aioclient_mock: AiohttpClientMocker, tick: Tick
+) -> None:
+    cerbo = FakeCerbo(aioclient_mock)
+    FakeVrm(aioclient_mock)
+    entry = make_entry(hass, LOCAL_DATA | VRM_DATA)
+    await setup_entry(hass, entry)
+    healthy = dict(cerbo.roots), cerbo.health, cerbo.services
+    break_cerbo(cerbo)
+
+    await tick(20)  # two failed ticks: the last success is exactly two cycles old
+    assert state_of(hass, "sensor", "soc") == "81.0"
+    assert attributes(hass, "sensor", "soc")["source"] == "local"
+    await tick(10)
+    assert state_of(hass, "sensor", "soc") == "78.5"
+    soc = attributes(hass, "sensor", "soc")
+    assert soc["source"] == "vrm"
+    assert soc["data_age"] == 42 + 30  # VRM's own age plus the time since we fetched it
+    assert state_of(hass, "sensor", "grid_power") == STATE_UNAVAILABLE
+    assert state_of(hass, "sensor", "inverter_state") == STATE_UNAVAILABLE
+    # Health entities report the failure instead of going unavailable.
+    assert state_of(hass, "sensor", "local_consecutive_failures") == "3"
+    assert state_of(hass, "binary_sensor", "local_reachable") == "off"
+
+    cerbo.roots, cerbo.health, cerbo.services = healthy
+    await tick(30)
+    assert state_of(hass, "sensor", "soc") == "81.0"
+    assert attributes(hass, "sensor", "soc")["source"] == "local"
+    assert state_of(hass, "sensor", "grid_power") == "167.0"
+    assert state_of(hass, "sensor", "local_consecutive_failures") == "0"
+
+
+async def test_vrm_sample_ages_out_between_polls(
+    hass: HomeAssistant, aioclient_mock: AiohttpClientMocker, tick: Tick
+) -> None:
+    """No coordinator update is needed for a value to go stale: a timer re-checks."""
+    vrm = FakeVrm(aioclient_mock)
+    vrm.set_seconds_ago(540)
+    entry = make_entry(hass, VRM_DATA)
+    await setup_entry(hass, entry)
+    assert state_of(hass, "sensor", "soc") == "78.5"
+    assert attributes(hass, "sensor", "soc")["data_age"] == 540
+
+    await tick(60)  # the sample is ten minutes old; VRM has not been polled again
+    assert vrm.calls == ["system-overview", "BatterySummary"]
+    assert state_of(hass, "sensor", "soc") == STATE_UNAVAILABLE
+    assert state_of(hass, "binary_sensor", "data_stale") == "on"
+
+    vrm.set_seconds_ago(30)
+    await tick(120)  # the next poll brings a fresh sample
+    assert vrm.calls[-1] == "BatterySummary"
+    assert state_of(hass, "sensor", "soc") == "78.5"
+    assert attributes(hass, "sensor", "soc")["data_age"] == 30
+    assert state_of(hass, "binary_sensor", "data_stale") == "off"
+
+
+async def test_time_to_go_in_hours_and_unknown_while_not_discharging(
+    hass: HomeAssistant, aioclient_mock: AiohttpClientMocker, tick: Tick
+) -> None:
+    vrm = FakeVrm(aioclient_mock)
+    entry = make_entry(hass, VRM_DATA)
+    await setup_entry(hass, entry)
+    assert state_of(hass, "sensor", "time_to_go") == "17.64"
+    assert attributes(hass, "sensor", "time_to_go")["unit_of_measurement"] == "h"
+
+    del vrm.summary["records"]["data"]["52"]  # VRM drops time to go while charging
+    vrm.summary["records"]["data"]["49"]["rawValue"] = "3.1"
+    await tick(180)
+    assert state_of(hass, "sensor", "time_to_go") == STATE_UNKNOWN
+    assert state_of(hass, "sensor", "state") == "charging"
+
+
+async def test_unchanged_values_do_not_write_new_states(
+    hass: HomeAssistant, aioclient_mock: AiohttpClientMocker, tick: Tick
+) -> None:
+    """Polls that change nothing an entity shows cause no state change (no recorder rows)."""
+    cerbo = FakeCerbo(aioclient_mock)
+    vrm = FakeVrm(aioclient_mock)
+    entry = make_entry(hass, LOCAL_DATA | VRM_DATA)
+    await setup_entry(hass, entry)
+    soc_id = entity_ids(hass, entry)[f"{PORTAL_ID}_soc"]
+    voltage_id = entity_ids(hass, entry)[f"{PORTAL_ID}_voltage"]
+    changes: dict[str, int] = {}
+
+    def count(event: Event[EventStateChangedData]) -> None:
+        changes[event.data["entity_id"]] = changes.get(event.data["entity_id"], 0) + 1
+
+    hass.bus.async_listen("state_changed", count)
+    system = root_of("system.json")
+    for step in range(1, 19):  # three minutes: the voltage moves, the SOC does not
+        system["Dc/Battery/Voltage"] = 49.8 + step / 100
+        cerbo.set_root(SYSTEM, system)
+        await tick(10)
+    vrm.summary["records"]["data"]["51"]["rawValue"] = "79.5"  # VRM has news: SOC is local
+    await tick(180)
+    assert changes.get(voltage_id) == 18
+    assert soc_id not in changes
+    assert state_of(hass, "sensor", "soc") == "81.0"
+
+
+async def test_data_age_is_not_recorded(
+    recorder_mock: Recorder,
+    hass: HomeAssistant,
+    aioclient_mock: AiohttpClientMocker,
+    tick: Tick,
+) -> None:
+    FakeVrm(aioclient_mock)
+    entry = make_entry(hass, VRM_DATA)
+    await setup_entry(hass, entry)
+    soc_id = entity_ids(hass, entry)[f"{PORTAL_ID}_soc"]
+    budget_id = entity_ids(hass, entry)[f"{PORTAL_ID}_vrm_budget"]
+    await tick(180)
+    await async_wait_recording_done(hass)
+    assert hass.states.get(soc_id).attributes["data_age"] == 42  # type: ignore[union-attr]
+    history = await hass.async_add_executor_job(
+        state_changes_during_period, hass, START - timedelta(minutes=1), None, soc_id
+    )
+    recorded = history[soc_id]
+    assert recorded
+    for state in recorded:
+        assert "data_age" not in state.attributes
+        assert state.attributes["source"] == "vrm"
+    history = await hass.async_add_executor_job(
+        state_changes_during_period, hass, START - timedelta(minutes=1), None, budget_id
+    )
+    for state in history[budget_id]:
+        assert "requests_last_hour" not in state.attributes
+        assert state.attributes["limit"] == 45
+
+
+async def test_health_sensors(
+    hass: HomeAssistant, aioclient_mock: AiohttpClientMocker, tick: Tick
+) -> None:
+    cerbo = FakeCerbo(aioclient_mock)
+    vrm = FakeVrm(aioclient_mock)
+    entry = make_entry(hass, LOCAL_DATA | VRM_DATA)
+    await setup_entry(hass, entry)
+    assert state_of(hass, "sensor", "vrm_last_success") == START.isoformat()
+    assert state_of(hass, "sensor", "vrm_requests_last_hour") == "2"
+    assert state_of(hass, "sensor", "vrm_consecutive_failures") == "0"
+
+    vrm.html = MAINTENANCE
+    break_cerbo(cerbo)
+    # Two failed VRM polls and 39 failed local ticks. Failing coordinators stop notifying, so
+    # the health sensors catch up on their 30 s timer (or when asked, as here).
+    await tick(390)
+    await update_entity(hass, "sensor", "local_consecutive_failures")
+    assert state_of(hass, "sensor", "vrm_last_success") == START.isoformat()
+    assert state_of(hass, "sensor", "vrm_consecutive_failures") == "2"
+    assert state_of(hass, "sensor", "local_consecutive_failures") == "39"
+    assert state_of(hass, "sensor", "vrm_requests_last_hour") == "4"
+    assert state_of(hass, "binary_sensor", "vrm_reachable") == "off"
+    assert attributes(hass, "binary_sensor", "vrm_reachable") == {
+        "device_class": "connectivity",
+        "friendly_name": "Cabin VRM connection",
+        "error": "bad_response",
+    }
+
+
+@pytest.mark.usefixtures("entity_registry_enabled_by_default")
+async def test_readings_in_the_last_day(
+    hass: HomeAssistant, aioclient_mock: AiohttpClientMocker, tick: Tick
+) -> None:
+    FakeCerbo(aioclient_mock)
+    FakeVrm(aioclient_mock)
+    entry = make_entry(hass, LOCAL_DATA | VRM_DATA)
+    await setup_entry(hass, entry)
+    assert state_of(hass, "sensor", "readings_24h") == "2"
+    # Unchanged data does not wake the listeners; the 30 s timer (or a request, as here) brings
+    # the count up to date.
+    await tick(210)
+    await update_entity(hass, "sensor", "readings_24h")
+    await update_entity(hass, "sensor", "local_last_success")
+    assert state_of(hass, "sensor", "readings_24h") == "24"
+    assert attributes(hass, "sensor", "readings_24h")["local_readings"] == 22
+    assert attributes(hass, "sensor", "readings_24h")["vrm_readings"] == 2
+    assert state_of(hass, "sensor", "local_last_success") == (
+        (START + timedelta(seconds=210)).isoformat()
+    )
+
+
+async def test_local_only_entry_has_no_vrm_entities(
+    hass: HomeAssistant, aioclient_mock: AiohttpClientMocker, tick: Tick
+) -> None:
+    entry = await arrange("local_only", hass, aioclient_mock, tick)
+    keys = set(states(hass, entry))
+    assert not {key for key in keys if key.startswith("vrm_")}
+    assert {"soh", "grid_power", "local_reachable"} <= keys
+
+
+async def test_vrm_only_entry_has_no_local_only_values(
+    hass: HomeAssistant, aioclient_mock: AiohttpClientMocker, tick: Tick
+) -> None:
+    entry = await arrange("vrm_only", hass, aioclient_mock, tick)
+    keys = set(entity_ids(hass, entry))
+    for key in ("soh", "grid_power", "inverter_state", "charged_energy", "local_reachable"):
+        assert f"{PORTAL_ID}_{key}" not in keys
+
+
+async def test_entry_without_sources_adds_nothing(hass: HomeAssistant) -> None:
+    entry = make_entry(hass, {})
+    await setup_entry(hass, entry)
+    assert entity_ids(hass, entry) == {}
+    assert devices(hass, entry) == []
+
+
+async def test_installation_device_points_at_the_gx_without_vrm(
+    hass: HomeAssistant, aioclient_mock: AiohttpClientMocker, tick: Tick
+) -> None:
+    entry = await arrange("local_only", hass, aioclient_mock, tick)
+    gx, battery = devices(hass, entry)
+    assert gx["identifiers"] == [(DOMAIN, PORTAL_ID)]
+    assert gx["configuration_url"] == "http://192.168.1.20"
+    assert gx["sw_version"] == "v3.70~33"
+    assert battery["identifiers"] == [(DOMAIN, f"{PORTAL_ID}_battery")]
+    assert battery["via"] == [(DOMAIN, PORTAL_ID)]
+    assert battery["model"] == "Virtual battery"
+
+
+async def test_battery_model_from_vrm_when_the_cerbo_never_answered(
+    hass: HomeAssistant, aioclient_mock: AiohttpClientMocker, tick: Tick
+) -> None:
+    break_cerbo(FakeCerbo(aioclient_mock))
+    FakeVrm(aioclient_mock)
+    entry = make_entry(hass, LOCAL_DATA | VRM_DATA)
+    await setup_entry(hass, entry)
+    found = {d["name"]: d for d in devices(hass, entry)}
+    assert found["Cabin"]["model"] == "Cerbo GX"
+    assert found["Cabin"]["sw_version"] == "v3.72"
+    assert found["Cabin battery"]["model"] == "Pylontech battery"
+    assert state_of(hass, "sensor", "soc") == "78.5"
+
+
+async def test_cerbo_values_change_with_the_cerbo(
+    hass: HomeAssistant, aioclient_mock: AiohttpClientMocker, tick: Tick
+) -> None:
+    cerbo = FakeCerbo(aioclient_mock)
+    entry = make_entry(hass, LOCAL_DATA)
+    await setup_entry(hass, entry)
+    battery: dict[str, Any] = root_of("battery_pylontech.json")
+    battery["Soh"] = 84.0
+    battery["History/ChargedEnergy"] = 9432.39
+    cerbo.set_root(PYLONTECH, battery)
+    await tick(60)  # the separate BMS is read once a minute
+    assert state_of(hass, "sensor", "soh") == "84.0"
+    assert state_of(hass, "sensor", "charged_energy") == "9432.39"
+    assert attributes(hass, "sensor", "charged_energy")["state_class"] == "total_increasing"
