@@ -61,6 +61,7 @@ DEFAULT_PASSWORD: Final = "victron-dev"  # a throwaway login for a loopback-only
 DEFAULT_TIMEOUT: Final = 300.0  # seconds until the entry must be loaded
 STOP_TIMEOUT: Final = 30.0  # seconds Home Assistant gets to stop before it is killed
 POLL: Final = 0.5  # seconds between readiness checks
+RESTART_EXIT_CODE: Final = 100  # what `hass` exits with when a restart is asked for
 
 ENTRY_ID: Final = "victroncerbosimulator00000"  # fixed, so every start updates the same entry
 ENTRY_STORAGE_MINOR: Final = 5  # core.config_entries 1.5 in HA 2026.2 and 2026.10
@@ -426,8 +427,17 @@ class HomeAssistantApi:
         self._refresh = self.token = None
 
     async def entry(self) -> dict[str, Any] | None:
-        """Our config entry as `/api/config/config_entries/entry` lists it."""
-        entries = await self._get_json(f"/api/config/config_entries/entry?domain={DOMAIN}")
+        """Our config entry as `/api/config/config_entries/entry` lists it.
+
+        None also while the `config` API is not there yet (404 early in the start).
+        """
+        path = f"/api/config/config_entries/entry?domain={DOMAIN}"
+        async with self.session.get(f"{self.url}{path}", headers=self._auth()) as response:
+            if response.status == 404:  # noqa: PLR2004
+                return None
+            if response.status != 200:  # noqa: PLR2004
+                raise DevelopError(f"GET {path}: HTTP {response.status}")
+            entries = await response.json()
         return next((e for e in entries if e.get("entry_id") == ENTRY_ID), None)
 
     async def entities(self) -> list[dict[str, Any]]:
@@ -497,6 +507,7 @@ class Develop:
         self.children: list[Child] = []
         self.stop = asyncio.Event()
         self.state: dict[str, Any] = {}
+        self._respawn: dict[str, tuple[list[str], Path, dict[str, str]]] = {}
 
     def say(self, text: str) -> None:
         print(text, flush=True)
@@ -572,8 +583,9 @@ class Develop:
         return command
 
     async def _spawn(self, name: str, command: list[str], cwd: Path, env: dict[str, str]) -> None:
+        """Start a child (again, after a restart: it replaces the one that ended)."""
         log = LOG_DIR / f"{name}.log"
-        with log.open("wb") as out:
+        with log.open("ab" if name in self._respawn else "wb") as out:
             process = await asyncio.create_subprocess_exec(
                 *command,
                 cwd=cwd,
@@ -583,7 +595,9 @@ class Develop:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # Ctrl-C reaches us; we stop them in order
             )
+        self.children = [c for c in self.children if c.name != name]
         self.children.append(Child(name, process, log))
+        self._respawn[name] = (command, cwd, env)
 
     async def _simulator_up(self) -> bool:
         try:
@@ -668,18 +682,27 @@ class Develop:
         return next((c for c in self.children if c.process.returncode is not None), None)
 
     async def _supervise(self) -> int:
-        waits = {asyncio.ensure_future(c.process.wait()): c for c in self.children}
-        stop = asyncio.ensure_future(self.stop.wait())
-        done, _ = await asyncio.wait({stop, *waits}, return_when=asyncio.FIRST_COMPLETED)
-        for future in (stop, *waits):
-            future.cancel()
-        if stop in done:
-            self.say("stopping ...")
-            return 0
-        ended = next(waits[f] for f in done if f in waits)
-        self.say(f"develop: {ended.name} exited with code {ended.process.returncode}:")
-        self.say(tail(ended.log))
-        return 1
+        while True:
+            waits = {asyncio.ensure_future(c.process.wait()): c for c in self.children}
+            stop = asyncio.ensure_future(self.stop.wait())
+            done, _ = await asyncio.wait({stop, *waits}, return_when=asyncio.FIRST_COMPLETED)
+            for future in (stop, *waits):
+                future.cancel()
+            if stop in done:
+                self.say("stopping ...")
+                return 0
+            ended = next(waits[f] for f in done if f in waits)
+            if ended.name == "home-assistant" and ended.process.returncode == RESTART_EXIT_CODE:
+                # Settings > Restart (or homeassistant.restart): as HA's own supervisor does,
+                # start it again; it loads the integration from the working tree afresh
+                self.say("Home Assistant asked for a restart; starting it again ...")
+                await self._spawn(ended.name, *self._respawn[ended.name])
+                self.state["pids"] = {c.name: c.process.pid for c in self.children}
+                _write_json(STATE_FILE, self.state)
+                continue
+            self.say(f"develop: {ended.name} exited with code {ended.process.returncode}:")
+            self.say(tail(ended.log))
+            return 1
 
     async def _stop_children(self) -> None:
         # Home Assistant first: it may still poll the simulator while it shuts down.
