@@ -27,7 +27,16 @@ from custom_components.victron_cerbo.diagnostics import (
     redact_keys,
 )
 from custom_components.victron_cerbo.sources import Source
-from tests.cerbo_helpers import SYSTEM, TEMP_5, VEBUS, VIRTUAL, FakeCerbo, Reply, root_of
+from tests.cerbo_helpers import (
+    PLATFORM,
+    SYSTEM,
+    TEMP_5,
+    VEBUS,
+    VIRTUAL,
+    FakeCerbo,
+    Reply,
+    root_of,
+)
 from tests.entity_helpers import (
     HOST,
     LOCAL_DATA,
@@ -245,3 +254,45 @@ def test_redaction_helpers() -> None:
     payload = CerboRawPayload(status=200, size=len(text) + 100, text=text)
     assert _local_payload(payload)["text"] == f'{{"Serial": "{REDACTED}", "Other": 1,'
     assert DOMAIN
+
+
+async def test_sources_that_never_answered_fully(
+    frozen: FrozenDateTimeFactory,
+    hass: HomeAssistant,
+    hass_client: ClientSessionGenerator,
+    aioclient_mock: AiohttpClientMocker,
+) -> None:
+    """The Cerbo never answered and VRM's device list was unusable: still no secret leaks."""
+    break_cerbo(FakeCerbo(aioclient_mock))
+    vrm = FakeVrm(aioclient_mock)
+    vrm.overview = {"success": True, "records": {"devices": "junk"}}
+    entry = make_entry(hass, LOCAL_DATA | VRM_DATA)
+    await setup_entry(hass, entry)
+    diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, entry)
+    assert diagnostics["local"]["discovery"] is None
+    assert diagnostics["vrm"]["overview"] is None
+    assert diagnostics["values"]["soc"]["source"] == "vrm"
+    assert_no_secrets(diagnostics)
+
+
+async def test_cerbo_without_platform_service(
+    frozen: FrozenDateTimeFactory,
+    hass: HomeAssistant,
+    hass_client: ClientSessionGenerator,
+    aioclient_mock: AiohttpClientMocker,
+) -> None:
+    cerbo = FakeCerbo(aioclient_mock)
+    del cerbo.roots[PLATFORM]
+    services = json.loads(cerbo.services.text)
+    services["services"] = [name for name in services["services"] if name != PLATFORM]
+    cerbo.services = Reply(text=json.dumps(services))
+    entry = make_entry(hass, LOCAL_DATA)
+    await setup_entry(hass, entry)
+    diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, entry)
+    assert diagnostics["local"]["discovery"]["platform_service"] is None
+    assert diagnostics["values"]["gx_firmware"] == {
+        "source": "local",
+        "data_age": 0.0,
+        "value": None,
+    }
+    assert_no_secrets(diagnostics)

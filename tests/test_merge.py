@@ -375,3 +375,14 @@ def test_every_value_has_a_reader() -> None:
         if spec.vrm is not None and key != "alarms":
             assert spec.vrm_fields, key
     assert VEBUS  # the fixtures include an inverter
+
+
+@pytest.mark.usefixtures("cerbo")
+async def test_neither_fresh_source_has_the_value(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, vrm: FakeVrm
+) -> None:
+    del vrm.summary["records"]["data"]["50"]  # VRM without consumed Ah, like the GX
+    sources = await both(hass, freezer)
+    assert sources.value("consumed_ah", START) == Reading(None, Source.LOCAL, START)
+    later = START + LOCAL_WINDOW + timedelta(seconds=1)
+    assert sources.value("consumed_ah", later) == Reading(None, Source.VRM, VRM_SAMPLE)

@@ -24,9 +24,17 @@ from pytest_homeassistant_custom_component.components.recorder.common import (
 from pytest_homeassistant_custom_component.test_util.aiohttp import AiohttpClientMocker
 from syrupy.assertion import SnapshotAssertion
 
-from custom_components.victron_cerbo.const import DOMAIN
+from custom_components.victron_cerbo.const import CONF_HOST, CONF_SITE_ID, DOMAIN
+from custom_components.victron_cerbo.entity import _configuration_url, recorded
 from custom_components.victron_cerbo.sensor import HEALTH_SENSORS, SENSORS
-from tests.cerbo_helpers import PYLONTECH, SYSTEM, FakeCerbo, root_of
+from tests.cerbo_helpers import (
+    PYLONTECH,
+    ROOT_FIXTURES,
+    SYSTEM,
+    VIRTUAL,
+    FakeCerbo,
+    root_of,
+)
 from tests.entity_helpers import (
     LOCAL_DATA,
     PORTAL_ID,
@@ -479,3 +487,38 @@ async def test_cerbo_values_change_with_the_cerbo(
     assert state_of(hass, "sensor", "soh") == "84.0"
     assert state_of(hass, "sensor", "charged_energy") == "9432.39"
     assert attributes(hass, "sensor", "charged_energy")["state_class"] == "total_increasing"
+
+
+def test_configuration_url_and_fingerprints() -> None:
+    def url(data: dict[str, Any]) -> str | None:
+        return _configuration_url(MockConfigEntry(domain=DOMAIN, data=data))
+
+    assert url({CONF_SITE_ID: 7, CONF_HOST: "gx.local"}) == (
+        "https://vrm.victronenergy.com/installation/7/dashboard"
+    )
+    assert url({CONF_HOST: "[fe80::1]"}) == "http://[fe80::1]"
+    assert url({CONF_HOST: "not a host"}) is None
+    assert url({}) is None
+    # Attributes that change with every sample never make a state look new.
+    assert recorded({"data_age": 3, "source": "vrm", "a": [1, {"b": (2,)}]}) == (
+        ("a", (1, (("b", (2,)),))),
+        ("source", "vrm"),
+    )
+    assert recorded(None) == ()
+
+
+async def test_battery_model_when_neither_source_names_it(
+    hass: HomeAssistant, aioclient_mock: AiohttpClientMocker, tick: Tick
+) -> None:
+    cerbo = FakeCerbo(aioclient_mock)
+    for service in (VIRTUAL, PYLONTECH):
+        root = root_of(ROOT_FIXTURES[service])
+        del root["ProductName"]
+        cerbo.set_root(service, root)
+    vrm = FakeVrm(aioclient_mock)
+    devices_list = vrm.overview["records"]["devices"]
+    vrm.overview["records"]["devices"] = [d for d in devices_list if d.get("instance") != 512]
+    entry = make_entry(hass, LOCAL_DATA | VRM_DATA)
+    await setup_entry(hass, entry)
+    battery = next(d for d in devices(hass, entry) if d["name"] == "Cabin battery")
+    assert battery["model"] is None

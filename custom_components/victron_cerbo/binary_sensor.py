@@ -98,7 +98,7 @@ class VictronBatteryBinarySensorEntityDescription(BinarySensorEntityDescription)
 
     value: str
     is_on_fn: Callable[[Any, Thresholds], bool | None]
-    attributes_fn: Callable[[Any, Thresholds], dict[str, Any]] | None = None
+    attributes_fn: Callable[[Any, Thresholds], dict[str, Any]]
     device: DeviceKind = DeviceKind.BATTERY
 
 
@@ -313,8 +313,7 @@ class VictronBatteryBinarySensor(VictronEntity, BinarySensorEntity):
             self._attr_is_on = None
         else:
             self._attr_is_on = description.is_on_fn(reading.value, self.thresholds)
-            if description.attributes_fn is not None:
-                attributes |= description.attributes_fn(reading.value, self.thresholds)
+            attributes |= description.attributes_fn(reading.value, self.thresholds)
         self._attr_extra_state_attributes = attributes
         return (True, self._attr_is_on, recorded(attributes))
 

@@ -32,6 +32,10 @@ MANUFACTURER: Final = "Victron Energy"
 VRM_SITE_URL: Final = "https://vrm.victronenergy.com/installation/{site_id}/dashboard"
 # How often freshness is checked between coordinator updates.
 RECHECK_INTERVAL: Final = timedelta(seconds=30)
+# How an entity names its parent device: by device id since Home Assistant 2026.8.
+VIA_DEVICE_KEY: Final = (
+    "via_device_id" if "via_device_id" in DeviceInfo.__annotations__ else "via_device"
+)
 # Attributes that change with every sample or request: kept out of the recorder.
 UNRECORDED: Final = frozenset({"data_age", "requests_last_hour", "local_readings", "vrm_readings"})
 
@@ -129,10 +133,8 @@ def battery_device_info(entry: VictronConfigEntry, installation_id: str) -> Devi
         "name": f"{entry.title} battery",
         "model": _battery_model(entry),
     }
-    if "via_device_id" in DeviceInfo.__annotations__:
-        info["via_device_id"] = installation_id
-    else:
-        info["via_device"] = (DOMAIN, entry_key(entry))
+    via: Any = installation_id if VIA_DEVICE_KEY == "via_device_id" else (DOMAIN, entry_key(entry))
+    info[VIA_DEVICE_KEY] = via
     return cast("DeviceInfo", info)
 
 

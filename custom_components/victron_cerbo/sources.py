@@ -320,7 +320,8 @@ class BatterySources:
         vrm = self._vrm(now) if spec.vrm is not None else None
         if vrm is not None and spec.vrm_fields & vrm.reading.stale_fields:
             vrm = None  # VRM flags this very value as old
-        if vrm is not None and spec.vrm is not None:
+        if vrm is not None:
+            assert spec.vrm is not None  # only read when there is a VRM reader
             value = spec.vrm(vrm.reading)
             if value is not None or local is None:
                 return Reading(value, Source.VRM, vrm.sampled_at)

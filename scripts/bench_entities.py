@@ -1,0 +1,236 @@
+"""Benchmark of the entities: recorder load and CPU per simulated hour, merge and diagnostics speed.
+
+The whole integration runs inside a test Home Assistant from pytest-homeassistant-custom-component,
+set up through `hass.config_entries.async_setup` with both sources. The Cerbo and VRM are answered
+in-process by its AiohttpClientMocker; freezegun moves the clock, so nothing waits for real. The
+Cerbo's battery values move like a real battery (voltage, current and power every tick, SOC every
+few minutes), so the figures show what the state machine and the recorder would see.
+
+Run from the repository root:  .venv/3.13/bin/python scripts/bench_entities.py [--hours 6]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import random
+import re
+import sys
+import time
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+# Makes dt_util.utcnow visible to freezegun; must come before any other Home Assistant import.
+import pytest_homeassistant_custom_component.patch_time  # noqa: E402, F401
+from freezegun import freeze_time  # noqa: E402
+from freezegun.api import FrozenDateTimeFactory  # noqa: E402
+from homeassistant import loader  # noqa: E402
+from homeassistant.core import Event, EventStateChangedData  # noqa: E402
+from homeassistant.util import dt as dt_util  # noqa: E402
+from pytest_homeassistant_custom_component.common import (  # noqa: E402
+    MockConfigEntry,
+    async_fire_time_changed,
+    async_test_home_assistant,
+)
+from pytest_homeassistant_custom_component.test_util.aiohttp import (  # noqa: E402
+    AiohttpClientMockResponse,
+    mock_aiohttp_client,
+)
+from yarl import URL  # noqa: E402
+
+from custom_components.victron_cerbo.const import (  # noqa: E402
+    CONF_BATTERY_INSTANCE,
+    CONF_HOST,
+    CONF_PORT,
+    CONF_PORTAL_ID,
+    CONF_SITE_ID,
+    CONF_VRM_TOKEN,
+    DOMAIN,
+)
+from custom_components.victron_cerbo.diagnostics import (  # noqa: E402
+    async_get_config_entry_diagnostics,
+)
+from custom_components.victron_cerbo.entity import UNRECORDED  # noqa: E402
+from custom_components.victron_cerbo.sources import VALUES, BatterySources  # noqa: E402
+from custom_components.victron_cerbo.vrm_api import RequestBudget  # noqa: E402
+from custom_components.victron_cerbo.vrm_coordinator import DATA_VRM_BUDGETS  # noqa: E402
+
+CERBO = ROOT / "tests" / "fixtures" / "cerbo"
+VRM = ROOT / "tests" / "fixtures" / "vrm"
+HOST = "192.168.1.20"
+PORTAL_ID = "c0619ab4e53f"
+SITE_ID = 123456
+START = datetime(2026, 1, 15, 0, 0, 0, tzinfo=UTC)
+STEP = 10  # seconds per clock step: one local tick
+# The real clock, kept in a container: freezegun replaces module-level references to it.
+REAL = {"perf_counter": time.perf_counter}
+ROOTS = {
+    "com.victronenergy.system": "system.json",
+    "com.victronenergy.platform": "platform.json",
+    "com.victronenergy.battery.virtual_6167fb1a3a50da34": "battery_virtual.json",
+    "com.victronenergy.battery.socketcan_can0": "battery_pylontech.json",
+    "com.victronenergy.vebus.ttyS4": "vebus.json",
+    "com.victronenergy.temperature.adc_builtin0_5": "temperature_5.json",
+    "com.victronenergy.temperature.adc_builtin0_6": "temperature_6.json",
+}
+
+
+class Cerbo:
+    """The Cerbo's answers; the system root drifts like a battery in use."""
+
+    def __init__(self) -> None:
+        """Load the fixtures."""
+        self.texts = {
+            "/health": (CERBO / "health_v32.json").read_text(encoding="utf-8"),
+            "/services": (CERBO / "services.json").read_text(encoding="utf-8"),
+        }
+        self.roots = {
+            service: json.loads((CERBO / name).read_text(encoding="utf-8"))["value"]
+            for service, name in ROOTS.items()
+        }
+        self.random = random.Random(1)
+        self.step = 0
+
+    def drift(self) -> None:
+        """One tick of a battery discharging with a noisy load."""
+        self.step += 1
+        system = self.roots["com.victronenergy.system"]
+        current = round(-8.0 + self.random.uniform(-3, 3), 1)
+        voltage = round(51.0 + self.random.uniform(-0.2, 0.2), 2)
+        system["Dc/Battery/Current"] = current
+        system["Dc/Battery/Voltage"] = voltage
+        system["Dc/Battery/Power"] = round(current * voltage)
+        system["Ac/Grid/L1/Power"] = round(150 + self.random.uniform(-40, 40))
+        system["Ac/Consumption/L1/Power"] = round(140 + self.random.uniform(-40, 40))
+        if self.step % 12 == 0:  # about 0.1 % SOC every two minutes
+            system["Dc/Battery/Soc"] = round(system["Dc/Battery/Soc"] - 0.1, 1)
+        if self.step % 30 == 0:
+            system["Dc/Battery/Temperature"] = round(25 + self.random.uniform(-1, 1), 1)
+
+    def answer(self, url: URL) -> str:
+        """The body for one request."""
+        if url.path in self.texts:
+            return self.texts[url.path]
+        service = url.query.get("service", "")
+        value = self.roots.get(service)
+        return json.dumps({"service": service, "path": "/", "value": value, "success": True})
+
+
+async def run(hours: float) -> dict[str, Any]:
+    """Simulate `hours` with both sources; count what the state machine and recorder see."""
+    cerbo = Cerbo()
+    summary = json.loads((VRM / "battery_summary.json").read_text(encoding="utf-8"))
+    overview = json.loads((VRM / "system_overview.json").read_text(encoding="utf-8"))
+
+    async def respond(method: str, url: URL, _data: Any) -> AiohttpClientMockResponse:
+        if url.host == HOST:
+            return AiohttpClientMockResponse(method, url, text=cerbo.answer(url))
+        body = overview if url.path.endswith("system-overview") else summary
+        return AiohttpClientMockResponse(method, url, json=body)
+
+    changes: Counter[str] = Counter()
+    unrecorded_only: Counter[str] = Counter()
+
+    def count(event: Event[EventStateChangedData]) -> None:
+        old, new = event.data["old_state"], event.data["new_state"]
+        if old is None or new is None:
+            return
+        changes[new.entity_id] += 1
+        kept_old = {k: v for k, v in old.attributes.items() if k not in UNRECORDED}
+        kept_new = {k: v for k, v in new.attributes.items() if k not in UNRECORDED}
+        if old.state == new.state and kept_old == kept_new:
+            unrecorded_only[new.entity_id] += 1
+
+    with freeze_time(START) as frozen, mock_aiohttp_client() as mocker:
+        assert isinstance(frozen, FrozenDateTimeFactory)
+        mocker.get(re.compile(".*"), side_effect=respond)
+        async with async_test_home_assistant() as hass:
+            hass.data.pop(loader.DATA_CUSTOM_COMPONENTS)
+            entry = MockConfigEntry(
+                domain=DOMAIN,
+                title="Cabin",
+                unique_id=PORTAL_ID,
+                data={
+                    CONF_HOST: HOST,
+                    CONF_PORT: 8088,
+                    CONF_PORTAL_ID: PORTAL_ID,
+                    CONF_VRM_TOKEN: "0" * 64,
+                    CONF_SITE_ID: SITE_ID,
+                    CONF_BATTERY_INSTANCE: 512,
+                },
+            )
+            entry.add_to_hass(hass)
+            budget = RequestBudget(clock=lambda: dt_util.utcnow().timestamp())
+            hass.data.setdefault(DATA_VRM_BUDGETS, {})[entry.entry_id] = budget
+            assert await hass.config_entries.async_setup(entry.entry_id)
+            await hass.async_block_till_done()
+            entities = len(hass.states.async_entity_ids())
+            stop_counting = hass.bus.async_listen("state_changed", count)
+
+            ticks = int(hours * 3600 / STEP)
+            cpu = time.process_time()
+            for _ in range(ticks):
+                cerbo.drift()
+                frozen.tick(timedelta(seconds=STEP))
+                async_fire_time_changed(hass)
+                await hass.async_block_till_done()
+            cpu = time.process_time() - cpu
+
+            stop_counting()
+            merge = merge_speed(BatterySources(entry.runtime_data))
+            started = REAL["perf_counter"]()
+            diagnostics = await async_get_config_entry_diagnostics(hass, entry)
+            diagnostics_ms = (REAL["perf_counter"]() - started) * 1000
+            await hass.config_entries.async_unload(entry.entry_id)
+            await hass.async_block_till_done()
+            await hass.async_stop(force=True)
+
+    per_hour = {entity: n / hours for entity, n in changes.items()}
+    return {
+        "hours": hours,
+        "entities with a state": entities,
+        "state changes per hour (all entities)": round(sum(per_hour.values())),
+        "state changes per hour (the 5 busiest)": {
+            entity: round(n) for entity, n in Counter(per_hour).most_common(5)
+        },
+        "state changes per hour of the SOC sensor": round(
+            per_hour.get("sensor.cabin_battery_state_of_charge", 0), 1
+        ),
+        "entities that never changed": entities - len(changes),
+        "changes that only touched unrecorded attributes": sum(unrecorded_only.values()),
+        "CPU per simulated hour (ms, whole HA incl. HTTP fakes)": round(cpu / hours * 1000),
+        "merge: all values once (µs)": merge,
+        "diagnostics: build (ms)": round(diagnostics_ms, 1),
+        "diagnostics: size (bytes)": len(json.dumps(diagnostics)),
+    }
+
+
+def merge_speed(sources: BatterySources, rounds: int = 2000) -> float:
+    """Microseconds to decide the source of every value once."""
+    now = dt_util.utcnow()
+    started = REAL["perf_counter"]()
+    for _ in range(rounds):
+        for spec in VALUES.values():
+            sources.pick(spec, now)
+    return round((REAL["perf_counter"]() - started) / rounds * 1e6, 1)
+
+
+def main() -> None:
+    """Print the figures as JSON."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--hours", type=float, default=6.0)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.CRITICAL)
+    result = asyncio.run(run(args.hours))
+    print(json.dumps(result, indent=2, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()
