@@ -60,11 +60,12 @@ def test_reading_just_after_the_sample_stands_in_at_start_up() -> None:
     assert result.disagree is True
 
 
-def test_too_far_apart_gives_no_comparison() -> None:
+def test_only_a_reading_in_effect_or_just_after_counts() -> None:
     comparator = SocComparator(threshold=2, dwell=timedelta(0))
     comparator.add_other(75.0, at(0))
-    assert comparator.compare(80.0, at(11 * 60), now=at(11 * 60)) is None  # reading too old
-    assert comparator.compare(80.0, at(-120), now=at(0)) is None  # reading too late
+    # an unchanged value is still in effect much later
+    assert comparator.compare(80.0, at(11 * 60), now=at(11 * 60)) is not None
+    assert comparator.compare(80.0, at(-120), now=at(0)) is None  # first reading too late
     assert comparator.compare(None, at(0), now=at(0)) is None
     assert comparator.compare(80.0, None, now=at(0)) is None
 

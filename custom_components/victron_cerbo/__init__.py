@@ -23,6 +23,7 @@ from .coordinator import VictronConfigEntry, VictronRuntimeData
 from .entity import async_register_installation_device
 from .issues import async_delete_issues, async_setup_issue_checks
 from .local_coordinator import LocalCoordinator
+from .solark import ComparisonSettings, SolarkComparison, async_delete_comparison_issue
 from .vrm_api import VrmClient
 from .vrm_coordinator import DATA_VRM_BUDGETS, VrmCoordinator
 
@@ -53,6 +54,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: VictronConfigEntry) -> b
         # Battery devices link to it by device id (via_device_id), so it must exist first.
         async_register_installation_device(hass, entry)
     async_setup_issue_checks(hass, entry)
+    _async_start_comparison(hass, entry)
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     return True
 
@@ -79,6 +81,17 @@ async def _async_first_refresh(local: LocalCoordinator | None, vrm: VrmCoordinat
         LOGGER.info("Starting with one source unavailable: %s", failure)
 
 
+def _async_start_comparison(hass: HomeAssistant, entry: VictronConfigEntry) -> None:
+    """Compare with the inverter's SOC when the user chose its entity."""
+    settings = ComparisonSettings.from_entry(entry)
+    if settings is None:
+        async_delete_comparison_issue(hass, entry)
+        return
+    comparison = SolarkComparison(hass, entry, settings)
+    entry.runtime_data.comparison = comparison
+    comparison.async_start()
+
+
 async def async_unload_entry(hass: HomeAssistant, entry: VictronConfigEntry) -> bool:
     """Unload a config entry."""
     return await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
@@ -88,3 +101,4 @@ async def async_remove_entry(hass: HomeAssistant, entry: VictronConfigEntry) -> 
     """Forget what outlives reloads but not removal: the VRM request budget, repair issues."""
     hass.data.get(DATA_VRM_BUDGETS, {}).pop(entry.entry_id, None)
     async_delete_issues(hass, entry)
+    async_delete_comparison_issue(hass, entry)

@@ -32,6 +32,7 @@ from .const import (
     DEFAULT_TEMPERATURE_MIN,
 )
 from .entity import DeviceKind, EntryDevices, VictronEntity, recorded, source_attributes
+from .solark import SocDisagreementBinarySensor
 from .sources import VALUES, BatterySources, GridStatus, Source
 
 if TYPE_CHECKING:
@@ -278,6 +279,10 @@ async def async_setup_entry(
         for description in BATTERY_BINARY_SENSORS
         if sources.can_serve(VALUES[description.value])
     )
+    if (comparison := entry.runtime_data.comparison) is not None:
+        entities.append(
+            SocDisagreementBinarySensor(comparison, "soc_disagreement", devices.battery)
+        )
     async_add_entities(entities)
 
 

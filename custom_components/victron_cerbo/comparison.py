@@ -3,8 +3,8 @@
 Plain Python, no Home Assistant imports. The rule, stated once:
 
 * Victron values are compared with the inverter value *in effect when the Victron value was
-  sampled* (the inverter's last reading at or before that moment), so a VRM sample that is three
-  minutes old is never set against an inverter reading taken three minutes later.
+  sampled* (the inverter's last value change at or before that moment), so a VRM sample that is
+  three minutes old is never set against an inverter reading taken three minutes later.
 * The verdict (agree / disagree) changes only after the new condition has held for the dwell time,
   so one noisy sample cannot flip it.
 """
@@ -18,8 +18,6 @@ from datetime import datetime, timedelta
 
 FULL = 100.0  # percent
 
-# Inverter readings older than this before the Victron sample are too old to compare with.
-MAX_SAMPLE_GAP = timedelta(minutes=10)
 # An inverter reading taken this soon after the Victron sample may stand in for it.
 MAX_LEAD = timedelta(minutes=1)
 # How much inverter history to keep: enough for a VRM sample that is several minutes old.
@@ -89,11 +87,12 @@ class SocComparator:
     def other_at(self, moment: datetime) -> tuple[float, datetime] | None:
         """The inverter reading to set against a Victron sample taken at a moment.
 
-        The reading in effect then (the last one at or before it) while it is recent enough;
-        otherwise the first reading after it, if that came soon after (e.g. just after start-up).
+        The reading in effect then: the last one at or before it (readings are value changes,
+        and unavailability clears the history, so it held until the next one). Otherwise the
+        first reading after it, if that came soon after (e.g. just after start-up).
         """
         index = bisect_right(self._times, moment)
-        if index > 0 and moment - self._times[index - 1] <= MAX_SAMPLE_GAP:
+        if index > 0:
             return self._values[index - 1], self._times[index - 1]
         if index < len(self._times) and self._times[index] - moment <= MAX_LEAD:
             return self._values[index], self._times[index]

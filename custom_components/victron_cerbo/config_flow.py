@@ -70,6 +70,7 @@ from .const import (
     MIN_VRM_POLL_INTERVAL,
 )
 from .coordinator import VictronConfigEntry
+from .solark import async_suggest_solark_entity
 from .vrm_api import (
     VrmAuthenticationError,
     VrmClient,
@@ -546,9 +547,15 @@ class VictronCerboOptionsFlow(OptionsFlowWithReload):
             else:
                 return self.async_create_entry(data=user_input)
 
-        schema = self.add_suggested_values_to_schema(
-            _options_schema(self.config_entry), user_input or self.config_entry.options
-        )
+        suggested = dict(user_input or self.config_entry.options)
+        # Offer the inverter's SOC sensor when a known Sol-Ark/Sunsynk setup is present.
+        if (
+            user_input is None
+            and CONF_SOLARK_ENTITY not in suggested
+            and (found := async_suggest_solark_entity(self.hass))
+        ):
+            suggested[CONF_SOLARK_ENTITY] = found
+        schema = self.add_suggested_values_to_schema(_options_schema(self.config_entry), suggested)
         return self.async_show_form(step_id="init", data_schema=schema, errors=errors)
 
 

@@ -13,6 +13,7 @@ from homeassistant.config_entries import ConfigEntry
 
 if TYPE_CHECKING:
     from .local_coordinator import LocalCoordinator
+    from .solark import SolarkComparison
     from .vrm_coordinator import VrmCoordinator
 
 
@@ -22,6 +23,7 @@ class VictronRuntimeData:
 
     local: LocalCoordinator | None = None
     vrm: VrmCoordinator | None = None
+    comparison: SolarkComparison | None = None  # only when an inverter SOC entity is chosen
 
 
 type VictronConfigEntry = ConfigEntry[VictronRuntimeData]

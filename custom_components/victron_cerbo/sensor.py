@@ -26,6 +26,7 @@ from homeassistant.const import (
 
 from .cerbo_api import BATTERY_FLOW_STATES, VEBUS_MODES, VEBUS_STATES
 from .entity import DeviceKind, EntryDevices, VictronEntity, recorded, source_attributes
+from .solark import SocDifferenceSensor
 from .sources import VALUES, BatterySources, Source
 
 if TYPE_CHECKING:
@@ -300,6 +301,8 @@ async def async_setup_entry(
         for description in HEALTH_SENSORS
         if _health_applies(description, sources)
     )
+    if (comparison := entry.runtime_data.comparison) is not None:
+        entities.append(SocDifferenceSensor(comparison, "soc_difference", devices.battery))
     async_add_entities(entities)
 
 

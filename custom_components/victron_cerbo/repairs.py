@@ -1,0 +1,61 @@
+"""Fix flows for the repair issues that the user can resolve from the repairs dashboard."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import voluptuous as vol
+from homeassistant.components.repairs import RepairsFlow
+from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import FlowResult
+from homeassistant.helpers.selector import EntitySelector, EntitySelectorConfig
+
+from .const import CONF_SOLARK_ENTITY
+
+
+class SolarkEntityFixFlow(RepairsFlow):
+    """Pick another inverter SOC sensor, or leave it empty to turn the comparison off."""
+
+    def __init__(self, entry_id: str) -> None:
+        """Remember which entry's comparison to fix."""
+        self.entry_id = entry_id
+
+    async def async_step_init(self, user_input: dict[str, Any] | None = None) -> FlowResult:
+        """Go straight to the choice."""
+        return await self.async_step_choose()
+
+    async def async_step_choose(self, user_input: dict[str, Any] | None = None) -> FlowResult:
+        """Save the new choice in the entry options and reload the entry."""
+        entry = self.hass.config_entries.async_get_entry(self.entry_id)
+        if entry is None:
+            return self.async_abort(reason="entry_removed")
+        if user_input is not None:
+            options = dict(entry.options)
+            if new_entity := user_input.get(CONF_SOLARK_ENTITY):
+                options[CONF_SOLARK_ENTITY] = new_entity
+            else:
+                options.pop(CONF_SOLARK_ENTITY, None)
+            self.hass.config_entries.async_update_entry(entry, options=options)
+            self.hass.config_entries.async_schedule_reload(entry.entry_id)
+            return self.async_create_entry(data={})
+        return self.async_show_form(
+            step_id="choose",
+            data_schema=vol.Schema(
+                {
+                    vol.Optional(CONF_SOLARK_ENTITY): EntitySelector(
+                        EntitySelectorConfig(domain="sensor", device_class="battery")
+                    )
+                }
+            ),
+            description_placeholders={"entity_id": str(entry.options.get(CONF_SOLARK_ENTITY))},
+        )
+
+
+async def async_create_fix_flow(
+    hass: HomeAssistant,  # noqa: ARG001 - the signature HA calls
+    issue_id: str,  # noqa: ARG001
+    data: dict[str, Any] | None,
+) -> RepairsFlow:
+    """Only the comparison issue has a fix flow; it carries its entry id."""
+    assert data is not None
+    return SolarkEntityFixFlow(str(data["entry_id"]))

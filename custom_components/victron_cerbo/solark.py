@@ -1,0 +1,327 @@
+"""The Victron vs Sol-Ark state-of-charge comparison inside Home Assistant.
+
+`comparison.py` holds the rule; this module feeds it: the inverter entity's state changes, the
+Victron state of charge from whichever source serves it, and a timer so the dwell time can pass
+without new samples. Both comparison entities read the one result kept here.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any, Final
+
+from homeassistant.components.binary_sensor import (
+    BinarySensorDeviceClass,
+    BinarySensorEntity,
+)
+from homeassistant.components.sensor import SensorEntity, SensorStateClass
+from homeassistant.const import PERCENTAGE, STATE_UNAVAILABLE, STATE_UNKNOWN
+from homeassistant.core import (
+    CALLBACK_TYPE,
+    Event,
+    EventStateChangedData,
+    HomeAssistant,
+    State,
+    callback,
+)
+from homeassistant.helpers import entity_registry as er
+from homeassistant.helpers import issue_registry as ir
+from homeassistant.helpers.device_registry import DeviceInfo
+from homeassistant.helpers.entity import Entity
+from homeassistant.helpers.event import async_track_state_change_event, async_track_time_interval
+from homeassistant.util import dt as dt_util
+
+from .comparison import ComparisonResult, SocComparator, parse_soc
+from .const import (
+    CONF_SOLARK_DWELL,
+    CONF_SOLARK_ENTITY,
+    CONF_SOLARK_THRESHOLD,
+    DEFAULT_SOLARK_DWELL,
+    DEFAULT_SOLARK_THRESHOLD,
+    DOMAIN,
+)
+from .coordinator import VictronConfigEntry
+from .entity import entry_key
+from .sources import BatterySources
+
+RECHECK_INTERVAL: Final = timedelta(seconds=30)
+# How long the inverter entity may be unusable before a repair issue says so. Long enough for
+# the inverter's integration to start after ours, or to ride out a short outage.
+UNUSABLE_ISSUE_AFTER: Final = timedelta(minutes=10)
+ISSUE_SOLARK_UNUSABLE: Final = "solark_entity_unusable"
+
+# Entity ids that Sol-Ark / Sunsynk / Deye integrations and add-ons create (reference anchors §4).
+KNOWN_ENTITY_PATTERNS: Final = tuple(
+    re.compile(pattern)
+    for pattern in (
+        r"^sensor\.ss_battery_soc$",
+        r"^sensor\..*sunsynk.*battery_soc",
+        r"^sensor\..*solark.*(soc|state_of_charge)",
+        r"^sensor\..*solarassistant.*state_of_charge",
+        r"^sensor\..*instantaneous_battery_soc",
+        r"^sensor\..*deye.*battery.*soc",
+    )
+)
+KNOWN_PLATFORMS: Final = frozenset(
+    {"solark_modbus", "solark", "solark_cloud", "solar_sunsynk", "sunsynk", "solarman"}
+)
+
+
+class OtherStatus(StrEnum):
+    """Whether the inverter entity can be compared with."""
+
+    OK = "ok"
+    MISSING = "missing"  # no such entity (deleted or renamed)
+    UNAVAILABLE = "unavailable"
+    INVALID = "invalid"  # not a number in 0-100
+
+
+@callback
+def async_suggest_solark_entity(hass: HomeAssistant) -> str | None:
+    """The inverter SOC sensor a Sol-Ark/Sunsynk/Deye setup most likely has, never one of ours."""
+    registry = er.async_get(hass)
+    best: tuple[int, str] | None = None
+    for state in hass.states.async_all("sensor"):
+        if state.attributes.get("device_class") != "battery":
+            continue
+        if state.attributes.get("unit_of_measurement") != "%":
+            continue
+        entry = registry.async_get(state.entity_id)
+        platform = entry.platform if entry is not None else None
+        if platform == DOMAIN:
+            continue
+        if platform in KNOWN_PLATFORMS:
+            rank = 0
+        elif any(pattern.search(state.entity_id) for pattern in KNOWN_ENTITY_PATTERNS):
+            rank = 1
+        else:
+            continue
+        if best is None or (rank, state.entity_id) < best:
+            best = (rank, state.entity_id)
+    return best[1] if best else None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ComparisonSettings:
+    """The comparison options of an entry."""
+
+    entity_id: str
+    threshold: float
+    dwell: timedelta
+
+    @classmethod
+    def from_entry(cls, entry: VictronConfigEntry) -> ComparisonSettings | None:
+        """None when no inverter entity is configured."""
+        options = entry.options
+        if not (entity_id := options.get(CONF_SOLARK_ENTITY)):
+            return None
+        return cls(
+            entity_id=entity_id,
+            threshold=float(options.get(CONF_SOLARK_THRESHOLD, DEFAULT_SOLARK_THRESHOLD)),
+            dwell=timedelta(seconds=float(options.get(CONF_SOLARK_DWELL, DEFAULT_SOLARK_DWELL))),
+        )
+
+
+class SolarkComparison:
+    """Keeps the comparison result of one entry up to date."""
+
+    def __init__(
+        self, hass: HomeAssistant, entry: VictronConfigEntry, settings: ComparisonSettings
+    ) -> None:
+        """Nothing runs until `async_start`."""
+        self.hass = hass
+        self.entry = entry
+        self.settings = settings
+        self.comparator = SocComparator(threshold=settings.threshold, dwell=settings.dwell)
+        self.sources = BatterySources(entry.runtime_data)
+        self.result: ComparisonResult | None = None
+        self.other_status = OtherStatus.MISSING
+        self.other_state: str | None = None
+        self.unusable_since: datetime | None = None
+        self._listeners: list[CALLBACK_TYPE] = []
+
+    @property
+    def issue_id(self) -> str:
+        """The repair issue of this entry's comparison."""
+        return f"{ISSUE_SOLARK_UNUSABLE}_{self.entry.entry_id}"
+
+    @callback
+    def async_start(self) -> None:
+        """Follow the inverter entity, both sources and the clock until the entry unloads."""
+        entry = self.entry
+        entry.async_on_unload(
+            async_track_state_change_event(
+                self.hass, [self.settings.entity_id], self._async_inverter_changed
+            )
+        )
+        for coordinator in (entry.runtime_data.local, entry.runtime_data.vrm):
+            if coordinator is not None:
+                entry.async_on_unload(coordinator.async_add_listener(self._async_victron_updated))
+        entry.async_on_unload(
+            async_track_time_interval(self.hass, self._async_tick, RECHECK_INTERVAL)
+        )
+        now = dt_util.utcnow()
+        self._take_inverter_state(self.hass.states.get(self.settings.entity_id), now)
+        self._recompute(now)
+
+    @callback
+    def async_add_listener(self, update: CALLBACK_TYPE) -> Callable[[], None]:
+        """Call `update` whenever the result may have changed."""
+        self._listeners.append(update)
+        return lambda: self._listeners.remove(update)
+
+    @callback
+    def _async_inverter_changed(self, event: Event[EventStateChangedData]) -> None:
+        now = dt_util.utcnow()
+        self._take_inverter_state(event.data["new_state"], now)
+        self._recompute(now)
+
+    @callback
+    def _async_victron_updated(self) -> None:
+        self._recompute(dt_util.utcnow())
+
+    @callback
+    def _async_tick(self, now: datetime) -> None:
+        self._recompute(dt_util.utcnow())
+
+    def _take_inverter_state(self, state: State | None, now: datetime) -> None:
+        """Record the inverter's value; anything but a state of charge breaks the history."""
+        self.other_state = state.state if state is not None else None
+        value = parse_soc(state.state) if state is not None else None
+        if state is None:
+            status = OtherStatus.MISSING
+        elif state.state in (STATE_UNAVAILABLE, STATE_UNKNOWN):
+            status = OtherStatus.UNAVAILABLE
+        elif value is None:
+            status = OtherStatus.INVALID
+        else:
+            status = OtherStatus.OK
+        if status is OtherStatus.OK:
+            assert state is not None
+            # the value has been in effect since it last changed
+            self.comparator.add_other(value, min(state.last_changed, now))
+            self.unusable_since = None
+        else:
+            self.comparator.clear_other()
+            if self.other_status is OtherStatus.OK or self.unusable_since is None:
+                self.unusable_since = now
+        self.other_status = status
+
+    def _recompute(self, now: datetime) -> None:
+        """Compare, raise or clear the repair issue, and tell the entities."""
+        victron = self.sources.value("soc", now)
+        if self.other_status is OtherStatus.OK and victron is not None:
+            self.result = self.comparator.compare(victron.value, victron.sampled_at, now)
+        else:
+            self.result = None
+        self._update_issue(now)
+        for update in list(self._listeners):
+            update()
+
+    def _update_issue(self, now: datetime) -> None:
+        since = self.unusable_since
+        if since is None or now - since < UNUSABLE_ISSUE_AFTER:
+            ir.async_delete_issue(self.hass, DOMAIN, self.issue_id)
+            return
+        ir.async_create_issue(
+            self.hass,
+            DOMAIN,
+            self.issue_id,
+            is_fixable=True,
+            is_persistent=False,
+            severity=ir.IssueSeverity.WARNING,
+            translation_key=f"{ISSUE_SOLARK_UNUSABLE}_{self.other_status.value}",
+            translation_placeholders={
+                "name": self.entry.title,
+                "entity_id": self.settings.entity_id,
+                "state": str(self.other_state),
+            },
+            data={"entry_id": self.entry.entry_id},
+        )
+
+    def attributes(self) -> dict[str, Any]:
+        """What both comparison entities show besides their state."""
+        result = self.result
+        return {
+            "victron_soc": result.victron_soc if result else None,
+            "solark_soc": result.other_soc if result else None,
+            "solark_entity": self.settings.entity_id,
+            "threshold": self.settings.threshold,
+        }
+
+
+@callback
+def async_delete_comparison_issue(hass: HomeAssistant, entry: VictronConfigEntry) -> None:
+    """Remove the comparison's repair issue (entry removed or comparison turned off)."""
+    ir.async_delete_issue(hass, DOMAIN, f"{ISSUE_SOLARK_UNUSABLE}_{entry.entry_id}")
+
+
+class _ComparisonEntity(Entity):
+    """Base of the two comparison entities: both show the one result of `SolarkComparison`."""
+
+    _attr_has_entity_name = True
+    _attr_should_poll = False
+    # these follow every sample; the recorder keeps only the state and the stable attributes
+    _unrecorded_attributes = frozenset({"victron_soc", "solark_soc", "disagreeing_for"})
+
+    def __init__(self, comparison: SolarkComparison, key: str, device_info: DeviceInfo) -> None:
+        """Bind the entity to its entry's comparison."""
+        self.comparison = comparison
+        self._attr_translation_key = key
+        self._attr_unique_id = f"{entry_key(comparison.entry)}_{key}"
+        self._attr_device_info = device_info
+
+    @property
+    def available(self) -> bool:
+        """Unavailable, never 0, while either side cannot be compared."""
+        return self.comparison.result is not None
+
+    async def async_added_to_hass(self) -> None:
+        """Write the state whenever the comparison is recomputed."""
+        await super().async_added_to_hass()
+        self.async_on_remove(self.comparison.async_add_listener(self.async_write_ha_state))
+
+
+class SocDifferenceSensor(_ComparisonEntity, SensorEntity):
+    """Victron minus Sol-Ark state of charge, in percentage points."""
+
+    _attr_native_unit_of_measurement = PERCENTAGE
+    _attr_state_class = SensorStateClass.MEASUREMENT
+    _attr_suggested_display_precision = 1
+
+    @property
+    def native_value(self) -> float | None:
+        """The signed difference."""
+        result = self.comparison.result
+        return result.difference if result else None
+
+    @property
+    def extra_state_attributes(self) -> dict[str, Any]:
+        """Both values and what they are compared with."""
+        return self.comparison.attributes()
+
+
+class SocDisagreementBinarySensor(_ComparisonEntity, BinarySensorEntity):
+    """On while the two estimates differ by more than the threshold (after the dwell time)."""
+
+    _attr_device_class = BinarySensorDeviceClass.PROBLEM
+
+    @property
+    def is_on(self) -> bool | None:
+        """The verdict."""
+        result = self.comparison.result
+        return result.disagree if result else None
+
+    @property
+    def extra_state_attributes(self) -> dict[str, Any]:
+        """Both values, the threshold and how long they have disagreed."""
+        result = self.comparison.result
+        since = result.disagreeing_since if result else None
+        return self.comparison.attributes() | {
+            "disagreeing_since": since.isoformat() if since else None,
+            "disagreeing_for": round((dt_util.utcnow() - since).total_seconds()) if since else 0,
+        }

@@ -1,0 +1,281 @@
+"""The Sol-Ark comparison in a real Home Assistant: suggestion, live result, repair and its fix."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from freezegun.api import FrozenDateTimeFactory
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import entity_registry as er
+from homeassistant.helpers import issue_registry as ir
+from homeassistant.setup import async_setup_component
+from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
+from pytest_homeassistant_custom_component.test_util.aiohttp import AiohttpClientMocker
+
+from custom_components.victron_cerbo.const import (
+    CONF_HOST,
+    CONF_PORT,
+    CONF_PORTAL_ID,
+    CONF_SOLARK_DWELL,
+    CONF_SOLARK_ENTITY,
+    CONF_SOLARK_THRESHOLD,
+    DOMAIN,
+)
+from custom_components.victron_cerbo.solark import OtherStatus, async_suggest_solark_entity
+from tests.cerbo_helpers import HOST, PORT, PORTAL_ID, SYSTEM, FakeCerbo, root_of
+
+SOLARK = "sensor.ss_battery_soc"
+DIFFERENCE = "sensor.cabin_battery_state_of_charge_difference"
+DISAGREEMENT = "binary_sensor.cabin_battery_state_of_charge_disagreement"
+BATTERY_PERCENT = {"device_class": "battery", "unit_of_measurement": "%"}
+
+
+def set_solark(hass: HomeAssistant, value: str, entity_id: str = SOLARK) -> None:
+    hass.states.async_set(entity_id, value, BATTERY_PERCENT)
+
+
+async def setup_entry(
+    hass: HomeAssistant, aioclient_mock: AiohttpClientMocker, soc: float, **options: Any
+) -> MockConfigEntry:
+    cerbo = FakeCerbo(aioclient_mock)
+    root = root_of("system.json")
+    root["Dc/Battery/Soc"] = soc
+    cerbo.set_root(SYSTEM, root)
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        title="Cabin",
+        unique_id=PORTAL_ID,
+        data={CONF_HOST: HOST, CONF_PORT: PORT, CONF_PORTAL_ID: PORTAL_ID},
+        options={CONF_SOLARK_ENTITY: SOLARK, CONF_SOLARK_THRESHOLD: 2.0} | options,
+    )
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    return entry
+
+
+async def test_suggestion_picks_a_known_inverter_sensor(
+    hass: HomeAssistant, entity_registry: er.EntityRegistry
+) -> None:
+    hass.states.async_set("sensor.phone_battery_level", "55", BATTERY_PERCENT)
+    assert async_suggest_solark_entity(hass) is None  # a phone is not an inverter
+
+    # one of ours whose id happens to look like an inverter's is never suggested
+    ours = entity_registry.async_get_or_create(
+        "sensor", DOMAIN, "x", suggested_object_id="solark_soc"
+    )
+    hass.states.async_set(ours.entity_id, "50", BATTERY_PERCENT)
+    assert async_suggest_solark_entity(hass) is None
+
+    hass.states.async_set("sensor.sunsynk_battery_soc", "60", {"unit_of_measurement": "%"})
+    assert async_suggest_solark_entity(hass) is None  # not a battery-class sensor
+
+    set_solark(hass, "61")
+    hass.states.async_set("sensor.sunsynk_battery_soc", "60", BATTERY_PERCENT)
+    assert async_suggest_solark_entity(hass) == SOLARK  # ties break by entity id
+
+    modbus = entity_registry.async_get_or_create(
+        "sensor", "solark_modbus", "soc", suggested_object_id="inverter_soc"
+    )
+    hass.states.async_set(modbus.entity_id, "62", BATTERY_PERCENT)
+    assert async_suggest_solark_entity(hass) == modbus.entity_id  # a known platform ranks first
+
+
+async def test_options_form_prefills_the_suggestion(hass: HomeAssistant) -> None:
+    set_solark(hass, "61")
+    entry = MockConfigEntry(domain=DOMAIN, unique_id=PORTAL_ID, data={CONF_HOST: HOST})
+    entry.add_to_hass(hass)
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    suggested = {
+        str(key): key.description["suggested_value"]
+        for key in result["data_schema"].schema
+        if key.description
+    }
+    assert suggested[CONF_SOLARK_ENTITY] == SOLARK
+
+
+async def test_live_comparison_with_dwell(
+    hass: HomeAssistant, aioclient_mock: AiohttpClientMocker, freezer: FrozenDateTimeFactory
+) -> None:
+    set_solark(hass, "70")
+    entry = await setup_entry(hass, aioclient_mock, soc=71.0, **{CONF_SOLARK_DWELL: 60})
+    comparison = entry.runtime_data.comparison
+    assert comparison is not None
+    seen: list[None] = []
+    unsubscribe = comparison.async_add_listener(lambda: seen.append(None))
+
+    result = comparison.result
+    assert result is not None
+    assert result.difference == 1.0
+    assert result.other_soc == 70.0
+    assert result.disagree is False
+
+    set_solark(hass, "60")  # 11 points apart now
+    await hass.async_block_till_done()
+    assert seen  # the entities were told
+    assert comparison.result is not None
+    assert comparison.result.difference == 11.0
+    assert comparison.result.disagree is False  # not for a single sample
+
+    for _ in range(7):  # the local source keeps polling every 10 s meanwhile
+        freezer.tick(timedelta(seconds=10))
+        async_fire_time_changed(hass)
+        await hass.async_block_till_done()
+    assert comparison.result is not None
+    assert comparison.result.disagree is True
+    assert comparison.attributes() == {
+        "victron_soc": 71.0,
+        "solark_soc": 60.0,
+        "solark_entity": SOLARK,
+        "threshold": 2.0,
+    }
+    unsubscribe()
+
+    difference = hass.states.get(DIFFERENCE)
+    assert difference is not None
+    assert difference.state == "11.0"
+    assert difference.attributes["unit_of_measurement"] == "%"
+    assert difference.attributes["state_class"] == "measurement"
+    disagreement = hass.states.get(DISAGREEMENT)
+    assert disagreement is not None
+    assert disagreement.state == "on"
+    assert disagreement.attributes["device_class"] == "problem"
+    assert disagreement.attributes["disagreeing_since"] is not None
+    assert disagreement.attributes["disagreeing_for"] >= 60
+
+
+async def test_entities_are_unavailable_not_zero(
+    hass: HomeAssistant, aioclient_mock: AiohttpClientMocker
+) -> None:
+    set_solark(hass, "70")
+    await setup_entry(hass, aioclient_mock, soc=71.0)
+    assert hass.states.get(DIFFERENCE).state == "1.0"  # type: ignore[union-attr]
+    assert hass.states.get(DISAGREEMENT).state == "off"  # type: ignore[union-attr]
+    set_solark(hass, "unavailable")
+    await hass.async_block_till_done()
+    assert hass.states.get(DIFFERENCE).state == "unavailable"  # type: ignore[union-attr]
+    assert hass.states.get(DISAGREEMENT).state == "unavailable"  # type: ignore[union-attr]
+
+
+async def test_no_comparison_entities_without_an_inverter_sensor(
+    hass: HomeAssistant, aioclient_mock: AiohttpClientMocker
+) -> None:
+    entry = await setup_entry(hass, aioclient_mock, soc=71.0, **{CONF_SOLARK_ENTITY: ""})
+    assert entry.runtime_data.comparison is None
+    assert hass.states.get(DIFFERENCE) is None
+    assert hass.states.get(DISAGREEMENT) is None
+
+
+@pytest.mark.parametrize(
+    ("state", "status"),
+    [
+        ("unavailable", OtherStatus.UNAVAILABLE),
+        ("unknown", OtherStatus.UNAVAILABLE),
+        ("charging", OtherStatus.INVALID),
+        ("101", OtherStatus.INVALID),
+        ("-3", OtherStatus.INVALID),
+    ],
+)
+async def test_unusable_inverter_value_gives_no_result(
+    hass: HomeAssistant, aioclient_mock: AiohttpClientMocker, state: str, status: OtherStatus
+) -> None:
+    set_solark(hass, "70")
+    entry = await setup_entry(hass, aioclient_mock, soc=71.0)
+    comparison = entry.runtime_data.comparison
+    assert comparison is not None
+    set_solark(hass, state)
+    await hass.async_block_till_done()
+    assert comparison.other_status is status
+    assert comparison.result is None  # never a made-up 0
+
+    set_solark(hass, "69")
+    await hass.async_block_till_done()
+    assert comparison.result is not None
+    assert comparison.result.difference == 2.0
+
+
+async def test_missing_entity_raises_a_fixable_repair(
+    hass: HomeAssistant,
+    aioclient_mock: AiohttpClientMocker,
+    freezer: FrozenDateTimeFactory,
+    issue_registry: ir.IssueRegistry,
+    hass_client: Any,
+) -> None:
+    entry = await setup_entry(hass, aioclient_mock, soc=71.0)  # the entity does not exist
+    comparison = entry.runtime_data.comparison
+    assert comparison is not None
+    assert comparison.other_status is OtherStatus.MISSING
+    issue_id = f"solark_entity_unusable_{entry.entry_id}"
+
+    freezer.tick(timedelta(minutes=9))
+    async_fire_time_changed(hass)
+    await hass.async_block_till_done()
+    assert issue_registry.async_get_issue(DOMAIN, issue_id) is None  # not yet
+
+    freezer.tick(timedelta(minutes=2))
+    async_fire_time_changed(hass)
+    await hass.async_block_till_done()
+    issue = issue_registry.async_get_issue(DOMAIN, issue_id)
+    assert issue is not None
+    assert issue.is_fixable
+    assert issue.translation_key == "solark_entity_unusable_missing"
+    assert issue.translation_placeholders == {"name": "Cabin", "entity_id": SOLARK, "state": "None"}
+
+    # the fix: choose another sensor; the entry reloads with it
+    set_solark(hass, "65", "sensor.inverter_soc")
+    assert await async_setup_component(hass, "repairs", {})
+    client = await hass_client()
+    response = await client.post(
+        "/api/repairs/issues/fix", json={"handler": DOMAIN, "issue_id": issue_id}
+    )
+    flow = await response.json()
+    assert flow["step_id"] == "choose"
+    response = await client.post(
+        f"/api/repairs/issues/fix/{flow['flow_id']}",
+        json={CONF_SOLARK_ENTITY: "sensor.inverter_soc"},
+    )
+    assert (await response.json())["type"] == "create_entry"
+    await hass.async_block_till_done()
+    assert entry.options[CONF_SOLARK_ENTITY] == "sensor.inverter_soc"
+    assert entry.state is ConfigEntryState.LOADED
+    comparison = entry.runtime_data.comparison
+    assert comparison is not None
+    assert comparison.result is not None
+    assert comparison.result.difference == 6.0
+    assert issue_registry.async_get_issue(DOMAIN, issue_id) is None
+
+
+async def test_fix_flow_can_turn_the_comparison_off(
+    hass: HomeAssistant,
+    aioclient_mock: AiohttpClientMocker,
+    freezer: FrozenDateTimeFactory,
+    issue_registry: ir.IssueRegistry,
+    hass_client: Any,
+) -> None:
+    set_solark(hass, "70")
+    entry = await setup_entry(hass, aioclient_mock, soc=71.0)
+    set_solark(hass, "unavailable")
+    for _ in range(11):
+        freezer.tick(timedelta(minutes=1))
+        async_fire_time_changed(hass)
+        await hass.async_block_till_done()
+    issue_id = f"solark_entity_unusable_{entry.entry_id}"
+    issue = issue_registry.async_get_issue(DOMAIN, issue_id)
+    assert issue is not None
+    assert issue.translation_key == "solark_entity_unusable_unavailable"
+
+    assert await async_setup_component(hass, "repairs", {})
+    client = await hass_client()
+    response = await client.post(
+        "/api/repairs/issues/fix", json={"handler": DOMAIN, "issue_id": issue_id}
+    )
+    flow = await response.json()
+    response = await client.post(f"/api/repairs/issues/fix/{flow['flow_id']}", json={})
+    assert (await response.json())["type"] == "create_entry"
+    await hass.async_block_till_done()
+    assert CONF_SOLARK_ENTITY not in entry.options
+    assert entry.runtime_data.comparison is None
+    assert issue_registry.async_get_issue(DOMAIN, issue_id) is None
