@@ -28,6 +28,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from importlib import metadata
 from importlib.util import find_spec
 from pathlib import Path
 from typing import Any, Final
@@ -92,13 +93,6 @@ def ha_package_dir() -> Path:
     if spec is None or not spec.submodule_search_locations:
         raise DevelopError("Home Assistant is not installed in this Python; run scripts/setup")
     return Path(next(iter(spec.submodule_search_locations)))
-
-
-def frontend_requirement() -> str:
-    """The exact frontend package this HA pins (the frontend is not in the test venv)."""
-    manifest = ha_package_dir() / "components" / "frontend" / "manifest.json"
-    requirements = json.loads(manifest.read_text(encoding="utf-8"))["requirements"]
-    return next(str(r) for r in requirements if r.startswith("home-assistant-frontend=="))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -301,25 +295,76 @@ def ensure_login(settings: Settings) -> None:
         auth("change_password", settings.username, settings.password)
 
 
+def missing_requirements() -> list[str]:
+    """What the integrations Home Assistant always sets up need and this venv lacks.
+
+    The test venv has Home Assistant's core, not its integrations' packages: the frontend is
+    missing on every version, and newer versions set up more by default (conversation, camera,
+    tts ...), which would fail with errors in the log and a notification in the UI.
+    """
+    from homeassistant import bootstrap  # noqa: PLC0415 - heavy, and only when starting
+    from homeassistant.util.package import is_installed  # noqa: PLC0415
+
+    components = ha_package_dir() / "components"
+    todo = sorted(bootstrap.CORE_INTEGRATIONS | bootstrap.DEFAULT_INTEGRATIONS)
+    seen: set[str] = set()
+    missing: set[str] = set()
+    while todo:
+        domain = todo.pop()
+        manifest_file = components / domain / "manifest.json"
+        if domain in seen or not manifest_file.is_file():
+            continue
+        seen.add(domain)
+        manifest = json.loads(manifest_file.read_text(encoding="utf-8"))
+        missing.update(r for r in manifest.get("requirements", []) if not is_installed(r))
+        todo.extend(manifest.get("dependencies", []))
+    return sorted(missing)
+
+
+def _pip_install(target: Path, requirements: Sequence[str], constraints: Path) -> str:
+    """Install into `target`; return pip's error output ("" when it worked)."""
+    pip = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+    pip += ["--target", str(target), "--constraint", str(constraints)]
+    result = subprocess.run(  # noqa: S603 - our interpreter, HA's pinned requirements
+        [*pip, *requirements], capture_output=True, text=True, check=False
+    )
+    return "" if result.returncode == 0 else result.stderr[-2000:]
+
+
 def ensure_frontend(say: Callable[[str], None]) -> Path:
-    """The pinned frontend in .dev/deps/ (once per version), outside the shared test venv."""
-    requirement = frontend_requirement()
-    target = DEPS_DIR / requirement.replace("==", "-")
-    if (target / "hass_frontend").is_dir():
+    """The frontend and the other packages Home Assistant's default integrations need.
+
+    They go to .dev/deps/ha-<version>/ (once per version), never into the shared test venv;
+    their own dependencies are held to the versions the venv already has.
+    """
+    requirements = missing_requirements()
+    target = DEPS_DIR / f"ha-{ha_version()}"
+    marker = target / ".requirements.json"
+    if _read_json(marker) == requirements:
         return target
-    say(f"installing {requirement} into {target.relative_to(REPO)} (first run only)")
     partial = target.with_name(f"{target.name}.partial")
     shutil.rmtree(partial, ignore_errors=True)
-    pip = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps"]
-    pip += ["--disable-pip-version-check", "--target", str(partial), requirement]
-    result = subprocess.run(  # noqa: S603 - our interpreter, HA's pinned requirement
-        pip,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if result.returncode != 0:
-        raise DevelopError(f"could not install {requirement}:\n{result.stderr[-2000:]}")
+    partial.mkdir(parents=True)
+    if requirements:
+        say(f"installing {len(requirements)} packages Home Assistant needs into {target} (once)")
+        constraints = DEPS_DIR / "venv-constraints.txt"
+        constraints.write_text(
+            "".join(
+                f"{name}=={d.version}\n"
+                for d in metadata.distributions()
+                if (name := d.metadata["Name"])
+            ),
+            encoding="utf-8",
+        )
+        if _pip_install(partial, requirements, constraints):
+            # one that cannot be built here (no C++ compiler, say) must not cost the others
+            failed = {r: e for r in requirements if (e := _pip_install(partial, [r], constraints))}
+            for requirement, error in failed.items():
+                if requirement.startswith("home-assistant-frontend=="):
+                    raise DevelopError(f"could not install {requirement}:\n{error}")
+            say(f"  not installed: {', '.join(failed)} (the integrations needing them log errors)")
+    _write_json(partial / ".requirements.json", requirements)
+    shutil.rmtree(target, ignore_errors=True)
     partial.replace(target)
     return target
 
