@@ -653,3 +653,17 @@ async def test_options_local_only(hass: HomeAssistant) -> None:
         result["flow_id"], BASE_OPTIONS | {CONF_LOCAL_FAST_INTERVAL: 10.0}
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
+
+
+async def test_reauth_uses_the_entry_vrm_api(
+    hass: HomeAssistant, aioclient_mock: AiohttpClientMocker
+) -> None:
+    """An entry pointed at another VRM API (the simulator) is reauthenticated there."""
+    base = "http://127.0.0.1:18089/v2"
+    entry = vrm_entry(hass, vrm_api_url=base)
+    aioclient_mock.get(f"{base}/users/me", json=vrm_json("users_me"))
+    aioclient_mock.get(f"{base}/users/22222/installations", json=vrm_json("installations_one"))
+    result = await entry.start_reauth_flow(hass)
+    result = await submit(hass, result, {CONF_VRM_TOKEN: TOKEN})
+    assert result["reason"] == "reauth_successful"
+    assert all(str(call[1]).startswith(base) for call in aioclient_mock.mock_calls)

@@ -50,6 +50,7 @@ MAX_BATTERY_CANDIDATES: Final = 4  # roots read to match ActiveBatteryService by
 VEBUS_INTERVAL: Final = 30.0
 SLOW_INTERVAL: Final = 60.0  # platform, temperature services, a BMS other than the battery
 REDISCOVERY_INTERVAL: Final = 300.0
+REDISCOVERY_MIN_TICKS: Final = 3
 REDISCOVERY_MIN_GAP: Final = 60.0  # a vanished service triggers discovery, but not every tick
 MISSES_BEFORE_DROPPED: Final = 3  # a root keeps its last good reading through two misses
 MAX_BACKOFF: Final = 600.0  # a slow root that times out is retried at most this late
@@ -1283,7 +1284,11 @@ class CerboPoller:
         """Adopt a discovery, keeping the state of roots that did not change."""
         self._discovery = discovery
         self._last_discovery = now
-        self._next_discovery = now + REDISCOVERY_INTERVAL
+        # At long poll intervals a fixed 300 s would make every tick a discovery tick and
+        # starve the slower roots of their one slot; keep discovery to one tick in three.
+        self._next_discovery = now + max(
+            REDISCOVERY_INTERVAL, REDISCOVERY_MIN_TICKS * self._fast_interval
+        )
         if discovery.battery_service is None:
             self._battery = None
         elif self._battery is None or self._battery.service != discovery.battery_service:

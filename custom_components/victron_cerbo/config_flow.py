@@ -52,6 +52,7 @@ from .const import (
     CONF_SOLARK_THRESHOLD,
     CONF_TEMPERATURE_MAX,
     CONF_TEMPERATURE_MIN,
+    CONF_VRM_API_URL,
     CONF_VRM_POLL_INTERVAL,
     CONF_VRM_TOKEN,
     DEFAULT_BUDGET_LIMIT,
@@ -64,6 +65,7 @@ from .const import (
     DEFAULT_SOLARK_THRESHOLD,
     DEFAULT_TEMPERATURE_MAX,
     DEFAULT_TEMPERATURE_MIN,
+    DEFAULT_VRM_API_URL,
     DEFAULT_VRM_POLL_INTERVAL,
     DOMAIN,
     LOGGER,
@@ -383,7 +385,9 @@ class VictronCerboConfigFlow(ConfigFlow, domain=DOMAIN):
         errors: dict[str, str] = {}
         if user_input is not None:
             token = user_input[CONF_VRM_TOKEN].strip()
-            error = await _check_token_for_site(self.hass, token, entry.data[CONF_SITE_ID])
+            error = await _check_token_for_site(
+                self.hass, token, entry.data[CONF_SITE_ID], _vrm_url(entry)
+            )
             if error:
                 errors["base"] = error
             else:
@@ -421,10 +425,12 @@ class VictronCerboConfigFlow(ConfigFlow, domain=DOMAIN):
             if has_vrm and not errors:
                 token = user_input[CONF_VRM_TOKEN].strip()
                 site_id = entry.data[CONF_SITE_ID]
-                error = await _check_token_for_site(self.hass, token, site_id)
+                error = await _check_token_for_site(self.hass, token, site_id, _vrm_url(entry))
                 overview: VrmSystemOverview | None = None
                 if not error:
-                    overview, error = await _fetch_overview(self.hass, token, site_id)
+                    overview, error = await _fetch_overview(
+                        self.hass, token, site_id, _vrm_url(entry)
+                    )
                 if error:
                     errors["base"] = error
                 else:
@@ -463,9 +469,9 @@ class VictronCerboConfigFlow(ConfigFlow, domain=DOMAIN):
         )
 
 
-def _vrm_client(hass: HomeAssistant, token: str) -> VrmClient:
+def _vrm_client(hass: HomeAssistant, token: str, base_url: str = DEFAULT_VRM_API_URL) -> VrmClient:
     """A client for validating input: someone is waiting, so fail at once instead of retrying."""
-    return VrmClient(async_get_clientsession(hass), token, max_retries=0)
+    return VrmClient(async_get_clientsession(hass), token, base_url=base_url, max_retries=0)
 
 
 async def _probe_local(
@@ -485,9 +491,11 @@ async def _probe_local(
         return None, "unknown"
 
 
-async def _check_token_for_site(hass: HomeAssistant, token: str, site_id: int) -> str | None:
+async def _check_token_for_site(
+    hass: HomeAssistant, token: str, site_id: int, base_url: str
+) -> str | None:
     """Return an error key unless the token is valid and can see the site."""
-    client = _vrm_client(hass, token)
+    client = _vrm_client(hass, token, base_url)
     try:
         user = await client.get_user()
         sites = await client.get_installations(user.id)
@@ -506,10 +514,10 @@ async def _check_token_for_site(hass: HomeAssistant, token: str, site_id: int) -
 
 
 async def _fetch_overview(
-    hass: HomeAssistant, token: str, site_id: int
+    hass: HomeAssistant, token: str, site_id: int, base_url: str
 ) -> tuple[VrmSystemOverview | None, str | None]:
     """Fetch the site's devices; return (overview, error)."""
-    client = _vrm_client(hass, token)
+    client = _vrm_client(hass, token, base_url)
     try:
         overview = await client.get_system_overview(site_id)
     except VrmForbiddenError:
@@ -519,6 +527,11 @@ async def _fetch_overview(
     if not overview.battery_monitors:
         return None, "no_battery_monitor"
     return overview, None
+
+
+def _vrm_url(entry: VictronConfigEntry) -> str:
+    """The VRM API an existing entry talks to (the simulator's, under scripts/develop)."""
+    return str(entry.data.get(CONF_VRM_API_URL, DEFAULT_VRM_API_URL))
 
 
 def _monitor_options(overview: VrmSystemOverview) -> list[SelectOptionDict]:
