@@ -53,9 +53,12 @@ from custom_components.victron_cerbo.const import (
     DEFAULT_BUDGET_WARNING,
     DOMAIN,
 )
-from custom_components.victron_cerbo.local_coordinator import LocalCoordinator
+from custom_components.victron_cerbo.coordinator import (
+    DATA_VRM_BUDGETS,
+    LocalCoordinator,
+    VrmCoordinator,
+)
 from custom_components.victron_cerbo.vrm_api import RequestBudget
-from custom_components.victron_cerbo.vrm_coordinator import DATA_VRM_BUDGETS, VrmCoordinator
 from dev import develop
 from dev.simulator import (
     BATTERY,

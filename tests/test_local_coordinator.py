@@ -32,7 +32,7 @@ from custom_components.victron_cerbo.const import (
     CONF_PORTAL_ID,
     DOMAIN,
 )
-from custom_components.victron_cerbo.local_coordinator import (
+from custom_components.victron_cerbo.coordinator import (
     FAILURES_BEFORE_UNAVAILABLE,
     LocalCoordinator,
     fast_interval,

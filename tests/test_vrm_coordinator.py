@@ -35,8 +35,7 @@ from custom_components.victron_cerbo.const import (
     CONF_VRM_TOKEN,
     DOMAIN,
 )
-from custom_components.victron_cerbo.vrm_api import RequestBudget, VrmClient
-from custom_components.victron_cerbo.vrm_coordinator import (
+from custom_components.victron_cerbo.coordinator import (
     DATA_VRM_BUDGETS,
     VrmCoordinator,
     VrmData,
@@ -44,6 +43,7 @@ from custom_components.victron_cerbo.vrm_coordinator import (
     budget_thresholds,
     entry_request_budget,
 )
+from custom_components.victron_cerbo.vrm_api import RequestBudget, VrmClient
 
 from .vrm_helpers import (
     BATTERY_URL,

@@ -19,13 +19,17 @@ from .const import (
     DEFAULT_VRM_API_URL,
     LOGGER,
 )
-from .coordinator import VictronConfigEntry, VictronRuntimeData
+from .coordinator import (
+    DATA_VRM_BUDGETS,
+    LocalCoordinator,
+    VictronConfigEntry,
+    VictronRuntimeData,
+    VrmCoordinator,
+)
 from .entity import async_register_installation_device
 from .issues import async_delete_issues, async_setup_issue_checks
-from .local_coordinator import LocalCoordinator
 from .solark import ComparisonSettings, SolarkComparison, async_delete_comparison_issue
 from .vrm_api import VrmClient
-from .vrm_coordinator import DATA_VRM_BUDGETS, VrmCoordinator
 
 PLATFORMS: list[Platform] = [Platform.BINARY_SENSOR, Platform.SENSOR]
 

@@ -10,7 +10,6 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlparse
 
-import voluptuous as vol
 from homeassistant.config_entries import (
     SOURCE_RECONFIGURE,
     ConfigFlow,
@@ -72,6 +71,7 @@ from .const import (
     MIN_VRM_POLL_INTERVAL,
 )
 from .coordinator import VictronConfigEntry
+from .schema import vol
 from .solark import async_suggest_solark_entity
 from .vrm_api import (
     VrmAuthenticationError,

@@ -1,20 +1,81 @@
-"""Runtime data shared by the platforms of one Victron Cerbo GX config entry.
+"""The two coordinators of a config entry and the runtime data that holds them.
 
-The two sources have their own coordinators (`local_coordinator.py`, `vrm_coordinator.py`) so
-that one failing never marks the other's entities unavailable.
+Each source has its own coordinator, so one failing never marks the other's entities
+unavailable.
+
+VRM (cloud): one BatterySummary request per poll, discovery at most hourly. At the 180 s default
+that is 20 requests an hour plus one system-overview. Failures never replace the last good data;
+`health` records every attempt for the health entities.
+
+Local (the Cerbo GX's DBus HTTP API) on a tiered cadence: every fast interval (10 s by default)
+one tick reads the `system` root and the active battery root; at most one slower root rides
+along (inverter about every 30 s; platform, temperature sensors and a separate BMS about every
+60 s), and every 5 minutes the services are discovered again. The tiers live in `CerboPoller`;
+this module adds Home Assistant's side: typed data, translated errors and availability. A failed
+tick keeps the last good data; only the third failure in a row makes the entities unavailable,
+which Home Assistant logs once, and once again when data is back.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+import time
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, Final
 
 from homeassistant.config_entries import ConfigEntry
+from homeassistant.exceptions import ConfigEntryAuthFailed
+from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
+from homeassistant.util import dt as dt_util
+from homeassistant.util.hass_dict import HassKey
+
+from .cerbo_api import (
+    CerboClient,
+    CerboConnectionError,
+    CerboDiscovery,
+    CerboError,
+    CerboHealth,
+    CerboPoller,
+    CerboServerInfo,
+    CerboSnapshot,
+)
+from .const import (
+    CONF_BATTERY_INSTANCE,
+    CONF_BUDGET_LIMIT,
+    CONF_BUDGET_WARNING,
+    CONF_LOCAL_FAST_INTERVAL,
+    CONF_PORTAL_ID,
+    CONF_SITE_ID,
+    CONF_VRM_POLL_INTERVAL,
+    DEFAULT_BUDGET_LIMIT,
+    DEFAULT_BUDGET_WARNING,
+    DEFAULT_LOCAL_FAST_INTERVAL,
+    DEFAULT_VRM_POLL_INTERVAL,
+    DOMAIN,
+    LOGGER,
+    MIN_VRM_POLL_INTERVAL,
+)
+from .sources import RollingCount
+from .vrm_api import (
+    RequestBudget,
+    VrmAuthenticationError,
+    VrmBatteryReading,
+    VrmBudgetExceededError,
+    VrmClient,
+    VrmConnectionError,
+    VrmError,
+    VrmForbiddenError,
+    VrmRateLimitError,
+    VrmResponseError,
+    VrmSystemOverview,
+)
 
 if TYPE_CHECKING:
-    from .local_coordinator import LocalCoordinator
+    from collections.abc import Callable, Mapping
+
+    from homeassistant.core import HomeAssistant
+
     from .solark import SolarkComparison
-    from .vrm_coordinator import VrmCoordinator
 
 
 @dataclass(kw_only=True)
@@ -27,3 +88,399 @@ class VictronRuntimeData:
 
 
 type VictronConfigEntry = ConfigEntry[VictronRuntimeData]
+
+
+# --- VRM ----------------------------------------------------------------------------------
+
+OVERVIEW_REFRESH: Final = timedelta(hours=1)
+HEALTHY_WITHIN: Final = timedelta(minutes=10)
+RATE_LIMIT_RETRY: Final = 300.0  # seconds to wait after a 429 that gave no Retry-After
+
+# Budgets outlive the coordinator so that reloads and setup retries cannot reset the count.
+DATA_VRM_BUDGETS: HassKey[dict[str, RequestBudget]] = HassKey(f"{DOMAIN}_vrm_budgets")
+
+
+@dataclass(frozen=True, kw_only=True)
+class VrmData:
+    """What one successful poll produced. `battery` is None when VRM has no data.
+
+    `fetched_at` is left out of equality so an unchanged reading does not wake listeners.
+    """
+
+    battery: VrmBatteryReading | None
+    overview: VrmSystemOverview | None
+    fetched_at: datetime = field(compare=False)
+
+
+@dataclass(kw_only=True)
+class VrmHealth:
+    """How the VRM source is doing, updated on every attempt."""
+
+    last_attempt: datetime | None = None
+    last_success: datetime | None = None
+    consecutive_failures: int = 0
+    last_error_kind: str | None = None  # timeout, auth, rate_limited, forbidden, ...
+    last_error: str | None = None
+    last_error_at: datetime | None = None
+    requests_last_hour: int = 0
+    budget_warning: int = DEFAULT_BUDGET_WARNING
+    budget_limit: int = DEFAULT_BUDGET_LIMIT
+    budget_near_limit: bool = False
+    rate_limited_until: datetime | None = None
+    vrm_seconds_ago: float | None = None  # VRM's sample age when it was fetched
+    reading_fetched_at: datetime | None = None
+    has_old_data: bool | None = None
+
+    @property
+    def status(self) -> str:
+        """Return "ok" while the latest attempt succeeded, else the kind of the last error."""
+        if self.consecutive_failures == 0 and self.last_success is not None:
+            return "ok"
+        return self.last_error_kind or "unknown"
+
+    def data_age(self, now: datetime | None = None) -> float | None:
+        """Seconds since VRM took the sample we hold: its secondsAgo plus time since fetch."""
+        if self.vrm_seconds_ago is None or self.reading_fetched_at is None:
+            return None
+        now = now or dt_util.utcnow()
+        return self.vrm_seconds_ago + max(0.0, (now - self.reading_fetched_at).total_seconds())
+
+    def is_healthy(self, now: datetime | None = None) -> bool:
+        """True when a poll succeeded within the last ten minutes."""
+        if self.last_success is None:
+            return False
+        return (now or dt_util.utcnow()) - self.last_success <= HEALTHY_WITHIN
+
+    @property
+    def healthy(self) -> bool:
+        """`is_healthy()` at the current time."""
+        return self.is_healthy()
+
+    def as_dict(self, now: datetime | None = None) -> dict[str, Any]:
+        """A JSON-friendly view for diagnostics."""
+        now = now or dt_util.utcnow()
+
+        def iso(moment: datetime | None) -> str | None:
+            return moment.isoformat() if moment else None
+
+        return {
+            "status": self.status,
+            "healthy": self.is_healthy(now),
+            "last_attempt": iso(self.last_attempt),
+            "last_success": iso(self.last_success),
+            "consecutive_failures": self.consecutive_failures,
+            "last_error_kind": self.last_error_kind,
+            "last_error": self.last_error,
+            "last_error_at": iso(self.last_error_at),
+            "requests_last_hour": self.requests_last_hour,
+            "budget_warning": self.budget_warning,
+            "budget_limit": self.budget_limit,
+            "budget_near_limit": self.budget_near_limit,
+            "rate_limited_until": iso(self.rate_limited_until),
+            "data_age": self.data_age(now),
+            "has_old_data": self.has_old_data,
+        }
+
+
+def _option_int(options: Mapping[str, Any], key: str, default: int) -> int:
+    """Number selectors store floats; anything unusable falls back to the default."""
+    value = options.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return default
+    return int(value)
+
+
+def budget_thresholds(options: Mapping[str, Any]) -> tuple[int, int]:
+    """(warning, limit) from the entry options, made consistent."""
+    limit = max(1, _option_int(options, CONF_BUDGET_LIMIT, DEFAULT_BUDGET_LIMIT))
+    warning = min(limit, max(0, _option_int(options, CONF_BUDGET_WARNING, DEFAULT_BUDGET_WARNING)))
+    return warning, limit
+
+
+def entry_request_budget(
+    hass: HomeAssistant, entry: VictronConfigEntry, fallback: RequestBudget | None = None
+) -> RequestBudget:
+    """The entry's request budget, shared by every client built for it across reloads.
+
+    The first call stores `fallback` (or a new budget); later calls return that one. The
+    thresholds follow the entry options each time.
+    """
+    budgets = hass.data.setdefault(DATA_VRM_BUDGETS, {})
+    budget = budgets.get(entry.entry_id)
+    if budget is None:
+        budget = budgets[entry.entry_id] = fallback or RequestBudget()
+    warning, limit = budget_thresholds(entry.options)
+    budget.configure(warning=warning, limit=limit)
+    return budget
+
+
+class VrmCoordinator(DataUpdateCoordinator[VrmData]):
+    """Polls one site's BatterySummary; keeps the system overview fresh once an hour."""
+
+    config_entry: VictronConfigEntry
+
+    def __init__(self, hass: HomeAssistant, entry: VictronConfigEntry, client: VrmClient) -> None:
+        """Read the site, battery instance and options from the entry."""
+        interval = max(
+            MIN_VRM_POLL_INTERVAL,
+            _option_int(entry.options, CONF_VRM_POLL_INTERVAL, DEFAULT_VRM_POLL_INTERVAL),
+        )
+        super().__init__(
+            hass,
+            LOGGER,
+            config_entry=entry,
+            name=f"{DOMAIN} VRM",
+            update_interval=timedelta(seconds=interval),
+            always_update=False,
+        )
+        self.client = client
+        self.site_id = int(entry.data[CONF_SITE_ID])
+        self.battery_instance = int(entry.data[CONF_BATTERY_INSTANCE])
+        # Keep counting across reloads: adopt the entry's budget into this client.
+        client.budget = entry_request_budget(hass, entry, client.budget)
+        self.budget = client.budget
+        self.health = VrmHealth(budget_warning=self.budget.warning, budget_limit=self.budget.limit)
+        self.overview: VrmSystemOverview | None = None
+        self._overview_checked: datetime | None = None
+        self._poll_seconds = float(interval)
+        # For the health entities and diagnostics: polls that brought a battery reading.
+        self.readings = RollingCount()
+        self.last_duration: float | None = None  # seconds the last poll took
+
+    # --- refresh ------------------------------------------------------------------------
+
+    async def _async_setup(self) -> None:
+        """Discover the site's devices once, before the first poll."""
+        now = self._begin_attempt()
+        try:
+            self.overview = await self.client.get_system_overview(self.site_id)
+        except VrmResponseError as err:
+            # A malformed overview must not block battery data; it is retried within the hour.
+            LOGGER.warning("VRM system overview unusable, continuing without it: %s", err)
+        except VrmError as err:
+            self._record_failure(err)
+            raise self._translate(err) from err
+        self._overview_checked = now
+        self._snapshot_budget()
+
+    async def _async_update_data(self) -> VrmData:
+        """One BatterySummary request (plus the hourly overview)."""
+        now = self._begin_attempt()
+        started = time.monotonic()
+        try:
+            reading = await self.client.get_battery_summary(self.site_id, self.battery_instance)
+        except VrmError as err:
+            self._record_failure(err)
+            raise self._translate(err) from err
+        except Exception as err:
+            self._record_failure(err)
+            raise
+        finally:
+            self.last_duration = time.monotonic() - started
+        await self._async_refresh_overview(now)
+        self._record_success(now, reading)
+        return VrmData(battery=reading, overview=self.overview, fetched_at=now)
+
+    async def _async_refresh_overview(self, now: datetime) -> None:
+        """Refetch the device list when an hour has passed, unless the budget is tight."""
+        if self._overview_checked is not None and now - self._overview_checked < OVERVIEW_REFRESH:
+            return
+        if self.budget.near_limit:
+            LOGGER.debug("VRM budget near its limit; system overview refresh postponed")
+            return
+        self._overview_checked = now
+        try:
+            self.overview = await self.client.get_system_overview(self.site_id)
+        except VrmError as err:
+            LOGGER.debug("VRM system overview refresh failed, keeping the old one: %s", err)
+
+    # --- health ---------------------------------------------------------------------------
+
+    def _begin_attempt(self) -> datetime:
+        now = dt_util.utcnow()
+        self.health.last_attempt = now
+        return now
+
+    def _snapshot_budget(self) -> None:
+        """Copy the budget and Retry-After state into the health record."""
+        health = self.health
+        health.requests_last_hour = self.budget.used
+        health.budget_warning = self.budget.warning
+        health.budget_limit = self.budget.limit
+        health.budget_near_limit = self.budget.near_limit
+        hold = self.budget.hold_remaining()
+        health.rate_limited_until = dt_util.utcnow() + timedelta(seconds=hold) if hold > 0 else None
+
+    def _record_success(self, now: datetime, reading: VrmBatteryReading | None) -> None:
+        health = self.health
+        health.last_success = now
+        health.consecutive_failures = 0
+        if reading is not None:
+            self.readings.add(now)
+            health.vrm_seconds_ago = reading.seconds_ago
+            health.reading_fetched_at = now
+            health.has_old_data = reading.has_old_data
+        self._snapshot_budget()
+
+    def _record_failure(self, err: Exception) -> None:
+        health = self.health
+        health.consecutive_failures += 1
+        health.last_error_kind = err.kind if isinstance(err, VrmError) else "unexpected"
+        health.last_error = str(err) if isinstance(err, VrmError) else type(err).__name__
+        health.last_error_at = health.last_attempt
+        self._snapshot_budget()
+
+    # --- errors ---------------------------------------------------------------------------
+
+    def _translate(self, err: VrmError) -> ConfigEntryAuthFailed | UpdateFailed:
+        """Map a client error to what the coordinator machinery understands."""
+        if isinstance(err, VrmAuthenticationError):
+            return ConfigEntryAuthFailed(
+                translation_domain=DOMAIN, translation_key="vrm_auth_failed"
+            )
+        placeholders = {"site_id": str(self.site_id), "error": str(err)}
+        retry_after: float | None = None
+        if isinstance(err, VrmForbiddenError):
+            key = "vrm_forbidden"
+        elif isinstance(err, VrmRateLimitError):
+            key = "vrm_rate_limited"
+            wait = RATE_LIMIT_RETRY if err.retry_after is None else err.retry_after
+            retry_after = max(wait, self._poll_seconds)
+        elif isinstance(err, VrmBudgetExceededError):
+            key = "vrm_budget_exceeded"
+            retry_after = max(err.retry_after, self._poll_seconds)
+            placeholders["limit"] = str(self.budget.limit)
+        elif isinstance(err, VrmConnectionError):
+            key = {"timeout": "vrm_timeout", "server_error": "vrm_server_error"}.get(
+                err.kind, "vrm_cannot_connect"
+            )
+        else:
+            key = "vrm_bad_response"
+        if retry_after is not None:
+            placeholders["retry_after"] = f"{retry_after:.0f}"
+        return UpdateFailed(
+            translation_domain=DOMAIN,
+            translation_key=key,
+            translation_placeholders=placeholders,
+            retry_after=retry_after,
+        )
+
+
+# --- local ----------------------------------------------------------------------------------
+
+FAILURES_BEFORE_UNAVAILABLE: Final = 3
+MIN_FAST_INTERVAL: Final = 5  # seconds; the server is single-threaded
+MAX_FAST_INTERVAL: Final = 3600
+
+type LocalData = CerboSnapshot
+
+
+def fast_interval(options: Mapping[str, Any]) -> int:
+    """The fast-tier interval from the entry options, clamped to a sane range."""
+    raw = options.get(CONF_LOCAL_FAST_INTERVAL, DEFAULT_LOCAL_FAST_INTERVAL)
+    try:
+        seconds = int(raw)
+    except (TypeError, ValueError):
+        return DEFAULT_LOCAL_FAST_INTERVAL
+    return min(max(seconds, MIN_FAST_INTERVAL), MAX_FAST_INTERVAL)
+
+
+def _setup_error(err: CerboError, host: str) -> UpdateFailed:
+    """A translated error for a failed discovery or first refresh."""
+    if isinstance(err, CerboConnectionError):
+        key = "local_cannot_connect"
+    elif err.kind == "wrong_device":
+        key = "local_wrong_device"
+    else:
+        key = "local_invalid_response"
+    return UpdateFailed(
+        translation_domain=DOMAIN,
+        translation_key=key,
+        translation_placeholders={"host": host, "error": str(err)},
+    )
+
+
+class LocalCoordinator(DataUpdateCoordinator[LocalData]):
+    """Polls one Cerbo GX over its local DBus HTTP API."""
+
+    config_entry: VictronConfigEntry
+
+    def __init__(
+        self,
+        hass: HomeAssistant,
+        entry: VictronConfigEntry,
+        client: CerboClient,
+        *,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
+        """Set the cadence from the entry options; nothing is read before the first refresh."""
+        interval = fast_interval(entry.options)
+        super().__init__(
+            hass,
+            LOGGER,
+            config_entry=entry,
+            name=f"{DOMAIN} local",
+            update_interval=timedelta(seconds=interval),
+            always_update=False,
+        )
+        self.client = client
+        portal_id = entry.data.get(CONF_PORTAL_ID)
+        self.poller = CerboPoller(
+            client,
+            fast_interval=interval,
+            clock=clock,
+            expected_portal_id=portal_id if isinstance(portal_id, str) else None,
+        )
+        # For the health entities and diagnostics.
+        self.readings = RollingCount()
+        self.last_duration: float | None = None  # seconds the last tick took
+
+    @property
+    def health(self) -> CerboHealth:
+        """Live health of the local source, also while the entities are unavailable."""
+        return self.poller.health
+
+    @property
+    def discovery(self) -> CerboDiscovery | None:
+        """The services found on the Cerbo, None before the first refresh."""
+        return self.poller.discovery
+
+    @property
+    def server(self) -> CerboServerInfo | None:
+        """The DBus HTTP API's own `/health` answer (version for diagnostics)."""
+        return self.poller.server
+
+    async def _async_setup(self) -> None:
+        """Discover the installation's services once, before the first refresh."""
+        try:
+            await self.poller.setup()
+        except CerboError as err:
+            raise _setup_error(err, self.client.host) from err
+
+    async def _async_update_data(self) -> LocalData:
+        """Run one tick; tolerate up to two failed ticks in a row with the last good data."""
+        started = time.monotonic()
+        try:
+            snapshot = await self.poller.poll()
+        except CerboError as err:
+            if self.data is None:
+                raise _setup_error(err, self.client.host) from err
+            failures = self.poller.health.consecutive_failures
+            if failures >= FAILURES_BEFORE_UNAVAILABLE:
+                raise UpdateFailed(
+                    translation_domain=DOMAIN,
+                    translation_key="local_unavailable",
+                    translation_placeholders={
+                        "host": self.client.host,
+                        "failures": str(failures),
+                        "error": str(err),
+                    },
+                ) from err
+            LOGGER.debug(
+                "Local tick failed (%s in a row), keeping the last data: %s", failures, err
+            )
+            return replace(self.data, health=self.poller.health)
+        finally:
+            self.last_duration = time.monotonic() - started
+        self.readings.add(dt_util.utcnow())
+        return snapshot

@@ -29,9 +29,7 @@ if TYPE_CHECKING:
     from homeassistant.core import HomeAssistant
     from homeassistant.helpers.device_registry import DeviceEntry
 
-    from .coordinator import VictronConfigEntry
-    from .local_coordinator import LocalCoordinator
-    from .vrm_coordinator import VrmCoordinator
+    from .coordinator import LocalCoordinator, VictronConfigEntry, VrmCoordinator
 
 REDACTED: Final = "**REDACTED**"
 MIN_SECRET_LENGTH: Final = 3  # shorter "secrets" would shred unrelated text

@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import voluptuous as vol
 from homeassistant.components.repairs import RepairsFlow
 from homeassistant.core import HomeAssistant
-from homeassistant.data_entry_flow import FlowResult
 from homeassistant.helpers.selector import EntitySelector, EntitySelectorConfig
 
 from .const import CONF_SOLARK_ENTITY
+
+if TYPE_CHECKING:
+    # HA 2026.10 types repair flow steps as RepairsFlowResult; 2026.2 as a plain FlowResult.
+    try:
+        from homeassistant.components.repairs import (  # type: ignore[attr-defined, unused-ignore]
+            RepairsFlowResult as FixFlowResult,
+        )
+    except ImportError:
+        from homeassistant.data_entry_flow import (  # type: ignore[assignment, unused-ignore]
+            FlowResult as FixFlowResult,
+        )
+from .schema import vol
 
 
 class SolarkEntityFixFlow(RepairsFlow):
@@ -20,11 +30,11 @@ class SolarkEntityFixFlow(RepairsFlow):
         """Remember which entry's comparison to fix."""
         self.entry_id = entry_id
 
-    async def async_step_init(self, user_input: dict[str, Any] | None = None) -> FlowResult:
+    async def async_step_init(self, user_input: dict[str, Any] | None = None) -> FixFlowResult:
         """Go straight to the choice."""
         return await self.async_step_choose()
 
-    async def async_step_choose(self, user_input: dict[str, Any] | None = None) -> FlowResult:
+    async def async_step_choose(self, user_input: dict[str, Any] | None = None) -> FixFlowResult:
         """Save the new choice in the entry options and reload the entry."""
         entry = self.hass.config_entries.async_get_entry(self.entry_id)
         if entry is None:

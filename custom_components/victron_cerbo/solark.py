@@ -14,7 +14,9 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Final
 
-from homeassistant.components.binary_sensor import (
+# HA 2026.10 moved the class to binary_sensor.const and re-exports it implicitly; 2026.2 has no
+# const module, so import it where both versions have it.
+from homeassistant.components.binary_sensor import (  # type: ignore[attr-defined, unused-ignore]
     BinarySensorDeviceClass,
     BinarySensorEntity,
 )

@@ -24,10 +24,8 @@ from typing import TYPE_CHECKING, Any, Final
 from .cerbo_api import CerboBattery
 
 if TYPE_CHECKING:
-    from .coordinator import VictronRuntimeData
-    from .local_coordinator import LocalCoordinator, LocalData
+    from .coordinator import LocalCoordinator, LocalData, VictronRuntimeData, VrmCoordinator
     from .vrm_api import VrmBatteryReading
-    from .vrm_coordinator import VrmCoordinator
 
 LOCAL_FRESH_CYCLES: Final = 2
 VRM_MAX_AGE: Final = timedelta(minutes=10)
