@@ -77,6 +77,8 @@ SCREENS: Final = (
 DOCS_SHOTS: Final = (("now", "desktop"), ("24h", "desktop"), ("now", "phone"), ("24h", "phone"))
 RENDER_TIMEOUT: Final = 60.0  # seconds a view gets to draw its cards and charts
 MAX_SHOT_HEIGHT: Final = 7000  # CSS pixels
+NOTHING_DRAWN: Final = "no dashboard view was drawn"
+GIVE_UP_AFTER: Final = 2  # views in a row on which the frontend drew nothing at all
 # The frontend's own noise when views switch quickly; not about the dashboard.
 BENIGN_CONSOLE: Final = ("Transition was skipped", "Failure writing unhandled promise rejection")
 
@@ -149,6 +151,11 @@ INSPECT_JS: Final = r"""
     const value = el.shadowRoot && el.shadowRoot.querySelector(".value");
     return value ? value.textContent.trim() : null;
   });
+  // A dialog Home Assistant opened by itself (e.g. to confirm changed HTTP settings) covers the
+  // cards; it is reported, never dismissed.
+  const dialogs = els
+    .filter((el) => /^HA-(MD-|WA-)?DIALOG$/.test(el.tagName) && el.hasAttribute("open"))
+    .map((el) => text(el).slice(0, 120));
   let bottom = document.documentElement.scrollHeight;
   if (view) bottom = Math.max(bottom, view.getBoundingClientRect().bottom + window.scrollY);
   return {
@@ -160,6 +167,7 @@ INSPECT_JS: Final = r"""
     graphs,
     statistics,
     unavailable,
+    dialogs,
     bottom: Math.ceil(bottom),
     login: !!els.find((el) => el.tagName === "HA-AUTHORIZE"),
   };
@@ -445,7 +453,7 @@ def judge(report: dict[str, Any]) -> tuple[list[str], list[str]]:
     if report.get("login"):
         return ["the login page is shown: signing in failed"], notes
     if not report.get("view"):
-        return ["no dashboard view was drawn"], notes
+        return [NOTHING_DRAWN], notes
     problems.extend(report["errors"])
     problems.extend(
         f"empty trend chart: {graph['title']!r}"
@@ -455,6 +463,7 @@ def judge(report: dict[str, Any]) -> tuple[list[str], list[str]]:
     if not report["cards"]:
         problems.append("the view has no cards")
     notes.extend(f"unavailable: {text[:100]}" for text in report["unavailable"])
+    notes.extend(f"a dialog covers the page: {text}" for text in report.get("dialogs", []))
     missing = sum(1 for value in report["statistics"] if value in {None, "", "?"})
     if missing:
         notes.append(f"{missing} statistic card(s) without long-term statistics yet")
@@ -521,6 +530,12 @@ async def check_dashboards(
                     shot = out / f"{prefix}{view}-{screen.name}.png"
                     result = await check_view(page, f"{ha.url}/{url_path}/{view}", screen, shot)
                     results.append(result)
+                    blank = results[-GIVE_UP_AFTER:]
+                    if len(blank) == GIVE_UP_AFTER and all(
+                        NOTHING_DRAWN in r.problems for r in blank
+                    ):
+                        say(f"the frontend draws nothing; stopping (see {shot})")
+                        return results
                     verdict = "FAIL" if result.problems else "ok"
                     say(f"{verdict:4} /{url_path}/{view} ({screen.name})  {shot.name}")
                     for line in result.problems:
@@ -552,6 +567,10 @@ async def run(args: argparse.Namespace) -> int:
         print(text, flush=True)
 
     started = time.monotonic()
+    # SIGTERM (a timeout, CI) cancels the run, so Chromium and Home Assistant are still stopped.
+    task = asyncio.current_task()
+    assert task is not None
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
     demo = None
     if args.demo:
         from dev import browser_demo  # noqa: PLC0415 - imports Home Assistant, only for --demo
@@ -613,6 +632,9 @@ def main() -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     try:
         return asyncio.run(run(args))
+    except asyncio.CancelledError:
+        print("browser check: stopped", file=sys.stderr)
+        return 1
     except CheckError as err:
         print(f"browser check: {err}", file=sys.stderr)
         return 1

@@ -652,9 +652,16 @@ def test_browser_check_notes() -> None:
     """Missing statistics (a fresh install) and unavailable tiles are reported, not failed."""
     from dev.browser_check import judge  # noqa: PLC0415
 
-    problems, notes = judge(_report(statistics=["?", None, "1"], unavailable=["Power Unavailable"]))
+    problems, notes = judge(
+        _report(
+            statistics=["?", None, "1"],
+            unavailable=["Power Unavailable"],
+            dialogs=["Confirm new HTTP server configuration"],
+        )
+    )
     assert problems == []
     assert notes == [
         "unavailable: Power Unavailable",
+        "a dialog covers the page: Confirm new HTTP server configuration",
         "2 statistic card(s) without long-term statistics yet",
     ]
