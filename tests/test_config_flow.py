@@ -24,6 +24,7 @@ from custom_components.victron_cerbo.const import (
     CONF_NOMINAL_VOLTAGE,
     CONF_PORT,
     CONF_PORTAL_ID,
+    CONF_SHOW_DASHBOARD,
     CONF_SITE_ID,
     CONF_SOLARK_DWELL,
     CONF_SOLARK_ENTITY,
@@ -611,6 +612,7 @@ async def test_options_round_trip(hass: HomeAssistant) -> None:
         CONF_BUDGET_LIMIT: 40.0,
         CONF_LOCAL_FAST_INTERVAL: 15.0,
         CONF_SOLARK_ENTITY: "sensor.ss_battery_soc",
+        CONF_SHOW_DASHBOARD: False,
     }
     result = await hass.config_entries.options.async_configure(result["flow_id"], options)
     assert result["type"] is FlowResultType.CREATE_ENTRY

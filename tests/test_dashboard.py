@@ -74,11 +74,11 @@ def _register_entities(
 
 
 async def _set_up(hass: HomeAssistant, entry: MockConfigEntry) -> None:
-    """Load lovelace and the entry, then register the dashboard as async_setup_entry will."""
+    """Load lovelace and the entry; setting up the entry registers the dashboard."""
     assert await async_setup_component(hass, "lovelace", {})
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
-    assert dash.async_register_dashboard(hass, entry)
+    assert URL in hass.data[LOVELACE_DATA].dashboards  # async_setup_entry registered it
 
 
 def _cards(config: dict[str, Any]) -> Iterator[dict[str, Any]]:
@@ -182,7 +182,7 @@ async def test_reload_registers_again(hass: HomeAssistant) -> None:
     await _set_up(hass, entry)
     assert await hass.config_entries.async_unload(entry.entry_id)
     assert await hass.config_entries.async_setup(entry.entry_id)
-    assert dash.async_register_dashboard(hass, entry)
+    assert URL in hass.data[LOVELACE_DATA].dashboards
     assert URL in hass.data[frontend.DATA_PANELS]
 
 
@@ -235,7 +235,7 @@ async def test_lovelace_in_yaml_mode(
     _register_entities(hass, entry)
     assert await async_setup_component(hass, "lovelace", {"lovelace": {"mode": "yaml"}})
     assert await hass.config_entries.async_setup(entry.entry_id)
-    assert dash.async_register_dashboard(hass, entry)
+    assert URL in hass.data[LOVELACE_DATA].dashboards
     config = await _ws_config(hass_ws_client, hass)
     assert len(config["views"]) == 7
     assert await hass.config_entries.async_unload(entry.entry_id)

@@ -26,6 +26,7 @@ from .coordinator import (
     VictronRuntimeData,
     VrmCoordinator,
 )
+from .dashboard import async_register_dashboard
 from .entity import async_register_installation_device
 from .issues import async_delete_issues, async_setup_issue_checks
 from .solark import ComparisonSettings, SolarkComparison, async_delete_comparison_issue
@@ -60,6 +61,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: VictronConfigEntry) -> b
     async_setup_issue_checks(hass, entry)
     _async_start_comparison(hass, entry)
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
+    async_register_dashboard(hass, entry)  # built from the registry, so after the platforms
     return True
 
 

@@ -19,6 +19,7 @@ from homeassistant.config_entries import (
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.selector import (
+    BooleanSelector,
     EntitySelector,
     EntitySelectorConfig,
     NumberSelector,
@@ -45,6 +46,7 @@ from .const import (
     CONF_NOMINAL_VOLTAGE,
     CONF_PORT,
     CONF_PORTAL_ID,
+    CONF_SHOW_DASHBOARD,
     CONF_SITE_ID,
     CONF_SOLARK_DWELL,
     CONF_SOLARK_ENTITY,
@@ -60,6 +62,7 @@ from .const import (
     DEFAULT_LOCAL_PORT,
     DEFAULT_LOW_SOC,
     DEFAULT_NOMINAL_VOLTAGE,
+    DEFAULT_SHOW_DASHBOARD,
     DEFAULT_SOLARK_DWELL,
     DEFAULT_SOLARK_THRESHOLD,
     DEFAULT_TEMPERATURE_MAX,
@@ -623,5 +626,6 @@ def _options_schema(entry: VictronConfigEntry) -> vol.Schema:
             0.5, 50, 0.5, "%"
         ),
         vol.Required(CONF_SOLARK_DWELL, default=DEFAULT_SOLARK_DWELL): _number(0, 3600, 1, "s"),
+        vol.Required(CONF_SHOW_DASHBOARD, default=DEFAULT_SHOW_DASHBOARD): BooleanSelector(),
     }
     return vol.Schema(fields)

@@ -34,6 +34,7 @@ CONF_LOW_SOC: Final = "low_soc"
 CONF_SOLARK_ENTITY: Final = "solark_soc_entity"
 CONF_SOLARK_THRESHOLD: Final = "solark_threshold"
 CONF_SOLARK_DWELL: Final = "solark_dwell"
+CONF_SHOW_DASHBOARD: Final = "show_dashboard"
 
 DEFAULT_VRM_POLL_INTERVAL: Final = 180  # seconds; VRM itself logs every 1-15 minutes
 MIN_VRM_POLL_INTERVAL: Final = 180
@@ -46,3 +47,4 @@ DEFAULT_TEMPERATURE_MAX: Final = 30.0
 DEFAULT_LOW_SOC: Final = 10.0
 DEFAULT_SOLARK_THRESHOLD: Final = 2.0  # percentage points
 DEFAULT_SOLARK_DWELL: Final = 60  # seconds a verdict must hold before it flips
+DEFAULT_SHOW_DASHBOARD: Final = True

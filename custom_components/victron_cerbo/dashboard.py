@@ -31,10 +31,12 @@ from homeassistant.util.yaml.dumper import add_representer
 
 from .const import (
     CONF_NOMINAL_VOLTAGE,
+    CONF_SHOW_DASHBOARD,
     CONF_SOLARK_ENTITY,
     CONF_TEMPERATURE_MAX,
     CONF_TEMPERATURE_MIN,
     DEFAULT_NOMINAL_VOLTAGE,
+    DEFAULT_SHOW_DASHBOARD,
     DEFAULT_TEMPERATURE_MAX,
     DEFAULT_TEMPERATURE_MIN,
     DOMAIN,
@@ -43,8 +45,6 @@ from .const import (
 from .coordinator import VictronConfigEntry
 
 # entry.options: False keeps the dashboard out of the sidebar (an options-flow field).
-CONF_SHOW_DASHBOARD: Final = "show_dashboard"
-DEFAULT_SHOW_DASHBOARD: Final = True
 
 URL_PREFIX: Final = "victron-cerbo"  # lovelace needs a hyphen in a dashboard's URL path
 ICON: Final = "mdi:home-battery"
