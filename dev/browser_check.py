@@ -87,6 +87,10 @@ class CheckError(Exception):
     """The check could not run (not: the dashboard failed it)."""
 
 
+class PageScriptError(CheckError):
+    """Our script threw in the page, e.g. while the frontend was still replacing it."""
+
+
 # --- JavaScript run in the page -----------------------------------------------------------------
 
 # Walks every shadow root: Home Assistant's cards live several shadow roots deep.
@@ -212,8 +216,14 @@ class DevTools:
         self._next += 1
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._pending[self._next] = future
-        await self._ws.send_json({"id": self._next, "method": method, "params": params})
-        reply = await asyncio.wait_for(future, 60)
+        try:
+            await self._ws.send_json({"id": self._next, "method": method, "params": params})
+        except (aiohttp.ClientError, ConnectionError) as err:
+            raise CheckError(f"Chromium closed the DevTools connection ({err})") from err
+        try:
+            reply = await asyncio.wait_for(future, 60)
+        except TimeoutError as err:
+            raise CheckError(f"Chromium did not answer {method} in 60 s") from err
         if "error" in reply:
             raise CheckError(f"{method}: {reply['error']}")
         result: dict[str, Any] = reply.get("result", {})
@@ -224,7 +234,7 @@ class DevTools:
             "Runtime.evaluate", expression=expression, returnByValue=True, awaitPromise=True
         )
         if "exceptionDetails" in reply:
-            raise CheckError(f"page script failed: {reply['exceptionDetails'].get('text')}")
+            raise PageScriptError(f"page script failed: {reply['exceptionDetails'].get('text')}")
         return reply["result"].get("value")
 
     async def close(self) -> None:
@@ -435,7 +445,7 @@ async def open_view(page: DevTools, url: str) -> dict[str, Any]:
     await asyncio.sleep(2)
     report: dict[str, Any] = {}
     while time.monotonic() < deadline:
-        with contextlib.suppress(CheckError):
+        with contextlib.suppress(PageScriptError):
             report = await page.evaluate(INSPECT_JS)
             graphs = report["graphs"]
             settled = all(g["noHistory"] or (g["points"] and not g["loading"]) for g in graphs)
@@ -570,7 +580,8 @@ async def run(args: argparse.Namespace) -> int:
     # SIGTERM (a timeout, CI) cancels the run, so Chromium and Home Assistant are still stopped.
     task = asyncio.current_task()
     assert task is not None
-    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        asyncio.get_running_loop().add_signal_handler(signum, task.cancel)
     demo = None
     if args.demo:
         from dev import browser_demo  # noqa: PLC0415 - imports Home Assistant, only for --demo
