@@ -31,6 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -146,8 +147,9 @@ INSPECT_JS: Final = r"""
       }
     }
     const noHistory = text(card).includes("No state history found");
+    const disabled = text(card).includes("History integration disabled");
     const loading = inner.some((el) => ["HA-SPINNER", "HA-CIRCULAR-PROGRESS"].includes(el.tagName));
-    return { title, charts: charts.length, lines, points, noHistory, loading };
+    return { title, charts: charts.length, lines, points, noHistory, disabled, loading };
   });
   const unavailable = els.filter((el) => el.tagName === "HUI-TILE-CARD")
     .map((el) => text(el)).filter((t) => /\bUnavailable\b/.test(t));
@@ -448,7 +450,10 @@ async def open_view(page: DevTools, url: str) -> dict[str, Any]:
         with contextlib.suppress(PageScriptError):
             report = await page.evaluate(INSPECT_JS)
             graphs = report["graphs"]
-            settled = all(g["noHistory"] or (g["points"] and not g["loading"]) for g in graphs)
+            settled = all(
+                g["noHistory"] or g.get("disabled") or (g["points"] and not g["loading"])
+                for g in graphs
+            )
             if report["view"] and report["cards"] and settled:
                 await asyncio.sleep(1.5)  # let the last charts finish their animation
                 return dict(await page.evaluate(INSPECT_JS))
@@ -457,7 +462,7 @@ async def open_view(page: DevTools, url: str) -> dict[str, Any]:
 
 
 def judge(report: dict[str, Any]) -> tuple[list[str], list[str]]:
-    """Problems fail the check; notes are reported only."""
+    """Problems fail the check; notes are reported only. Repeated lines are counted once."""
     problems: list[str] = []
     notes: list[str] = []
     if report.get("login"):
@@ -465,11 +470,15 @@ def judge(report: dict[str, Any]) -> tuple[list[str], list[str]]:
     if not report.get("view"):
         return [NOTHING_DRAWN], notes
     problems.extend(report["errors"])
-    problems.extend(
-        f"empty trend chart: {graph['title']!r}"
-        for graph in report["graphs"]
-        if graph["noHistory"] or not graph["points"] or not graph["lines"]
-    )
+    if any("Unknown command" in error for error in report["errors"]):
+        notes.append("'Unknown command' from statistic cards: Home Assistant runs without recorder")
+    for graph in report["graphs"]:
+        if graph.get("disabled"):
+            problems.append(
+                f"empty trend chart (Home Assistant has no history): {graph['title']!r}"
+            )
+        elif graph["noHistory"] or not graph["points"] or not graph["lines"]:
+            problems.append(f"empty trend chart: {graph['title']!r}")
     if not report["cards"]:
         problems.append("the view has no cards")
     notes.extend(f"unavailable: {text[:100]}" for text in report["unavailable"])
@@ -477,7 +486,13 @@ def judge(report: dict[str, Any]) -> tuple[list[str], list[str]]:
     missing = sum(1 for value in report["statistics"] if value in {None, "", "?"})
     if missing:
         notes.append(f"{missing} statistic card(s) without long-term statistics yet")
-    return problems, notes
+    return _counted(problems), notes
+
+
+def _counted(lines: list[str]) -> list[str]:
+    """Each distinct line once, in order, with "(N times)" when it came more than once."""
+    counts = Counter(lines)
+    return [line if counts[line] == 1 else f"{line} ({counts[line]} times)" for line in counts]
 
 
 async def check_view(page: DevTools, url: str, screen: Screen, shot: Path) -> PageResult:

@@ -648,6 +648,21 @@ def test_browser_check_verdicts(changes: dict[str, Any], problem: str | None) ->
         assert problem in problems[0]
 
 
+def test_browser_check_names_the_missing_component() -> None:
+    """Without recorder and history the failures say so, once each with a count."""
+    from dev.browser_check import judge  # noqa: PLC0415
+
+    graph = {"title": "V", "lines": 0, "points": 0, "noHistory": False, "disabled": True}
+    problems, notes = judge(
+        _report(graphs=[graph], errors=["hui-statistic-card error: Unknown command."] * 3)
+    )
+    assert problems == [
+        "hui-statistic-card error: Unknown command. (3 times)",
+        "empty trend chart (Home Assistant has no history): 'V'",
+    ]
+    assert "Home Assistant runs without recorder" in notes[0]
+
+
 def test_browser_check_notes() -> None:
     """Missing statistics (a fresh install) and unavailable tiles are reported, not failed."""
     from dev.browser_check import judge  # noqa: PLC0415

@@ -44,8 +44,6 @@ from .const import (
 )
 from .coordinator import VictronConfigEntry
 
-# entry.options: False keeps the dashboard out of the sidebar (an options-flow field).
-
 URL_PREFIX: Final = "victron-cerbo"  # lovelace needs a hyphen in a dashboard's URL path
 ICON: Final = "mdi:home-battery"
 RANGES: Final = (6, 12, 24, 48, 72)  # hours the trend views offer
