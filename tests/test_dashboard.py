@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -220,9 +221,11 @@ async def test_never_replaces_an_existing_dashboard(
 async def test_without_lovelace(hass: HomeAssistant, caplog: pytest.LogCaptureFixture) -> None:
     """Without the dashboards component the entry still works; the log says why."""
     entry = _entry(hass)
+    caplog.set_level(logging.DEBUG, logger="custom_components.victron_cerbo")
     assert await hass.config_entries.async_setup(entry.entry_id)
     assert not dash.async_register_dashboard(hass, entry)
     assert "Dashboards are not set up" in caplog.text
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING and "Dashboards" in r.msg]
     dash.async_unregister_dashboard(hass, entry)
     assert await hass.config_entries.async_unload(entry.entry_id)
 

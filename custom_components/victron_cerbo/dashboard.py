@@ -828,7 +828,8 @@ def async_register_dashboard(hass: HomeAssistant, entry: VictronConfigEntry) -> 
         return False
     lovelace = hass.data.get(LOVELACE_DATA)
     if lovelace is None:
-        LOGGER.warning("Dashboards are not set up; the Victron dashboard is not added")
+        # Only without the frontend (tests, minimal setups): nothing the user could act on.
+        LOGGER.debug("Dashboards are not set up; the Victron dashboard is not added")
         return False
     url_path = dashboard_url_path(entry)
     if url_path in lovelace.dashboards or url_path in hass.data.get(frontend.DATA_PANELS, {}):
