@@ -135,7 +135,12 @@ INSPECT_JS: Final = r"""
     .map((el) => el.tagName.toLowerCase());
   const graphs = els.filter((el) => el.tagName === "HUI-HISTORY-GRAPH-CARD").map((card) => {
     const inner = all(card.shadowRoot || card);
-    const title = text(card).slice(0, 80);
+    const root = card.shadowRoot || card;
+    const header = root.querySelector(".card-header, h1");
+    const haCard = root.querySelector("ha-card");
+    // The header's first run of text: its link to the history panel comes after a gap.
+    const title = ((header && header.textContent.trim().split(/\s{2,}/)[0])
+      || (haCard && haCard.header) || text(card)).slice(0, 80);
     const charts = inner.filter((el) => el.tagName === "HA-CHART-BASE");
     let points = 0;
     let lines = 0;
