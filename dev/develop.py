@@ -158,6 +158,12 @@ http:
   server_host: {HOST}
   server_port: {settings.port}
 
+# The dashboard's trend and statistics cards read these; default_config would also start
+# network discovery on the machine, so only what the dashboard needs is named.
+recorder:
+  purge_keep_days: 3
+history:
+
 logger:
   default: warning
   logs:
