@@ -16,7 +16,6 @@ from pytest_homeassistant_custom_component.test_util.aiohttp import AiohttpClien
 from custom_components.victron_cerbo.binary_sensor import (
     BATTERY_BINARY_SENSORS,
     HEALTH_BINARY_SENSORS,
-    VOLTAGE_RANGES,
     Thresholds,
 )
 from custom_components.victron_cerbo.const import (
@@ -26,6 +25,7 @@ from custom_components.victron_cerbo.const import (
     CONF_NOMINAL_VOLTAGE,
     CONF_TEMPERATURE_MAX,
     CONF_TEMPERATURE_MIN,
+    VOLTAGE_RANGES,
 )
 from tests.cerbo_helpers import PYLONTECH, SYSTEM, VEBUS, FakeCerbo, root_of
 from tests.entity_helpers import (

@@ -32,6 +32,7 @@ from .const import (
     DEFAULT_NOMINAL_VOLTAGE,
     DEFAULT_TEMPERATURE_MAX,
     DEFAULT_TEMPERATURE_MIN,
+    VOLTAGE_RANGES,
 )
 from .entity import DeviceKind, EntryDevices, VictronEntity, recorded, source_attributes
 from .solark import SocDisagreementBinarySensor
@@ -45,12 +46,6 @@ if TYPE_CHECKING:
 
 PARALLEL_UPDATES = 0
 
-# Normal battery voltage per nominal system voltage (lead-acid and LiFePO4 both sit inside).
-VOLTAGE_RANGES: Final[Mapping[int, tuple[float, float]]] = {
-    12: (13.0, 14.5),
-    24: (26.0, 29.0),
-    48: (52.0, 58.0),
-}
 CELL_IMBALANCE_SPREAD: Final = 0.10  # V between the highest and the lowest cell
 CELL_IMBALANCE_CRITICAL: Final = 0.15  # V
 SOH_DEGRADED_BELOW: Final = 85.0  # %

@@ -48,3 +48,11 @@ DEFAULT_LOW_SOC: Final = 10.0
 DEFAULT_SOLARK_THRESHOLD: Final = 2.0  # percentage points
 DEFAULT_SOLARK_DWELL: Final = 60  # seconds a verdict must hold before it flips
 DEFAULT_SHOW_DASHBOARD: Final = True
+
+# Normal battery voltage per nominal system voltage (seed 000: 48 V -> 52-58 V; the others scale).
+# The voltage health sensor and the dashboard both use it; the options flow describes it.
+VOLTAGE_RANGES: Final[dict[int, tuple[float, float]]] = {
+    12: (13.0, 14.5),
+    24: (26.0, 29.0),
+    48: (52.0, 58.0),
+}

@@ -41,6 +41,7 @@ from .const import (
     DEFAULT_TEMPERATURE_MIN,
     DOMAIN,
     LOGGER,
+    VOLTAGE_RANGES,
 )
 from .coordinator import VictronConfigEntry
 
@@ -49,12 +50,6 @@ ICON: Final = "mdi:home-battery"
 RANGES: Final = (6, 12, 24, 48, 72)  # hours the trend views offer
 COPY_VIEW_PATH: Final = "copy"
 
-# Normal charging-system range per nominal voltage, as the options flow describes it.
-VOLTAGE_RANGES: Final[dict[int, tuple[float, float]]] = {
-    12: (13.0, 14.5),
-    24: (26.0, 29.0),
-    48: (52.0, 58.0),
-}
 
 SENSOR_KEYS: Final = (
     "soc",
