@@ -395,11 +395,12 @@ async def test_trends_and_statistics_per_range(hass: HomeAssistant) -> None:
             (ids["voltage"], "min"),
             (ids["voltage"], "max"),
             (ids["current"], "mean"),
+            (ids["charging_share"], "mean"),  # the share of time charging
             (ids["temperature"], "mean"),
             (ids["temperature"], "min"),
             (ids["temperature"], "max"),
         } <= stats
-        assert len(statistic_cards) == 10
+        assert len(statistic_cards) == 11
         assert {yaml.safe_dump(c["period"]) for c in statistic_cards} == {
             yaml.safe_dump({"rolling_window": {"duration": {"hours": hours}}})
         }

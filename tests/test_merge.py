@@ -236,6 +236,31 @@ async def test_values_read_from_every_root(
 
 
 @pytest.mark.usefixtures("vrm")
+@pytest.mark.parametrize(
+    ("battery_state", "served"),
+    [
+        (1, Reading(100, Source.LOCAL, START)),  # charging
+        (2, Reading(0, Source.LOCAL, START)),  # discharging
+        (0, Reading(0, Source.LOCAL, START)),  # idle
+        ([], Reading(0, Source.VRM, VRM_SAMPLE)),  # invalid on the GX: VRM's state serves
+    ],
+)
+async def test_charging_share_follows_the_battery_state(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    cerbo: FakeCerbo,
+    battery_state: object,
+    served: Reading,
+) -> None:
+    """100 while charging, else 0: its mean over a period is the share spent charging."""
+    system = root_of("system.json")
+    system["Dc/Battery/State"] = battery_state
+    cerbo.set_root(SYSTEM, system)
+    sources = await both(hass, freezer)
+    assert sources.value("charging_share", START) == served
+
+
+@pytest.mark.usefixtures("vrm")
 async def test_values_when_slower_roots_are_missing(
     hass: HomeAssistant, freezer: FrozenDateTimeFactory, cerbo: FakeCerbo
 ) -> None:

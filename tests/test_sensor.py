@@ -13,6 +13,7 @@ import pytest
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.components.recorder import Recorder
 from homeassistant.components.recorder.history import state_changes_during_period
+from homeassistant.components.recorder.statistics import statistic_during_period
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import STATE_UNAVAILABLE, STATE_UNKNOWN
 from homeassistant.core import Event, EventStateChangedData, HomeAssistant
@@ -20,6 +21,7 @@ from homeassistant.helpers import entity_registry as er
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.components.recorder.common import (
     async_wait_recording_done,
+    do_adhoc_statistics,
 )
 from pytest_homeassistant_custom_component.test_util.aiohttp import AiohttpClientMocker
 from syrupy.assertion import SnapshotAssertion
@@ -310,6 +312,7 @@ async def test_time_to_go_in_hours_and_unknown_while_not_discharging(
     await tick(180)
     assert state_of(hass, "sensor", "time_to_go") == STATE_UNKNOWN
     assert state_of(hass, "sensor", "state") == "charging"
+    assert state_of(hass, "sensor", "charging_share") == "100"
 
 
 async def test_unchanged_values_do_not_write_new_states(
@@ -368,6 +371,41 @@ async def test_data_age_is_not_recorded(
     for state in history[budget_id]:
         assert "requests_last_hour" not in state.attributes
         assert state.attributes["limit"] == 45
+
+
+async def test_mean_of_the_charging_share_is_the_time_spent_charging(
+    recorder_mock: Recorder,
+    hass: HomeAssistant,
+    aioclient_mock: AiohttpClientMocker,
+    tick: Tick,
+) -> None:
+    """What the dashboard's "Time charging" card reads: 5 of 20 minutes charging is 25 %."""
+    cerbo = FakeCerbo(aioclient_mock)
+    system = root_of("system.json")
+    cerbo.set_root(SYSTEM, system | {"Dc/Battery/State": 1})  # charging
+    entry = make_entry(hass, LOCAL_DATA)
+    await setup_entry(hass, entry)
+    share_id = entity_ids(hass, entry)[f"{PORTAL_ID}_charging_share"]
+    assert hass.states.get(share_id).state == "100"  # type: ignore[union-attr]
+    await tick(290)
+    cerbo.set_root(SYSTEM, system | {"Dc/Battery/State": 2})  # discharging from 10:05
+    await tick(910)
+    assert hass.states.get(share_id).state == "0"  # type: ignore[union-attr]
+    await async_wait_recording_done(hass)
+    for minutes in range(0, 20, 5):  # the 5-minute statistics the statistic card reads
+        do_adhoc_statistics(hass, start=START + timedelta(minutes=minutes))
+    await async_wait_recording_done(hass)
+    share = await recorder_mock.async_add_executor_job(
+        statistic_during_period,
+        hass,
+        START,
+        START + timedelta(minutes=20),
+        share_id,
+        {"mean", "min", "max"},
+        None,
+    )
+    assert share["mean"] == pytest.approx(25, abs=0.5)
+    assert (share["min"], share["max"]) == (0, 100)
 
 
 async def test_health_sensors(

@@ -58,6 +58,7 @@ SENSOR_KEYS: Final = (
     "power",
     "temperature",
     "state",
+    "charging_share",
     "consumed_ah",
     "time_to_go",
     "soh",
@@ -627,8 +628,13 @@ def _summary_section(entities: Mapping[str, str], hours: int) -> dict[str, Any] 
                 stat("temperature", "Highest", "max"),
             ),
             *_subtitle(
-                "Current and energy",
-                stat("current", "Mean current", "mean"),
+                "Current",
+                stat("current", "Mean", "mean"),
+                # The sensor is 100 % while charging and 0 % otherwise: its mean is the share.
+                stat("charging_share", "Time charging", "mean"),
+            ),
+            *_subtitle(
+                "Energy",
                 stat("charged_energy", "Charged", "change"),
                 stat("discharged_energy", "Discharged", "change"),
             ),

@@ -110,6 +110,8 @@ SENSORS: tuple[VictronSensorEntityDescription, ...] = (
         device_class=SensorDeviceClass.ENUM,
         options=_options(dict(BATTERY_FLOW_STATES)),
     ),
+    # The battery state as a number, so statistics can tell the share of time spent charging.
+    _measurement("charging_share", device_class=None, unit=PERCENTAGE, precision=0),
     _measurement(
         "consumed_ah",
         device_class=None,

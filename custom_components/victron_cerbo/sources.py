@@ -168,6 +168,20 @@ def _vrm_state(reading: VrmBatteryReading) -> str | None:
 
 _VI = frozenset({"voltage", "current"})
 
+CHARGING_SHARE_ON: Final = 100  # percent while charging, 0 otherwise
+
+
+def _charging_share(state: str | None) -> int | None:
+    """100 while the battery charges, 0 while it idles or discharges.
+
+    Its time-weighted mean over any period, which the recorder's statistics provide, is the
+    share of that period spent charging.
+    """
+    if state is None:
+        return None
+    return CHARGING_SHARE_ON if state == "charging" else 0
+
+
 VALUES: Final[Mapping[str, ValueSpec]] = {
     "soc": ValueSpec(
         local=_system_or_battery("soc"), vrm=lambda r: r.soc, vrm_fields=frozenset({"soc"})
@@ -189,6 +203,11 @@ VALUES: Final[Mapping[str, ValueSpec]] = {
         vrm_fields=frozenset({"temperature"}),
     ),
     "state": ValueSpec(local=lambda d: d.system.battery_state_name, vrm=_vrm_state, vrm_fields=_VI),
+    "charging_share": ValueSpec(
+        local=lambda d: _charging_share(d.system.battery_state_name),
+        vrm=lambda r: _charging_share(_vrm_state(r)),
+        vrm_fields=_VI,
+    ),
     "consumed_ah": ValueSpec(
         local=_system_or_battery("consumed_ah"),
         vrm=lambda r: r.consumed_ah,
