@@ -40,6 +40,7 @@ NUMBERS: Final[dict[str, tuple[float, str | None, str | None, float]]] = {
     "current": (6.0, "A", "current", -3.1),
     "power": (320.0, "W", "power", -165.0),
     "temperature": (24.8, "°C", "temperature", 0.2),
+    "charging_share": (0.0, "%", None, 0.0),
     "consumed_ah": (-36.0, "Ah", None, -1.0),
     "time_to_go": (9.5, "h", "duration", -0.1),
     "soh": (98.0, "%", None, 0.0),

@@ -41,6 +41,7 @@ from custom_components.victron_cerbo.const import (
     CONF_PORT,
     CONF_PORTAL_ID,
     CONF_SITE_ID,
+    CONF_SOLARK_ENTITY,
     CONF_VRM_API_URL,
     CONF_VRM_TOKEN,
     DOMAIN,
@@ -68,6 +69,10 @@ ENTRY_ID: Final = "victroncerbosimulator00000"  # fixed, so every start updates 
 ENTRY_STORAGE_MINOR: Final = 5  # core.config_entries 1.5 in HA 2026.2 and 2026.10
 ONBOARDING_STEPS: Final = ("user", "core_config", "analytics", "integration")
 LATITUDE: Final = 52.37  # the simulated site is near Amsterdam (SimConfig.timezone)
+# A stand-in for a Sol-Ark inverter's SOC sensor: a `rest` sensor of the simulator's /sim/solark.
+SOLARK_ENTITY: Final = "sensor.sol_ark_battery_soc"
+# Set up beside the default ones, so their packages are installed too.
+DEV_INTEGRATIONS: Final = ("rest",)
 
 
 class DevelopError(Exception):
@@ -164,6 +169,18 @@ recorder:
   purge_keep_days: 3
 history:
 
+# The simulated Sol-Ark inverter's SOC, which new entries compare against (see the options).
+sensor:
+  - platform: rest
+    unique_id: simulated_solark_battery_soc
+    name: Sol-Ark battery SOC
+    resource: http://{HOST}:{settings.local_port}/sim/solark
+    value_template: "{{{{ value_json.soc }}}}"
+    unit_of_measurement: "%"
+    device_class: battery
+    state_class: measurement
+    scan_interval: 30
+
 logger:
   default: warning
   logs:
@@ -206,7 +223,7 @@ def upsert_entry(
             "entry_id": ENTRY_ID,
             "minor_version": 1,
             "modified_at": stamp,
-            "options": {},
+            "options": {CONF_SOLARK_ENTITY: SOLARK_ENTITY},
             "pref_disable_new_entities": False,
             "pref_disable_polling": False,
             "source": "user",
@@ -312,7 +329,9 @@ def missing_requirements() -> list[str]:
     from homeassistant.util.package import is_installed  # noqa: PLC0415
 
     components = ha_package_dir() / "components"
-    todo = sorted(bootstrap.CORE_INTEGRATIONS | bootstrap.DEFAULT_INTEGRATIONS)
+    todo = sorted(
+        bootstrap.CORE_INTEGRATIONS | bootstrap.DEFAULT_INTEGRATIONS | set(DEV_INTEGRATIONS)
+    )
     seen: set[str] = set()
     missing: set[str] = set()
     while todo:

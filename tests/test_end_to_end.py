@@ -37,6 +37,7 @@ from homeassistant.core_config import CORE_CONFIG_SCHEMA
 from homeassistant.helpers import entity_registry as er
 from homeassistant.setup import async_setup_component
 from homeassistant.util import dt as dt_util
+from homeassistant.util import slugify
 from homeassistant.util.yaml import parse_yaml
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 
@@ -47,6 +48,7 @@ from custom_components.victron_cerbo.const import (
     CONF_PORT,
     CONF_PORTAL_ID,
     CONF_SITE_ID,
+    CONF_SOLARK_ENTITY,
     CONF_VRM_API_URL,
     CONF_VRM_POLL_INTERVAL,
     CONF_VRM_TOKEN,
@@ -582,6 +584,12 @@ async def test_home_assistant_reads_the_config_develop_writes(
     http = http_component.CONFIG_SCHEMA({"http": yaml["http"]})["http"]
     assert http["server_host"] == ["127.0.0.1"]  # loopback only
     assert http["server_port"] == 18123
+    # The stand-in Sol-Ark sensor: the entity id new entries compare against, read from the
+    # simulator's Cerbo port.
+    (solark,) = yaml["sensor"]
+    assert solark["platform"] == "rest"
+    assert f"sensor.{slugify(solark['name'])}" == develop.SOLARK_ENTITY
+    assert solark["resource"] == "http://127.0.0.1:18088/sim/solark"
 
     storage = config / ".storage"
     for key in ("core.config_entries", "onboarding"):
@@ -592,6 +600,7 @@ async def test_home_assistant_reads_the_config_develop_writes(
     assert entry is not None
     assert (entry.domain, entry.unique_id, entry.title) == (DOMAIN, PORTAL_ID, SIM.site_name)
     assert entry.data == develop.entry_data(settings)
+    assert entry.options == {CONF_SOLARK_ENTITY: develop.SOLARK_ENTITY}
     store = onboarding.OnboardingStorage(
         hass, onboarding.STORAGE_VERSION, onboarding.STORAGE_KEY, private=True
     )
