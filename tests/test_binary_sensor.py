@@ -16,7 +16,6 @@ from pytest_homeassistant_custom_component.test_util.aiohttp import AiohttpClien
 from custom_components.victron_cerbo.binary_sensor import (
     BATTERY_BINARY_SENSORS,
     HEALTH_BINARY_SENSORS,
-    Thresholds,
 )
 from custom_components.victron_cerbo.const import (
     CONF_BUDGET_LIMIT,
@@ -25,8 +24,11 @@ from custom_components.victron_cerbo.const import (
     CONF_NOMINAL_VOLTAGE,
     CONF_TEMPERATURE_MAX,
     CONF_TEMPERATURE_MIN,
+    CONF_VOLTAGE_MAX,
+    CONF_VOLTAGE_MIN,
     VOLTAGE_RANGES,
 )
+from custom_components.victron_cerbo.limits import Thresholds
 from tests.cerbo_helpers import PYLONTECH, SYSTEM, VEBUS, FakeCerbo, root_of
 from tests.entity_helpers import (
     LOCAL_DATA,
@@ -99,6 +101,19 @@ async def test_voltage_out_of_range(
         state_of(hass, "binary_sensor", "voltage_out_of_range") == STATE_OFF
     )  # the edge is normal
     await set_system(cerbo, tick, **{"Dc/Battery/Voltage": above})
+    assert state_of(hass, "binary_sensor", "voltage_out_of_range") == STATE_ON
+
+
+async def test_own_voltage_limits_fit_a_15_cell_battery(
+    hass: HomeAssistant, cerbo: FakeCerbo, tick: Tick
+) -> None:
+    """A 15-cell 48 V bank at 49.8 V is normal once its owner sets 45-53.5 V."""
+    options = {CONF_NOMINAL_VOLTAGE: "48", CONF_VOLTAGE_MIN: 45.0, CONF_VOLTAGE_MAX: 53.5}
+    await local_entry(hass, cerbo, options, **{"Dc/Battery/Voltage": 49.8})
+    assert state_of(hass, "binary_sensor", "voltage_out_of_range") == STATE_OFF
+    found = attributes(hass, "binary_sensor", "voltage_out_of_range")
+    assert (found["minimum"], found["maximum"]) == (45.0, 53.5)
+    await set_system(cerbo, tick, **{"Dc/Battery/Voltage": 54.0})
     assert state_of(hass, "binary_sensor", "voltage_out_of_range") == STATE_ON
 
 
@@ -342,6 +357,16 @@ def test_thresholds_from_options() -> None:
         52.0, 58.0, 15.0, 30.0, 10.0
     )
     assert Thresholds.from_options({CONF_LOW_SOC: "abc"}).low_soc == 10.0
+    # Own voltage limits replace the nominal voltage's, one end or both; an empty pair does not.
+    assert Thresholds.from_options({CONF_VOLTAGE_MIN: 45, CONF_VOLTAGE_MAX: "53.5"}) == Thresholds(
+        45.0, 53.5, 15.0, 30.0, 10.0
+    )
+    assert Thresholds.from_options({CONF_NOMINAL_VOLTAGE: "24", CONF_VOLTAGE_MAX: 28.4}) == (
+        Thresholds(26.0, 28.4, 15.0, 30.0, 10.0)
+    )
+    assert Thresholds.from_options({CONF_VOLTAGE_MIN: 59.0}) == Thresholds(
+        52.0, 58.0, 15.0, 30.0, 10.0
+    )
 
 
 def test_descriptions_are_unique_and_translated() -> None:

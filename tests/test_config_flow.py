@@ -31,6 +31,8 @@ from custom_components.victron_cerbo.const import (
     CONF_SOLARK_THRESHOLD,
     CONF_TEMPERATURE_MAX,
     CONF_TEMPERATURE_MIN,
+    CONF_VOLTAGE_MAX,
+    CONF_VOLTAGE_MIN,
     CONF_VRM_POLL_INTERVAL,
     CONF_VRM_TOKEN,
     DOMAIN,
@@ -642,6 +644,25 @@ async def test_options_validation(hass: HomeAssistant) -> None:
     bad_budget = BASE_OPTIONS | vrm_options | {CONF_BUDGET_LIMIT: 40.0}
     result = await hass.config_entries.options.async_configure(result["flow_id"], bad_budget)
     assert result["errors"] == {CONF_BUDGET_LIMIT: "budget_range"}
+
+    # Own voltage limits: checked against each other, or against the nominal voltage's range
+    # when only one is set (48 V: 52-58 V).
+    good = BASE_OPTIONS | vrm_options | {CONF_BUDGET_LIMIT: 45.0, CONF_NOMINAL_VOLTAGE: "48"}
+    for voltages in (
+        {CONF_VOLTAGE_MIN: 53.5, CONF_VOLTAGE_MAX: 45.0},
+        {CONF_VOLTAGE_MIN: 58.0},
+        {CONF_VOLTAGE_MAX: 52.0},
+    ):
+        result = await hass.config_entries.options.async_configure(
+            result["flow_id"], good | voltages
+        )
+        assert result["errors"] == {CONF_VOLTAGE_MAX: "voltage_range"}, voltages
+
+    fifteen_cells = good | {CONF_VOLTAGE_MIN: 45.0, CONF_VOLTAGE_MAX: 53.5}
+    result = await hass.config_entries.options.async_configure(result["flow_id"], fifteen_cells)
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert (entry.options[CONF_VOLTAGE_MIN], entry.options[CONF_VOLTAGE_MAX]) == (45.0, 53.5)
+    await hass.async_block_till_done()  # the reload that applies the options
 
 
 async def test_options_local_only(hass: HomeAssistant) -> None:

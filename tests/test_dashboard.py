@@ -28,6 +28,8 @@ from custom_components.victron_cerbo.const import (
     CONF_SOLARK_ENTITY,
     CONF_TEMPERATURE_MAX,
     CONF_TEMPERATURE_MIN,
+    CONF_VOLTAGE_MAX,
+    CONF_VOLTAGE_MIN,
     DOMAIN,
 )
 
@@ -437,6 +439,21 @@ async def test_ranges_follow_the_options(hass: HomeAssistant) -> None:
         odd_settings = dash.dashboard_settings(hass, odd)
         assert odd_settings.voltage_range == (52.0, 58.0)
         assert odd_settings.temperature_range == (15.0, 30.0)
+
+
+async def test_own_voltage_limits_set_the_gauge_and_the_chart(hass: HomeAssistant) -> None:
+    """The same limits as the voltage sensor: a 15-cell bank's own range, not the preset's."""
+    entry = _entry(hass, **{CONF_VOLTAGE_MIN: 45.0, CONF_VOLTAGE_MAX: 53.5})
+    ids = _register_entities(hass, entry)
+    config = dash.async_build_dashboard(hass, entry)
+    gauge = next(
+        c for c in _cards(config) if c["type"] == "gauge" and c["entity"] == ids["voltage"]
+    )
+    assert [segment["from"] for segment in gauge["segments"]] == [36, 45.0, 53.5]
+    six_hours = {"views": [config["views"][1]]}
+    chart = next(c for c in _cards(six_hours) if c.get("title", "").startswith("Voltage"))
+    assert (chart["min_y_axis"], chart["max_y_axis"]) == (45.0, 53.5)
+    assert chart["title"] == "Voltage (normal 45\N{EN DASH}53.5 V)"
 
 
 async def test_fahrenheit_users(hass: HomeAssistant) -> None:

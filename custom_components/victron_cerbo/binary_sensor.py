@@ -7,7 +7,6 @@ reports.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -23,18 +22,8 @@ from homeassistant.components.binary_sensor import (  # type: ignore[attr-define
 from homeassistant.const import EntityCategory
 
 from .cerbo_api import ALARM_LEVELS
-from .const import (
-    CONF_LOW_SOC,
-    CONF_NOMINAL_VOLTAGE,
-    CONF_TEMPERATURE_MAX,
-    CONF_TEMPERATURE_MIN,
-    DEFAULT_LOW_SOC,
-    DEFAULT_NOMINAL_VOLTAGE,
-    DEFAULT_TEMPERATURE_MAX,
-    DEFAULT_TEMPERATURE_MIN,
-    VOLTAGE_RANGES,
-)
 from .entity import DeviceKind, EntryDevices, VictronEntity, recorded, source_attributes
+from .limits import Thresholds
 from .solark import SocDisagreementBinarySensor
 from .sources import VALUES, BatterySources, GridStatus, Source
 
@@ -49,45 +38,6 @@ PARALLEL_UPDATES = 0
 CELL_IMBALANCE_SPREAD: Final = 0.10  # V between the highest and the lowest cell
 CELL_IMBALANCE_CRITICAL: Final = 0.15  # V
 SOH_DEGRADED_BELOW: Final = 85.0  # %
-
-
-@dataclass(frozen=True, slots=True)
-class Thresholds:
-    """The limits the battery problem sensors use, from the entry options."""
-
-    voltage_min: float
-    voltage_max: float
-    temperature_min: float
-    temperature_max: float
-    low_soc: float
-
-    @classmethod
-    def from_options(cls, options: Mapping[str, Any]) -> Thresholds:
-        """Read the options; anything unusable falls back to its default."""
-        nominal = _number(options.get(CONF_NOMINAL_VOLTAGE), DEFAULT_NOMINAL_VOLTAGE)
-        voltage = VOLTAGE_RANGES.get(int(nominal), VOLTAGE_RANGES[DEFAULT_NOMINAL_VOLTAGE])
-        low = _number(options.get(CONF_TEMPERATURE_MIN), DEFAULT_TEMPERATURE_MIN)
-        high = _number(options.get(CONF_TEMPERATURE_MAX), DEFAULT_TEMPERATURE_MAX)
-        if low >= high:
-            low, high = DEFAULT_TEMPERATURE_MIN, DEFAULT_TEMPERATURE_MAX
-        return cls(
-            voltage_min=voltage[0],
-            voltage_max=voltage[1],
-            temperature_min=low,
-            temperature_max=high,
-            low_soc=_number(options.get(CONF_LOW_SOC), DEFAULT_LOW_SOC),
-        )
-
-
-def _number(raw: Any, default: float) -> float:
-    """A finite number from an option (selectors store strings or floats), else the default."""
-    if isinstance(raw, bool):
-        return default
-    try:
-        value = float(raw)
-    except (TypeError, ValueError):
-        return default
-    return value if math.isfinite(value) else default
 
 
 @dataclass(frozen=True, kw_only=True)

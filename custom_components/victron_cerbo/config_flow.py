@@ -53,6 +53,8 @@ from .const import (
     CONF_SOLARK_THRESHOLD,
     CONF_TEMPERATURE_MAX,
     CONF_TEMPERATURE_MIN,
+    CONF_VOLTAGE_MAX,
+    CONF_VOLTAGE_MIN,
     CONF_VRM_API_URL,
     CONF_VRM_POLL_INTERVAL,
     CONF_VRM_TOKEN,
@@ -74,6 +76,7 @@ from .const import (
     MIN_VRM_POLL_INTERVAL,
 )
 from .coordinator import VictronConfigEntry
+from .limits import nominal_voltage_range
 from .schema import vol
 from .solark import async_suggest_solark_entity
 from .vrm_api import (
@@ -556,7 +559,10 @@ class VictronCerboOptionsFlow(OptionsFlowWithReload):
         """Show and validate the options."""
         errors: dict[str, str] = {}
         if user_input is not None:
-            if user_input[CONF_TEMPERATURE_MIN] >= user_input[CONF_TEMPERATURE_MAX]:
+            low, high = nominal_voltage_range(user_input)
+            if user_input.get(CONF_VOLTAGE_MIN, low) >= user_input.get(CONF_VOLTAGE_MAX, high):
+                errors[CONF_VOLTAGE_MAX] = "voltage_range"
+            elif user_input[CONF_TEMPERATURE_MIN] >= user_input[CONF_TEMPERATURE_MAX]:
                 errors[CONF_TEMPERATURE_MAX] = "temperature_range"
             elif user_input.get(CONF_BUDGET_WARNING, 0) >= user_input.get(CONF_BUDGET_LIMIT, 1):
                 errors[CONF_BUDGET_LIMIT] = "budget_range"
@@ -612,6 +618,9 @@ def _options_schema(entry: VictronConfigEntry) -> vol.Schema:
                 mode=SelectSelectorMode.LIST,
             )
         ),
+        # Empty: the nominal voltage's range. Set for a battery it does not fit (15 cells).
+        vol.Optional(CONF_VOLTAGE_MIN): _number(5, 70, 0.1, "V"),
+        vol.Optional(CONF_VOLTAGE_MAX): _number(5, 70, 0.1, "V"),
         vol.Required(CONF_TEMPERATURE_MIN, default=DEFAULT_TEMPERATURE_MIN): _number(
             -40, 80, 0.5, "°C"
         ),

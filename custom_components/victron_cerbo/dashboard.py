@@ -29,21 +29,9 @@ from homeassistant.util.unit_conversion import TemperatureConverter
 from homeassistant.util.yaml import dump
 from homeassistant.util.yaml.dumper import add_representer
 
-from .const import (
-    CONF_NOMINAL_VOLTAGE,
-    CONF_SHOW_DASHBOARD,
-    CONF_SOLARK_ENTITY,
-    CONF_TEMPERATURE_MAX,
-    CONF_TEMPERATURE_MIN,
-    DEFAULT_NOMINAL_VOLTAGE,
-    DEFAULT_SHOW_DASHBOARD,
-    DEFAULT_TEMPERATURE_MAX,
-    DEFAULT_TEMPERATURE_MIN,
-    DOMAIN,
-    LOGGER,
-    VOLTAGE_RANGES,
-)
+from .const import CONF_SHOW_DASHBOARD, CONF_SOLARK_ENTITY, DEFAULT_SHOW_DASHBOARD, DOMAIN, LOGGER
 from .coordinator import VictronConfigEntry
+from .limits import temperature_range, voltage_range
 
 URL_PREFIX: Final = "victron-cerbo"  # lovelace needs a hyphen in a dashboard's URL path
 ICON: Final = "mdi:home-battery"
@@ -693,26 +681,13 @@ def _copy_view(config: Mapping[str, Any]) -> dict[str, Any]:
 # --- Reading the registry and the options ---------------------------------------------------
 
 
-def _number(value: Any, default: float) -> float:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return default
-    return number if math.isfinite(number) else default
-
-
 def dashboard_settings(hass: HomeAssistant, entry: VictronConfigEntry) -> DashboardSettings:
     """Return the dashboard settings from the entry's options and the user's units."""
     options = entry.options
-    nominal = int(_number(options.get(CONF_NOMINAL_VOLTAGE), DEFAULT_NOMINAL_VOLTAGE))
-    voltage_range = VOLTAGE_RANGES.get(nominal, VOLTAGE_RANGES[DEFAULT_NOMINAL_VOLTAGE])
     unit = _temperature_unit(hass, entry)
     low, high = (
         round(TemperatureConverter.convert(value, UnitOfTemperature.CELSIUS, unit), 1)
-        for value in (
-            _number(options.get(CONF_TEMPERATURE_MIN), DEFAULT_TEMPERATURE_MIN),
-            _number(options.get(CONF_TEMPERATURE_MAX), DEFAULT_TEMPERATURE_MAX),
-        )
+        for value in temperature_range(options)
     )
     solark = options.get(CONF_SOLARK_ENTITY) or None
     missing = None
@@ -720,7 +695,7 @@ def dashboard_settings(hass: HomeAssistant, entry: VictronConfigEntry) -> Dashbo
         missing = solark
     return DashboardSettings(
         title=entry.title,
-        voltage_range=voltage_range,
+        voltage_range=voltage_range(options),
         temperature_range=(low, high),
         temperature_unit=unit,
         missing_solark=missing,
@@ -921,8 +896,8 @@ def example_yaml() -> str:
     """Return the repository's dashboards/victron_cerbo.yaml."""
     settings = DashboardSettings(
         title="Victron battery",
-        voltage_range=VOLTAGE_RANGES[DEFAULT_NOMINAL_VOLTAGE],
-        temperature_range=(DEFAULT_TEMPERATURE_MIN, DEFAULT_TEMPERATURE_MAX),
+        voltage_range=voltage_range({}),  # the defaults
+        temperature_range=temperature_range({}),
     )
     return EXAMPLE_HEADER + dashboard_yaml(
         build_dashboard(example_entities(), settings, copy_view=False)
