@@ -19,8 +19,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from custom_components.victron_cerbo.const import VOLTAGE_RANGES  # noqa: E402
 from custom_components.victron_cerbo.dashboard import (  # noqa: E402
-    VOLTAGE_RANGES,
     DashboardSettings,
     build_dashboard,
     example_entities,

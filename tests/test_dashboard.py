@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -619,6 +621,18 @@ def test_repository_yaml_is_current() -> None:
     assert [view["path"] for view in loaded["views"]] == ["now", "6h", "12h", "24h", "48h", "72h"]
     markdown = next(c for c in _cards(loaded) if c["type"] == "markdown")
     assert markdown["content"].startswith("{%- set v = states('sensor.victron_voltage')")
+
+
+def test_the_script_that_writes_the_yaml_runs() -> None:
+    """`scripts/dashboard_yaml.py --check` is what a contributor runs; it must import and agree."""
+    result = subprocess.run(  # noqa: S603 - our own script, with this interpreter
+        [sys.executable, str(ROOT / "scripts" / "dashboard_yaml.py"), "--check"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "is current" in result.stdout
 
 
 def test_url_path_is_a_valid_slug() -> None:
