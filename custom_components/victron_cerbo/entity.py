@@ -130,7 +130,8 @@ def battery_device_info(entry: VictronConfigEntry, installation_id: str) -> Devi
     """
     info: dict[str, Any] = {
         "identifiers": {battery_identifier(entry)},
-        "name": f"{entry.title} battery",
+        "translation_key": "battery",  # "{title} battery"
+        "translation_placeholders": {"title": entry.title},
         "model": _battery_model(entry),
     }
     via: Any = installation_id if VIA_DEVICE_KEY == "via_device_id" else (DOMAIN, entry_key(entry))
