@@ -1,10 +1,12 @@
 """scripts/browser_check: open the bundled dashboard in a real headless Chromium and check it.
 
     scripts/browser_check [--out DIR] [--docs] [--keep-running] [--wait-statistics]
+    scripts/browser_check --runner ../shared/tools/py314 --out .dev/browser_check-newest
 
 1. Starts the simulator and a real Home Assistant with its frontend (`scripts/develop
    --background`, in a fresh config directory and on free ports), or uses one that
-   `scripts/develop` already runs.
+   `scripts/develop` already runs. `--runner CMD` starts it through CMD: with
+   `../shared/tools/py314` that is the newest Home Assistant, while Chromium stays on this machine.
 2. Signs in through Home Assistant's login flow (as the login page does) and hands the tokens
    to the browser the way the frontend stores them.
 3. Finds every Victron dashboard in the sidebar and opens each of its views in Debian's
@@ -24,6 +26,7 @@ import base64
 import contextlib
 import json
 import os
+import shlex
 import shutil
 import signal
 import socket
@@ -321,9 +324,13 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+# What scripts/develop is started through (--runner), e.g. ["../shared/tools/py314"].
+RUNNER: list[str] = []
+
+
 def develop(*args: str, timeout: float) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(  # noqa: S603 - our own script
-        [str(REPO / "scripts" / "develop"), *args],
+    return subprocess.run(  # noqa: S603 - our own script, through the runner the user named
+        [*RUNNER, str(REPO / "scripts" / "develop"), *args],
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -658,7 +665,13 @@ def main() -> int:
     parser.add_argument(
         "--demo", action="store_true", help="made-up states in a private Home Assistant"
     )
+    parser.add_argument(
+        "--runner",
+        default="",
+        help="start scripts/develop through this command (../shared/tools/py314: newest HA)",
+    )
     args = parser.parse_args()
+    RUNNER[:] = shlex.split(args.runner)
     args.out = args.out.resolve()
     args.out.mkdir(parents=True, exist_ok=True)
     try:

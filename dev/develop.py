@@ -143,8 +143,46 @@ def entry_data(settings: Settings) -> dict[str, Any]:
     }
 
 
-def configuration_yaml(settings: Settings) -> str:
+def http_storage(settings: Settings, now: datetime) -> dict[str, Any] | None:
+    """`.storage/http` for a Home Assistant that keeps its HTTP settings there (2026.10+).
+
+    Such a version reads `http:` from YAML only once, as an unconfirmed trial that it reverts
+    five minutes later (to port 8123 on every interface) unless someone confirms it in the UI.
+    Written as the confirmed ("stable") settings instead, loopback and our port hold. None for
+    a version that still reads YAML.
+    """
+    try:
+        from homeassistant.components.http import config as http_config  # noqa: PLC0415
+    except ImportError:
+        return None
+    if not hasattr(http_config, "HTTPConfigStore"):
+        return None
+    stable = dict(
+        http_config.HTTP_STORAGE_SCHEMA({"server_host": [HOST], "server_port": settings.port})
+    )
+    stable |= {"created_at": now.isoformat(), "error": None, "error_message": None}
+    data = {"stable": stable, "pending": None, "yaml_migration_done": True}
+    return _storage(
+        http_config.STORAGE_KEY,
+        http_config.STORAGE_VERSION,
+        http_config.STORAGE_MINOR_VERSION,
+        data,
+    )
+
+
+def configuration_yaml(settings: Settings, *, http_in_yaml: bool = True) -> str:
     sim = settings.sim
+    http = (
+        f"""
+http:
+  server_host: {HOST}
+  server_port: {settings.port}
+"""
+        if http_in_yaml
+        else f"""
+# The HTTP server ({HOST}:{settings.port}) is set in .storage/http: this version reads no http:.
+"""
+    )
     return f"""\
 # Written by scripts/develop on every start; edit dev/develop.py instead.
 homeassistant:
@@ -158,11 +196,7 @@ homeassistant:
   country: NL
   language: en
   internal_url: {settings.url}
-
-http:
-  server_host: {HOST}
-  server_port: {settings.port}
-
+{http}
 # The dashboard's trend and statistics cards read these; default_config would also start
 # network discovery on the machine, so only what the dashboard needs is named.
 recorder:
@@ -270,12 +304,18 @@ def prepare_config(settings: Settings, now: datetime | None = None) -> None:
             link.symlink_to(target)
     else:
         link.symlink_to(target)
-    (config / "configuration.yaml").write_text(configuration_yaml(settings), encoding="utf-8")
+    now = now or datetime.now(UTC)
+    http = http_storage(settings, now)
+    if http is not None:
+        _write_json(storage / "http", http)
+    (config / "configuration.yaml").write_text(
+        configuration_yaml(settings, http_in_yaml=http is None), encoding="utf-8"
+    )
     onboarding = storage / "onboarding"
     if not onboarding.exists():
         _write_json(onboarding, _storage("onboarding", 4, 1, {"done": list(ONBOARDING_STEPS)}))
     entries = storage / "core.config_entries"
-    _write_json(entries, upsert_entry(_read_json(entries), settings, now or datetime.now(UTC)))
+    _write_json(entries, upsert_entry(_read_json(entries), settings, now))
 
 
 def hass_command(settings: Settings, *args: str) -> list[str]:
@@ -387,7 +427,10 @@ def ensure_frontend(say: Callable[[str], None]) -> Path:
             for requirement, error in failed.items():
                 if requirement.startswith("home-assistant-frontend=="):
                     raise DevelopError(f"could not install {requirement}:\n{error}")
-            say(f"  not installed: {', '.join(failed)} (the integrations needing them log errors)")
+            say(
+                f"  not installed: {', '.join(failed)} (the integrations needing them log errors;"
+                " packages built from source need a C++ compiler: apt-get install g++)"
+            )
     _write_json(partial / ".requirements.json", requirements)
     shutil.rmtree(target, ignore_errors=True)
     partial.replace(target)
