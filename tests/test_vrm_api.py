@@ -567,9 +567,10 @@ async def test_429_without_usable_retry_after(
     assert client.budget.hold_remaining() == DEFAULT_RATE_LIMIT_HOLD
 
 
-async def test_5xx_retried_with_backoff_then_fails(
+async def test_5xx_waits_for_the_next_poll(
     client: VrmClient, aioclient_mock: AiohttpClientMocker, clock: FakeClock
 ) -> None:
+    """No retry inside the request: an outage costs one request per poll."""
     aioclient_mock.get(BATTERY_URL, status=500, json=vrm_json("error_500"))
 
     with pytest.raises(VrmConnectionError) as caught:
@@ -577,13 +578,13 @@ async def test_5xx_retried_with_backoff_then_fails(
 
     assert caught.value.kind == "server_error"
     assert caught.value.status == 500
-    assert aioclient_mock.call_count == 4  # first try + 3 retries
-    assert clock.sleeps == [1.0, 2.0, 4.0]
-    assert client.budget.used == 4
+    assert aioclient_mock.call_count == 1
+    assert clock.sleeps == []
+    assert client.budget.used == 1
     assert client.last_payloads["last_error"] == {"status": 500, "error_code": "server_error"}
 
 
-async def test_html_502_then_success(
+async def test_html_502_then_success_on_the_next_call(
     client: VrmClient, aioclient_mock: AiohttpClientMocker, clock: FakeClock
 ) -> None:
     answers = [
@@ -596,29 +597,38 @@ async def test_html_502_then_success(
 
     aioclient_mock.get(BATTERY_URL, side_effect=next_answer)
 
+    with pytest.raises(VrmConnectionError, match="HTTP 502") as caught:
+        await client.get_battery_summary(SITE_ID, INSTANCE)
+    assert caught.value.kind == "server_error"
+    assert "<html" not in str(caught.value).lower()
+    assert client.last_payloads["last_error"] == {"status": 502, "error_code": None}
+
     reading = await client.get_battery_summary(SITE_ID, INSTANCE)
 
     assert reading is not None
     assert aioclient_mock.call_count == 2
-    assert clock.sleeps == [1.0]
-    assert client.last_payloads["last_error"] == {"status": 502, "error_code": None}
+    assert clock.sleeps == []
 
 
 @pytest.mark.parametrize(
-    ("exc", "kind"),
+    ("exc", "kind", "requests"),
     [
-        (TimeoutError(), "timeout"),
-        (aiohttp.ServerTimeoutError(), "timeout"),
-        (aiohttp.ClientConnectionError(f"boom {TOKEN}"), "connection"),
-        (aiohttp.ServerDisconnectedError(), "connection"),
+        # A timeout already waited 10 s: the next poll is the retry.
+        (TimeoutError(), "timeout", 1),
+        (aiohttp.ServerTimeoutError(), "timeout", 1),
+        # A failed connection gets one quick retry.
+        (aiohttp.ClientConnectionError(f"boom {TOKEN}"), "connection", 2),
+        (aiohttp.ServerDisconnectedError(), "connection", 2),
     ],
 )
 async def test_transport_failures(
     client: VrmClient,
     aioclient_mock: AiohttpClientMocker,
     clock: FakeClock,
+    *,
     exc: Exception,
     kind: str,
+    requests: int,
 ) -> None:
     aioclient_mock.get(USERS_ME_URL, exc=exc)
 
@@ -627,16 +637,15 @@ async def test_transport_failures(
 
     assert caught.value.kind == kind
     assert TOKEN not in str(caught.value)
-    assert aioclient_mock.call_count == 4
-    assert clock.sleeps == [1.0, 2.0, 4.0]
+    assert aioclient_mock.call_count == requests
+    assert clock.sleeps == [1.0] * (requests - 1)
+    assert client.budget.used == requests
 
 
-async def test_mixed_transient_failures_then_success(
+async def test_connection_error_then_success_in_one_call(
     client: VrmClient, aioclient_mock: AiohttpClientMocker
 ) -> None:
     outcomes: list[Any] = [
-        TimeoutError(),
-        AiohttpClientMockResponse("get", USERS_ME_URL, status=503, text="busy"),
         aiohttp.ClientConnectionError(),
         AiohttpClientMockResponse("get", USERS_ME_URL, json=vrm_json("users_me")),
     ]
@@ -652,7 +661,7 @@ async def test_mixed_transient_failures_then_success(
     user = await client.get_user()
 
     assert user.id == USER_ID
-    assert aioclient_mock.call_count == 4
+    assert aioclient_mock.call_count == 2
 
 
 @pytest.mark.parametrize(
@@ -767,15 +776,15 @@ async def test_budget_refuses_at_the_cap(
 async def test_retries_are_counted_and_capped(
     session: aiohttp.ClientSession, aioclient_mock: AiohttpClientMocker, clock: FakeClock
 ) -> None:
-    aioclient_mock.get(USERS_ME_URL, status=503, text="down")
+    aioclient_mock.get(USERS_ME_URL, exc=aiohttp.ClientConnectionError())
     client = VrmClient(
-        session, TOKEN, budget=RequestBudget(warning=2, limit=2, clock=clock), sleep=clock.sleep
+        session, TOKEN, budget=RequestBudget(warning=1, limit=1, clock=clock), sleep=clock.sleep
     )
 
     with pytest.raises(VrmBudgetExceededError) as caught:
-        await client.get_user()
+        await client.get_user()  # the retry finds the budget spent
 
-    assert aioclient_mock.call_count == 2
+    assert aioclient_mock.call_count == 1
     assert isinstance(caught.value.__cause__, VrmConnectionError)
 
 

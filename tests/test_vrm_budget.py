@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from email.utils import format_datetime
 from typing import Any
 
+import aiohttp
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -269,15 +270,18 @@ async def test_property_harness_can_see_a_violation() -> None:
 async def test_no_retry_when_held(aioclient_mock: AiohttpClientMocker) -> None:
     """A 429 during a retry sequence stops it at once."""
     clock = FakeClock(0)
-    answers = [
-        AiohttpClientMockResponse("get", BATTERY_URL, status=503, text="busy"),
+    answers: list[Any] = [
+        aiohttp.ClientConnectionError(),  # the one failure that is retried
         AiohttpClientMockResponse(
             "get", BATTERY_URL, status=429, text="{}", headers={"Retry-After": "30"}
         ),
     ]
 
     async def next_answer(*_: Any) -> AiohttpClientMockResponse:
-        return answers.pop(0)
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
 
     aioclient_mock.get(BATTERY_URL, side_effect=next_answer)
     session = aioclient_mock.create_session(asyncio.get_running_loop())
@@ -298,7 +302,7 @@ async def test_retry_refused_by_an_outside_hold(aioclient_mock: AiohttpClientMoc
 
     async def fail_and_hold(method: str, url: Any, data: Any) -> AiohttpClientMockResponse:
         budget.hold(500)
-        return AiohttpClientMockResponse(method, url, status=500, text="")
+        raise aiohttp.ClientConnectionError
 
     aioclient_mock.get(BATTERY_URL, side_effect=fail_and_hold)
     session = aioclient_mock.create_session(asyncio.get_running_loop())

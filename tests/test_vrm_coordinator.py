@@ -348,8 +348,8 @@ async def test_setup_vrm_down(
     with pytest.raises(ConfigEntryNotReady):
         await coordinator.async_config_entry_first_refresh()
 
-    assert aioclient_mock.call_count == 4  # no BatterySummary when discovery already failed
-    assert sleeps == [1.0, 2.0, 4.0]
+    assert aioclient_mock.call_count == 1  # no retry, no BatterySummary after a failed discovery
+    assert sleeps == []
     assert coordinator.health.last_error_kind == "server_error"
     assert isinstance(coordinator.last_exception, UpdateFailed)
     assert coordinator.last_exception.translation_key == "vrm_server_error"
@@ -390,15 +390,16 @@ async def test_setup_bad_overview_does_not_block_battery_data(
     "case",
     [
         ({"status": 403, "json": vrm_json("error_403")}, "forbidden", "vrm_forbidden", 1),
-        ({"status": 500, "json": vrm_json("error_500")}, "server_error", "vrm_server_error", 4),
+        ({"status": 500, "json": vrm_json("error_500")}, "server_error", "vrm_server_error", 1),
         (
             {"status": 502, "text": "<html>502 Bad Gateway</html>"},
             "server_error",
             "vrm_server_error",
-            4,
+            1,
         ),
-        ({"exc": TimeoutError()}, "timeout", "vrm_timeout", 4),
-        ({"exc": aiohttp.ClientConnectionError()}, "connection", "vrm_cannot_connect", 4),
+        ({"exc": TimeoutError()}, "timeout", "vrm_timeout", 1),
+        # Only a failed connection gets its one quick retry.
+        ({"exc": aiohttp.ClientConnectionError()}, "connection", "vrm_cannot_connect", 2),
         ({"text": "<html>maintenance</html>"}, "bad_response", "vrm_bad_response", 1),
         ({"json": vrm_json("error_success_false")}, "bad_response", "vrm_bad_response", 1),
         (
@@ -677,7 +678,7 @@ async def test_health_data_age_and_staleness(
     assert report["last_success"] == fetched.isoformat()
     assert report["consecutive_failures"] == 4
     assert report["data_age"] == 42 + 4 * POLL
-    assert report["requests_last_hour"] == 2 + 4 * 4
+    assert report["requests_last_hour"] == 2 + 4  # a timeout is not retried inside the poll
     assert report["rate_limited_until"] is None
 
 

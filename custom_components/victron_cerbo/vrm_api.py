@@ -29,8 +29,10 @@ _LOGGER = logging.getLogger(__name__)
 
 DEFAULT_BASE_URL: Final = "https://vrmapi.victronenergy.com/v2"
 DEFAULT_TIMEOUT: Final = 10.0  # seconds for one whole request
-MAX_RETRIES: Final = 3  # extra attempts after a transient failure
-BACKOFF: Final = 1.0  # first retry delay in seconds; doubles each time (1, 2, 4)
+# One quick retry, and only when the connection failed: a timeout or a 5xx waits for the next
+# poll (3 minutes later), so an outage costs one request per poll, not four.
+MAX_RETRIES: Final = 1
+BACKOFF: Final = 1.0  # first retry delay in seconds; doubles each time
 DEFAULT_RATE_LIMIT_HOLD: Final = 60.0  # a 429 without Retry-After still pauses us this long
 MAX_RETRY_AFTER: Final = 86400.0  # never believe a wait longer than a day
 
@@ -870,7 +872,7 @@ class VrmClient:
                 if isinstance(result, dict):
                     return result
                 failure = result
-                if attempt >= self._max_retries:
+                if failure.kind != "connection" or attempt >= self._max_retries:
                     raise failure
                 delay = self._backoff * 2**attempt
                 attempt += 1
