@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from pytest_homeassistant_custom_component.test_util.aiohttp import AiohttpClientMocker
 
 from custom_components.victron_cerbo.cerbo_api import (
+    MAX_BACKOFF,
     MAX_BODY_BYTES,
     MAX_TEMPERATURE_SERVICES,
     PAYLOAD_KEEP_CHARS,
@@ -34,6 +35,7 @@ from custom_components.victron_cerbo.cerbo_api import (
     CerboTemperature,
     CerboTimeoutError,
     CerboVebus,
+    backoff_delay,
 )
 from tests.cerbo_helpers import (
     HOST,
@@ -781,7 +783,18 @@ async def test_discover_instance_without_matching_service(
     assert (discovery.battery_service, discovery.battery_instance) == (None, 7)
 
 
-@pytest.mark.parametrize("active", ["nobattery", "default", [], 512, "com.victronenergy.battery/x"])
+@pytest.mark.parametrize(
+    "active",
+    [
+        "nobattery",
+        "default",
+        [],
+        512,
+        "com.victronenergy.battery/x",
+        "com.victronenergy.battery/\N{SUPERSCRIPT TWO}",  # a digit to str.isdigit, not to int()
+        "com.victronenergy.battery/" + "9" * 5000,  # beyond int()'s digit limit
+    ],
+)
 async def test_discover_without_a_battery_monitor(
     client: CerboClient, cerbo: FakeCerbo, active: Any
 ) -> None:
@@ -1097,6 +1110,12 @@ async def test_fast_tier_errors(
         await poller.poll()
     assert err.value.kind == kind
     assert poller.health.last_error_kind == kind
+
+
+def test_back_off_is_capped_however_long_a_root_hangs() -> None:
+    assert backoff_delay(30, 1) == 60
+    assert backoff_delay(30, 2) == 120
+    assert backoff_delay(30, 5000) == MAX_BACKOFF  # a week of misses; no OverflowError
 
 
 async def test_hung_slow_root_backs_off(

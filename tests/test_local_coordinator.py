@@ -320,6 +320,23 @@ async def test_setup_failures_are_not_ready(
     assert coordinator.last_update_success is False
 
 
+async def test_another_gx_at_the_address_says_so_at_once(
+    hass: HomeAssistant, cerbo: FakeCerbo
+) -> None:
+    """A DHCP change that puts another GX at the host: never its data, and a clear reason."""
+    entry = make_entry(hass, data={CONF_PORTAL_ID: PORTAL_ID})
+    coordinator = make_coordinator(hass, entry)
+    await coordinator.async_config_entry_first_refresh()
+    good = coordinator.data
+    cerbo.set_root(SYSTEM, root_of("system.json") | {"Serial": "0123456789ab"})
+    await coordinator.async_refresh()
+    assert coordinator.last_update_success is False
+    assert coordinator.data is good
+    error = coordinator.last_exception
+    assert isinstance(error, UpdateFailed)
+    assert error.translation_key == "local_wrong_device"
+
+
 @pytest.mark.parametrize(
     ("options", "seconds"),
     [

@@ -837,13 +837,23 @@ class CerboRawPayload:
 # --- discovery -------------------------------------------------------------------------------
 
 
+def backoff_delay(period: float, misses: int) -> float:
+    """Seconds until a hung root is asked again: its period doubled per miss, at most MAX_BACKOFF.
+
+    The exponent is capped too: a root hung for a week has over 1024 misses, and 2.0**1024
+    overflows.
+    """
+    return min(period * 2 ** min(misses, 16), MAX_BACKOFF)
+
+
 def _class_and_instance(value: Any) -> tuple[str, int] | None:
     """Split ActiveBatteryService `"com.victronenergy.battery/512"` into class and instance."""
     text = _str(value)
     if text is None:
         return None
     service_class, _, instance = text.rpartition("/")
-    if not _service(service_class) or not instance.isdigit():
+    # ASCII digits only, and few: "²".isdigit() is true but int("²") raises.
+    if not _service(service_class) or not re.fullmatch(r"[0-9]{1,9}", instance):
         return None
     return service_class, int(instance)
 
@@ -1339,7 +1349,7 @@ class CerboPoller:
             self._missed(slot, now)
             if isinstance(err, CerboConnectionError):
                 # a hung service blocks the whole server: back off from it
-                slot.next_due = now + min(slot.period * 2**slot.misses, MAX_BACKOFF)
+                slot.next_due = now + backoff_delay(slot.period, slot.misses)
                 return False
             return True
         if root is None:

@@ -463,7 +463,8 @@ class LocalCoordinator(DataUpdateCoordinator[LocalData]):
         try:
             snapshot = await self.poller.poll()
         except CerboError as err:
-            if self.data is None:
+            # Another GX at the address is not a passing failure: say so at once.
+            if self.data is None or err.kind == "wrong_device":
                 raise _setup_error(err, self.client.host) from err
             failures = self.poller.health.consecutive_failures
             if failures >= FAILURES_BEFORE_UNAVAILABLE:
