@@ -18,7 +18,6 @@ from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 from syrupy.assertion import SnapshotAssertion
 
 from custom_components.victron_cerbo.cerbo_api import CerboRawPayload
-from custom_components.victron_cerbo.const import DOMAIN
 from custom_components.victron_cerbo.diagnostics import (
     REDACTED,
     Scrubber,
@@ -253,7 +252,17 @@ def test_redaction_helpers() -> None:
     text = '{"Serial": "c0619ab4e53f", "Other": 1,\n"CustomName": "Bo'
     payload = CerboRawPayload(status=200, size=len(text) + 100, text=text)
     assert _local_payload(payload)["text"] == f'{{"Serial": "{REDACTED}", "Other": 1,'
-    assert DOMAIN
+    # JSON held in a string (the GX's Network/Services) and serials in VE.Can service names.
+    network = {"ethernet": {"Address": "192.168.1.20", "Mac": "c0:61:9a:b4:e5:3f"}}
+    network["wifi"] = {"Ssid": "SmithHome", "State": "connected"}
+    redacted = redact_keys({"Network/Services": json.dumps(network), "Note": "{not json"})
+    assert json.loads(redacted["Network/Services"]) == {
+        "ethernet": {"Address": REDACTED, "Mac": REDACTED},
+        "wifi": {"Ssid": REDACTED, "State": "connected"},
+    }
+    assert redacted["Note"] == "{not json"
+    can = "com.victronenergy.battery.socketcan_can0_vi6_uc317637"
+    assert Scrubber([]).text(can) == f"com.victronenergy.battery.socketcan_can0_vi6_uc{REDACTED}"
 
 
 async def test_sources_that_never_answered_fully(

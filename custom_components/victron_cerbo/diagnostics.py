@@ -67,10 +67,20 @@ SECRET_KEYS: Final = frozenset(
         "timezone",
         "token",
         "access_token",
+        # network details (platform Network/*): addresses, MACs and Wi-Fi names
+        "address",
+        "ipaddress",
+        "mac",
+        "macaddress",
+        "ssid",
+        "gateway",
+        "nameserver",
+        "nameservers",
     }
 )
-# Energy meters name their D-Bus service after their serial: com.victronenergy.acload.cg_<serial>.
-_METER_SERIAL = re.compile(r"(?<=\.cg_)[A-Za-z0-9]{4,}")
+# Some services carry a serial in their name: energy meters ...acload.cg_<serial>, VE.Can
+# devices ...battery.socketcan_can0_vi6_uc<serial>.
+_SERVICE_SERIAL = re.compile(r"(?:(?<=\.cg_)|(?<=_uc))[A-Za-z0-9]{4,}")
 # "key": value pairs in JSON text that no longer parses (payloads are cut at 4 kB).
 _TEXT_PAIR = re.compile(r'"(?P<key>[^"\\]{1,200})"\s*:\s*(?P<value>"(?:[^"\\]|\\.)*"|[^,\n}\]]+)')
 
@@ -80,7 +90,11 @@ def _secret_key(key: object) -> bool:
 
 
 def redact_keys(value: Any) -> Any:
-    """Replace the values of secret keys at every depth."""
+    """Replace the values of secret keys at every depth, JSON held in strings included.
+
+    The GX stores some values as JSON text (platform `Network/Services`), whose keys would
+    otherwise hide from this.
+    """
     if isinstance(value, Mapping):
         return {
             key: REDACTED if _secret_key(key) and item is not None else redact_keys(item)
@@ -88,6 +102,13 @@ def redact_keys(value: Any) -> Any:
         }
     if isinstance(value, list):
         return [redact_keys(item) for item in value]
+    if isinstance(value, str) and value.lstrip()[:1] in {"{", "["}:
+        try:
+            decoded = json.loads(value)
+        except (ValueError, RecursionError):
+            return value
+        if isinstance(decoded, dict | list):
+            return json.dumps(redact_keys(decoded))
     return value
 
 
@@ -106,7 +127,7 @@ class Scrubber:
 
     def text(self, text: str) -> str:
         """The text without any known secret."""
-        for pattern in (self._secrets, self._names, _METER_SERIAL):
+        for pattern in (self._secrets, self._names, _SERVICE_SERIAL):
             if pattern is not None:
                 text = pattern.sub(REDACTED, text)
         return text
