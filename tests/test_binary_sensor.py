@@ -332,12 +332,13 @@ async def test_vrm_budget_near_its_limit(
     await setup_entry(hass, entry)
     assert state_of(hass, "binary_sensor", "vrm_budget") == STATE_OFF
     found = attributes(hass, "binary_sensor", "vrm_budget")
-    assert (found["requests_last_hour"], found["warning"], found["limit"]) == (2, 3, 10)
+    assert {key: found[key] for key in ("warning", "limit")} == {"warning": 3, "limit": 10}
+    assert "requests_last_hour" not in found  # the sensor of that name has it
     await tick(180)
     # VRM's data did not change, so nothing was pushed: the 30 s timer (or a request) catches up.
     await update_entity(hass, "binary_sensor", "vrm_budget")
     assert state_of(hass, "binary_sensor", "vrm_budget") == STATE_ON
-    assert attributes(hass, "binary_sensor", "vrm_budget")["requests_last_hour"] == 3
+    assert state_of(hass, "sensor", "vrm_requests_last_hour") == "3"
 
 
 def test_thresholds_from_options() -> None:

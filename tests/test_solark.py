@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -12,6 +12,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.setup import async_setup_component
+from homeassistant.util import dt as dt_util
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 from pytest_homeassistant_custom_component.test_util.aiohttp import AiohttpClientMocker
 
@@ -143,8 +144,9 @@ async def test_live_comparison_with_dwell(
     assert disagreement is not None
     assert disagreement.state == "on"
     assert disagreement.attributes["device_class"] == "problem"
-    assert disagreement.attributes["disagreeing_since"] is not None
-    assert disagreement.attributes["disagreeing_for"] >= 60
+    since = datetime.fromisoformat(disagreement.attributes["disagreeing_since"])
+    assert dt_util.utcnow() - since == timedelta(seconds=70)  # from the first 11-point sample
+    assert "disagreeing_for" not in disagreement.attributes
 
 
 async def test_entities_are_unavailable_not_zero(

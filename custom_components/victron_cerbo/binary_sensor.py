@@ -159,7 +159,9 @@ def _vrm_ok(sources: BatterySources) -> bool:
 def _budget_attributes(sources: BatterySources, _: datetime) -> dict[str, Any]:
     assert sources.vrm is not None
     budget = sources.vrm.budget
-    return {"requests_last_hour": budget.used, "warning": budget.warning, "limit": budget.limit}
+    # The count itself is the "VRM requests in the last hour" sensor; repeating it here would
+    # write a state on every poll.
+    return {"warning": budget.warning, "limit": budget.limit}
 
 
 HEALTH_BINARY_SENSORS: tuple[VictronHealthBinarySensorEntityDescription, ...] = (

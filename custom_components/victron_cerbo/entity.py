@@ -37,7 +37,7 @@ VIA_DEVICE_KEY: Final = (
     "via_device_id" if "via_device_id" in DeviceInfo.__annotations__ else "via_device"
 )
 # Attributes that change with every sample or request: kept out of the recorder.
-UNRECORDED: Final = frozenset({"data_age", "requests_last_hour", "local_readings", "vrm_readings"})
+UNRECORDED: Final = frozenset({"data_age", "local_readings", "vrm_readings"})
 
 
 class DeviceKind(StrEnum):

@@ -268,7 +268,7 @@ class _ComparisonEntity(Entity):
     _attr_has_entity_name = True
     _attr_should_poll = False
     # these follow every sample; the recorder keeps only the state and the stable attributes
-    _unrecorded_attributes = frozenset({"victron_soc", "solark_soc", "disagreeing_for"})
+    _unrecorded_attributes = frozenset({"victron_soc", "solark_soc"})
 
     def __init__(self, comparison: SolarkComparison, key: str, device_info: DeviceInfo) -> None:
         """Bind the entity to its entry's comparison."""
@@ -320,10 +320,10 @@ class SocDisagreementBinarySensor(_ComparisonEntity, BinarySensorEntity):
 
     @property
     def extra_state_attributes(self) -> dict[str, Any]:
-        """Both values, the threshold and how long they have disagreed."""
+        """Both values, the threshold and since when they have disagreed."""
         result = self.comparison.result
         since = result.disagreeing_since if result else None
         return self.comparison.attributes() | {
+            # No running "for how long": it would write a new state every few seconds.
             "disagreeing_since": since.isoformat() if since else None,
-            "disagreeing_for": round((dt_util.utcnow() - since).total_seconds()) if since else 0,
         }
