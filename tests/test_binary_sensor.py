@@ -338,6 +338,7 @@ async def test_vrm_budget_near_its_limit(
     # VRM's data did not change, so nothing was pushed: the 30 s timer (or a request) catches up.
     await update_entity(hass, "binary_sensor", "vrm_budget")
     assert state_of(hass, "binary_sensor", "vrm_budget") == STATE_ON
+    await update_entity(hass, "sensor", "vrm_requests_last_hour")
     assert state_of(hass, "sensor", "vrm_requests_last_hour") == "3"
 
 
