@@ -199,6 +199,13 @@ async def test_vrm_not_reporting_repair(
     assert issue is not None
     assert issue.translation_placeholders == {"name": "Cabin", "hours": "2.0"}
 
+    # Disabled (unloaded), the entry has nothing to repair; loaded again, the check returns.
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    assert issue_registry.async_get_issue(DOMAIN, issue_id) is None
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    assert issue_registry.async_get_issue(DOMAIN, issue_id) is not None
+
     # VRM itself failing says nothing about the site: the issue stays as it was
     aioclient_mock.clear_requests()
     aioclient_mock.get(BATTERY_URL, json=vrm_json("error_success_false"))

@@ -99,12 +99,19 @@ def _async_start_comparison(hass: HomeAssistant, entry: VictronConfigEntry) -> N
 
 
 async def async_unload_entry(hass: HomeAssistant, entry: VictronConfigEntry) -> bool:
-    """Unload a config entry."""
-    return await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
+    """Unload a config entry; its repair issues go too (a disabled entry has nothing to fix)."""
+    if not await hass.config_entries.async_unload_platforms(entry, PLATFORMS):
+        return False
+    async_delete_issues(hass, entry)
+    async_delete_comparison_issue(hass, entry)
+    return True
 
 
 async def async_remove_entry(hass: HomeAssistant, entry: VictronConfigEntry) -> None:
-    """Forget what outlives reloads but not removal: the VRM request budget, repair issues."""
+    """Forget what outlives reloads but not removal: the VRM request budget.
+
+    Repair issues go too, for an entry removed while it was not loaded.
+    """
     hass.data.get(DATA_VRM_BUDGETS, {}).pop(entry.entry_id, None)
     async_delete_issues(hass, entry)
     async_delete_comparison_issue(hass, entry)
