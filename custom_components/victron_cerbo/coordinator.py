@@ -57,6 +57,7 @@ from .const import (
 )
 from .sources import RollingCount
 from .vrm_api import (
+    DEFAULT_RATE_LIMIT_HOLD,
     RequestBudget,
     VrmAuthenticationError,
     VrmBatteryReading,
@@ -94,7 +95,6 @@ type VictronConfigEntry = ConfigEntry[VictronRuntimeData]
 
 OVERVIEW_REFRESH: Final = timedelta(hours=1)
 HEALTHY_WITHIN: Final = timedelta(minutes=10)
-RATE_LIMIT_RETRY: Final = 300.0  # seconds to wait after a 429 that gave no Retry-After
 
 # Budgets outlive the coordinator so that reloads and setup retries cannot reset the count.
 DATA_VRM_BUDGETS: HassKey[dict[str, RequestBudget]] = HassKey(f"{DOMAIN}_vrm_budgets")
@@ -344,7 +344,8 @@ class VrmCoordinator(DataUpdateCoordinator[VrmData]):
             key = "vrm_forbidden"
         elif isinstance(err, VrmRateLimitError):
             key = "vrm_rate_limited"
-            wait = RATE_LIMIT_RETRY if err.retry_after is None else err.retry_after
+            # the same wait the client holds its budget for
+            wait = DEFAULT_RATE_LIMIT_HOLD if err.retry_after is None else err.retry_after
             retry_after = max(wait, self._poll_seconds)
         elif isinstance(err, VrmBudgetExceededError):
             key = "vrm_budget_exceeded"

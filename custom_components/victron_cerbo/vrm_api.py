@@ -33,7 +33,7 @@ DEFAULT_TIMEOUT: Final = 10.0  # seconds for one whole request
 # poll (3 minutes later), so an outage costs one request per poll, not four.
 MAX_RETRIES: Final = 1
 BACKOFF: Final = 1.0  # first retry delay in seconds; doubles each time
-DEFAULT_RATE_LIMIT_HOLD: Final = 60.0  # a 429 without Retry-After still pauses us this long
+DEFAULT_RATE_LIMIT_HOLD: Final = 300.0  # a 429 without Retry-After still pauses us this long
 MAX_RETRY_AFTER: Final = 86400.0  # never believe a wait longer than a day
 
 # Battery state is derived the way Venus systemcalc derives /Dc/Battery/State (+-30 W), so
