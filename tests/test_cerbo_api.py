@@ -571,7 +571,7 @@ def test_vebus_reading() -> None:
     assert vebus.ac_out_power == 149.0  # no Ac/Out/P: the phases are added up
     assert vebus.nominal_inverter_power == 2500.0
     assert (vebus.dc_voltage, vebus.dc_current, vebus.dc_temperature) == (49.66, -0.7, None)
-    assert vebus.grid_lost is False
+    assert vebus.alarms["GridLost"] == 0
     assert "BmsPreAlarm" not in vebus.alarms
     assert vebus.energy == {"AcIn1ToAcOut": 152.4, "AcIn1ToInverter": 64.6, "InverterToAcOut": 13.9}
 
@@ -579,10 +579,10 @@ def test_vebus_reading() -> None:
 def test_vebus_grid_lost_and_total_power() -> None:
     root = root_of("vebus.json") | {"Alarms/GridLost": 2, "Ac/Out/P": 1490.0, "State": 9}
     vebus = CerboVebus.from_root(VEBUS, root)
-    assert vebus.grid_lost is True
+    assert vebus.alarms["GridLost"] == 2  # sources.GridStatus judges it
     assert vebus.ac_out_power == 1490.0
     assert vebus.state_name == "inverting"
-    assert CerboVebus.from_root(VEBUS, {}).grid_lost is None
+    assert "GridLost" not in CerboVebus.from_root(VEBUS, {}).alarms
 
 
 def test_platform_reading() -> None:

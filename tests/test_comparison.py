@@ -125,12 +125,12 @@ def test_one_sample_cannot_flip_the_verdict() -> None:
     assert comparator.compare(85.0, at(170), now=at(170)).disagree is False  # type: ignore[union-attr]
 
 
-def test_threshold_is_inclusive_and_reset_forgets() -> None:
+def test_threshold_is_inclusive_and_clearing_the_other_forgets() -> None:
     comparator = SocComparator(threshold=2, dwell=timedelta(0))
     comparator.add_other(80.0, at(0))
     exactly = comparator.compare(82.0, at(0), now=at(0))
     assert exactly is not None
     assert exactly.disagree is False
     assert comparator.compare(82.1, at(1), now=at(1)).disagree is True  # type: ignore[union-attr]
-    comparator.reset()
+    comparator.clear_other()
     assert comparator.compare(82.1, at(2), now=at(2)) is None

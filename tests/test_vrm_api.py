@@ -91,9 +91,7 @@ async def test_get_user(client: VrmClient, aioclient_mock: AiohttpClientMocker) 
 
     user = await client.get_user()
 
-    assert user == VrmUser(
-        id=USER_ID, name="Jane Doe", email="jane@example.com", access_token_id=98765
-    )
+    assert user == VrmUser(id=USER_ID, name="Jane Doe", access_token_id=98765)  # no e-mail
     assert aioclient_mock.call_count == 1
     assert _headers(aioclient_mock)["X-Authorization"] == f"Token {TOKEN}"
     # Diagnostics copy: no e-mail address, no token.

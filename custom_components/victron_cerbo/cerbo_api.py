@@ -36,7 +36,6 @@ DEFAULT_TIMEOUT: Final = 10.0  # below the server's 25 s D-Bus timeout
 MAX_BODY_BYTES: Final = 4 * 1024 * 1024  # a real system root is about 50 kB
 PAYLOAD_KEEP_CHARS: Final = 4096  # raw text kept per request for diagnostics
 
-SERVICE_PREFIX: Final = "com.victronenergy."
 SYSTEM_SERVICE: Final = "com.victronenergy.system"
 PLATFORM_SERVICE: Final = "com.victronenergy.platform"
 VEBUS_PREFIX: Final = "com.victronenergy.vebus."
@@ -120,7 +119,6 @@ VEBUS_CHARGE_STATES: Final[Mapping[int, str]] = {
     8: "bulk_stopped",
     9: "unknown",
 }
-VEBUS_ACTIVE_INPUTS: Final[Mapping[int, str]] = {0: "ac_in_1", 1: "ac_in_2", 240: "disconnected"}
 BMS_STATES: Final[Mapping[int, str]] = {
     **dict.fromkeys(range(9), "initialising"),
     9: "running",
@@ -572,7 +570,7 @@ class CerboVebus:
     ac_in_frequency: float | None = None  # L1, Hz
     ac_in_power: float | None = None  # W, all phases
     ac_in_connected: bool | None = None
-    active_input: int | None = None  # VEBUS_ACTIVE_INPUTS
+    active_input: int | None = None  # 0 AC in 1, 1 AC in 2, 240 disconnected
     ac_in_current_limit: float | None = None  # A
     ac_out_voltage: float | None = None  # L1, V
     ac_out_current: float | None = None  # L1, A
@@ -605,12 +603,6 @@ class CerboVebus:
     def charge_state_name(self) -> str | None:
         """Option key of the VE.Bus charge state."""
         return _enum(self.charge_state, VEBUS_CHARGE_STATES)
-
-    @property
-    def grid_lost(self) -> bool | None:
-        """Whether the GridLost alarm is raised (only 0 and 2 are used)."""
-        level = self.alarms.get("GridLost")
-        return None if level is None else level == 2  # noqa: PLR2004
 
     @classmethod
     def from_root(cls, service: str, root: Mapping[str, Any]) -> Self:

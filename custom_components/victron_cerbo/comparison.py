@@ -139,11 +139,3 @@ class SocComparator:
             self._verdict = disagree_now
             self._pending = None
             self._pending_since = None
-
-    def reset(self) -> None:
-        """Forget everything (options changed, entity replaced)."""
-        self.clear_other()
-        self._verdict = False
-        self._pending = None
-        self._pending_since = None
-        self._disagreeing_since = None

@@ -311,7 +311,6 @@ class VrmUser:
 
     id: int
     name: str | None = None
-    email: str | None = None
     access_token_id: int | None = None
 
 
@@ -660,7 +659,6 @@ def parse_user(payload: Mapping[str, Any]) -> VrmUser:
     return VrmUser(
         id=user_id,
         name=_as_str(user.get("name")),
-        email=_as_str(user.get("email")),
         access_token_id=_as_int(user.get("idAccessToken")),
     )
 
