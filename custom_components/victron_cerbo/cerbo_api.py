@@ -835,7 +835,7 @@ def backoff_delay(period: float, misses: int) -> float:
     The exponent is capped too: a root hung for a week has over 1024 misses, and 2.0**1024
     overflows.
     """
-    return min(period * 2 ** min(misses, 16), MAX_BACKOFF)
+    return min(period * (1 << min(misses, 16)), MAX_BACKOFF)
 
 
 def _class_and_instance(value: Any) -> tuple[str, int] | None:
