@@ -689,4 +689,5 @@ async def test_reauth_uses_the_entry_vrm_api(
     result = await entry.start_reauth_flow(hass)
     result = await submit(hass, result, {CONF_VRM_TOKEN: TOKEN})
     assert result["reason"] == "reauth_successful"
+    assert aioclient_mock.call_count == 2
     assert all(str(call[1]).startswith(base) for call in aioclient_mock.mock_calls)
