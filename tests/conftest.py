@@ -7,6 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pytest_homeassistant_custom_component.test_util.aiohttp import AiohttpClientMocker
+
+from tests.cerbo_helpers import FakeCerbo
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -14,6 +17,12 @@ FIXTURES = Path(__file__).parent / "fixtures"
 @pytest.fixture(autouse=True)
 def auto_enable_custom_integrations(enable_custom_integrations: None) -> None:
     """Let Home Assistant load custom_components/victron_cerbo in every test."""
+
+
+@pytest.fixture
+def cerbo(aioclient_mock: AiohttpClientMocker) -> FakeCerbo:
+    """The fake Cerbo GX DBus HTTP API on HA's HTTP transport."""
+    return FakeCerbo(aioclient_mock)
 
 
 def load_json_fixture(name: str) -> Any:

@@ -55,11 +55,6 @@ def tick(hass: HomeAssistant, freezer: FrozenDateTimeFactory) -> Tick:
     return make_tick(hass, freezer)
 
 
-@pytest.fixture
-def cerbo(aioclient_mock: AiohttpClientMocker) -> FakeCerbo:
-    return FakeCerbo(aioclient_mock)
-
-
 async def local_entry(
     hass: HomeAssistant, cerbo: FakeCerbo, options: dict[str, Any] | None = None, **system: Any
 ) -> None:

@@ -61,12 +61,6 @@ from tests.cerbo_helpers import (
 
 
 @pytest.fixture
-def cerbo(aioclient_mock: AiohttpClientMocker) -> FakeCerbo:
-    """The fake API on the transport."""
-    return FakeCerbo(aioclient_mock)
-
-
-@pytest.fixture
 def client(hass: HomeAssistant, cerbo: FakeCerbo) -> CerboClient:
     """A client on HA's (mocked) shared session."""
     return CerboClient(async_get_clientsession(hass), HOST, PORT)

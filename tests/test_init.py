@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-import aiohttp
 import pytest
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import SOURCE_REAUTH, ConfigEntryState
@@ -16,20 +15,17 @@ from pytest_homeassistant_custom_component.test_util.aiohttp import AiohttpClien
 
 from custom_components.victron_cerbo.const import (
     CONF_BATTERY_INSTANCE,
-    CONF_HOST,
-    CONF_PORT,
-    CONF_PORTAL_ID,
     CONF_SITE_ID,
     CONF_VRM_TOKEN,
     DOMAIN,
 )
 from custom_components.victron_cerbo.coordinator import DATA_VRM_BUDGETS
-from tests.cerbo_helpers import HOST, PORT, PORTAL_ID, FakeCerbo, Reply
+from tests.cerbo_helpers import HOST, PORT, PORTAL_ID, FakeCerbo
+from tests.entity_helpers import LOCAL_DATA, break_cerbo
 from tests.vrm_helpers import BATTERY_URL, INSTANCE, OVERVIEW_URL, SITE_ID, TOKEN, vrm_json
 
-LOCAL_DATA = {CONF_HOST: HOST, CONF_PORT: PORT, CONF_PORTAL_ID: PORTAL_ID}
+# Without the portal ID, as the flow stores a VRM-only entry (entity_helpers' VRM_DATA has one).
 VRM_DATA = {CONF_VRM_TOKEN: TOKEN, CONF_SITE_ID: SITE_ID, CONF_BATTERY_INSTANCE: INSTANCE}
-REFUSED = Reply(exc=aiohttp.ClientConnectionError("refused"))
 
 
 def add_entry(hass: HomeAssistant, data: dict[str, Any]) -> MockConfigEntry:
@@ -44,14 +40,6 @@ def mock_vrm(aioclient_mock: AiohttpClientMocker, seconds_ago: int | None = None
         summary["records"]["data"]["secondsAgo"]["value"] = seconds_ago
     aioclient_mock.get(OVERVIEW_URL, json=vrm_json("system_overview"))
     aioclient_mock.get(BATTERY_URL, json=summary)
-
-
-def break_cerbo(cerbo: FakeCerbo) -> None:
-    """Every request to the Cerbo is refused from now on."""
-    cerbo.health = REFUSED
-    cerbo.services = REFUSED
-    for service in cerbo.roots:
-        cerbo.roots[service] = REFUSED
 
 
 async def test_local_only_setup_reload_unload(

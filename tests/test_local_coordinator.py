@@ -22,7 +22,6 @@ from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
     async_fire_time_changed,
 )
-from pytest_homeassistant_custom_component.test_util.aiohttp import AiohttpClientMocker
 
 from custom_components.victron_cerbo.cerbo_api import CerboClient, CerboSnapshot
 from custom_components.victron_cerbo.const import (
@@ -59,11 +58,6 @@ TRANSLATIONS = (
 )
 LOST = "Error fetching victron_cerbo local data"
 BACK = "Fetching victron_cerbo local data recovered"
-
-
-@pytest.fixture
-def cerbo(aioclient_mock: AiohttpClientMocker) -> FakeCerbo:
-    return FakeCerbo(aioclient_mock)
 
 
 def make_entry(

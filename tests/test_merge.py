@@ -43,11 +43,6 @@ VRM_SAMPLE = START - timedelta(seconds=42)  # the fixture's secondsAgo
 
 
 @pytest.fixture
-def cerbo(aioclient_mock: AiohttpClientMocker) -> FakeCerbo:
-    return FakeCerbo(aioclient_mock)
-
-
-@pytest.fixture
 def vrm(aioclient_mock: AiohttpClientMocker) -> FakeVrm:
     return FakeVrm(aioclient_mock)
 
