@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any, Final
 
 from .cerbo_api import CerboBattery
@@ -101,22 +102,14 @@ def _battery_value(data: LocalData, name: str) -> Any:
     return None
 
 
-def _system_or_battery(name: str, battery_name: str | None = None) -> Callable[[LocalData], Any]:
+def _system_or_battery(name: str) -> Callable[[LocalData], Any]:
     """The GX's system value (it follows the active battery monitor), else the battery's own."""
 
     def read(data: LocalData) -> Any:
         value = getattr(data.system, name)
-        return value if value is not None else _battery_value(data, battery_name or name)
+        return value if value is not None else _battery_value(data, name)
 
     return read
-
-
-def _local_spread(data: LocalData) -> float | None:
-    """Cell voltage spread from the root that has both cell voltages."""
-    for root in (data.battery, data.bms):
-        if root is not None and (spread := root.cell_voltage_spread) is not None:
-            return spread
-    return None
 
 
 def alarm_name(name: str) -> str:
@@ -168,6 +161,17 @@ def _vrm_state(reading: VrmBatteryReading) -> str | None:
 
 _VI = frozenset({"voltage", "current"})
 
+
+def _battery_measurement(name: str, *, local_final: bool = False) -> ValueSpec:
+    """A value both sources name alike: the GX's system value (else the battery's) or VRM's."""
+    return ValueSpec(
+        local=_system_or_battery(name),
+        vrm=attrgetter(name),
+        vrm_fields=frozenset({name}),
+        local_final=local_final,
+    )
+
+
 CHARGING_SHARE_ON: Final = 100  # percent while charging, 0 otherwise
 
 
@@ -183,42 +187,20 @@ def _charging_share(state: str | None) -> int | None:
 
 
 VALUES: Final[Mapping[str, ValueSpec]] = {
-    "soc": ValueSpec(
-        local=_system_or_battery("soc"), vrm=lambda r: r.soc, vrm_fields=frozenset({"soc"})
-    ),
-    "voltage": ValueSpec(
-        local=_system_or_battery("voltage"),
-        vrm=lambda r: r.voltage,
-        vrm_fields=frozenset({"voltage"}),
-    ),
-    "current": ValueSpec(
-        local=_system_or_battery("current"),
-        vrm=lambda r: r.current,
-        vrm_fields=frozenset({"current"}),
-    ),
-    "power": ValueSpec(local=_system_or_battery("power"), vrm=lambda r: r.power, vrm_fields=_VI),
-    "temperature": ValueSpec(
-        local=_system_or_battery("temperature"),
-        vrm=lambda r: r.temperature,
-        vrm_fields=frozenset({"temperature"}),
-    ),
+    "soc": _battery_measurement("soc"),
+    "voltage": _battery_measurement("voltage"),
+    "current": _battery_measurement("current"),
+    # VRM's power is computed from voltage and current
+    "power": ValueSpec(local=_system_or_battery("power"), vrm=attrgetter("power"), vrm_fields=_VI),
+    "temperature": _battery_measurement("temperature"),
     "state": ValueSpec(local=lambda d: d.system.battery_state_name, vrm=_vrm_state, vrm_fields=_VI),
     "charging_share": ValueSpec(
         local=lambda d: _charging_share(d.system.battery_state_name),
         vrm=lambda r: _charging_share(_vrm_state(r)),
         vrm_fields=_VI,
     ),
-    "consumed_ah": ValueSpec(
-        local=_system_or_battery("consumed_ah"),
-        vrm=lambda r: r.consumed_ah,
-        vrm_fields=frozenset({"consumed_ah"}),
-    ),
-    "time_to_go": ValueSpec(
-        local=_system_or_battery("time_to_go"),
-        vrm=lambda r: r.time_to_go,
-        vrm_fields=frozenset({"time_to_go"}),
-        local_final=True,
-    ),
+    "consumed_ah": _battery_measurement("consumed_ah"),
+    "time_to_go": _battery_measurement("time_to_go", local_final=True),
     "soh": ValueSpec(local=lambda d: _battery_value(d, "soh")),
     "min_cell_voltage": ValueSpec(
         local=lambda d: _battery_value(d, "min_cell_voltage"),
@@ -231,7 +213,7 @@ VALUES: Final[Mapping[str, ValueSpec]] = {
         vrm_fields=frozenset({"max_cell_voltage"}),
     ),
     "cell_voltage_spread": ValueSpec(
-        local=_local_spread,
+        local=lambda d: _battery_value(d, "cell_voltage_spread"),
         vrm=_vrm_spread,
         vrm_fields=frozenset({"min_cell_voltage", "max_cell_voltage"}),
     ),
