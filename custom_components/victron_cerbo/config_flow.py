@@ -200,28 +200,17 @@ class VictronCerboConfigFlow(ConfigFlow, domain=DOMAIN):
         errors: dict[str, str] = {}
         if user_input is not None:
             token = user_input[CONF_VRM_TOKEN].strip()
-            client = _vrm_client(self.hass, token)
-            try:
-                user = await client.get_user()
-                sites = await client.get_installations(user.id)
-            except VrmAuthenticationError:
-                errors["base"] = "invalid_auth"
-            except VrmForbiddenError:
-                errors["base"] = "forbidden"
-            except VrmError:
-                errors["base"] = "cannot_connect"
-            except Exception:  # noqa: BLE001 - a flow must show "unknown", not crash
-                LOGGER.exception("Unexpected error while validating the VRM token")
-                errors["base"] = "unknown"
+            sites, error = await _list_sites(self.hass, token, DEFAULT_VRM_API_URL)
+            # A site without a portal ID cannot be told apart from another one.
+            sites = [site for site in sites if site.identifier]
+            if error:
+                errors["base"] = error
+            elif not sites:
+                errors["base"] = "no_sites"
             else:
-                # A site without a portal ID cannot be told apart from another one.
-                sites = [site for site in sites if site.identifier]
-                if not sites:
-                    errors["base"] = "no_sites"
-                else:
-                    self._token = token
-                    self._sites = {site.id: site for site in sites}
-                    return await self.async_step_site()
+                self._token = token
+                self._sites = {site.id: site for site in sites}
+                return await self.async_step_site()
 
         return self.async_show_form(
             step_id="vrm",
@@ -258,7 +247,10 @@ class VictronCerboConfigFlow(ConfigFlow, domain=DOMAIN):
                     )
             else:
                 return await self._async_select_site(site)
+        return self._site_form(errors, placeholders)
 
+    def _site_form(self, errors: dict[str, str], placeholders: dict[str, str]) -> ConfigFlowResult:
+        """The site picker."""
         options = [
             SelectOptionDict(value=str(site.id), label=f"{site.name} ({site.identifier})")
             for site in self._sites.values()
@@ -283,15 +275,12 @@ class VictronCerboConfigFlow(ConfigFlow, domain=DOMAIN):
     async def _async_select_site(self, site: VrmSite) -> ConfigFlowResult:
         """Remember the site, learn its battery monitors and continue."""
         assert self._token is not None
-        client = _vrm_client(self.hass, self._token)
-        try:
-            overview = await client.get_system_overview(site.id)
-        except VrmForbiddenError:
-            return self._site_error("forbidden_site", site)
-        except VrmError:
-            return self._site_error("cannot_connect", site)
-        if not overview.battery_monitors:
-            return self._site_error("no_battery_monitor", site)
+        overview, error = await _fetch_overview(
+            self.hass, self._token, site.id, DEFAULT_VRM_API_URL
+        )
+        if error:
+            return self._site_form({"base": error}, {"site": site.name})
+        assert overview is not None
         await self.async_set_unique_id(_portal(site.identifier))
         self._abort_if_unique_id_configured()
         self._site = site
@@ -299,19 +288,6 @@ class VictronCerboConfigFlow(ConfigFlow, domain=DOMAIN):
         if len(overview.battery_monitors) == 1:
             return self._create_entry(overview.battery_monitors[0].instance)
         return await self.async_step_battery()
-
-    def _site_error(self, error: str, site: VrmSite) -> ConfigFlowResult:
-        """Show the site picker again with an error about one site."""
-        options = [
-            SelectOptionDict(value=str(s.id), label=f"{s.name} ({s.identifier})")
-            for s in self._sites.values()
-        ]
-        return self.async_show_form(
-            step_id="site",
-            data_schema=vol.Schema({vol.Required(CONF_SITE_ID): _picker(options)}),
-            errors={"base": error},
-            description_placeholders={"site": site.name},
-        )
 
     async def async_step_battery(
         self, user_input: dict[str, Any] | None = None
@@ -497,23 +473,32 @@ async def _probe_local(
         return None, "unknown"
 
 
+async def _list_sites(
+    hass: HomeAssistant, token: str, base_url: str
+) -> tuple[list[VrmSite], str | None]:
+    """Validate the token and list the sites it can see; return (sites, error key)."""
+    client = _vrm_client(hass, token, base_url)
+    try:
+        user = await client.get_user()
+        return await client.get_installations(user.id), None
+    except VrmAuthenticationError:
+        return [], "invalid_auth"
+    except VrmForbiddenError:
+        return [], "forbidden"
+    except VrmError:
+        return [], "cannot_connect"
+    except Exception:  # noqa: BLE001 - a flow must show "unknown", not crash
+        LOGGER.exception("Unexpected error while validating the VRM token")
+        return [], "unknown"
+
+
 async def _check_token_for_site(
     hass: HomeAssistant, token: str, site_id: int, base_url: str
 ) -> str | None:
     """Return an error key unless the token is valid and can see the site."""
-    client = _vrm_client(hass, token, base_url)
-    try:
-        user = await client.get_user()
-        sites = await client.get_installations(user.id)
-    except VrmAuthenticationError:
-        return "invalid_auth"
-    except VrmForbiddenError:
-        return "forbidden"
-    except VrmError:
-        return "cannot_connect"
-    except Exception:  # noqa: BLE001 - a flow must show "unknown", not crash
-        LOGGER.exception("Unexpected error while validating the VRM token")
-        return "unknown"
+    sites, error = await _list_sites(hass, token, base_url)
+    if error:
+        return error
     if all(site.id != site_id for site in sites):
         return "site_not_accessible"
     return None
