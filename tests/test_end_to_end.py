@@ -297,7 +297,7 @@ async def test_one_hour_of_polling_has_the_documented_cadence(site: Site) -> Non
     }
     # one summary every 180 s, the device list once an hour
     assert site.requests("vrm") == {SUMMARY: 20, OVERVIEW: 1}
-    assert site.vrm_coordinator.health.requests_last_hour == 21
+    assert site.vrm_coordinator.budget.used == 21
 
 
 async def test_a_simulated_day_follows_the_battery(site: Site) -> None:
@@ -320,7 +320,7 @@ async def test_a_simulated_day_follows_the_battery(site: Site) -> None:
         assert vrm.data.fetched_at == dt_util.utcnow()
         assert vrm.data.battery is not None
         assert vrm.data.battery.soc == pytest.approx(site.vrm_truth()["Soc"], abs=SOC_TOLERANCE)
-        assert vrm.health.requests_last_hour <= DEFAULT_BUDGET_WARNING
+        assert vrm.budget.used <= DEFAULT_BUDGET_WARNING
         socs.append(truth["soc"])
     # a real day: the sun charges the bank, the night drains it
     assert max(socs) - min(socs) > 10
@@ -425,7 +425,7 @@ async def test_vrm_rate_limit_is_honoured(site: Site) -> None:
     vrm = site.vrm_coordinator
     assert vrm.last_update_success is False
     assert vrm.health.last_error_kind == "rate_limited"
-    assert vrm.health.rate_limited_until == dt_util.utcnow() + timedelta(seconds=600)
+    assert vrm.budget.hold_remaining() == 600
     assert site.requests("vrm") == {SUMMARY: 1}
 
     await site.advance(590)  # silence for the whole Retry-After

@@ -198,7 +198,7 @@ async def test_setup_and_one_poll(
     assert coordinator.update_interval == timedelta(seconds=POLL)
     health = coordinator.health
     assert health.last_success == setup_at
-    assert health.requests_last_hour == 2
+    assert coordinator.budget.used == 2
     assert health.status == "ok"
     assert health.is_healthy()
 
@@ -207,7 +207,7 @@ async def test_setup_and_one_poll(
     # One poll: exactly one more request, BatterySummary only.
     assert aioclient_mock.call_count == 3
     assert request_count(aioclient_mock, "BatterySummary") == 2
-    assert coordinator.health.requests_last_hour == 3
+    assert coordinator.budget.used == 3
     assert coordinator.data.fetched_at == setup_at + timedelta(seconds=POLL)
 
 
@@ -232,8 +232,8 @@ async def test_a_day_of_polls(
     assert request_count(aioclient_mock, "system-overview") == 1 + 24
     worst = max(sum(1 for t in sent_at if moment - 3600 < t <= moment) for moment in sent_at)
     assert worst == 21
-    assert coordinator.health.requests_last_hour == 21
-    assert not coordinator.health.budget_near_limit
+    assert coordinator.budget.used == 21
+    assert not coordinator.budget.near_limit
 
 
 async def test_unchanged_data_does_not_wake_listeners(
@@ -512,7 +512,7 @@ async def test_429_delays_the_next_poll(
     assert coordinator.last_exception.translation_key == "vrm_rate_limited"
     assert_translated(coordinator.last_exception)
     assert coordinator.health.last_error_kind == "rate_limited"
-    assert coordinator.health.rate_limited_until == limited_at + timedelta(seconds=600)
+    assert coordinator.budget.hold_remaining() == 600
     assert coordinator.data is good
 
     # The next poll waits for Retry-After, not the usual interval: no attempt at all.
@@ -525,7 +525,7 @@ async def test_429_delays_the_next_poll(
     await tick(600 - 3 * POLL)
     assert aioclient_mock.call_count == 4
     assert coordinator.last_update_success
-    assert coordinator.health.rate_limited_until is None
+    assert coordinator.budget.hold_remaining() == 0
     assert coordinator.health.status == "ok"
     assert coordinator.health.last_error_kind == "rate_limited"  # remembered, but not current
 
@@ -578,7 +578,7 @@ async def test_budget_exhausted(
     await started(coordinator, listen)
     await tick(POLL)
     assert aioclient_mock.call_count == 3
-    assert coordinator.health.budget_near_limit
+    assert coordinator.budget.near_limit
     good = coordinator.data
 
     await tick(POLL)  # the fourth request would break the cap
@@ -678,8 +678,7 @@ async def test_health_data_age_and_staleness(
     assert report["last_success"] == fetched.isoformat()
     assert report["consecutive_failures"] == 4
     assert report["data_age"] == 42 + 4 * POLL
-    assert report["requests_last_hour"] == 2 + 4  # a timeout is not retried inside the poll
-    assert report["rate_limited_until"] is None
+    assert coordinator.budget.used == 2 + 4  # a timeout is not retried inside the poll
 
 
 def test_health_before_anything() -> None:

@@ -122,11 +122,6 @@ class VrmHealth:
     last_error_kind: str | None = None  # timeout, auth, rate_limited, forbidden, ...
     last_error: str | None = None
     last_error_at: datetime | None = None
-    requests_last_hour: int = 0
-    budget_warning: int = DEFAULT_BUDGET_WARNING
-    budget_limit: int = DEFAULT_BUDGET_LIMIT
-    budget_near_limit: bool = False
-    rate_limited_until: datetime | None = None
     vrm_seconds_ago: float | None = None  # VRM's sample age when it was fetched
     reading_fetched_at: datetime | None = None
     has_old_data: bool | None = None
@@ -172,11 +167,6 @@ class VrmHealth:
             "last_error_kind": self.last_error_kind,
             "last_error": self.last_error,
             "last_error_at": iso(self.last_error_at),
-            "requests_last_hour": self.requests_last_hour,
-            "budget_warning": self.budget_warning,
-            "budget_limit": self.budget_limit,
-            "budget_near_limit": self.budget_near_limit,
-            "rate_limited_until": iso(self.rate_limited_until),
             "data_age": self.data_age(now),
             "has_old_data": self.has_old_data,
         }
@@ -239,7 +229,7 @@ class VrmCoordinator(DataUpdateCoordinator[VrmData]):
         # Keep counting across reloads: adopt the entry's budget into this client.
         client.budget = entry_request_budget(hass, entry, client.budget)
         self.budget = client.budget
-        self.health = VrmHealth(budget_warning=self.budget.warning, budget_limit=self.budget.limit)
+        self.health = VrmHealth()  # the budget itself tells its own state
         self.overview: VrmSystemOverview | None = None
         self._overview_checked: datetime | None = None
         self._poll_seconds = float(interval)
@@ -261,7 +251,6 @@ class VrmCoordinator(DataUpdateCoordinator[VrmData]):
             self._record_failure(err)
             raise self._translate(err) from err
         self._overview_checked = now
-        self._snapshot_budget()
 
     async def _async_update_data(self) -> VrmData:
         """One BatterySummary request (plus the hourly overview)."""
@@ -301,16 +290,6 @@ class VrmCoordinator(DataUpdateCoordinator[VrmData]):
         self.health.last_attempt = now
         return now
 
-    def _snapshot_budget(self) -> None:
-        """Copy the budget and Retry-After state into the health record."""
-        health = self.health
-        health.requests_last_hour = self.budget.used
-        health.budget_warning = self.budget.warning
-        health.budget_limit = self.budget.limit
-        health.budget_near_limit = self.budget.near_limit
-        hold = self.budget.hold_remaining()
-        health.rate_limited_until = dt_util.utcnow() + timedelta(seconds=hold) if hold > 0 else None
-
     def _record_success(self, now: datetime, reading: VrmBatteryReading | None) -> None:
         health = self.health
         health.last_success = now
@@ -320,7 +299,6 @@ class VrmCoordinator(DataUpdateCoordinator[VrmData]):
             health.vrm_seconds_ago = reading.seconds_ago
             health.reading_fetched_at = now
             health.has_old_data = reading.has_old_data
-        self._snapshot_budget()
 
     def _record_failure(self, err: Exception) -> None:
         health = self.health
@@ -328,7 +306,6 @@ class VrmCoordinator(DataUpdateCoordinator[VrmData]):
         health.last_error_kind = err.kind if isinstance(err, VrmError) else "unexpected"
         health.last_error = str(err) if isinstance(err, VrmError) else type(err).__name__
         health.last_error_at = health.last_attempt
-        self._snapshot_budget()
 
     # --- errors ---------------------------------------------------------------------------
 
