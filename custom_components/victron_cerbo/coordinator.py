@@ -55,6 +55,7 @@ from .const import (
     LOGGER,
     MIN_VRM_POLL_INTERVAL,
 )
+from .limits import option_number
 from .sources import RollingCount
 from .vrm_api import (
     DEFAULT_RATE_LIMIT_HOLD,
@@ -174,10 +175,7 @@ class VrmHealth:
 
 def _option_int(options: Mapping[str, Any], key: str, default: int) -> int:
     """Number selectors store floats; anything unusable falls back to the default."""
-    value = options.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return default
-    return int(value)
+    return int(option_number(options.get(key), default))
 
 
 def budget_thresholds(options: Mapping[str, Any]) -> tuple[int, int]:
@@ -355,11 +353,7 @@ type LocalData = CerboSnapshot
 
 def fast_interval(options: Mapping[str, Any]) -> int:
     """The fast-tier interval from the entry options, clamped to a sane range."""
-    raw = options.get(CONF_LOCAL_FAST_INTERVAL, DEFAULT_LOCAL_FAST_INTERVAL)
-    try:
-        seconds = int(raw)
-    except (TypeError, ValueError):
-        return DEFAULT_LOCAL_FAST_INTERVAL
+    seconds = _option_int(options, CONF_LOCAL_FAST_INTERVAL, DEFAULT_LOCAL_FAST_INTERVAL)
     return min(max(seconds, MIN_FAST_INTERVAL), MAX_FAST_INTERVAL)
 
 
