@@ -304,10 +304,15 @@ async def test_connectivity_and_staleness(
 
     break_cerbo(cerbo)
     vrm.html = MAINTENANCE
+    # Connected through two failed ticks, with the cause in plain words; off at the third.
+    await tick(20)
+    assert state_of(hass, "binary_sensor", "local_reachable") == STATE_ON
+    assert attributes(hass, "binary_sensor", "local_reachable")["error"] == "cannot connect"
+    assert state_of(hass, "sensor", "soc") == "81.0"
     await tick(10)
     assert state_of(hass, "binary_sensor", "local_reachable") == STATE_OFF
-    assert attributes(hass, "binary_sensor", "local_reachable")["error"] == "connection"
-    await tick(170)
+    assert attributes(hass, "binary_sensor", "local_reachable")["error"] == "cannot connect"
+    await tick(150)
     assert state_of(hass, "binary_sensor", "vrm_reachable") == STATE_OFF
 
     # The last battery sample is the Cerbo's at START: stale ten minutes later, on the timer.

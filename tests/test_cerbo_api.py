@@ -394,9 +394,21 @@ async def test_connection_refused() -> None:
         port = probe.getsockname()[1]
     async with aiohttp.ClientSession() as session:
         client = CerboClient(session, "127.0.0.1", port)
-        with pytest.raises(CerboConnectionError, match="Cannot reach") as err:
+        with pytest.raises(CerboConnectionError, match="refused the connection") as err:
             await client.health()
-    assert err.value.kind == "connection"
+    assert err.value.kind == "refused"
+    assert err.value.reason == "connection refused"
+
+
+@pytest.mark.usefixtures("socket_enabled")
+async def test_unknown_host_name() -> None:
+    # ".invalid" never resolves (RFC 2606); the resolver answers at once, offline too.
+    async with aiohttp.ClientSession() as session:
+        client = CerboClient(session, "cerbo.invalid", 8088)
+        with pytest.raises(CerboConnectionError, match=r"Cannot resolve cerbo\.invalid") as err:
+            await client.health()
+    assert err.value.kind == "unknown_host"
+    assert err.value.reason == "unknown host name"
 
 
 # --- parsing -------------------------------------------------------------------------------
@@ -861,9 +873,13 @@ async def test_discover_fails_without_services_or_system(
         await client.discover()
     cerbo.services = Reply.fixture("services.json")
     cerbo.roots[SYSTEM] = NOT_FOUND_404
-    with pytest.raises(CerboResponseError, match="no value") as err:
+    with pytest.raises(CerboResponseError, match="The system service answered HTTP 404") as err:
         await client.discover()
-    assert err.value.kind == "no_value"
+    assert (err.value.kind, err.value.reason) == ("http_status", "HTTP 404")
+    cerbo.roots[SYSTEM] = Reply.fixture("value_success_false.json", status=200)
+    with pytest.raises(CerboResponseError, match="The system service gave no value") as err:
+        await client.discover()
+    assert (err.value.kind, err.value.reason) == ("no_value", "no value")
 
 
 # --- tiered polling ------------------------------------------------------------------------
@@ -1012,7 +1028,10 @@ async def test_vanished_battery_keeps_data_then_drops_it(
     assert second.battery == first.battery
     assert third.battery == first.battery
     assert fourth.battery is None
-    assert fourth.health.last_error_kind == "no_value"
+    assert fourth.health.last_error_kind == "http_status"
+    assert fourth.health.last_error == f"{VIRTUAL} answered HTTP 404"
+    assert fourth.health.last_error_reason == "HTTP 404"
+    assert (second.monitor.present, fourth.monitor.present) == (True, False)
     assert fourth.health.consecutive_failures == 0  # the system root still answers
     assert "/services" not in cerbo.counts()  # discovery waits a minute after the last one
     cerbo.reset()
@@ -1020,9 +1039,49 @@ async def test_vanished_battery_keeps_data_then_drops_it(
     assert per_tick(cerbo)[-1] == [SYSTEM, VIRTUAL, "/services", "/health"]
 
 
-async def test_battery_change_is_adopted_at_rediscovery(
+async def test_battery_change_is_not_adopted_for_the_monitor(
     poller: CerboPoller, clock: FakeClock, cerbo: FakeCerbo
 ) -> None:
+    """The GX moving its system battery elsewhere does not make that device the monitor."""
+    first = await poller.poll()
+    assert first.monitor.service == VIRTUAL
+    assert first.system_serves_monitor
+    cerbo.roots[VIRTUAL] = NOT_FOUND_404
+    cerbo.set_root(
+        SYSTEM,
+        root_of("system.json")
+        | {
+            "Dc/Battery/BatteryService": PYLONTECH,
+            "ActiveBatteryService": "com.victronenergy.battery/512",
+        },
+    )
+    await ticks(poller, clock, 5)
+    cerbo.reset()
+    (snapshot,) = await ticks(poller, clock, 1)
+    assert per_tick(cerbo) == [[SYSTEM, VIRTUAL, "/services", "/health"]]
+    assert snapshot.discovery.battery_service == PYLONTECH
+    assert snapshot.battery is None
+    assert snapshot.monitor.service == VIRTUAL
+    assert snapshot.monitor.present is False
+    assert snapshot.monitor.name == "Virtual (Virtual battery)"
+    assert not snapshot.system_serves_monitor
+    # The GX's values are another device's now: none pass for the monitor's.
+    assert snapshot.monitor_value("soc") is None
+    assert snapshot.monitor_state_name is None
+    # It comes back: its own values at the next tick.
+    cerbo.roots[VIRTUAL] = Reply.fixture("battery_virtual.json")
+    cerbo.reset()
+    (back,) = await ticks(poller, clock, 1)
+    assert per_tick(cerbo)[0][:2] == [SYSTEM, VIRTUAL]  # a slower root may ride along
+    assert back.monitor.present is True
+    assert back.battery == first.battery
+    assert back.monitor_value("soc") == first.battery.soc
+
+
+async def test_battery_change_is_adopted_when_following(
+    client: CerboClient, clock: FakeClock, cerbo: FakeCerbo
+) -> None:
+    poller = CerboPoller(client, fast_interval=10, clock=clock, follow_system_battery=True)
     await poller.poll()
     cerbo.roots[VIRTUAL] = NOT_FOUND_404
     cerbo.set_root(
@@ -1047,8 +1106,9 @@ async def test_battery_change_is_adopted_at_rediscovery(
 
 
 async def test_new_battery_that_fails_at_once_does_not_fail_the_tick(
-    poller: CerboPoller, clock: FakeClock, cerbo: FakeCerbo
+    client: CerboClient, clock: FakeClock, cerbo: FakeCerbo
 ) -> None:
+    poller = CerboPoller(client, fast_interval=10, clock=clock, follow_system_battery=True)
     await poller.poll()
     cerbo.set_root(SYSTEM, root_of("system.json") | {"Dc/Battery/BatteryService": PYLONTECH})
     await ticks(poller, clock, 29)
@@ -1087,7 +1147,7 @@ async def test_fast_failure_raises_and_counts(
 @pytest.mark.parametrize(
     "case",
     [
-        (SYSTEM, NOT_FOUND_404, "no_value"),
+        (SYSTEM, NOT_FOUND_404, "http_status"),
         (SYSTEM, Reply.fixture("router_login.html"), "response"),
         (VIRTUAL, Reply.fixture("truncated.txt"), "response"),
         (VIRTUAL, Reply(exc=aiohttp.ClientConnectionError()), "connection"),
@@ -1175,7 +1235,7 @@ async def test_slow_root_no_value_or_garbage(
     assert snapshots[0].vebus == first.vebus  # one miss: kept
     assert snapshots[-1].vebus is None  # three misses: dropped
     assert [temp.service for temp in snapshots[-1].temperatures] == [TEMP_5, TEMP_6]
-    assert snapshots[6].health.last_error_kind == "no_value"  # +70 s: the sensor's 404
+    assert snapshots[6].health.last_error_reason == "HTTP 404"  # +70 s: the sensor's 404
     assert snapshots[-1].health.last_error_kind == "response"  # +110 s: the HTML page
     # garbage is not a hang, so no back-off; the misses asked for rediscoveries a minute apart
     assert cerbo.counts() == {
@@ -1243,7 +1303,7 @@ async def test_expected_portal_id_at_setup(client: CerboClient, cerbo: FakeCerbo
 
 async def test_setup_needs_the_system_service(poller: CerboPoller, cerbo: FakeCerbo) -> None:
     cerbo.roots[SYSTEM] = LEGACY_500
-    with pytest.raises(CerboResponseError, match="no value"):
+    with pytest.raises(CerboResponseError, match="The system service answered HTTP 500"):
         await poller.setup()
 
 

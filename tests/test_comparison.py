@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from custom_components.victron_cerbo.comparison import SocComparator, parse_soc
+from custom_components.victron_cerbo.comparison import MAX_READINGS, SocComparator, parse_soc
 
 T0 = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
@@ -134,3 +134,19 @@ def test_threshold_is_inclusive_and_clearing_the_other_forgets() -> None:
     assert comparator.compare(82.1, at(1), now=at(1)).disagree is True  # type: ignore[union-attr]
     comparator.clear_other()
     assert comparator.compare(82.1, at(2), now=at(2)) is None
+
+
+def test_the_same_moment_told_again_replaces_and_a_repeat_adds_nothing() -> None:
+    comparator = SocComparator(threshold=2, dwell=timedelta(0))
+    comparator.add_other(75.0, at(0))
+    comparator.add_other(76.0, at(0))  # the same change, corrected
+    comparator.add_other(76.0, at(30))  # no change: still in effect since 0
+    assert comparator._times == [at(0)]
+    assert comparator.other_at(at(40)) == (76.0, at(0))
+
+
+def test_history_has_a_hard_bound() -> None:
+    comparator = SocComparator(threshold=2, dwell=timedelta(0))
+    for second in range(MAX_READINGS + 500):  # a new value every 0.1 s: all inside 20 minutes
+        comparator.add_other(float(second % 2), at(second / 10))
+    assert len(comparator._times) == MAX_READINGS

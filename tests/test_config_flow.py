@@ -18,6 +18,7 @@ from custom_components.victron_cerbo.const import (
     CONF_BATTERY_INSTANCE,
     CONF_BUDGET_LIMIT,
     CONF_BUDGET_WARNING,
+    CONF_FOLLOW_SYSTEM_BATTERY,
     CONF_HOST,
     CONF_LOCAL_FAST_INTERVAL,
     CONF_LOW_SOC,
@@ -606,13 +607,19 @@ async def test_options_round_trip(hass: HomeAssistant) -> None:
     result = await hass.config_entries.options.async_init(entry.entry_id)
     assert result["step_id"] == "init"
     fields = set(result["data_schema"].schema)
-    assert {CONF_VRM_POLL_INTERVAL, CONF_LOCAL_FAST_INTERVAL, CONF_BUDGET_LIMIT} <= fields
+    assert {
+        CONF_VRM_POLL_INTERVAL,
+        CONF_LOCAL_FAST_INTERVAL,
+        CONF_FOLLOW_SYSTEM_BATTERY,
+        CONF_BUDGET_LIMIT,
+    } <= fields
 
     options = BASE_OPTIONS | {
         CONF_VRM_POLL_INTERVAL: 300.0,
         CONF_BUDGET_WARNING: 30.0,
         CONF_BUDGET_LIMIT: 40.0,
         CONF_LOCAL_FAST_INTERVAL: 15.0,
+        CONF_FOLLOW_SYSTEM_BATTERY: True,
         CONF_SOLARK_ENTITY: "sensor.ss_battery_soc",
         CONF_SHOW_DASHBOARD: False,
     }

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import logging
 import shutil
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -35,6 +36,7 @@ from homeassistant.const import STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant, State
 from homeassistant.core_config import CORE_CONFIG_SCHEMA
 from homeassistant.helpers import entity_registry as er
+from homeassistant.helpers import issue_registry as ir
 from homeassistant.setup import async_setup_component
 from homeassistant.util import dt as dt_util
 from homeassistant.util import slugify
@@ -43,6 +45,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry, async_
 
 from custom_components.victron_cerbo.const import (
     CONF_BATTERY_INSTANCE,
+    CONF_FOLLOW_SYSTEM_BATTERY,
     CONF_HOST,
     CONF_LOCAL_FAST_INTERVAL,
     CONF_PORT,
@@ -85,6 +88,7 @@ PLATFORM = "GET /value?service=com.victronenergy.platform&path=/"
 TEMP_5 = "GET /value?service=com.victronenergy.temperature.adc_builtin0_5&path=/"
 TEMP_6 = "GET /value?service=com.victronenergy.temperature.adc_builtin0_6&path=/"
 SYSTEM_SERVICE = "com.victronenergy.system"
+DOMAIN_LOGGER = "custom_components.victron_cerbo"
 DAY = 24 * 3600
 DAY_INTERVAL = 300  # the longest local interval the options allow; VRM logs this often too
 SOC_TOLERANCE = 0.1  # the GX publishes float32 values; the simulator rounds its truth
@@ -223,6 +227,15 @@ async def site(hass: HomeAssistant, freezer: FrozenDateTimeFactory) -> AsyncIter
     await vrm.close()
 
 
+def logged(caplog: pytest.LogCaptureFixture, level: int = logging.INFO) -> list[str]:
+    """What the integration logged at `level` or above."""
+    return [
+        record.getMessage()
+        for record in caplog.records
+        if record.levelno >= level and record.name == DOMAIN_LOGGER
+    ]
+
+
 async def wait_for(condition: Any, what: str) -> None:
     """Let the loop run (real I/O, no sleeping) until `condition()` holds."""
     for _ in range(10_000):
@@ -331,15 +344,17 @@ async def test_a_simulated_day_follows_the_battery(site: Site) -> None:
 
 
 @pytest.mark.parametrize(
-    ("kind", "error_kind"),
+    ("kind", "error_kind", "reason"),
     [
-        ("5xx", "no_value"),  # any answer but 200 to /value means "no value" (cerbo_api)
-        ("html", "no_value"),  # a proxy's 502 page
-        ("malformed", "response"),  # truncated JSON with a 200
-        ("dbus_down", "no_value"),  # v3.2 when D-Bus is gone: 404 for every value
+        ("5xx", "http_status", "HTTP 500"),  # the D-Bus error of servers up to v3.1
+        ("html", "http_status", "HTTP 502"),  # a proxy's 502 page
+        ("malformed", "response", "unparsable answer"),  # truncated JSON with a 200
+        ("dbus_down", "http_status", "HTTP 404"),  # v3.2 when D-Bus is gone: 404 for every value
     ],
 )
-async def test_vrm_covers_while_the_cerbo_fails(site: Site, kind: str, error_kind: str) -> None:
+async def test_vrm_covers_while_the_cerbo_fails(
+    site: Site, kind: str, error_kind: str, reason: str
+) -> None:
     await site.setup()
     await site.advance(60)
     assert site.state("soc").attributes["source"] == "local"
@@ -354,6 +369,8 @@ async def test_vrm_covers_while_the_cerbo_fails(site: Site, kind: str, error_kin
     assert coordinator.health.consecutive_failures == 1
     assert coordinator.health.last_error_kind == error_kind
     assert site.state("soc").attributes["source"] == "local"
+    reachable = site.state("local_reachable", "binary_sensor")
+    assert (reachable.state, reachable.attributes["error"]) == ("on", reason)
 
     await site.advance(20)  # the third failure: local is unavailable, VRM serves
     assert coordinator.last_update_success is False
@@ -363,6 +380,8 @@ async def test_vrm_covers_while_the_cerbo_fails(site: Site, kind: str, error_kin
     vrm = site.vrm_coordinator.data.battery
     assert vrm is not None
     assert float(soc.state) == pytest.approx(vrm.soc)
+    reachable = site.state("local_reachable", "binary_sensor")
+    assert (reachable.state, reachable.attributes["error"]) == ("off", reason)
 
     await site.advance(630)  # ten minutes on VRM alone; it keeps up with the uploads
     assert site.vrm_coordinator.data.fetched_at == dt_util.utcnow()  # VRM was just read
@@ -412,6 +431,56 @@ async def test_a_hung_cerbo_times_out_and_vrm_goes_on(site: Site) -> None:
     assert coordinator.health.consecutive_failures == 0
     assert_local_matches(site)
     assert site.state("soc").attributes["source"] == "local"
+
+
+async def test_a_hung_cerbo_serves_until_its_third_timeout(
+    site: Site, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Each failed tick takes the 10 s timeout plus the interval; only the third one counts.
+
+    The simulator's Cerbo really holds every request (a stuck D-Bus call) on loopback; the
+    client's timeout runs out on Home Assistant's frozen clock.
+    """
+    await site.setup()
+    await site.advance(60)
+    good = site.local_coordinator.data.system
+    last_success = site.local_coordinator.health.last_success
+    await site.fault("local", kind="hang", seconds=3600)  # every D-Bus call held until cleared
+    caplog.clear()
+    coordinator = site.local_coordinator
+    for failure in (1, 2):
+        site.tick(10)  # the tick is due and its first request hangs
+        await wait_for(lambda: site.model.faults.hanging == 1, "the Cerbo to hold the request")
+        site.tick(10)  # the client's timeout runs out
+        await site.hass.async_block_till_done(wait_background_tasks=True)
+        assert coordinator.health.consecutive_failures == failure
+        assert coordinator.last_update_success is True
+        soc = site.state("soc")
+        assert soc.attributes["source"] == "local"
+        assert float(soc.state) == good.soc
+        assert soc.attributes["data_age"] == 20 * failure  # the last good tick's age grows
+        reachable = site.state("local_reachable", "binary_sensor")
+        assert (reachable.state, reachable.attributes["error"]) == ("on", "timeout")
+        assert not logged(caplog, logging.WARNING)
+    assert coordinator.health.last_success == last_success
+
+    site.tick(10)
+    await wait_for(lambda: site.model.faults.hanging == 1, "the Cerbo to hold the request")
+    site.tick(10)  # the third timeout in a row: values, connection and log change together
+    await site.hass.async_block_till_done(wait_background_tasks=True)
+    assert coordinator.last_update_success is False
+    assert site.state("soc").attributes["source"] == "vrm"
+    assert site.state("local_reachable", "binary_sensor").state == "off"
+    lost = "The Cerbo GX at 127.0.0.1 failed 3 updates in a row: No answer to /value within 10 s"
+    assert logged(caplog, logging.WARNING) == [f"Error fetching victron_cerbo local data: {lost}"]
+
+    await site.clear_faults("local")
+    caplog.clear()
+    await site.advance(10)  # the first good tick brings everything back, with one line
+    assert coordinator.last_update_success is True
+    assert site.state("soc").attributes["source"] == "local"
+    assert site.state("local_reachable", "binary_sensor").state == "on"
+    assert logged(caplog) == ["Fetching victron_cerbo local data recovered"]
 
 
 # --- VRM pushes back ----------------------------------------------------------------------
@@ -469,27 +538,89 @@ async def test_revoked_vrm_token_starts_reauth(
 # --- the installation itself changes ---------------------------------------------------------
 
 
-async def test_a_vanished_battery_monitor_and_its_return(site: Site) -> None:
-    """The BMS drops off the bus for 15 minutes: the GX falls back to the Multi's SOC."""
+MONITOR_VALUES = ("soc", "voltage", "temperature", "soh", "cell_voltage_spread", "charged_energy")
+
+
+async def test_a_vanished_battery_monitor_and_its_return(
+    site: Site, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The BMS drops off the bus for 15 minutes: the GX falls back to the Multi's estimate.
+
+    That estimate is not passed off as the monitor's: the monitor's values keep the grace of
+    any failure, then VRM serves while its sample of the same monitor is fresh, then they are
+    unavailable; a repair names the device after 10 minutes; all is back at its return.
+    """
     await site.setup()
     await site.advance(60)
     assert site.state("cell_voltage_spread").state != "unknown"
+    before = {key: site.state(key).state for key in MONITOR_VALUES}
     await site.fault("local", kind="vanish_battery", duration=900)
+    caplog.clear()
 
-    await site.advance(600)
+    await site.advance(20)  # two ticks without the monitor: its last values stay, local
     coordinator = site.local_coordinator
-    assert coordinator.last_update_success is True
-    assert coordinator.health.consecutive_failures == 0
     assert coordinator.data.system.battery_service == "com.victronenergy.vebus.ttyS4"
+    for key in MONITOR_VALUES:
+        assert site.state(key).state == before[key], key
+        assert site.state(key).attributes["source"] == "local", key
+    await site.advance(10)  # the third: gone; VRM's last upload of the BMS is still fresh
+    assert coordinator.last_update_success is True  # the Cerbo itself answers
+    assert coordinator.data.monitor.present is False
+    soc = site.state("soc")
+    assert soc.attributes["source"] == "vrm"
+    vrm = site.vrm_coordinator.data.battery
+    assert vrm is not None
+    assert float(soc.state) == vrm.soc  # VRM's sample of the BMS, not the Multi's estimate
+    assert site.state("soh").state == STATE_UNAVAILABLE  # only the Cerbo knew it
+    warnings = logged(caplog, logging.WARNING)
+    assert len(warnings) == 1
+    assert warnings[0].startswith("The battery monitor 280Ah LFP (Pylontech battery)")
+    assert "stopped answering on the Cerbo GX at 127.0.0.1" in warnings[0]
+
+    await site.advance(600)  # VRM's newest sample has no battery any more: nothing serves
+    for key in MONITOR_VALUES:
+        assert site.state(key).state == STATE_UNAVAILABLE, key
+    assert site.state("grid_power").attributes["source"] == "local"  # the GX's own values stay
+    registry = ir.async_get(site.hass)
+    issue = registry.async_get_issue(DOMAIN, f"battery_monitor_missing_{site.entry.entry_id}")
+    assert issue is not None
+    assert issue.translation_placeholders == {
+        "name": SIM.site_name,
+        "device": "280Ah LFP (Pylontech battery)",
+    }
+
+    caplog.clear()
+    await site.advance(270)  # the BMS is back: its own values at the next tick
+    assert coordinator.data.monitor.present is True
+    assert_local_matches(site)
+    for key in MONITOR_VALUES:
+        assert site.state(key).attributes["source"] == "local", key
+    assert site.state("cell_voltage_spread").state != "unknown"
+    assert not registry.async_get_issue(DOMAIN, f"battery_monitor_missing_{site.entry.entry_id}")
+    assert logged(caplog) == ["The battery monitor 280Ah LFP (Pylontech battery) is back"]
+
+
+async def test_following_the_system_battery_names_the_device(
+    site: Site, caplog: pytest.LogCaptureFixture
+) -> None:
+    """With the option on, the values follow the GX's battery and say which device it is."""
+    site.hass.config_entries.async_update_entry(
+        site.entry, options={CONF_FOLLOW_SYSTEM_BATTERY: True}
+    )
+    await site.setup()
+    await site.advance(60)
+    assert site.state("soc").attributes["battery_device"] == "280Ah LFP (Pylontech battery)"
+    await site.fault("local", kind="vanish_battery", duration=900)
+    caplog.clear()
+    await site.advance(120)  # the next discovery adopts what the GX uses now
     soc = site.state("soc")
     assert soc.attributes["source"] == "local"
+    assert soc.attributes["battery_device"] == "MULTI_II (MultiPlus-II 48/3000/35-32)"
     assert float(soc.state) == site.published()["Dc/Battery/Soc"]  # the Multi's whole percent
-    assert site.state("cell_voltage_spread").state == "unknown"  # only the BMS knew it
-
-    await site.advance(600)  # the BMS is back (and rediscovered)
-    assert coordinator.data.system.battery_service == BATTERY
-    assert_local_matches(site)
-    assert site.state("cell_voltage_spread").state != "unknown"
+    assert not logged(caplog, logging.WARNING)
+    await site.advance(900)
+    registry = ir.async_get(site.hass)
+    assert not registry.async_get_issue(DOMAIN, f"battery_monitor_missing_{site.entry.entry_id}")
 
 
 async def test_a_grid_outage_is_seen_within_a_minute(site: Site) -> None:

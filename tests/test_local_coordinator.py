@@ -274,7 +274,8 @@ async def test_vanished_battery_becomes_none_but_entities_stay(
     assert coordinator.last_update_success is True
     assert coordinator.data.battery is None
     assert coordinator.data.system.soc == 81.0
-    assert coordinator.data.health.last_error_kind == "no_value"
+    assert coordinator.data.health.last_error_reason == "HTTP 404"
+    assert coordinator.data.monitor.present is False
 
 
 @pytest.mark.parametrize(

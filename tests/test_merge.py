@@ -15,7 +15,6 @@ from homeassistant.core import HomeAssistant
 from pytest_homeassistant_custom_component.test_util.aiohttp import AiohttpClientMocker
 
 from custom_components.victron_cerbo.sources import (
-    LOCAL_FRESH_CYCLES,
     STALE_AFTER,
     VALUES,
     VRM_MAX_AGE,
@@ -38,7 +37,6 @@ from tests.entity_helpers import (
     setup_entry,
 )
 
-LOCAL_WINDOW = timedelta(seconds=10 * LOCAL_FRESH_CYCLES)  # default 10 s cycle
 VRM_SAMPLE = START - timedelta(seconds=42)  # the fixture's secondsAgo
 
 
@@ -54,17 +52,31 @@ async def both(hass: HomeAssistant, freezer: FrozenDateTimeFactory) -> BatterySo
     return BatterySources(entry.runtime_data)
 
 
-@pytest.mark.usefixtures("cerbo", "vrm")
+async def lose_local(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, cerbo: FakeCerbo, failures: int = 3
+) -> datetime:
+    """Refuse every Cerbo request for `failures` ticks (10 s each); return the time after."""
+    break_cerbo(cerbo)
+    await make_tick(hass, freezer)(10 * failures)
+    return START + timedelta(seconds=10 * failures)
+
+
+@pytest.mark.usefixtures("vrm")
 async def test_local_then_vrm_then_nothing(
-    hass: HomeAssistant, freezer: FrozenDateTimeFactory
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, cerbo: FakeCerbo
 ) -> None:
     sources = await both(hass, freezer)
     assert sources.configured() == (Source.LOCAL, Source.VRM)
-
-    # Local while its last success is within two cycles, to the second.
     assert sources.value("soc", START) == Reading(81.0, Source.LOCAL, START)
-    assert sources.value("soc", START + LOCAL_WINDOW) == Reading(81.0, Source.LOCAL, START)
-    later = START + LOCAL_WINDOW + timedelta(milliseconds=1)
+
+    # Local through two failed ticks in a row, however old its last success has grown.
+    now = await lose_local(hass, freezer, cerbo, failures=2)
+    assert sources.value("soc", now) == Reading(81.0, Source.LOCAL, START)
+    assert sources.value("soc", now + timedelta(minutes=5)) == Reading(81.0, Source.LOCAL, START)
+    assert sources.is_fresh(Source.LOCAL, now)
+    # The third failure in a row ends it.
+    await make_tick(hass, freezer)(10)
+    later = now + timedelta(seconds=10)
     # Then VRM, whose sample time is its own (42 s before we fetched it).
     assert sources.value("soc", later) == Reading(78.5, Source.VRM, VRM_SAMPLE)
     assert sources.is_fresh(Source.LOCAL, later) is False
@@ -93,27 +105,25 @@ async def test_missing_local_value_comes_from_vrm_except_time_to_go(
     assert sources.value("charged_energy", START) == Reading(None, Source.LOCAL, START)
 
 
-@pytest.mark.usefixtures("cerbo")
 async def test_vrm_flags_old_data(
-    hass: HomeAssistant, freezer: FrozenDateTimeFactory, vrm: FakeVrm
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, vrm: FakeVrm, cerbo: FakeCerbo
 ) -> None:
     # VRM marks the SOC attribute as old: SOC is not served by VRM, voltage still is.
     vrm.summary["records"]["data"]["51"]["hasOldData"] = True
     sources = await both(hass, freezer)
-    later = START + LOCAL_WINDOW + timedelta(seconds=1)
-    assert sources.value("soc", later) is None
-    assert sources.value("voltage", later) == Reading(53.12, Source.VRM, VRM_SAMPLE)
     # While the Cerbo is fresh it serves SOC regardless.
     assert sources.value("soc", START) == Reading(81.0, Source.LOCAL, START)
+    later = await lose_local(hass, freezer, cerbo)
+    assert sources.value("soc", later) is None
+    assert sources.value("voltage", later) == Reading(53.12, Source.VRM, VRM_SAMPLE)
 
 
-@pytest.mark.usefixtures("cerbo")
 async def test_vrm_reading_flagged_old_is_not_served(
-    hass: HomeAssistant, freezer: FrozenDateTimeFactory, vrm: FakeVrm
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, vrm: FakeVrm, cerbo: FakeCerbo
 ) -> None:
     vrm.summary["records"]["data"]["hasOldData"] = True
     sources = await both(hass, freezer)
-    assert sources.value("voltage", START + LOCAL_WINDOW + timedelta(seconds=1)) is None
+    assert sources.value("voltage", await lose_local(hass, freezer, cerbo)) is None
     # It still counts as the newest sample VRM has.
     assert sources.vrm_sample_time() == VRM_SAMPLE
 
@@ -396,12 +406,11 @@ def test_every_value_has_a_reader() -> None:
             assert spec.vrm_fields, key
 
 
-@pytest.mark.usefixtures("cerbo")
 async def test_neither_fresh_source_has_the_value(
-    hass: HomeAssistant, freezer: FrozenDateTimeFactory, vrm: FakeVrm
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, vrm: FakeVrm, cerbo: FakeCerbo
 ) -> None:
     del vrm.summary["records"]["data"]["50"]  # VRM without consumed Ah, like the GX
     sources = await both(hass, freezer)
     assert sources.value("consumed_ah", START) == Reading(None, Source.LOCAL, START)
-    later = START + LOCAL_WINDOW + timedelta(seconds=1)
+    later = await lose_local(hass, freezer, cerbo)
     assert sources.value("consumed_ah", later) == Reading(None, Source.VRM, VRM_SAMPLE)

@@ -281,3 +281,29 @@ async def test_fix_flow_can_turn_the_comparison_off(
     assert CONF_SOLARK_ENTITY not in entry.options
     assert entry.runtime_data.comparison is None
     assert issue_registry.async_get_issue(DOMAIN, issue_id) is None
+
+
+async def test_a_week_of_attribute_updates_keeps_the_history_bounded(
+    hass: HomeAssistant, aioclient_mock: AiohttpClientMocker, freezer: FrozenDateTimeFactory
+) -> None:
+    """An inverter entity whose attributes change every minute while its state mostly does not.
+
+    Each such update is a state-changed event with the same `last_changed`; none may add to the
+    history. Three days at 100 % (a full battery), then the state moves once an hour, so the
+    20-minute window is exercised too.
+    """
+    set_solark(hass, "100")
+    entry = await setup_entry(hass, aioclient_mock, soc=99.0)
+    comparison = entry.runtime_data.comparison
+    assert comparison is not None
+    sizes: list[int] = []
+    for minute in range(7 * 24 * 60):
+        freezer.tick(timedelta(minutes=1))
+        flat = minute < 3 * 24 * 60
+        soc = "100" if flat or (minute // 60) % 2 == 0 else "99"
+        hass.states.async_set(SOLARK, soc, BATTERY_PERCENT | {"power": minute % 97})
+        await hass.async_block_till_done()
+        sizes.append(len(comparison.comparator._times))
+    assert max(sizes) == 2  # the reading in effect and, for 20 minutes, the one before it
+    assert comparison.result is not None
+    assert comparison.result.other_soc == 99.0  # the last hour's state

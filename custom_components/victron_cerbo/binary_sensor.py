@@ -182,9 +182,13 @@ HEALTH_BINARY_SENSORS: tuple[VictronHealthBinarySensorEntityDescription, ...] = 
         source=Source.LOCAL,
         device_class=BinarySensorDeviceClass.CONNECTIVITY,
         entity_category=EntityCategory.DIAGNOSTIC,
-        is_on_fn=lambda s, _: s.local.health.reachable if s.local else None,
+        # Connected until the third failed tick in a row, like the values it serves; the
+        # cause of the latest failure shows as soon as a tick fails.
+        is_on_fn=lambda s, _: s.local.last_update_success if s.local else None,
         attributes_fn=lambda s, _: (
-            _error(s.local.health.last_error_kind, not s.local.health.reachable) if s.local else {}
+            _error(s.local.health.last_error_reason, not s.local.health.reachable)
+            if s.local
+            else {}
         ),
     ),
     VictronHealthBinarySensorEntityDescription(
@@ -262,7 +266,7 @@ class VictronBatteryBinarySensor(VictronEntity, BinarySensorEntity):
             return (False,)
         self._served_by = reading.source
         self._attr_available = True
-        attributes = source_attributes(reading.source, reading.age(now))
+        attributes = source_attributes(reading, now)
         if reading.value is None:
             self._attr_is_on = None
         else:

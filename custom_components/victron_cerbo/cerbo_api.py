@@ -40,6 +40,7 @@ SYSTEM_SERVICE: Final = "com.victronenergy.system"
 PLATFORM_SERVICE: Final = "com.victronenergy.platform"
 VEBUS_PREFIX: Final = "com.victronenergy.vebus."
 TEMPERATURE_PREFIX: Final = "com.victronenergy.temperature."
+BATTERY_PREFIX: Final = "com.victronenergy.battery."
 MAX_TEMPERATURE_SERVICES: Final = 8  # each costs one request a minute on a single-threaded server
 MAX_INT: Final = 2**64  # D-Bus integers are at most 64 bits; anything larger is garbage
 MAX_SERVICE_NAME: Final = 255  # D-Bus limit on a bus name
@@ -149,15 +150,29 @@ TEMPERATURE_TYPES: Final[Mapping[int, str]] = {
 ALARM_LEVELS: Final[Mapping[int, str]] = {0: "ok", 1: "warning", 2: "alarm"}
 
 
+# The cause of a failure in plain words, by kind; what the health entities and the log show.
+ERROR_REASONS: Final[Mapping[str, str]] = {
+    "timeout": "timeout",
+    "refused": "connection refused",
+    "unknown_host": "unknown host name",
+    "connection": "cannot connect",
+    "response": "unparsable answer",
+    "no_value": "no value",
+    "no_services": "D-Bus not answering",
+    "wrong_device": "a different GX",
+}
+
+
 class CerboError(Exception):
     """Any failure talking to the Cerbo's local API."""
 
     default_kind: str = "error"
 
-    def __init__(self, message: str, *, kind: str | None = None) -> None:
-        """Keep a short machine-readable kind next to the message."""
+    def __init__(self, message: str, *, kind: str | None = None, reason: str | None = None) -> None:
+        """Keep a short machine-readable kind and the cause in plain words next to the message."""
         super().__init__(message)
         self.kind = kind or self.default_kind
+        self.reason = reason or ERROR_REASONS.get(self.kind, "error")
 
 
 class CerboConnectionError(CerboError):
@@ -798,9 +813,37 @@ class CerboHealth:
     reachable: bool = False
     consecutive_failures: int = 0
     server_version: str | None = None
-    last_error_kind: str | None = None  # "timeout", "connection", "response", "no_value", ...
+    last_error_kind: str | None = None  # "timeout", "refused", "http_status", "no_value", ...
     last_error: str | None = None
+    last_error_reason: str | None = None  # the cause in plain words: "timeout", "HTTP 500", ...
     last_success: datetime | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class CerboMonitor:
+    """The battery monitor whose values the poller serves, and whether it still answers.
+
+    The monitor is the battery service the GX used when the poller was set up. When it drops
+    off the bus the GX falls back to another device (often the inverter's own estimate); its
+    values must not pass for the monitor's, so the poller keeps asking the monitor itself.
+    `following_system` means the values follow whatever the GX uses as its battery instead:
+    chosen by the user, or because the installation had no battery monitor at setup.
+    """
+
+    service: str | None
+    product_name: str | None = None
+    custom_name: str | None = None
+    present: bool = False  # its last good reading is within the last three ticks
+    following_system: bool = False
+    missing_since: datetime | None = field(default=None, compare=False)
+    read_at: datetime | None = field(default=None, compare=False)
+
+    @property
+    def name(self) -> str | None:
+        """How the user knows it: its custom name and product name, never a serial."""
+        if self.custom_name and self.product_name and self.custom_name != self.product_name:
+            return f"{self.custom_name} ({self.product_name})"
+        return self.custom_name or self.product_name
 
 
 @dataclass(frozen=True)
@@ -815,6 +858,40 @@ class CerboSnapshot:
     platform: CerboPlatform | None
     temperatures: tuple[CerboTemperature, ...]
     health: CerboHealth
+    monitor: CerboMonitor = field(default_factory=lambda: CerboMonitor(service=None))
+
+    @property
+    def system_serves_monitor(self) -> bool:
+        """Whether the GX's system battery values are the monitor's (else another device's)."""
+        return self.monitor.following_system or (
+            self.monitor.service is not None and self.system.battery_service == self.monitor.service
+        )
+
+    def battery_value(self, name: str) -> Any:
+        """A value of the monitor's own root, else of the separate BMS root."""
+        for root in (self.battery, self.bms):
+            if root is not None and (value := getattr(root, name)) is not None:
+                return value
+        return None
+
+    def monitor_value(self, name: str) -> Any:
+        """The GX's system value while it follows the monitor, else the monitor's own value."""
+        if self.system_serves_monitor and (value := getattr(self.system, name)) is not None:
+            return value
+        return self.battery_value(name)
+
+    @property
+    def monitor_state_name(self) -> str | None:
+        """Idle, charging or discharging: the GX's verdict while it follows the monitor.
+
+        Otherwise the sign of the monitor's own current, as the GX derives its state.
+        """
+        if self.system_serves_monitor:
+            return self.system.battery_state_name
+        current = self.battery_value("current")
+        if current is None:
+            return None
+        return BATTERY_FLOW_STATES[1 if current > 0 else 2 if current < 0 else 0]
 
 
 @dataclass(frozen=True)
@@ -990,9 +1067,7 @@ class CerboClient:
             except TimeoutError as err:
                 raise CerboTimeoutError(f"No answer to {path} within {self._timeout:g} s") from err
             except (aiohttp.ClientError, OSError) as err:
-                raise CerboConnectionError(
-                    f"Cannot reach {self.host}:{self.port}: {type(err).__name__}"
-                ) from err
+                raise self._connection_error(err) from err
         self.bytes_received += len(body)
         self._payloads[key] = CerboRawPayload(
             status=status,
@@ -1000,6 +1075,31 @@ class CerboClient:
             text=body[:PAYLOAD_KEEP_CHARS].decode("utf-8", errors="replace"),
         )
         return status, body
+
+    def _connection_error(self, err: aiohttp.ClientError | OSError) -> CerboConnectionError:
+        """Name the cause: a refused connection, a name that does not resolve, or other."""
+        address = f"{self.host}:{self.port}"
+        if isinstance(err, aiohttp.ClientConnectorDNSError):
+            return CerboConnectionError(f"Cannot resolve {self.host}", kind="unknown_host")
+        cause = err.os_error if isinstance(err, aiohttp.ClientConnectorError) else err
+        if isinstance(cause, ConnectionRefusedError):
+            return CerboConnectionError(f"{address} refused the connection", kind="refused")
+        return CerboConnectionError(f"Cannot reach {address}: {type(err).__name__}")
+
+    def no_value_error(self, service: str) -> CerboResponseError:
+        """Why a root gave nothing: the HTTP status when it was not 200, else "no value"."""
+        name = "The system service" if service == SYSTEM_SERVICE else service
+        status = self.last_status(service)
+        if status is not None and status != 200:  # noqa: PLR2004
+            return CerboResponseError(
+                f"{name} answered HTTP {status}", kind="http_status", reason=f"HTTP {status}"
+            )
+        return CerboResponseError(f"{name} gave no value", kind="no_value")
+
+    def last_status(self, key: str) -> int | None:
+        """The HTTP status of the last answer to one request (a path or a service name)."""
+        payload = self._payloads.get(key)
+        return payload.status if payload else None
 
     @staticmethod
     async def _read(response: aiohttp.ClientResponse, path: str) -> bytes:
@@ -1069,7 +1169,7 @@ class CerboClient:
         if system_root is None:
             system_root = await self.service_root(SYSTEM_SERVICE)
             if system_root is None:
-                raise CerboResponseError("The system service gave no value", kind="no_value")
+                raise self.no_value_error(SYSTEM_SERVICE)
         if platform_root is None and PLATFORM_SERVICE in services:
             platform_root = await self.service_root(PLATFORM_SERVICE)
         battery = _battery_from_system(system_root, services)
@@ -1108,6 +1208,8 @@ class _Slot:
     next_due: float = 0.0
     misses: int = 0
     reading: _Reading | None = None
+    read_at: datetime | None = None  # wall clock of the last good reading
+    missing_since: datetime | None = None  # wall clock of the first miss in a row
 
     def parse(self, root: Mapping[str, Any]) -> _Reading:
         """Turn the root into the typed reading for this role."""
@@ -1157,9 +1259,15 @@ class CerboPoller:
         fast_interval: float = 10.0,
         clock: Callable[[], float] | None = None,
         expected_portal_id: str | None = None,
+        follow_system_battery: bool = False,
     ) -> None:
         """Nothing is read until `setup` or `poll`."""
         self.client = client
+        # The battery monitor found at setup stays the one served, unless the values should
+        # follow whatever the GX uses as its battery (chosen, or no monitor at setup).
+        self._following = follow_system_battery
+        self._monitor_service: str | None = None
+        self._monitor_names: tuple[str | None, str | None] = (None, None)  # product, custom
         self._fast_interval = fast_interval
         self._clock = clock or _monotonic
         self._expected_portal_id = expected_portal_id
@@ -1195,7 +1303,7 @@ class CerboPoller:
             server = await self.client.health()
             system_root = await self.client.service_root(SYSTEM_SERVICE)
             if system_root is None:
-                raise CerboResponseError("The system service gave no value", kind="no_value")
+                raise self.client.no_value_error(SYSTEM_SERVICE)
             platform_root = await self.client.service_root(PLATFORM_SERVICE) or {}
             discovery = await self.client.discover(
                 system_root=system_root, platform_root=platform_root
@@ -1217,6 +1325,7 @@ class CerboPoller:
             server_version=server.version,
             last_error_kind=self._health.last_error_kind,
             last_error=self._health.last_error,
+            last_error_reason=self._health.last_error_reason,
             last_success=datetime.now(UTC),
         )
         return discovery
@@ -1229,7 +1338,7 @@ class CerboPoller:
             system_root = self._prefetched_system or await self.client.service_root(SYSTEM_SERVICE)
             self._prefetched_system = None
             if system_root is None:
-                raise CerboResponseError("The system service gave no value", kind="no_value")
+                raise self.client.no_value_error(SYSTEM_SERVICE)
             system = CerboSystem.from_root(system_root)
             if system.portal_id is not None:
                 self._check_portal(system.portal_id)
@@ -1261,6 +1370,7 @@ class CerboPoller:
             server_version=self._server.version if self._server else None,
             last_error_kind=self._health.last_error_kind,
             last_error=self._health.last_error,
+            last_error_reason=self._health.last_error_reason,
             last_success=datetime.now(UTC),
         )
         return self._snapshot(self._discovery or discovery, system)
@@ -1277,13 +1387,25 @@ class CerboPoller:
     def _note_error(self, err: CerboError) -> None:
         """Remember the most recent error for the health view."""
         _LOGGER.debug("Cerbo %s: %s (%s)", self.client.host, err, err.kind)
-        self._health = replace(self._health, last_error_kind=err.kind, last_error=str(err))
+        self._health = replace(
+            self._health,
+            last_error_kind=err.kind,
+            last_error=str(err),
+            last_error_reason=err.reason,
+        )
 
     def _slot(self, role: str) -> _Slot | None:
         return next((slot for slot in self._slots if slot.role == role), None)
 
     def _apply_discovery(self, discovery: CerboDiscovery, now: float) -> None:
         """Adopt a discovery, keeping the state of roots that did not change."""
+        if self._discovery is None and not self._following:
+            battery = discovery.battery_service
+            if battery is not None and battery.startswith(BATTERY_PREFIX):
+                self._monitor_service = battery
+                self._monitor_names = (None, discovery.name)
+            else:
+                self._following = True  # nothing to pin: the GX measures the battery itself
         self._discovery = discovery
         self._last_discovery = now
         # At long poll intervals a fixed 300 s would make every tick a discovery tick and
@@ -1291,10 +1413,11 @@ class CerboPoller:
         self._next_discovery = now + max(
             REDISCOVERY_INTERVAL, REDISCOVERY_MIN_TICKS * self._fast_interval
         )
-        if discovery.battery_service is None:
+        battery = discovery.battery_service if self._following else self._monitor_service
+        if battery is None:
             self._battery = None
-        elif self._battery is None or self._battery.service != discovery.battery_service:
-            self._battery = _Slot("battery", discovery.battery_service, self._fast_interval)
+        elif self._battery is None or self._battery.service != battery:
+            self._battery = _Slot("battery", battery, self._fast_interval)
         kept = {(slot.role, slot.service): slot for slot in self._slots}
         self._slots = [
             kept.get((role, service)) or _Slot(role, service, period, next_due=now)
@@ -1313,23 +1436,39 @@ class CerboPoller:
         return min(due, key=lambda slot: slot.next_due) if due else None
 
     def _missed(self, slot: _Slot, now: float) -> None:
-        """Count a miss; a vanished root asks for a re-discovery, its data goes after 3."""
+        """Count a miss; a root that vanished asks for a re-discovery, its data goes after 3.
+
+        A root that the last discovery already found missing (a monitor off the bus) asks for
+        none: it is read again on its own cadence, which also notices its return.
+        """
         slot.misses += 1
+        if slot.missing_since is None:
+            slot.missing_since = datetime.now(UTC)
         if slot.misses >= MISSES_BEFORE_DROPPED:
             slot.reading = None
-        self._next_discovery = min(
-            self._next_discovery, max(now, self._last_discovery + REDISCOVERY_MIN_GAP)
-        )
+        if self._discovery is None or slot.service in self._discovery.services:
+            self._next_discovery = min(
+                self._next_discovery, max(now, self._last_discovery + REDISCOVERY_MIN_GAP)
+            )
+
+    @staticmethod
+    def _took(slot: _Slot, root: Mapping[str, Any]) -> None:
+        """Keep a good reading of a root."""
+        slot.reading = slot.parse(root)
+        slot.misses = 0
+        slot.read_at = datetime.now(UTC)
+        slot.missing_since = None
 
     async def _poll_fast(self, slot: _Slot, now: float) -> None:
         """Read a fast root; its errors fail the tick, "no value" is a miss."""
         root = await self.client.service_root(slot.service)
         if root is None:
-            self._note_error(CerboResponseError(f"{slot.service} gave no value", kind="no_value"))
+            self._note_error(self.client.no_value_error(slot.service))
             self._missed(slot, now)
-        else:
-            slot.reading = slot.parse(root)
-            slot.misses = 0
+            return
+        self._took(slot, root)
+        if isinstance(slot.reading, CerboBattery):
+            self._monitor_names = (slot.reading.product_name, slot.reading.custom_name)
 
     async def _poll_slow(self, slot: _Slot, now: float) -> bool:
         """Read a slower root; its errors never fail the tick. False after a timeout."""
@@ -1345,11 +1484,10 @@ class CerboPoller:
                 return False
             return True
         if root is None:
-            self._note_error(CerboResponseError(f"{slot.service} gave no value", kind="no_value"))
+            self._note_error(self.client.no_value_error(slot.service))
             self._missed(slot, now)
             return True
-        slot.reading = slot.parse(root)
-        slot.misses = 0
+        self._took(slot, root)
         if slot.role == "platform":
             self._platform_root = root
         return True
@@ -1383,7 +1521,19 @@ class CerboPoller:
             value = slot.reading if slot else None
             return value if isinstance(value, kind) else None
 
+        slot = self._battery
+        product, custom = self._monitor_names
+        monitor = CerboMonitor(
+            service=slot.service if slot else self._monitor_service,
+            product_name=product,
+            custom_name=custom,
+            present=slot is not None and slot.reading is not None,
+            following_system=self._following,
+            missing_since=slot.missing_since if slot else None,
+            read_at=slot.read_at if slot else None,
+        )
         return CerboSnapshot(
+            monitor=monitor,
             discovery=discovery,
             system=system,
             battery=reading("battery", CerboBattery),

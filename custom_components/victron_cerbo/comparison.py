@@ -22,6 +22,8 @@ FULL = 100.0  # percent
 MAX_LEAD = timedelta(minutes=1)
 # How much inverter history to keep: enough for a VRM sample that is several minutes old.
 HISTORY = timedelta(minutes=20)
+# A hard bound besides: an inverter that changes every second fills 20 minutes with 1,200.
+MAX_READINGS = 2000
 
 
 def parse_soc(raw: object) -> float | None:
@@ -70,8 +72,16 @@ class SocComparator:
         if value is None:
             self.clear_other()
             return
+        if self._times and at == self._times[-1]:
+            # The same moment told again (the entity's attributes changed, not its state).
+            self._values[-1] = value
+            return
+        if self._values and value == self._values[-1]:
+            return  # no change: the reading kept has been in effect all along
         self._times.append(at)
         self._values.append(value)
+        if len(self._times) > MAX_READINGS:
+            del self._times[0], self._values[0]
         cutoff = at - HISTORY
         keep = bisect_right(self._times, cutoff)
         # Keep the last reading before the cutoff: it is still "in effect" after it.

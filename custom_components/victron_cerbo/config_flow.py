@@ -40,6 +40,7 @@ from .const import (
     CONF_BATTERY_INSTANCE,
     CONF_BUDGET_LIMIT,
     CONF_BUDGET_WARNING,
+    CONF_FOLLOW_SYSTEM_BATTERY,
     CONF_HOST,
     CONF_LOCAL_FAST_INTERVAL,
     CONF_LOW_SOC,
@@ -595,6 +596,7 @@ def _options_schema(entry: VictronConfigEntry) -> vol.Schema:
         fields[vol.Required(CONF_LOCAL_FAST_INTERVAL, default=DEFAULT_LOCAL_FAST_INTERVAL)] = (
             _number(5, 300, 1, "s")
         )
+        fields[vol.Required(CONF_FOLLOW_SYSTEM_BATTERY, default=False)] = BooleanSelector()
     fields |= {
         vol.Required(CONF_NOMINAL_VOLTAGE, default=str(DEFAULT_NOMINAL_VOLTAGE)): SelectSelector(
             SelectSelectorConfig(

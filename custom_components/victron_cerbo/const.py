@@ -37,6 +37,8 @@ CONF_SOLARK_ENTITY: Final = "solark_soc_entity"
 CONF_SOLARK_THRESHOLD: Final = "solark_threshold"
 CONF_SOLARK_DWELL: Final = "solark_dwell"
 CONF_SHOW_DASHBOARD: Final = "show_dashboard"
+# Serve whatever the GX uses as its battery, also when the monitor set up drops off the bus.
+CONF_FOLLOW_SYSTEM_BATTERY: Final = "follow_system_battery"
 
 DEFAULT_VRM_POLL_INTERVAL: Final = 180  # seconds; VRM itself logs every 1-15 minutes
 MIN_VRM_POLL_INTERVAL: Final = 180

@@ -35,6 +35,7 @@ from .cerbo_api import (
     CerboDiscovery,
     CerboError,
     CerboHealth,
+    CerboMonitor,
     CerboPoller,
     CerboServerInfo,
     CerboSnapshot,
@@ -43,6 +44,7 @@ from .const import (
     CONF_BATTERY_INSTANCE,
     CONF_BUDGET_LIMIT,
     CONF_BUDGET_WARNING,
+    CONF_FOLLOW_SYSTEM_BATTERY,
     CONF_LOCAL_FAST_INTERVAL,
     CONF_PORTAL_ID,
     CONF_SITE_ID,
@@ -402,6 +404,7 @@ class LocalCoordinator(DataUpdateCoordinator[LocalData]):
             fast_interval=interval,
             clock=clock,
             expected_portal_id=portal_id if isinstance(portal_id, str) else None,
+            follow_system_battery=bool(entry.options.get(CONF_FOLLOW_SYSTEM_BATTERY, False)),
         )
         # For the health entities and diagnostics.
         self.readings = RollingCount()
@@ -456,4 +459,20 @@ class LocalCoordinator(DataUpdateCoordinator[LocalData]):
         finally:
             self.last_duration = time.monotonic() - started
         self.readings.add(dt_util.utcnow())
+        self._log_monitor(snapshot.monitor)
         return snapshot
+
+    def _log_monitor(self, monitor: CerboMonitor) -> None:
+        """One warning when the battery monitor drops off the bus, one line when it is back."""
+        if monitor.following_system:
+            return
+        was_present = self.data.monitor.present if self.data is not None else True
+        if was_present and not monitor.present:
+            LOGGER.warning(
+                "The battery monitor %s stopped answering on the Cerbo GX at %s; its values "
+                "are unavailable until it is back (the GX's own stand-in is not used)",
+                monitor.name or monitor.service,
+                self.client.host,
+            )
+        elif monitor.present and not was_present:
+            LOGGER.info("The battery monitor %s is back", monitor.name or monitor.service)

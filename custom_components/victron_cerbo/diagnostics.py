@@ -203,6 +203,7 @@ def _local_secrets(local: LocalCoordinator) -> tuple[list[object], list[object]]
             secrets += [data.platform.hq_serial, data.platform.unique_id]
         readings = [data.battery, data.bms, data.vebus, *data.temperatures]
         names += [reading.custom_name for reading in readings if reading is not None]
+        names.append(data.monitor.custom_name)
     return secrets, names
 
 
@@ -225,6 +226,7 @@ def _local_section(local: LocalCoordinator, now: datetime) -> dict[str, Any]:
         "health": plain(health),
         "server": plain(local.server),
         "discovery": plain(local.discovery),
+        "monitor": plain(local.data.monitor) if local.data is not None else None,
         "last_payloads": {
             key: _local_payload(payload)
             for key, payload in sorted(local.client.last_payloads.items())

@@ -21,7 +21,7 @@ from homeassistant.util import dt as dt_util
 from yarl import URL
 
 from .const import CONF_HOST, CONF_SITE_ID, DOMAIN
-from .sources import BatterySources, Source
+from .sources import BatterySources, Reading, Source
 
 if TYPE_CHECKING:
     from homeassistant.core import HomeAssistant
@@ -226,9 +226,19 @@ class VictronEntity(Entity):
             self.async_write_ha_state()
 
 
-def source_attributes(source: Source, age: float) -> dict[str, Any]:
-    """Where a value came from and how old its sample was when the state was written."""
-    return {"source": source.value, "data_age": round(age)}
+def source_attributes(reading: Reading, now: datetime) -> dict[str, Any]:
+    """Where a value came from and how old its sample was when the state was written.
+
+    `battery_device` names the device that measured it when the values follow whatever the GX
+    uses as its battery.
+    """
+    attributes: dict[str, Any] = {
+        "source": reading.source.value,
+        "data_age": round(reading.age(now)),
+    }
+    if reading.device is not None:
+        attributes["battery_device"] = reading.device
+    return attributes
 
 
 def recorded(attributes: Mapping[str, Any] | None) -> tuple[tuple[str, Any], ...]:

@@ -20,9 +20,11 @@ from .coordinator import VictronConfigEntry
 CHECK_EVERY = timedelta(minutes=1)
 LOCAL_UNREACHABLE_AFTER = timedelta(minutes=30)
 VRM_SILENT_AFTER = timedelta(hours=1)
+MONITOR_MISSING_AFTER = timedelta(minutes=10)
 
 ISSUE_LOCAL_UNREACHABLE = "local_unreachable"
 ISSUE_VRM_NOT_REPORTING = "vrm_not_reporting"
+ISSUE_MONITOR_MISSING = "battery_monitor_missing"
 
 
 def issue_id(entry: VictronConfigEntry, kind: str) -> str:
@@ -38,6 +40,7 @@ def async_setup_issue_checks(hass: HomeAssistant, entry: VictronConfigEntry) -> 
     @callback
     def check(_now: datetime | None = None) -> None:
         _check_local(hass, entry, started)
+        _check_monitor(hass, entry)
         _check_vrm(hass, entry)
 
     runtime = entry.runtime_data
@@ -51,7 +54,7 @@ def async_setup_issue_checks(hass: HomeAssistant, entry: VictronConfigEntry) -> 
 @callback
 def async_delete_issues(hass: HomeAssistant, entry: VictronConfigEntry) -> None:
     """Remove the entry's issues (entry removed)."""
-    for kind in (ISSUE_LOCAL_UNREACHABLE, ISSUE_VRM_NOT_REPORTING):
+    for kind in (ISSUE_LOCAL_UNREACHABLE, ISSUE_VRM_NOT_REPORTING, ISSUE_MONITOR_MISSING):
         ir.async_delete_issue(hass, DOMAIN, issue_id(entry, kind))
 
 
@@ -72,6 +75,29 @@ def _check_local(hass: HomeAssistant, entry: VictronConfigEntry, started: dateti
             "host": str(entry.data.get(CONF_HOST)),
             "port": str(entry.data.get(CONF_PORT, DEFAULT_LOCAL_PORT)),
         },
+    )
+
+
+def _check_monitor(hass: HomeAssistant, entry: VictronConfigEntry) -> None:
+    local = entry.runtime_data.local
+    # While the Cerbo itself does not answer, nothing new is known about the monitor.
+    if local is None or local.data is None or not local.last_update_success:
+        return
+    monitor = local.data.monitor
+    since = monitor.missing_since
+    missing = (
+        not monitor.following_system
+        and not monitor.present
+        and since is not None
+        and dt_util.utcnow() - since >= MONITOR_MISSING_AFTER
+    )
+    _set_issue(
+        hass,
+        entry,
+        ISSUE_MONITOR_MISSING,
+        active=missing,
+        # product and custom name only: a service name can carry the serial
+        placeholders={"name": entry.title, "device": monitor.name or "(no name)"},
     )
 
 

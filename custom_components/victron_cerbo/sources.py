@@ -1,7 +1,10 @@
 """One battery truth from two sources: which source serves each value, and how fresh it is.
 
-For every value the local reading wins while the local source is fresh (its last successful
-tick is at most two local cycles old); otherwise the VRM reading serves while VRM's sample is
+For every value the local reading wins while the local source is fresh (it has not failed three
+ticks in a row, the same rule that makes its entities unavailable and its connection sensor
+off); a value of the battery monitor also needs the monitor itself to answer (when it drops off
+the bus the GX serves another device's estimate, which must not pass for the monitor's);
+otherwise the VRM reading serves while VRM's sample is
 younger than ten minutes (VRM's own `secondsAgo` plus the time since we fetched it); otherwise
 the value is unavailable. A fresh source that lacks a value (a shunt has no cell voltages) lets
 the other source fill it, except for values whose absence is itself the answer (time to go is
@@ -28,7 +31,6 @@ if TYPE_CHECKING:
     from .coordinator import LocalCoordinator, LocalData, VictronRuntimeData, VrmCoordinator
     from .vrm_api import VrmBatteryReading
 
-LOCAL_FRESH_CYCLES: Final = 2
 VRM_MAX_AGE: Final = timedelta(minutes=10)
 STALE_AFTER: Final = timedelta(minutes=10)
 GRID_LOST_LEVEL: Final = 2  # vebus /Alarms/GridLost uses only 0 and 2
@@ -53,6 +55,7 @@ class Reading:
     value: Any
     source: Source
     sampled_at: datetime
+    device: str | None = None  # the device that measured it, when not the monitor set up
 
     def age(self, now: datetime) -> float:
         """Seconds between the sample and `now`, never negative."""
@@ -69,6 +72,9 @@ class ValueSpec:
     vrm_fields: frozenset[str] = frozenset()
     # True when "no local value" is an answer that VRM must not overrule.
     local_final: bool = False
+    # True for the battery monitor's values: the local source serves them only while the
+    # monitor answers.
+    monitor: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,18 +102,14 @@ class GridStatus:
 
 def _battery_value(data: LocalData, name: str) -> Any:
     """A value of the battery monitor root, else of the separate BMS root."""
-    for root in (data.battery, data.bms):
-        if root is not None and (value := getattr(root, name)) is not None:
-            return value
-    return None
+    return data.battery_value(name)
 
 
 def _system_or_battery(name: str) -> Callable[[LocalData], Any]:
-    """The GX's system value (it follows the active battery monitor), else the battery's own."""
+    """The GX's system value while it follows the monitor, else the monitor's own."""
 
     def read(data: LocalData) -> Any:
-        value = getattr(data.system, name)
-        return value if value is not None else _battery_value(data, name)
+        return data.monitor_value(name)
 
     return read
 
@@ -169,7 +171,13 @@ def _battery_measurement(name: str, *, local_final: bool = False) -> ValueSpec:
         vrm=attrgetter(name),
         vrm_fields=frozenset({name}),
         local_final=local_final,
+        monitor=True,
     )
+
+
+def _monitor_value(name: str, **kwargs: Any) -> ValueSpec:
+    """A value only the battery monitor (or its BMS) has."""
+    return ValueSpec(local=lambda d: _battery_value(d, name), monitor=True, **kwargs)
 
 
 CHARGING_SHARE_ON: Final = 100  # percent while charging, 0 otherwise
@@ -191,36 +199,45 @@ VALUES: Final[Mapping[str, ValueSpec]] = {
     "voltage": _battery_measurement("voltage"),
     "current": _battery_measurement("current"),
     # VRM's power is computed from voltage and current
-    "power": ValueSpec(local=_system_or_battery("power"), vrm=attrgetter("power"), vrm_fields=_VI),
+    "power": ValueSpec(
+        local=_system_or_battery("power"), vrm=attrgetter("power"), vrm_fields=_VI, monitor=True
+    ),
     "temperature": _battery_measurement("temperature"),
-    "state": ValueSpec(local=lambda d: d.system.battery_state_name, vrm=_vrm_state, vrm_fields=_VI),
+    "state": ValueSpec(
+        local=lambda d: d.monitor_state_name, vrm=_vrm_state, vrm_fields=_VI, monitor=True
+    ),
     "charging_share": ValueSpec(
-        local=lambda d: _charging_share(d.system.battery_state_name),
+        local=lambda d: _charging_share(d.monitor_state_name),
         vrm=lambda r: _charging_share(_vrm_state(r)),
         vrm_fields=_VI,
+        monitor=True,
     ),
     "consumed_ah": _battery_measurement("consumed_ah"),
     "time_to_go": _battery_measurement("time_to_go", local_final=True),
-    "soh": ValueSpec(local=lambda d: _battery_value(d, "soh")),
-    "min_cell_voltage": ValueSpec(
-        local=lambda d: _battery_value(d, "min_cell_voltage"),
+    "soh": _monitor_value("soh"),
+    "min_cell_voltage": _monitor_value(
+        "min_cell_voltage",
         vrm=lambda r: r.min_cell_voltage,
         vrm_fields=frozenset({"min_cell_voltage"}),
     ),
-    "max_cell_voltage": ValueSpec(
-        local=lambda d: _battery_value(d, "max_cell_voltage"),
+    "max_cell_voltage": _monitor_value(
+        "max_cell_voltage",
         vrm=lambda r: r.max_cell_voltage,
         vrm_fields=frozenset({"max_cell_voltage"}),
     ),
-    "cell_voltage_spread": ValueSpec(
-        local=lambda d: _battery_value(d, "cell_voltage_spread"),
+    "cell_voltage_spread": _monitor_value(
+        "cell_voltage_spread",
         vrm=_vrm_spread,
         vrm_fields=frozenset({"min_cell_voltage", "max_cell_voltage"}),
     ),
-    "charge_cycles": ValueSpec(local=lambda d: _battery_value(d, "charge_cycles")),
-    "charged_energy": ValueSpec(local=lambda d: _battery_value(d, "charged_energy")),
-    "discharged_energy": ValueSpec(local=lambda d: _battery_value(d, "discharged_energy")),
-    "alarms": ValueSpec(local=_local_alarms, vrm=lambda r: dict(sorted(r.alarms.items())) or None),
+    "charge_cycles": _monitor_value("charge_cycles"),
+    "charged_energy": _monitor_value("charged_energy"),
+    "discharged_energy": _monitor_value("discharged_energy"),
+    "alarms": ValueSpec(
+        local=_local_alarms,
+        vrm=lambda r: dict(sorted(r.alarms.items())) or None,
+        monitor=True,
+    ),
     "grid_power": ValueSpec(local=lambda d: d.system.grid_power),
     "ac_consumption": ValueSpec(local=lambda d: d.system.consumption_power),
     "pv_power": ValueSpec(local=lambda d: d.system.pv_power),
@@ -270,10 +287,15 @@ class BatterySources:
         )
 
     def local_sample_time(self) -> datetime | None:
-        """When the local source last read the Cerbo, None without data."""
-        if self.local is None or self.local.data is None:
+        """When the local source last read the battery, None without data.
+
+        The last good tick, or, while the monitor is off the bus, its own last reading.
+        """
+        if self.local is None or (data := self.local.data) is None:
             return None
-        return self.local.health.last_success
+        if data.monitor.present or data.monitor.following_system:
+            return self.local.health.last_success
+        return data.monitor.read_at
 
     def vrm_sample_time(self) -> datetime | None:
         """When the battery sample VRM holds was taken (its secondsAgo before our fetch)."""
@@ -284,14 +306,15 @@ class BatterySources:
         return fetched - timedelta(seconds=seconds_ago) if seconds_ago is not None else fetched
 
     def _local(self, now: datetime) -> _LocalSample | None:
-        """The local data while its last success is within two local cycles."""
-        sampled = self.local_sample_time()
-        if self.local is None or self.local.data is None or sampled is None:
+        """The local data until the source's third failed tick in a row, however long it took.
+
+        The coordinator turns unavailable at that same failure, so values, the connection
+        sensor and the log line change together.
+        """
+        if self.local is None or self.local.data is None or not self.local.last_update_success:
             return None
-        interval = self.local.update_interval or timedelta(0)
-        if now - sampled > interval * LOCAL_FRESH_CYCLES:
-            return None
-        return _LocalSample(self.local.data, sampled)
+        sampled = self.local.health.last_success
+        return _LocalSample(self.local.data, sampled) if sampled is not None else None
 
     def _vrm(self, now: datetime) -> _VrmSample | None:
         """The VRM battery reading while its sample is younger than ten minutes."""
@@ -312,10 +335,12 @@ class BatterySources:
     def pick(self, spec: ValueSpec, now: datetime) -> Reading | None:
         """The value from the best fresh source; None when no fresh source can serve it."""
         local = self._local(now) if spec.local is not None else None
+        if local is not None and spec.monitor and not local.data.monitor.present:
+            local = None  # the monitor is off the bus: the GX's stand-in is not its reading
         if local is not None and spec.local is not None:
             value = spec.local(local.data)
             if value is not None or spec.local_final:
-                return Reading(value, Source.LOCAL, local.sampled_at)
+                return self._local_reading(spec, value, local)
         vrm = self._vrm(now) if spec.vrm is not None else None
         if vrm is not None and spec.vrm_fields & vrm.reading.stale_fields:
             vrm = None  # VRM flags this very value as old
@@ -325,8 +350,21 @@ class BatterySources:
             if value is not None or local is None:
                 return Reading(value, Source.VRM, vrm.sampled_at)
         if local is not None:
-            return Reading(None, Source.LOCAL, local.sampled_at)
+            return self._local_reading(spec, None, local)
         return None
+
+    @staticmethod
+    def _local_reading(spec: ValueSpec, value: Any, local: _LocalSample) -> Reading:
+        """A local value, dated by the monitor's own last reading when the GX left it."""
+        data = local.data
+        monitor = data.monitor
+        if not spec.monitor:
+            return Reading(value, Source.LOCAL, local.sampled_at)
+        sampled = local.sampled_at
+        if not data.system_serves_monitor and monitor.read_at is not None:
+            sampled = min(sampled, monitor.read_at)
+        device = monitor.name if monitor.following_system else None
+        return Reading(value, Source.LOCAL, sampled, device)
 
     def value(self, key: str, now: datetime) -> Reading | None:
         """`pick` for a value of `VALUES` by key."""
