@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
 import pytest
+from aiohttp.test_utils import TestServer
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from hypothesis import HealthCheck, given, settings
@@ -37,6 +39,7 @@ from custom_components.victron_cerbo.cerbo_api import (
     CerboVebus,
     backoff_delay,
 )
+from dev.simulator import SimulatedInstallation, create_local_app
 from tests.cerbo_helpers import (
     HOST,
     LEGACY_500,
@@ -398,6 +401,35 @@ async def test_connection_refused() -> None:
             await client.health()
     assert err.value.kind == "refused"
     assert err.value.reason == "connection refused"
+
+
+@pytest.mark.usefixtures("socket_enabled")
+async def test_a_really_hung_server_fails_each_tick_in_real_time() -> None:
+    """The simulator's Cerbo holds every D-Bus call on loopback; nothing is mocked or frozen.
+
+    Each tick gives up after the client's timeout (short here) and counts one failure; the
+    first tick after the server answers again succeeds with the published values.
+    """
+    model = SimulatedInstallation(datetime(2026, 4, 15, 10, tzinfo=UTC), speed=0, seed=1)
+    server = TestServer(create_local_app(model), host="127.0.0.1")
+    await server.start_server()
+    try:
+        async with aiohttp.ClientSession() as session:
+            client = CerboClient(session, "127.0.0.1", server.port, timeout=0.2)
+            poller = CerboPoller(client, fast_interval=10)
+            await poller.poll()
+            model.faults.add({"target": "local", "kind": "hang", "seconds": 60}, model.timestamp())
+            for failure in (1, 2, 3):
+                with pytest.raises(CerboTimeoutError, match=r"No answer to /value within 0.2 s"):
+                    await poller.poll()
+                assert poller.health.consecutive_failures == failure
+                assert poller.health.last_error_reason == "timeout"
+            model.faults.clear()  # the server answers again (and lets the held calls go)
+            snapshot = await poller.poll()
+            assert snapshot.health.consecutive_failures == 0
+            assert snapshot.system.soc == model.observe().services[SYSTEM]["Dc/Battery/Soc"]
+    finally:
+        await server.close()
 
 
 @pytest.mark.usefixtures("socket_enabled")
