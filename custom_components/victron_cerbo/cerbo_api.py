@@ -1146,7 +1146,7 @@ class CerboClient:
         status, body = await self._fetch("/value", service, {"service": service, "path": "/"})
         if status != 200:  # noqa: PLR2004
             # 404 (v3.2) and 500 (<= 3.1) both mean unknown, gone or hung; the caller rediscovers
-            _LOGGER.debug("%s answered HTTP %s: no value", service, status)
+            _LOGGER.debug("%s answered HTTP %s", service, status)
             return None
         payload = _decode(body, f"/value for {service}")
         if not isinstance(payload, dict):

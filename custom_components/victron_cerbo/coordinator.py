@@ -469,8 +469,8 @@ class LocalCoordinator(DataUpdateCoordinator[LocalData]):
         was_present = self.data.monitor.present if self.data is not None else True
         if was_present and not monitor.present:
             LOGGER.warning(
-                "The battery monitor %s stopped answering on the Cerbo GX at %s; its values "
-                "are unavailable until it is back (the GX's own stand-in is not used)",
+                "The battery monitor %s stopped answering on the Cerbo GX at %s; until it is "
+                "back its values come from VRM while fresh, never from the GX's stand-in",
                 monitor.name or monitor.service,
                 self.client.host,
             )
