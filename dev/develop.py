@@ -46,7 +46,7 @@ from custom_components.victron_cerbo.const import (
     CONF_VRM_TOKEN,
     DOMAIN,
 )
-from dev.simulator import BATTERY_INSTANCE, ConfigError, SimConfig, load_scenario
+from dev.simulator import PROFILES, ConfigError, SimConfig, load_scenario, monitor, with_profile
 
 REPO: Final = Path(__file__).resolve().parents[1]
 DEV_DIR: Final = REPO / ".dev"  # git-ignored
@@ -114,6 +114,7 @@ class Settings:
     seed: int | None = None
     start: str | None = None
     scenario: str | None = None
+    profile: str | None = None
     timeout: float = DEFAULT_TIMEOUT
     sim: SimConfig = field(default_factory=SimConfig)
 
@@ -138,7 +139,7 @@ def entry_data(settings: Settings) -> dict[str, Any]:
         CONF_PORTAL_ID: sim.portal_id.lower(),
         CONF_VRM_TOKEN: sim.token,
         CONF_SITE_ID: sim.site_id,
-        CONF_BATTERY_INSTANCE: BATTERY_INSTANCE,
+        CONF_BATTERY_INSTANCE: monitor(sim).instance,
         CONF_VRM_API_URL: settings.vrm_api_url,
     }
 
@@ -690,6 +691,7 @@ class Develop:
             ("--seed", settings.seed),
             ("--start", settings.start),
             ("--scenario", settings.scenario),
+            ("--profile", settings.profile),
         ):
             if value is not None:
                 command += [option, str(value)]
@@ -961,6 +963,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, help="simulator noise seed")
     parser.add_argument("--start", help="simulated start, ISO 8601 with zone (default now)")
     parser.add_argument("--scenario", help="simulator scenario file (see dev/simulator)")
+    parser.add_argument(
+        "--profile", choices=sorted(PROFILES), help="simulator battery profile (default bms16)"
+    )
     parser.add_argument("--config-dir", type=Path, help="default .dev/ha-<HA version>/")
     parser.add_argument("--username", default=DEFAULT_USERNAME)
     parser.add_argument("--password", default=DEFAULT_PASSWORD)
@@ -980,6 +985,8 @@ def settings_from(args: argparse.Namespace) -> Settings:
         sim = load_scenario(args.scenario).config if args.scenario else SimConfig()
     except ConfigError as err:
         raise DevelopError(f"--scenario: {err}") from err
+    if args.profile:
+        sim = with_profile(sim, args.profile)
     return Settings(
         port=args.port,
         local_port=args.local_port,
@@ -991,6 +998,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
         seed=args.seed,
         start=args.start,
         scenario=args.scenario,
+        profile=args.profile,
         timeout=args.timeout,
         sim=sim,
     )

@@ -82,7 +82,12 @@ def make_entry(
 ) -> MockConfigEntry:
     """An entry like the config flow creates; its VRM budget follows the frozen clock."""
     entry = MockConfigEntry(
-        domain=DOMAIN, title="Cabin", unique_id=PORTAL_ID, data=data, options=options or {}
+        domain=DOMAIN,
+        title="Cabin",
+        unique_id=PORTAL_ID,
+        data=data,
+        options=options or {},
+        minor_version=2,  # as the config flow creates it today
     )
     entry.add_to_hass(hass)
     budget = RequestBudget(clock=lambda: dt_util.utcnow().timestamp())

@@ -11,6 +11,7 @@ import pytest
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.const import STATE_OFF, STATE_ON, STATE_UNAVAILABLE, STATE_UNKNOWN
 from homeassistant.core import HomeAssistant
+from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.test_util.aiohttp import AiohttpClientMocker
 
 from custom_components.victron_cerbo.binary_sensor import (
@@ -26,10 +27,10 @@ from custom_components.victron_cerbo.const import (
     CONF_TEMPERATURE_MIN,
     CONF_VOLTAGE_MAX,
     CONF_VOLTAGE_MIN,
-    VOLTAGE_RANGES,
+    DOMAIN,
+    SAFE_VOLTAGE_RANGES,
 )
-from custom_components.victron_cerbo.limits import Thresholds
-from tests.cerbo_helpers import PYLONTECH, SYSTEM, VEBUS, FakeCerbo, root_of
+from tests.cerbo_helpers import PORTAL_ID, PYLONTECH, SYSTEM, VEBUS, FakeCerbo, root_of
 from tests.entity_helpers import (
     LOCAL_DATA,
     START,
@@ -69,11 +70,15 @@ async def set_system(cerbo: FakeCerbo, tick: Tick, **values: Any) -> None:
     await tick(10)
 
 
+# A site whose battery publishes no limits: the virtual battery monitor and no BMS.
+NO_BMS: dict[str, Any] = {"ActiveBmsService": [], "ActiveBmsInstance": []}
+
+
 @pytest.mark.parametrize(
     ("nominal", "inside", "below", "above"),
-    [("12", 13.6, 12.9, 14.6), ("24", 27.0, 25.9, 29.1), ("48", 54.0, 51.9, 58.1)],
+    [("12", 13.6, 10.9, 14.9), ("24", 27.0, 21.9, 29.7), ("48", 49.8, 43.9, 59.3)],
 )
-async def test_voltage_out_of_range(
+async def test_voltage_preset_without_battery_limits(
     hass: HomeAssistant,
     cerbo: FakeCerbo,
     tick: Tick,
@@ -83,33 +88,108 @@ async def test_voltage_out_of_range(
     below: float,
     above: float,
 ) -> None:
+    """The nominal voltage's safe range applies where the battery says nothing."""
     await local_entry(
-        hass, cerbo, {CONF_NOMINAL_VOLTAGE: nominal}, **{"Dc/Battery/Voltage": inside}
+        hass, cerbo, {CONF_NOMINAL_VOLTAGE: nominal}, **NO_BMS, **{"Dc/Battery/Voltage": inside}
     )
-    low, high = VOLTAGE_RANGES[int(nominal)]
-    assert state_of(hass, "binary_sensor", "voltage_out_of_range") == STATE_OFF
-    assert attributes(hass, "binary_sensor", "voltage_out_of_range")["minimum"] == low
-    await set_system(cerbo, tick, **{"Dc/Battery/Voltage": below})
-    assert state_of(hass, "binary_sensor", "voltage_out_of_range") == STATE_ON
-    await set_system(cerbo, tick, **{"Dc/Battery/Voltage": high})
-    assert (
-        state_of(hass, "binary_sensor", "voltage_out_of_range") == STATE_OFF
-    )  # the edge is normal
-    await set_system(cerbo, tick, **{"Dc/Battery/Voltage": above})
-    assert state_of(hass, "binary_sensor", "voltage_out_of_range") == STATE_ON
-
-
-async def test_own_voltage_limits_fit_a_15_cell_battery(
-    hass: HomeAssistant, cerbo: FakeCerbo, tick: Tick
-) -> None:
-    """A 15-cell 48 V bank at 49.8 V is normal once its owner sets 45-53.5 V."""
-    options = {CONF_NOMINAL_VOLTAGE: "48", CONF_VOLTAGE_MIN: 45.0, CONF_VOLTAGE_MAX: 53.5}
-    await local_entry(hass, cerbo, options, **{"Dc/Battery/Voltage": 49.8})
+    low, high = SAFE_VOLTAGE_RANGES[int(nominal)]
     assert state_of(hass, "binary_sensor", "voltage_out_of_range") == STATE_OFF
     found = attributes(hass, "binary_sensor", "voltage_out_of_range")
-    assert (found["minimum"], found["maximum"]) == (45.0, 53.5)
-    await set_system(cerbo, tick, **{"Dc/Battery/Voltage": 54.0})
+    assert (found["minimum"], found["maximum"], found["limits_source"]) == (low, high, "preset")
+    await set_system(cerbo, tick, **NO_BMS, **{"Dc/Battery/Voltage": below})
     assert state_of(hass, "binary_sensor", "voltage_out_of_range") == STATE_ON
+    await set_system(cerbo, tick, **NO_BMS, **{"Dc/Battery/Voltage": high})
+    assert state_of(hass, "binary_sensor", "voltage_out_of_range") == STATE_OFF  # the edge is in
+    await set_system(cerbo, tick, **NO_BMS, **{"Dc/Battery/Voltage": above})
+    assert state_of(hass, "binary_sensor", "voltage_out_of_range") == STATE_ON
+
+
+async def test_no_false_alarms_at_defaults_on_a_15_cell_bms(
+    hass: HomeAssistant, cerbo: FakeCerbo, tick: Tick
+) -> None:
+    """Issue 13: a 15-cell Pylontech resting at 49.8 V and 30.7 °C, factory settings.
+
+    The BMS publishes its own limits (45.0 V low, 52.5 V charge voltage): the voltage sensor
+    uses them, the charge voltage with a 2 % margin; the temperature sensor uses 5-45 °C.
+    """
+    await local_entry(hass, cerbo)
+    await tick(60)  # the separate BMS root is read on the slow tier
+    for key in ("voltage_out_of_range", "temperature_out_of_range"):
+        assert state_of(hass, "binary_sensor", key) == STATE_OFF, key
+    voltage = attributes(hass, "binary_sensor", "voltage_out_of_range")
+    assert (voltage["minimum"], voltage["maximum"], voltage["limits_source"]) == (
+        45.0,
+        53.55,
+        "battery",
+    )
+    temperature = attributes(hass, "binary_sensor", "temperature_out_of_range")
+    assert (temperature["minimum"], temperature["maximum"], temperature["limits_source"]) == (
+        5.0,
+        45.0,
+        "default",
+    )
+    # Charging at the BMS's 52.5 V target and a little above is fine; beyond the margin is not.
+    await set_system(cerbo, tick, **{"Dc/Battery/Voltage": 53.5})
+    assert state_of(hass, "binary_sensor", "voltage_out_of_range") == STATE_OFF
+    await set_system(cerbo, tick, **{"Dc/Battery/Voltage": 53.6})
+    assert state_of(hass, "binary_sensor", "voltage_out_of_range") == STATE_ON
+    await set_system(cerbo, tick, **{"Dc/Battery/Voltage": 44.9})
+    assert state_of(hass, "binary_sensor", "voltage_out_of_range") == STATE_ON
+    for value, expected in ((4.9, STATE_ON), (45.0, STATE_OFF), (45.1, STATE_ON)):
+        await set_system(cerbo, tick, **{"Dc/Battery/Temperature": value})
+        assert state_of(hass, "binary_sensor", "temperature_out_of_range") == expected, value
+
+
+async def test_dvcc_and_cell_count_fill_what_the_bms_leaves_out(
+    hass: HomeAssistant, cerbo: FakeCerbo, tick: Tick
+) -> None:
+    """No charge voltage limit from the BMS: DVCC's; no limits at all: the cell count."""
+    bms = root_of("battery_pylontech.json")
+    del bms["Info/MaxChargeVoltage"]
+    cerbo.set_root(PYLONTECH, bms)
+    await local_entry(hass, cerbo, **{"Control/EffectiveChargeVoltage": 54.0})
+    await tick(60)
+    found = attributes(hass, "binary_sensor", "voltage_out_of_range")
+    assert (
+        dict(found).items()
+        >= {
+            "minimum": 45.0,
+            "maximum": 55.08,
+            "limits_source": "mixed",
+            "minimum_source": "battery",
+            "maximum_source": "dvcc",
+        }.items()
+    )
+    bms = {k: v for k, v in bms.items() if not k.startswith("Info/")}
+    cerbo.set_root(PYLONTECH, bms | {"System/NrOfCellsPerBattery": 15})
+    await set_system(cerbo, tick, **{"Control/Dvcc": False, "Control/EffectiveChargeVoltage": 54.0})
+    await tick(60)
+    found = attributes(hass, "binary_sensor", "voltage_out_of_range")
+    assert (found["minimum"], found["maximum"], found["limits_source"]) == (42.0, 54.75, "cells")
+    assert state_of(hass, "binary_sensor", "voltage_out_of_range") == STATE_OFF
+
+
+async def test_own_voltage_limits_win(hass: HomeAssistant, cerbo: FakeCerbo, tick: Tick) -> None:
+    """The user's limits win over the battery's, one end or both."""
+    options = {CONF_NOMINAL_VOLTAGE: "48", CONF_VOLTAGE_MIN: 45.0, CONF_VOLTAGE_MAX: 53.5}
+    await local_entry(hass, cerbo, options, **{"Dc/Battery/Voltage": 49.8})
+    await tick(60)
+    assert state_of(hass, "binary_sensor", "voltage_out_of_range") == STATE_OFF
+    found = attributes(hass, "binary_sensor", "voltage_out_of_range")
+    assert (found["minimum"], found["maximum"], found["limits_source"]) == (45.0, 53.5, "options")
+    await set_system(cerbo, tick, **{"Dc/Battery/Voltage": 53.52})  # inside the BMS's margin
+    assert state_of(hass, "binary_sensor", "voltage_out_of_range") == STATE_ON
+
+
+async def test_own_voltage_limit_at_one_end(
+    hass: HomeAssistant, cerbo: FakeCerbo, tick: Tick
+) -> None:
+    """The user's one end wins; the other end is the battery's."""
+    await local_entry(hass, cerbo, {CONF_VOLTAGE_MIN: 48.0}, **{"Dc/Battery/Voltage": 47.9})
+    await tick(60)
+    assert state_of(hass, "binary_sensor", "voltage_out_of_range") == STATE_ON
+    found = attributes(hass, "binary_sensor", "voltage_out_of_range")
+    assert (found["minimum_source"], found["maximum_source"]) == ("options", "battery")
 
 
 async def test_temperature_out_of_range_uses_the_options(
@@ -125,6 +205,7 @@ async def test_temperature_out_of_range_uses_the_options(
         "data_age": 0,
         "minimum": 5.0,
         "maximum": 35.0,
+        "limits_source": "options",
     }
     await set_system(cerbo, tick, **{"Dc/Battery/Temperature": 4.9})
     assert state_of(hass, "binary_sensor", "temperature_out_of_range") == STATE_ON
@@ -132,11 +213,25 @@ async def test_temperature_out_of_range_uses_the_options(
     assert state_of(hass, "binary_sensor", "temperature_out_of_range") == STATE_ON
 
 
-async def test_default_temperature_range(hass: HomeAssistant, cerbo: FakeCerbo, tick: Tick) -> None:
-    await local_entry(hass, cerbo)  # 30.7 °C against the default 15-30 °C
-    assert state_of(hass, "binary_sensor", "temperature_out_of_range") == STATE_ON
-    await set_system(cerbo, tick, **{"Dc/Battery/Temperature": 25.0})
-    assert state_of(hass, "binary_sensor", "temperature_out_of_range") == STATE_OFF
+async def test_own_temperature_limits_keep_behaving_as_before(
+    hass: HomeAssistant, cerbo: FakeCerbo, tick: Tick
+) -> None:
+    """An entry stored before options 1.2 keeps the limits its user set (15-28 °C)."""
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        title="Cabin",
+        unique_id=PORTAL_ID,
+        data=LOCAL_DATA,
+        options={CONF_TEMPERATURE_MIN: 15.0, CONF_TEMPERATURE_MAX: 28.0},
+        minor_version=1,
+    )
+    entry.add_to_hass(hass)
+    cerbo.set_root(SYSTEM, root_of("system.json"))
+    await setup_entry(hass, entry)
+    assert state_of(hass, "binary_sensor", "temperature_out_of_range") == STATE_ON  # 30.7 °C
+    found = attributes(hass, "binary_sensor", "temperature_out_of_range")
+    assert (found["minimum"], found["maximum"], found["limits_source"]) == (15.0, 28.0, "options")
+    assert entry.minor_version == 2
 
 
 async def test_low_soc_at_or_below_the_option(
@@ -216,7 +311,7 @@ async def test_battery_alarms_from_vrm(
     found = attributes(hass, "binary_sensor", "battery_alarm")
     assert found["alarms"] == {"high_voltage": "warning", "low_starter_voltage": "alarm"}
     assert found["source"] == "vrm"
-    # A 12 V bank at 13.52 V is normal with the 12 V option, and out of range with the default.
+    # A 12 V bank at 13.52 V is fine with the 12 V option, and out of range with the default 48 V.
     assert state_of(hass, "binary_sensor", "voltage_out_of_range") == STATE_ON
 
 
@@ -281,12 +376,15 @@ async def test_problem_sensors_follow_the_source(
 ) -> None:
     """Judged on VRM's values while the Cerbo is away; unavailable when no source is fresh."""
     vrm = FakeVrm(aioclient_mock)
+    cerbo.set_root(SYSTEM, root_of("system.json") | {"Dc/Battery/Voltage": 60.0})
     await setup_entry(hass, make_entry(hass, LOCAL_DATA | VRM_DATA))
-    assert state_of(hass, "binary_sensor", "voltage_out_of_range") == STATE_ON  # Cerbo: 49.8 V
+    assert state_of(hass, "binary_sensor", "voltage_out_of_range") == STATE_ON  # Cerbo: 60 V
     break_cerbo(cerbo)
     await tick(30)
     assert state_of(hass, "binary_sensor", "voltage_out_of_range") == STATE_OFF  # VRM: 53.12 V
-    assert attributes(hass, "binary_sensor", "voltage_out_of_range")["source"] == "vrm"
+    found = attributes(hass, "binary_sensor", "voltage_out_of_range")
+    # VRM publishes no limits: the preset judges its values
+    assert (found["source"], found["limits_source"]) == ("vrm", "preset")
     assert state_of(hass, "binary_sensor", "grid_lost") == STATE_UNAVAILABLE  # only the Cerbo knows
     vrm.html = MAINTENANCE
     await tick(600)
@@ -340,35 +438,6 @@ async def test_vrm_budget_near_its_limit(
     assert state_of(hass, "binary_sensor", "vrm_budget") == STATE_ON
     await update_entity(hass, "sensor", "vrm_requests_last_hour")
     assert state_of(hass, "sensor", "vrm_requests_last_hour") == "3"
-
-
-def test_thresholds_from_options() -> None:
-    assert Thresholds.from_options({}) == Thresholds(52.0, 58.0, 15.0, 30.0, 10.0)
-    assert Thresholds.from_options(
-        {CONF_NOMINAL_VOLTAGE: 24, CONF_TEMPERATURE_MIN: "0", CONF_TEMPERATURE_MAX: 40.0}
-    ) == Thresholds(26.0, 29.0, 0.0, 40.0, 10.0)
-    # Junk falls back to the defaults; an empty temperature range too.
-    junk = {
-        CONF_NOMINAL_VOLTAGE: "36",
-        CONF_TEMPERATURE_MIN: 30.0,
-        CONF_TEMPERATURE_MAX: 20.0,
-        CONF_LOW_SOC: float("nan"),
-    }
-    assert Thresholds.from_options(junk) == Thresholds(52.0, 58.0, 15.0, 30.0, 10.0)
-    assert Thresholds.from_options({CONF_NOMINAL_VOLTAGE: None, CONF_LOW_SOC: True}) == Thresholds(
-        52.0, 58.0, 15.0, 30.0, 10.0
-    )
-    assert Thresholds.from_options({CONF_LOW_SOC: "abc"}).low_soc == 10.0
-    # Own voltage limits replace the nominal voltage's, one end or both; an empty pair does not.
-    assert Thresholds.from_options({CONF_VOLTAGE_MIN: 45, CONF_VOLTAGE_MAX: "53.5"}) == Thresholds(
-        45.0, 53.5, 15.0, 30.0, 10.0
-    )
-    assert Thresholds.from_options({CONF_NOMINAL_VOLTAGE: "24", CONF_VOLTAGE_MAX: 28.4}) == (
-        Thresholds(26.0, 28.4, 15.0, 30.0, 10.0)
-    )
-    assert Thresholds.from_options({CONF_VOLTAGE_MIN: 59.0}) == Thresholds(
-        52.0, 58.0, 15.0, 30.0, 10.0
-    )
 
 
 def test_descriptions_are_unique_and_translated() -> None:

@@ -13,6 +13,7 @@ from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers.service_info.ssdp import SsdpServiceInfo
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.test_util.aiohttp import AiohttpClientMocker
+from voluptuous import UNDEFINED
 
 from custom_components.victron_cerbo.const import (
     CONF_BATTERY_INSTANCE,
@@ -652,13 +653,19 @@ async def test_options_validation(hass: HomeAssistant) -> None:
     result = await hass.config_entries.options.async_configure(result["flow_id"], bad_budget)
     assert result["errors"] == {CONF_BUDGET_LIMIT: "budget_range"}
 
-    # Own voltage limits: checked against each other, or against the nominal voltage's range
-    # when only one is set (48 V: 52-58 V).
+    # A lone temperature end is checked against the automatic other end (5-45 °C).
+    no_band = {k: v for k, v in BASE_OPTIONS.items() if not k.startswith("temperature")}
+    lone_min = no_band | vrm_options | {CONF_BUDGET_LIMIT: 45.0, CONF_TEMPERATURE_MIN: 45.0}
+    result = await hass.config_entries.options.async_configure(result["flow_id"], lone_min)
+    assert result["errors"] == {CONF_TEMPERATURE_MAX: "temperature_range"}
+
+    # Own voltage limits: checked against each other, or against the nominal voltage's safe
+    # range when only one is set (48 V: 44-59.2 V).
     good = BASE_OPTIONS | vrm_options | {CONF_BUDGET_LIMIT: 45.0, CONF_NOMINAL_VOLTAGE: "48"}
     for voltages in (
         {CONF_VOLTAGE_MIN: 53.5, CONF_VOLTAGE_MAX: 45.0},
-        {CONF_VOLTAGE_MIN: 58.0},
-        {CONF_VOLTAGE_MAX: 52.0},
+        {CONF_VOLTAGE_MIN: 59.2},
+        {CONF_VOLTAGE_MAX: 44.0},
     ):
         result = await hass.config_entries.options.async_configure(
             result["flow_id"], good | voltages
@@ -670,6 +677,24 @@ async def test_options_validation(hass: HomeAssistant) -> None:
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert (entry.options[CONF_VOLTAGE_MIN], entry.options[CONF_VOLTAGE_MAX]) == (45.0, 53.5)
     await hass.async_block_till_done()  # the reload that applies the options
+
+
+async def test_options_store_only_the_limits_the_user_sets(hass: HomeAssistant) -> None:
+    """Saving the form never turns a preset into a limit: empty limit fields stay absent."""
+    entry = vrm_entry(hass)
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    limits = (CONF_VOLTAGE_MIN, CONF_VOLTAGE_MAX, CONF_TEMPERATURE_MIN, CONF_TEMPERATURE_MAX)
+    # no defaults that the form would fill in and save
+    for key in result["data_schema"].schema:
+        if str(key) in limits:
+            assert key.default is UNDEFINED, key
+    # what the frontend submits for an untouched form: the defaults of the other fields
+    untouched = result["data_schema"]({})
+    assert not set(limits) & set(untouched)
+    result = await hass.config_entries.options.async_configure(result["flow_id"], untouched)
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert not set(limits) & set(entry.options)
+    await hass.async_block_till_done()
 
 
 async def test_options_local_only(hass: HomeAssistant) -> None:

@@ -426,7 +426,7 @@ async def test_only_core_cards(hass: HomeAssistant) -> None:
 
 
 async def test_ranges_follow_the_options(hass: HomeAssistant) -> None:
-    """Nominal voltage and temperature limits from the options set the normal ranges."""
+    """Nominal voltage and own limits from the options set the optimal bands."""
     entry = _entry(
         hass,
         **{CONF_NOMINAL_VOLTAGE: "24", CONF_TEMPERATURE_MIN: 5, CONF_TEMPERATURE_MAX: 35},
@@ -455,7 +455,7 @@ async def test_own_voltage_limits_set_the_gauge_and_the_chart(hass: HomeAssistan
     six_hours = {"views": [config["views"][1]]}
     chart = next(c for c in _cards(six_hours) if c.get("title", "").startswith("Voltage"))
     assert (chart["min_y_axis"], chart["max_y_axis"]) == (45.0, 53.5)
-    assert chart["title"] == "Voltage (normal 45\N{EN DASH}53.5 V)"
+    assert chart["title"] == "Voltage (optimal 45\N{EN DASH}53.5 V)"
 
 
 async def test_fahrenheit_users(hass: HomeAssistant) -> None:
@@ -474,7 +474,7 @@ async def test_fahrenheit_users(hass: HomeAssistant) -> None:
     config = dash.build_dashboard({"temperature": "sensor.t"}, settings)
     gauge = next(c for c in _cards(config) if c["type"] == "gauge")
     graph = next(c for c in _cards(config) if c["type"] == "history-graph")
-    assert graph["title"] == f"Temperature (normal 59{dash.TO}86 °F)"
+    assert graph["title"] == f"Temperature (optimal 59{dash.TO}86 °F)"
     assert [s["from"] for s in gauge["segments"]] == [32, 59.0, 86.0]
 
 
@@ -510,7 +510,7 @@ async def test_status_markdown_renders(
 
     text = _render(hass, content)
     assert text.splitlines() == [
-        "- **Voltage:** ✅ normal",
+        "- **Voltage:** ✅ within limits",
         "- **Current:** discharging",
         f"- **Temperature:** {expected}",
         "- **Data source:** Cerbo GX on your network",
@@ -526,8 +526,11 @@ async def test_status_markdown_renders(
         "data_stale": "on",
     }.items():
         hass.states.async_set(ids[key], value)
+    # the sensor's own limits, here the BMS's, not the dashboard's optimal band
+    limits = {"minimum": 45.0, "maximum": 53.55, "limits_source": "battery"}
+    hass.states.async_set(ids["voltage_out_of_range"], "on", limits)
     text = _render(hass, content)
-    assert f"- **Voltage:** ⚠️ check, 52{dash.TO}58 V is normal" in text
+    assert f"- **Voltage:** ⚠️ out of range, limits 45.0{dash.TO}53.55 V" in text
     assert "- **Current:** charging" in text
     assert "- **Data source:** VRM cloud" in text
     assert "- **Status:** ⚠️ data is stale" in text
@@ -582,11 +585,11 @@ async def test_status_markdown_when_nothing_is_known(hass: HomeAssistant) -> Non
         "- **Last updated:** never",
         "- **Status:** ⚠️ no source reachable",
     ]
-    # Without the out-of-range sensor the card compares with the limits itself.
+    # Without the out-of-range sensor the card compares with the optimal band, no warning.
     hass.states.async_set("sensor.v", "51.2")
-    assert "⚠️ check" in _render(hass, _markdown(config))
+    assert f"outside the optimal 52{dash.TO}58 V" in _render(hass, _markdown(config))
     hass.states.async_set("sensor.v", "53")
-    assert "✅ normal" in _render(hass, _markdown(config))
+    assert "✅ optimal" in _render(hass, _markdown(config))
 
 
 async def test_copy_view_shows_the_yaml_with_own_entity_ids(hass: HomeAssistant) -> None:

@@ -29,6 +29,7 @@ from .coordinator import (
 from .dashboard import async_register_dashboard
 from .entity import async_register_installation_device
 from .issues import async_delete_issues, async_setup_issue_checks
+from .limits import migrate_limit_options
 from .solark import ComparisonSettings, SolarkComparison, async_delete_comparison_issue
 from .vrm_api import VrmClient
 
@@ -62,6 +63,18 @@ async def async_setup_entry(hass: HomeAssistant, entry: VictronConfigEntry) -> b
     _async_start_comparison(hass, entry)
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     async_register_dashboard(hass, entry)  # built from the registry, so after the platforms
+    return True
+
+
+async def async_migrate_entry(hass: HomeAssistant, entry: VictronConfigEntry) -> bool:
+    """Bring an entry stored by an older version up to date; refuse a newer major version."""
+    if entry.version > 1:
+        return False
+    if entry.minor_version < 2:  # noqa: PLR2004
+        hass.config_entries.async_update_entry(
+            entry, options=migrate_limit_options(entry.options), minor_version=2
+        )
+        LOGGER.debug("Migrated the options of %s to version 1.2", entry.title)
     return True
 
 

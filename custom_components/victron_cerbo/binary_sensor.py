@@ -1,8 +1,8 @@
 """Health binary sensors: each source's connection, stale data, the VRM budget, battery problems.
 
-Battery problems judge the value the freshest source serves, against thresholds from the
-entry options; source health stays available while a source is down, because that is what it
-reports.
+Battery problems judge the value the freshest source serves, against the limits in force
+(`limits.py`: the user's own, else the battery's, else safe presets); source health stays
+available while a source is down, because that is what it reports.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from homeassistant.const import EntityCategory
 
 from .cerbo_api import ALARM_LEVELS
 from .entity import DeviceKind, EntryDevices, VictronEntity, recorded, source_attributes
-from .limits import Thresholds
+from .limits import BATTERY_LIMITS, BatteryLimits, Limits, Thresholds
 from .solark import SocDisagreementBinarySensor
 from .sources import VALUES, BatterySources, GridStatus, Source
 
@@ -45,8 +45,8 @@ class VictronBatteryBinarySensorEntityDescription(BinarySensorEntityDescription)
     """A problem judged from one value of `sources.VALUES` (None input: state unknown)."""
 
     value: str
-    is_on_fn: Callable[[Any, Thresholds], bool | None]
-    attributes_fn: Callable[[Any, Thresholds], dict[str, Any]]
+    is_on_fn: Callable[[Any, Limits], bool | None]
+    attributes_fn: Callable[[Any, Limits], dict[str, Any]]
     device: DeviceKind = DeviceKind.BATTERY
 
 
@@ -59,10 +59,6 @@ class VictronHealthBinarySensorEntityDescription(BinarySensorEntityDescription):
     source: Source | None = None
 
 
-def _outside(value: float, low: float, high: float) -> bool:
-    return value < low or value > high
-
-
 def _severity(spread: float) -> str:
     if spread > CELL_IMBALANCE_CRITICAL:
         return "critical"
@@ -71,13 +67,13 @@ def _severity(spread: float) -> str:
     return "ok"
 
 
-def _alarm_attributes(alarms: Mapping[str, int] | None, _: Thresholds) -> dict[str, Any]:
+def _alarm_attributes(alarms: Mapping[str, int] | None, _: Limits) -> dict[str, Any]:
     raised = {name: ALARM_LEVELS[level] for name, level in (alarms or {}).items() if level}
     highest = max((alarms or {}).values(), default=0)
     return {"alarms": raised, "level": ALARM_LEVELS[highest]}
 
 
-def _grid_attributes(grid: GridStatus, _: Thresholds) -> dict[str, Any]:
+def _grid_attributes(grid: GridStatus, _: Limits) -> dict[str, Any]:
     return {
         "alarm": ALARM_LEVELS.get(grid.alarm) if grid.alarm is not None else None,
         "ac_input_connected": grid.ac_input_connected,
@@ -91,24 +87,24 @@ BATTERY_BINARY_SENSORS: tuple[VictronBatteryBinarySensorEntityDescription, ...] 
         translation_key="voltage_out_of_range",
         value="voltage",
         device_class=BinarySensorDeviceClass.PROBLEM,
-        is_on_fn=lambda v, t: _outside(v, t.voltage_min, t.voltage_max),
-        attributes_fn=lambda _, t: {"minimum": t.voltage_min, "maximum": t.voltage_max},
+        is_on_fn=lambda v, limits: limits.voltage.outside(v),
+        attributes_fn=lambda _, limits: limits.voltage.attributes(),
     ),
     VictronBatteryBinarySensorEntityDescription(
         key="temperature_out_of_range",
         translation_key="temperature_out_of_range",
         value="temperature",
         device_class=BinarySensorDeviceClass.PROBLEM,
-        is_on_fn=lambda v, t: _outside(v, t.temperature_min, t.temperature_max),
-        attributes_fn=lambda _, t: {"minimum": t.temperature_min, "maximum": t.temperature_max},
+        is_on_fn=lambda v, limits: limits.temperature.outside(v),
+        attributes_fn=lambda _, limits: limits.temperature.attributes(),
     ),
     VictronBatteryBinarySensorEntityDescription(
         key="low_soc",
         translation_key="low_soc",
         value="soc",
         device_class=BinarySensorDeviceClass.BATTERY,
-        is_on_fn=lambda v, t: v <= t.low_soc,
-        attributes_fn=lambda _, t: {"threshold": t.low_soc},
+        is_on_fn=lambda v, limits: v <= limits.low_soc,
+        attributes_fn=lambda _, limits: {"threshold": limits.low_soc},
     ),
     VictronBatteryBinarySensorEntityDescription(
         key="grid_lost",
@@ -251,7 +247,7 @@ class VictronBatteryBinarySensor(VictronEntity, BinarySensorEntity):
         device_info: Any,
         thresholds: Thresholds,
     ) -> None:
-        """Keep the thresholds; the entry reloads when the options change."""
+        """Keep the options' thresholds; the entry reloads when the options change."""
         super().__init__(entry, description, device_info)
         self.thresholds = thresholds
 
@@ -270,10 +266,16 @@ class VictronBatteryBinarySensor(VictronEntity, BinarySensorEntity):
         if reading.value is None:
             self._attr_is_on = None
         else:
-            self._attr_is_on = description.is_on_fn(reading.value, self.thresholds)
-            attributes |= description.attributes_fn(reading.value, self.thresholds)
+            limits = self.thresholds.limits(self._battery_limits(now))
+            self._attr_is_on = description.is_on_fn(reading.value, limits)
+            attributes |= description.attributes_fn(reading.value, limits)
         self._attr_extra_state_attributes = attributes
         return (True, self._attr_is_on, recorded(attributes))
+
+    def _battery_limits(self, now: datetime) -> BatteryLimits | None:
+        """What the battery publishes now; the problem is judged without it when stale."""
+        reading = self.sources.pick(BATTERY_LIMITS, now)
+        return reading.value if reading is not None else None
 
 
 class VictronHealthBinarySensor(VictronEntity, BinarySensorEntity):

@@ -382,6 +382,7 @@ class CerboSystem:
     active_soc_limit: float | None = None  # %
     ess_state: int | None = None
     dvcc: bool | None = None
+    charge_voltage: float | None = None  # V, what DVCC tells the chargers
     low_soc: bool | None = None
     charge_disabled: bool | None = None
     discharge_disabled: bool | None = None
@@ -443,6 +444,7 @@ class CerboSystem:
             active_soc_limit=_num(root.get("Control/ActiveSocLimit"), 1),
             ess_state=_int(root.get("Control/EssState")),
             dvcc=_flag(root.get("Control/Dvcc")),
+            charge_voltage=_num(root.get("Control/EffectiveChargeVoltage"), 2),
             low_soc=_flag(root.get("SystemState/LowSoc")),
             charge_disabled=_flag(root.get("SystemState/ChargeDisabled")),
             discharge_disabled=_flag(root.get("SystemState/DischargeDisabled")),
@@ -482,6 +484,8 @@ class CerboBattery:
     modules_offline: int | None = None
     modules_blocking_charge: int | None = None
     modules_blocking_discharge: int | None = None
+    cells_per_battery: int | None = None  # often not published
+    batteries_series: int | None = None
     allow_to_charge: bool | None = None
     allow_to_discharge: bool | None = None
     max_charge_voltage: float | None = None  # V (CVL)
@@ -550,6 +554,8 @@ class CerboBattery:
             modules_offline=_int(root.get("System/NrOfModulesOffline")),
             modules_blocking_charge=_int(root.get("System/NrOfModulesBlockingCharge")),
             modules_blocking_discharge=_int(root.get("System/NrOfModulesBlockingDischarge")),
+            cells_per_battery=_int(root.get("System/NrOfCellsPerBattery")),
+            batteries_series=_int(root.get("System/BatteriesSeries")),
             allow_to_charge=_flag(root.get("Io/AllowToCharge")),
             allow_to_discharge=_flag(root.get("Io/AllowToDischarge")),
             max_charge_voltage=_num(root.get("Info/MaxChargeVoltage"), 2),

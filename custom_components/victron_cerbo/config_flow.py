@@ -68,16 +68,16 @@ from .const import (
     DEFAULT_SHOW_DASHBOARD,
     DEFAULT_SOLARK_DWELL,
     DEFAULT_SOLARK_THRESHOLD,
-    DEFAULT_TEMPERATURE_MAX,
-    DEFAULT_TEMPERATURE_MIN,
     DEFAULT_VRM_API_URL,
     DEFAULT_VRM_POLL_INTERVAL,
     DOMAIN,
     LOGGER,
     MIN_VRM_POLL_INTERVAL,
+    SAFE_TEMPERATURE_MAX,
+    SAFE_TEMPERATURE_MIN,
 )
 from .coordinator import VictronConfigEntry
-from .limits import nominal_voltage_range
+from .limits import safe_voltage_range
 from .schema import vol
 from .solark import async_suggest_solark_entity
 from .vrm_api import (
@@ -125,6 +125,8 @@ class VictronCerboConfigFlow(ConfigFlow, domain=DOMAIN):
     """Set up one Victron installation from the UI."""
 
     VERSION = 1
+    # 1.2: temperature limits are stored only when the user sets them (limits.py migrates)
+    MINOR_VERSION = 2
 
     def __init__(self) -> None:
         """Start with nothing known."""
@@ -545,10 +547,13 @@ class VictronCerboOptionsFlow(OptionsFlowWithReload):
         """Show and validate the options."""
         errors: dict[str, str] = {}
         if user_input is not None:
-            low, high = nominal_voltage_range(user_input)
+            # An empty end is automatic; judge a lone end against the widest automatic one.
+            low, high = safe_voltage_range(user_input)
             if user_input.get(CONF_VOLTAGE_MIN, low) >= user_input.get(CONF_VOLTAGE_MAX, high):
                 errors[CONF_VOLTAGE_MAX] = "voltage_range"
-            elif user_input[CONF_TEMPERATURE_MIN] >= user_input[CONF_TEMPERATURE_MAX]:
+            elif user_input.get(CONF_TEMPERATURE_MIN, SAFE_TEMPERATURE_MIN) >= user_input.get(
+                CONF_TEMPERATURE_MAX, SAFE_TEMPERATURE_MAX
+            ):
                 errors[CONF_TEMPERATURE_MAX] = "temperature_range"
             elif user_input.get(CONF_BUDGET_WARNING, 0) >= user_input.get(CONF_BUDGET_LIMIT, 1):
                 errors[CONF_BUDGET_LIMIT] = "budget_range"
@@ -605,15 +610,12 @@ def _options_schema(entry: VictronConfigEntry) -> vol.Schema:
                 mode=SelectSelectorMode.LIST,
             )
         ),
-        # Empty: the nominal voltage's range. Set for a battery it does not fit (15 cells).
+        # Empty: automatic (the battery's own limits, else safe presets); a value always wins.
+        # No defaults, so saving the form never turns a preset into a limit of the user's.
         vol.Optional(CONF_VOLTAGE_MIN): _number(5, 70, 0.1, "V"),
         vol.Optional(CONF_VOLTAGE_MAX): _number(5, 70, 0.1, "V"),
-        vol.Required(CONF_TEMPERATURE_MIN, default=DEFAULT_TEMPERATURE_MIN): _number(
-            -40, 80, 0.5, "°C"
-        ),
-        vol.Required(CONF_TEMPERATURE_MAX, default=DEFAULT_TEMPERATURE_MAX): _number(
-            -40, 80, 0.5, "°C"
-        ),
+        vol.Optional(CONF_TEMPERATURE_MIN): _number(-40, 80, 0.5, "°C"),
+        vol.Optional(CONF_TEMPERATURE_MAX): _number(-40, 80, 0.5, "°C"),
         vol.Required(CONF_LOW_SOC, default=DEFAULT_LOW_SOC): _number(0, 100, 1, "%"),
         vol.Optional(CONF_SOLARK_ENTITY): EntitySelector(
             EntitySelectorConfig(domain="sensor", device_class="battery")

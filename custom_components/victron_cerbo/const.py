@@ -28,7 +28,7 @@ CONF_LOCAL_FAST_INTERVAL: Final = "local_fast_interval"
 CONF_BUDGET_WARNING: Final = "vrm_budget_warning"
 CONF_BUDGET_LIMIT: Final = "vrm_budget_limit"
 CONF_NOMINAL_VOLTAGE: Final = "nominal_voltage"
-CONF_VOLTAGE_MIN: Final = "voltage_min"  # optional: overrides the nominal voltage's range
+CONF_VOLTAGE_MIN: Final = "voltage_min"  # optional: the user's own limit wins over all others
 CONF_VOLTAGE_MAX: Final = "voltage_max"
 CONF_TEMPERATURE_MIN: Final = "temperature_min"
 CONF_TEMPERATURE_MAX: Final = "temperature_max"
@@ -46,17 +46,32 @@ DEFAULT_LOCAL_FAST_INTERVAL: Final = 10  # seconds
 DEFAULT_BUDGET_WARNING: Final = 40  # VRM requests per rolling hour
 DEFAULT_BUDGET_LIMIT: Final = 45
 DEFAULT_NOMINAL_VOLTAGE: Final = 48
+# The optimal temperature band the dashboard draws; until options 1.2 the form pre-filled it.
 DEFAULT_TEMPERATURE_MIN: Final = 15.0
 DEFAULT_TEMPERATURE_MAX: Final = 30.0
+# Where "Temperature out of range" turns on without limits of the user's own: LiFePO4 must not
+# be charged below about 5 °C nor run above about 45-50 °C (Victron's Lithium Battery Smart
+# datasheet allows charging at 5-50 °C and discharging from -20 °C).
+SAFE_TEMPERATURE_MIN: Final = 5.0
+SAFE_TEMPERATURE_MAX: Final = 45.0
 DEFAULT_LOW_SOC: Final = 10.0
 DEFAULT_SOLARK_THRESHOLD: Final = 2.0  # percentage points
 DEFAULT_SOLARK_DWELL: Final = 60  # seconds a verdict must hold before it flips
 DEFAULT_SHOW_DASHBOARD: Final = True
 
-# Normal battery voltage per nominal system voltage (seed 000: 48 V -> 52-58 V; the others scale).
-# The voltage health sensor and the dashboard both use it; the options flow describes it.
+# The optimal voltage band per nominal system voltage (seed 000: 48 V -> 52-58 V; the others
+# scale): the dashboard's gauge arc and chart axis. A 15-cell bank rests below it, so it is no
+# fault limit.
 VOLTAGE_RANGES: Final[dict[int, tuple[float, float]]] = {
     12: (13.0, 14.5),
     24: (26.0, 29.0),
     48: (52.0, 58.0),
+}
+# Where "Voltage out of range" turns on when neither the battery nor the user gives limits: wide
+# enough for 4/8/15-16-cell LiFePO4 (2.8-3.7 V a cell) and 6/12/24-cell lead-acid (1.83 V a cell
+# is empty at rest, 2.47 V is above any absorption voltage) at rest and while charging.
+SAFE_VOLTAGE_RANGES: Final[dict[int, tuple[float, float]]] = {
+    12: (11.0, 14.8),
+    24: (22.0, 29.6),
+    48: (44.0, 59.2),
 }

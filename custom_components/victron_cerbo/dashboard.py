@@ -258,7 +258,11 @@ def _details_section(
 def _gauge(
     entities: Mapping[str, str], key: str, name: str, low: float, high: float
 ) -> dict[str, Any] | None:
-    """A gauge whose green segment is the normal range; outside it the needle sits on red."""
+    """A gauge whose green segment is the optimal band; outside it the needle sits on red.
+
+    The band is not a fault limit (a 15-cell bank rests below the 48 V band); the problem sensors
+    judge against the limits in force, which the status card shows.
+    """
     if key not in entities:
         return None
     span = high - low
@@ -302,16 +306,24 @@ def _status_card(entities: Mapping[str, str], settings: DashboardSettings) -> di
 def _voltage_line(entities: Mapping[str, str], settings: DashboardSettings) -> str | None:
     if "voltage" not in entities:
         return None
-    v_lo, v_hi = settings.voltage_range
-    if "voltage_out_of_range" in entities:
-        check = f"is_state('{entities['voltage_out_of_range']}', 'on')"
-    else:
-        check = f"not ({v_lo} <= v <= {v_hi})"
-    return (
+    head = (
         f"{{%- set v = states('{entities['voltage']}') | float(none) %}}\n"
         "- **Voltage:** {% if v is none %}unknown"
-        f"{{% elif {check} %}}⚠️ check, {_fmt(v_lo)}{TO}{_fmt(v_hi)} V is normal"
-        "{% else %}✅ normal{% endif %}"
+    )
+    if "voltage_out_of_range" in entities:
+        # The sensor's own limits: the battery's where it publishes them.
+        sensor = entities["voltage_out_of_range"]
+        return (
+            head + f"{{% elif is_state('{sensor}', 'on') %}}⚠️ out of range, limits "
+            f"{{{{ state_attr('{sensor}', 'minimum') }}}}{TO}"
+            f"{{{{ state_attr('{sensor}', 'maximum') }}}} V"
+            "{% else %}✅ within limits{% endif %}"
+        )
+    v_lo, v_hi = settings.voltage_range
+    return (
+        head + f"{{% elif not ({v_lo} <= v <= {v_hi}) %}}"
+        f"outside the optimal {_fmt(v_lo)}{TO}{_fmt(v_hi)} V"
+        "{% else %}✅ optimal{% endif %}"
     )
 
 
@@ -533,7 +545,7 @@ def _history(
         ],
     }
     if y_range:
-        # The plot area is exactly the normal range while the values stay inside it; any
+        # The plot area is exactly the optimal band while the values stay inside it; any
         # excursion stretches the axis past the labelled limit (fit_y_data).
         card["min_y_axis"], card["max_y_axis"] = y_range
         card["fit_y_data"] = True
@@ -551,7 +563,7 @@ def _trends_section(
         [
             _history(
                 entities,
-                f"Voltage (normal {_fmt(v_lo)}{TO}{_fmt(v_hi)} V)",
+                f"Voltage (optimal {_fmt(v_lo)}{TO}{_fmt(v_hi)} V)",
                 (("voltage", "Voltage"), ("voltage_out_of_range", "Out of range")),
                 hours,
                 settings.voltage_range,
@@ -564,7 +576,7 @@ def _trends_section(
             ),
             _history(
                 entities,
-                f"Temperature (normal {_fmt(t_lo)}{TO}{_fmt(t_hi)} {unit})",
+                f"Temperature (optimal {_fmt(t_lo)}{TO}{_fmt(t_hi)} {unit})",
                 (("temperature", "Temperature"), ("temperature_out_of_range", "Out of range")),
                 hours,
                 settings.temperature_range,
@@ -887,8 +899,9 @@ EXAMPLE_HEADER: Final = """\
 # The entity ids below are examples. The dashboard that the integration adds to the sidebar has a
 # "Copy this dashboard as YAML" button whose page shows this YAML with your own entity ids.
 # Without a Sol-Ark inverter, delete the "Sol-Ark comparison" sections.
-# Limits: voltage 52-58 V (48 V system), temperature 15-30 °C; change them in the gauges and in
-# min_y_axis / max_y_axis if yours differ.
+# Optimal bands (gauge arcs, chart axes): voltage 52-58 V (16-cell 48 V), temperature 15-30 °C;
+# change them in the gauges and in min_y_axis / max_y_axis if yours differ. The out-of-range
+# sensors use the battery's own limits, not these bands.
 """
 
 

@@ -8,23 +8,26 @@ Both apps also serve /sim/* (state, faults, time, grid, overrides, token, reques
 """
 
 from .clock import SimClock
-from .config import ConfigError, SimConfig
+from .config import PROFILES, ConfigError, SimConfig, with_profile
 from .faults import Fault, FaultError, FaultInjector
 from .local_api import create_local_app
 from .model import SimulatedInstallation
 from .scenario import Scenario, build_installation, load_scenario, parse_scenario
-from .services import BATTERY, BATTERY_INSTANCE, SYSTEM, VEBUS
+from .services import BATTERY, BATTERY_INSTANCE, SHUNT, SYSTEM, VEBUS, Monitor, monitor
 from .vrm_api import create_vrm_app
 
 __all__ = [
     "BATTERY",
     "BATTERY_INSTANCE",
+    "PROFILES",
+    "SHUNT",
     "SYSTEM",
     "VEBUS",
     "ConfigError",
     "Fault",
     "FaultError",
     "FaultInjector",
+    "Monitor",
     "Scenario",
     "SimClock",
     "SimConfig",
@@ -33,5 +36,7 @@ __all__ = [
     "create_local_app",
     "create_vrm_app",
     "load_scenario",
+    "monitor",
     "parse_scenario",
+    "with_profile",
 ]

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 
 from aiohttp import web
 
-from .config import ConfigError
+from .config import PROFILES, ConfigError, with_profile
 from .faults import FaultError, parse_time
 from .local_api import create_local_app
 from .model import SimulatedInstallation
@@ -34,6 +34,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, help="noise seed (same seed, same run)")
     parser.add_argument("--start", help="simulated start time, ISO 8601 with zone (default now)")
     parser.add_argument("--scenario", help="JSON scenario file")
+    parser.add_argument(
+        "--profile",
+        choices=sorted(PROFILES),
+        help="battery profile; overrides the scenario's battery fields (default bms16)",
+    )
     return parser
 
 
@@ -45,6 +50,8 @@ def make_model(args: argparse.Namespace) -> SimulatedInstallation:
         raise ConfigError(str(err)) from err
     if start is None and scenario.start is None:
         start = datetime.now(UTC)
+    if args.profile:
+        scenario.config = with_profile(scenario.config, args.profile)
     return build_installation(scenario, start=start, speed=args.speed, seed=args.seed)
 
 

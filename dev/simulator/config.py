@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 STEP_SECONDS = 30  # simulated seconds per physics step; logging intervals must be multiples
+MONITORS = ("can_bms", "smartshunt")
 
 
 class ConfigError(ValueError):
@@ -28,9 +29,15 @@ class SimConfig:
     longitude: float = 4.9  # where the sun is: solar noon = 12:00 UTC - longitude / 15 h
     # VRM logger
     logging_interval: int = 300  # seconds between VRM log records
-    # battery: 16s LiFePO4, 280 Ah
+    # battery: 16s LiFePO4, 280 Ah, behind a CAN-bus BMS (the "bms16" profile)
+    monitor: str = "can_bms"  # or "smartshunt": a VE.Direct shunt, no BMS, no Info/* limits
+    battery_name: str = "280Ah LFP"  # the monitor's CustomName
     cells: int = 16
     capacity_ah: float = 280.0
+    charge_voltage_per_cell: float = 3.55  # the BMS's charge voltage limit (CVL) per cell
+    low_voltage_per_cell: float = 3.0  # the BMS's BatteryLowVoltage per cell
+    ambient_c: float = 17.0  # mean temperature around the battery
+    shunt_temperature: bool = False  # a SmartShunt publishes a temperature only when fitted
     initial_soc: float = 65.0
     min_soc: float = 20.0  # ESS minimum SOC while the grid is up
     extended_bms: bool = True  # BMS publishes ConsumedAmphours, TimeToGo and History
@@ -54,18 +61,63 @@ class SimConfig:
             raise ConfigError("min_soc must be within 0..100")
         if self.cells <= 0 or self.capacity_ah <= 0:
             raise ConfigError("cells and capacity_ah must be positive")
+        if self.monitor not in MONITORS:
+            raise ConfigError(f"monitor must be one of {', '.join(MONITORS)}")
+        if not 0 < self.low_voltage_per_cell < self.charge_voltage_per_cell:
+            raise ConfigError("need 0 < low_voltage_per_cell < charge_voltage_per_cell")
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> SimConfig:
-        """Build from JSON-ish data, rejecting unknown keys and wrong types."""
+        """Build from JSON-ish data, rejecting unknown keys and wrong types.
+
+        `"profile": name` starts from a battery profile (PROFILES); other keys override it.
+        """
         known = {field.name: field for field in dataclasses.fields(cls)}
-        values: dict[str, Any] = {}
+        data = dict(data)
+        values: dict[str, Any] = dict(profile_values(data.pop("profile", DEFAULT_PROFILE)))
         for key, value in data.items():
             if key not in known:
                 raise ConfigError(f"unknown config key {key!r}")
             default = getattr(cls(), key)
             values[key] = _coerce(key, value, type(default))
         return cls(**values)
+
+
+DEFAULT_PROFILE = "bms16"
+# Battery profiles: the fields each one sets. At rest, no problem sensor may be on in any of them.
+PROFILES: dict[str, dict[str, Any]] = {
+    # today's site: 16s 280 Ah LiFePO4 behind a CAN-bus BMS that publishes its limits
+    "bms16": {},
+    # the 15-cell Pylontech bank of the reference samples: 49.8 V at rest (80 %), about 30.7 °C,
+    # Info/BatteryLowVoltage 45.0 V, Info/MaxChargeVoltage 52.5 V
+    "pylontech15": {
+        "battery_name": "8kWh",
+        "cells": 15,
+        "capacity_ah": 174.0,
+        "charge_voltage_per_cell": 3.5,
+        "low_voltage_per_cell": 3.0,
+        "ambient_c": 26.7,
+        "initial_soc": 80.0,
+    },
+    # a SmartShunt on a 16s bank: no BMS, so no Info/* limits, no cells, no temperature
+    "smartshunt": {
+        "monitor": "smartshunt",
+        "battery_name": "House bank",
+        "capacity_ah": 200.0,
+    },
+}
+
+
+def profile_values(name: Any) -> dict[str, Any]:
+    """The fields a battery profile sets."""
+    if not isinstance(name, str) or name not in PROFILES:
+        raise ConfigError(f"profile must be one of {', '.join(PROFILES)}")
+    return PROFILES[name]
+
+
+def with_profile(config: SimConfig, name: str) -> SimConfig:
+    """The config with a battery profile's fields (the profile wins)."""
+    return dataclasses.replace(config, **profile_values(name))
 
 
 def _coerce(key: str, value: Any, kind: type) -> Any:

@@ -21,7 +21,7 @@ from .physics import BatteryState, Flows, Physics
 CHECKPOINT_STEPS = 120  # keep the state every simulated hour, to go back in time cheaply
 LOG_HISTORY = 2000  # VRM log records kept (about a week at 5 minutes)
 # the services the VRM logger uploads, by VRM "Device"
-LOGGED_SERVICES = (svc.SYSTEM, svc.BATTERY, svc.VEBUS, svc.SOLAR)
+LOGGED_SERVICES = (svc.SYSTEM, svc.BATTERY, svc.SHUNT, svc.VEBUS, svc.SOLAR)
 
 
 @dataclass(frozen=True, slots=True)

@@ -54,7 +54,6 @@ _OCV = (
 PACK_RESISTANCE = 0.010  # ohm: 16 cells x 0.25 mOhm plus busbars, fuse and cable
 CELL_MIN_V = 2.5
 CELL_MAX_V = 3.65
-CHARGE_VOLTAGE_PER_CELL = 3.55  # DVCC charge voltage limit (CVL) per cell
 MAX_C_RATE = 0.5
 TAPER_START_SOC = 90.0
 FULL_SOC = 99.95
@@ -172,7 +171,7 @@ class Physics:
         self.tz = ZoneInfo(config.timezone)
         self.capacity = config.capacity_ah
         self.max_current = config.capacity_ah * MAX_C_RATE
-        self.charge_voltage = CHARGE_VOLTAGE_PER_CELL * config.cells
+        self.charge_voltage = config.charge_voltage_per_cell * config.cells
         # manufacturing spread of the cells, volts
         self.cell_offsets = tuple(
             0.002 * gauss(seed, S_CELL_OFFSET, i) for i in range(config.cells)
@@ -238,7 +237,11 @@ class Physics:
 
     def ambient(self, t: float) -> float:
         hour = self.local_hour(t)
-        return 17.0 + 4.0 * self.season(t) + 2.0 * math.sin(2.0 * math.pi * (hour - 9.0) / 24.0)
+        return (
+            self.config.ambient_c
+            + 4.0 * self.season(t)
+            + 2.0 * math.sin(2.0 * math.pi * (hour - 9.0) / 24.0)
+        )
 
     # --- battery -----------------------------------------------------------------------
 

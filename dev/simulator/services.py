@@ -6,7 +6,7 @@ import json
 import math
 import struct
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from .config import SimConfig
 from .physics import (
@@ -27,6 +27,7 @@ from .physics import (
 
 SYSTEM = "com.victronenergy.system"
 BATTERY = "com.victronenergy.battery.socketcan_can0"
+SHUNT = "com.victronenergy.battery.ttyS5"  # a SmartShunt on the Cerbo's first VE.Direct port
 VEBUS = "com.victronenergy.vebus.ttyS4"
 SOLAR = "com.victronenergy.solarcharger.ttyUSB0"
 PLATFORM = "com.victronenergy.platform"
@@ -42,10 +43,12 @@ MANAGEMENT = (
 )
 
 BATTERY_INSTANCE = 512
+SHUNT_INSTANCE = 277
 VEBUS_INSTANCE = 276
 SOLAR_INSTANCE = 279
 BATTERY_NAME = "280Ah LFP"
 BATTERY_PRODUCT = "Pylontech battery"
+SHUNT_PRODUCT = "SmartShunt 500A/50mV"
 VEBUS_PRODUCT = "MultiPlus-II 48/3000/35-32"
 VEBUS_NAME = "MULTI_II"
 SOLAR_PRODUCT = "SmartSolar MPPT 150/100"
@@ -61,10 +64,50 @@ _SETTINGS: tuple[tuple[str, Any, Any, Any, Any], ...] = (
     ("/Settings/SystemSetup/MaxChargeVoltage", 0.0, 0.0, 80.0, 0.0),
     ("/Settings/SystemSetup/BatteryService", "default", None, None, "default"),
     ("/Settings/Gui/Gauges/Dc/Input/Power/Max", 6000.0, -math.inf, math.inf, 0.0),
-    ("/Settings/Devices/socketcan_can0/ClassAndVrmInstance", "battery:512", None, None, None),
     ("/Settings/Devices/adc_builtin0_5/ClassAndVrmInstance", "temperature:27", None, None, None),
 )
 MIN_SOC_SETTING = "/Settings/CGwacs/BatteryLife/MinimumSocLimit"
+
+
+class Monitor(NamedTuple):
+    """Who measures the battery: its D-Bus service and identity."""
+
+    service: str
+    instance: int
+    name: str
+    product: str
+    product_id: int
+    product_code: str  # as VRM's system-overview shows it
+    connection: str
+    process: str
+    bms: bool  # a BMS publishes limits (Info/*), cells and temperature; a shunt does not
+
+
+def monitor(config: SimConfig) -> Monitor:
+    """The battery monitor the config describes."""
+    if config.monitor == "smartshunt":
+        return Monitor(
+            SHUNT,
+            SHUNT_INSTANCE,
+            config.battery_name,
+            SHUNT_PRODUCT,
+            0xA389,
+            "A389",
+            "VE.Direct",
+            "/opt/victronenergy/vedirect-interface/vedirect-dbus",
+            bms=False,
+        )
+    return Monitor(
+        BATTERY,
+        BATTERY_INSTANCE,
+        config.battery_name,
+        BATTERY_PRODUCT,
+        45065,
+        "B009",
+        "CAN-bus",
+        "dbus-canbattery",
+        bms=True,
+    )
 
 
 def f32(value: float) -> float:
@@ -181,8 +224,61 @@ def system_state(ctx: Context, r: Reading) -> int:
     return 256
 
 
+def _history(ctx: Context) -> dict[str, Any]:
+    cfg, state = ctx.config, ctx.state
+    return {
+        "ConsumedAmphours": round(state.consumed_ah, 1),
+        "Capacity": round(state.soc / 100.0 * cfg.capacity_ah, 1),
+        "History/ChargeCycles": round(state.discharged_kwh / (cfg.capacity_ah * 0.0512)),
+        "History/ChargedEnergy": round(state.charged_kwh, 2),
+        "History/DischargedEnergy": round(state.discharged_kwh, 2),
+        "History/MinimumVoltage": round(state.min_voltage, 2),
+        "History/MaximumVoltage": round(state.max_voltage, 2),
+        "History/TimeSinceLastFullCharge": round(state.t - state.last_full),
+    }
+
+
+def shunt(ctx: Context, r: Reading) -> dict[str, Any]:
+    """A SmartShunt: voltage, current, SOC and history; no limits, cells or SOH.
+
+    Its alarms are off by default (VictronConnect), so they stay 0.
+    """
+    cfg = ctx.config
+    who = monitor(cfg)
+    return {
+        "DeviceInstance": who.instance,
+        "ProductId": who.product_id,
+        "ProductName": who.product,
+        "CustomName": who.name,
+        "Serial": "HQ2231ABCDE",
+        "FirmwareVersion": 0x0421,
+        "Connected": 1,
+        "Mgmt/ProcessName": who.process,
+        "Mgmt/Connection": who.connection,
+        "Soc": r.soc,
+        "Dc/0/Voltage": r.voltage,
+        "Dc/0/Current": r.current,
+        "Dc/0/Power": r.power,
+        "Dc/0/Temperature": r.temperature if cfg.shunt_temperature else INVALID,
+        "Dc/1/Voltage": INVALID,
+        "TimeToGo": r.ttg,
+        "Relay/0/State": 0,
+        "Alarms/LowVoltage": 0,
+        "Alarms/HighVoltage": 0,
+        "Alarms/LowSoc": 0,
+        "Alarms/LowStarterVoltage": 0,
+        "Alarms/HighStarterVoltage": 0,
+        "Alarms/LowTemperature": 0,
+        "Alarms/HighTemperature": 0,
+        "Alarms/MidVoltage": 0,
+        **_history(ctx),
+    }
+
+
 def battery(ctx: Context, r: Reading) -> dict[str, Any]:
     cfg, flows, state = ctx.config, ctx.flows, ctx.state
+    if not monitor(cfg).bms:
+        return shunt(ctx, r)
     cells = r.cells
     min_cell, max_cell = min(cells), max(cells)
     imbalance = max_cell - min_cell
@@ -192,7 +288,7 @@ def battery(ctx: Context, r: Reading) -> dict[str, Any]:
         "DeviceInstance": BATTERY_INSTANCE,
         "ProductId": 45065,
         "ProductName": BATTERY_PRODUCT,
-        "CustomName": BATTERY_NAME,
+        "CustomName": cfg.battery_name,
         "Serial": INVALID,
         "FirmwareVersion": INVALID,
         "Connected": 1,
@@ -208,7 +304,7 @@ def battery(ctx: Context, r: Reading) -> dict[str, Any]:
         "Info/MaxChargeVoltage": round(ctx.physics.charge_voltage, 1),
         "Info/MaxChargeCurrent": round(flows.ccl, 1),
         "Info/MaxDischargeCurrent": round(flows.dcl, 1),
-        "Info/BatteryLowVoltage": round(3.0 * cfg.cells, 1),
+        "Info/BatteryLowVoltage": round(cfg.low_voltage_per_cell * cfg.cells, 1),
         "Io/AllowToCharge": int(flows.ccl > 0 or state.soc >= 100.0),  # noqa: PLR2004
         "Io/AllowToDischarge": int(flows.dcl > 0),
         "System/MinCellVoltage": min_cell,
@@ -239,22 +335,12 @@ def battery(ctx: Context, r: Reading) -> dict[str, Any]:
         "Alarms/DischargeBlocked": int(flows.dcl <= 0),
     }
     if cfg.extended_bms:
-        values |= {
-            "ConsumedAmphours": r.consumed,
-            "TimeToGo": r.ttg,
-            "Capacity": round(state.soc / 100.0 * cfg.capacity_ah, 1),
-            "History/ChargeCycles": round(state.discharged_kwh / (cfg.capacity_ah * 0.0512)),
-            "History/ChargedEnergy": round(state.charged_kwh, 2),
-            "History/DischargedEnergy": round(state.discharged_kwh, 2),
-            "History/MinimumVoltage": round(state.min_voltage, 2),
-            "History/MaximumVoltage": round(state.max_voltage, 2),
-            "History/TimeSinceLastFullCharge": round(state.t - state.last_full),
-        }
+        values |= {"TimeToGo": r.ttg, **_history(ctx)}
     return values
 
 
 def _battery_entry(
-    service: str, instance: int, name: str, r: Reading, soc: float
+    service: str, instance: int, name: str, r: Reading, soc: float, *, temperature: Any
 ) -> dict[str, Any]:
     entry: dict[str, Any] = {
         "id": service,
@@ -267,8 +353,8 @@ def _battery_entry(
         "state": r.state,
         "active_battery_service": True,
     }
-    if service == BATTERY:
-        entry["temperature"] = r.temperature
+    if temperature is not INVALID:
+        entry["temperature"] = temperature
     if isinstance(r.ttg, int):
         entry["timetogo"] = r.ttg
     return entry
@@ -277,29 +363,35 @@ def _battery_entry(
 def system(ctx: Context, r: Reading) -> dict[str, Any]:
     cfg, flows, state = ctx.config, ctx.flows, ctx.state
     present = ctx.battery_present
+    who = monitor(cfg)
     temperature: Any
     grid: Any = r.grid if flows.grid_on else INVALID
     vebus_dc_power = round(-(flows.pv_w - flows.battery_w))
     available = {"default": "Automatic", "nobattery": "No battery monitor"}
     available[f"com.victronenergy.vebus/{VEBUS_INSTANCE}"] = VEBUS_NAME
+    bms: tuple[Any, Any] = (INVALID, INVALID)
+    bms_list: list[dict[str, Any]] = []
     if present:
-        available[f"com.victronenergy.battery/{BATTERY_INSTANCE}"] = BATTERY_NAME
-        battery_service, active = BATTERY, f"com.victronenergy.battery/{BATTERY_INSTANCE}"
-        auto = f"{BATTERY_PRODUCT} on CAN-bus"
-        soc, temperature = r.soc, r.temperature
-        entry = _battery_entry(BATTERY, BATTERY_INSTANCE, BATTERY_NAME, r, soc)
-        bms: tuple[Any, Any] = (BATTERY, BATTERY_INSTANCE)
-        bms_list: list[dict[str, Any]] = [{"name": BATTERY_NAME, "instance": BATTERY_INSTANCE}]
+        available[f"com.victronenergy.battery/{who.instance}"] = who.name
+        battery_service, active = who.service, f"com.victronenergy.battery/{who.instance}"
+        auto = f"{who.product} on {who.connection}"
+        soc = r.soc
+        temperature = r.temperature if who.bms or cfg.shunt_temperature else INVALID
+        entry = _battery_entry(who.service, who.instance, who.name, r, soc, temperature=temperature)
+        if who.bms:
+            bms, bms_list = (
+                (who.service, who.instance),
+                [{"name": who.name, "instance": who.instance}],
+            )
     else:
         # systemcalc falls back to the inverter/charger as battery monitor
         battery_service, active = VEBUS, f"com.victronenergy.vebus/{VEBUS_INSTANCE}"
         auto = f"{VEBUS_PRODUCT} on VE.Bus"
         soc, temperature = round(state.soc), INVALID
-        entry = _battery_entry(VEBUS, VEBUS_INSTANCE, VEBUS_NAME, r, soc)
-        bms, bms_list = (INVALID, INVALID), []
+        entry = _battery_entry(VEBUS, VEBUS_INSTANCE, VEBUS_NAME, r, soc, temperature=INVALID)
     measurements = {f"com_victronenergy_vebus_{VEBUS_INSTANCE}/Dc/0": VEBUS_NAME}
     if present:
-        measurements[f"com_victronenergy_battery_{BATTERY_INSTANCE}/Dc/0"] = BATTERY_NAME
+        measurements[f"com_victronenergy_battery_{who.instance}/Dc/0"] = who.name
     return {
         "Mgmt/ProcessName": "dbus-systemcalc-py",
         "Mgmt/ProcessVersion": "2.230",
@@ -360,7 +452,10 @@ def system(ctx: Context, r: Reading) -> dict[str, Any]:
         "Control/ActiveSocLimit": float(cfg.min_soc),
         "Control/Dvcc": True,
         "Control/VebusSoc": 1,
-        "Control/EffectiveChargeVoltage": round(ctx.physics.charge_voltage, 1),
+        # DVCC passes a BMS's CVL on; with only a shunt (and no user limit) there is none
+        "Control/EffectiveChargeVoltage": (
+            round(ctx.physics.charge_voltage, 1) if present and who.bms else INVALID
+        ),
         "DynamicEss/Active": 0,
         "Timers/TimeOnGrid": round(state.time_on_grid),
         "Timers/TimeOnInverter": round(state.time_on_inverter),
@@ -432,20 +527,39 @@ def vebus(ctx: Context, r: Reading) -> dict[str, Any]:
         "Alarms/HighTemperature": 0,
         "Alarms/LowBattery": 2 if flows.inverter_off else 0,
         "Alarms/Overload": 0,
-        "Alarms/BmsConnectionLost": 0 if ctx.battery_present else 2,
         "Alarms/BmsPreAlarm": INVALID,
-        "Bms/AllowToCharge": int(flows.ccl > 0),
-        "Bms/AllowToDischarge": int(flows.dcl > 0),
-        "BatteryOperationalLimits/MaxChargeVoltage": round(ctx.physics.charge_voltage, 1),
-        "BatteryOperationalLimits/MaxChargeCurrent": round(flows.ccl, 1),
-        "BatteryOperationalLimits/MaxDischargeCurrent": round(flows.dcl, 1),
-        "BatteryOperationalLimits/BatteryLowVoltage": round(3.0 * ctx.config.cells, 1),
+        **_vebus_bms(ctx),
         "Energy/AcIn1ToAcOut": round(state.grid_import_kwh * 0.8, 2),
         "Energy/AcIn1ToInverter": round(state.grid_import_kwh * 0.2, 2),
         "Energy/InverterToAcOut": round(state.discharged_kwh * 0.9, 2),
         "Energy/InverterToAcIn1": round(state.grid_export_kwh, 2),
         "Devices/0/SerialNumber": "HQ2252UPUGD",
         "Devices/0/UpTime": round(state.t - ctx.started) + 6_687_900,
+    }
+
+
+def _vebus_bms(ctx: Context) -> dict[str, Any]:
+    """What the inverter/charger gets from a BMS; nothing with only a shunt."""
+    cfg, flows = ctx.config, ctx.flows
+    if not monitor(cfg).bms:
+        keys = ("Alarms/BmsConnectionLost", "Bms/AllowToCharge", "Bms/AllowToDischarge")
+        limits = (
+            "MaxChargeVoltage",
+            "MaxChargeCurrent",
+            "MaxDischargeCurrent",
+            "BatteryLowVoltage",
+        )
+        return dict.fromkeys(keys + tuple(f"BatteryOperationalLimits/{k}" for k in limits), INVALID)
+    return {
+        "Alarms/BmsConnectionLost": 0 if ctx.battery_present else 2,
+        "Bms/AllowToCharge": int(flows.ccl > 0),
+        "Bms/AllowToDischarge": int(flows.dcl > 0),
+        "BatteryOperationalLimits/MaxChargeVoltage": round(ctx.physics.charge_voltage, 1),
+        "BatteryOperationalLimits/MaxChargeCurrent": round(flows.ccl, 1),
+        "BatteryOperationalLimits/MaxDischargeCurrent": round(flows.dcl, 1),
+        "BatteryOperationalLimits/BatteryLowVoltage": round(
+            cfg.low_voltage_per_cell * cfg.cells, 1
+        ),
     }
 
 
@@ -621,7 +735,19 @@ def hub4() -> dict[str, Any]:
 
 def settings_items(config: SimConfig) -> dict[str, dict[str, Any]]:
     """The /settings shape: leading slash, Value/Text and optional Min/Max/Default."""
-    rows = (*_SETTINGS, (MIN_SOC_SETTING, float(config.min_soc), 0.0, 100.0, 10.0))
+    who = monitor(config)
+    device = who.service.rsplit(".", 1)[1]
+    rows = (
+        *_SETTINGS,
+        (
+            f"/Settings/Devices/{device}/ClassAndVrmInstance",
+            f"battery:{who.instance}",
+            None,
+            None,
+            None,
+        ),
+        (MIN_SOC_SETTING, float(config.min_soc), 0.0, 100.0, 10.0),
+    )
     items: dict[str, dict[str, Any]] = {}
     for path, value, low, high, default in rows:
         item: dict[str, Any] = {"Value": value, "Text": str(value)}
@@ -653,7 +779,7 @@ def build_all(ctx: Context) -> dict[str, dict[str, Any]]:
         TEMP_OUTDOOR: temperature_outdoor(),
     }
     if ctx.battery_present:
-        services[BATTERY] = battery(ctx, r)
+        services[monitor(ctx.config).service] = battery(ctx, r)
     for name in MANAGEMENT:
         services[name] = {"Mgmt/ProcessName": name.rsplit(".", 1)[1], "Connected": 1}
     return services

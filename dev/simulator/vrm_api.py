@@ -182,7 +182,7 @@ def _attribute(
         "formattedValue": shown,
         "hasOldData": _has_old_data(model, age),
         "idDataAttribute": attr_id if numeric else str(attr_id),
-        "instance": svc.BATTERY_INSTANCE,
+        "instance": svc.monitor(model.config).instance,
         "isKeyDataAttribute": _flag(attr_id == KEY_ATTRIBUTE, numeric=numeric),
         "isValid": 1 if numeric else "1",
         "nameEnum": shown if enum else None,
@@ -217,8 +217,9 @@ def battery_summary(model: SimulatedInstallation, instance: int) -> dict[str, An
         "hasOldData": _has_old_data(model, age),
         "secondsAgo": {"value": age, "valueFormattedWithUnit": f"{age}s"},
     }
-    battery = log.services.get(svc.BATTERY)
-    if battery is not None and instance == svc.BATTERY_INSTANCE:
+    who = svc.monitor(model.config)
+    battery = log.services.get(who.service)
+    if battery is not None and instance == who.instance:
         for attr_id, path, decimals in BATTERY_ATTRIBUTES:
             raw = battery.get(path[1:])
             if _valid_number(raw):
@@ -254,20 +255,20 @@ class _DiagRow(NamedTuple):
     decimals: int | None
 
 
-def _diagnostic_rows(log: LogRecord) -> list[_DiagRow]:
+def _diagnostic_rows(log: LogRecord, who: svc.Monitor) -> list[_DiagRow]:
     system = log.services.get(svc.SYSTEM, {})
     rows = [
         _DiagRow("System overview", 0, "system", system, attr_id, code, desc, fmt, path, decimals)
         for attr_id, code, desc, fmt, path, decimals in SYSTEM_ATTRIBUTES
     ]
-    battery = log.services.get(svc.BATTERY)
+    battery = log.services.get(who.service)
     if battery is not None:
         for attr_id, path, decimals in BATTERY_ATTRIBUTES:
             _, code, desc, _, fmt, _ = META_BY_ID[attr_id]
             rows.append(
                 _DiagRow(
                     device="Battery Monitor",
-                    instance=svc.BATTERY_INSTANCE,
+                    instance=who.instance,
                     service_type="battery",
                     values=battery,
                     attr_id=attr_id,
@@ -286,7 +287,7 @@ def diagnostics_records(model: SimulatedInstallation) -> list[dict[str, Any]]:
     log = model.latest_log()
     stamp = round(log.t)
     records: list[dict[str, Any]] = []
-    for row in _diagnostic_rows(log):
+    for row in _diagnostic_rows(log, svc.monitor(model.config)):
         raw: Any = row.values.get(row.path[1:])
         if not _valid_number(raw):
             continue
@@ -347,7 +348,7 @@ def installation_record(model: SimulatedInstallation, *, extended: bool) -> dict
     }
     if extended:
         log = model.latest_log()
-        battery = log.services.get(svc.BATTERY, {})
+        battery = log.services.get(svc.monitor(cfg).service, {})
         alarms = [
             META_BY_ID[attr_id][2]
             for attr_id, path, decimals in BATTERY_ATTRIBUTES
@@ -414,15 +415,16 @@ def system_overview(model: SimulatedInstallation) -> dict[str, Any]:
             "settings": [],
         },
     ]
-    if svc.BATTERY in log.services:
+    who = svc.monitor(cfg)
+    if who.service in log.services:
         devices.append(
             {
                 "name": "Battery Monitor",
-                "customName": svc.BATTERY_NAME,
-                "productCode": "B009",
-                "productName": svc.BATTERY_PRODUCT,
+                "customName": who.name,
+                "productCode": who.product_code,
+                "productName": who.product,
                 "idSite": cfg.site_id,
-                "instance": svc.BATTERY_INSTANCE,
+                "instance": who.instance,
                 "idDeviceType": 2,
                 "lastConnection": seen,
                 "firmwareVersion": None,
