@@ -1,12 +1,12 @@
 """scripts/browser_check: open the bundled dashboard in a real headless Chromium and check it.
 
     scripts/browser_check [--out DIR] [--docs] [--keep-running] [--wait-statistics]
-    scripts/browser_check --runner ../shared/tools/py314 --out .dev/browser_check-newest
+    scripts/browser_check --runner scripts/py314 --out .dev/browser_check-newest
 
 1. Starts the simulator and a real Home Assistant with its frontend (`scripts/develop
    --background`, in a fresh config directory and on free ports), or uses one that
    `scripts/develop` already runs. `--runner CMD` starts it through CMD: with
-   `../shared/tools/py314` that is the newest Home Assistant, while Chromium stays on this machine.
+   `scripts/py314` that is the newest Home Assistant, while Chromium stays on this machine.
 2. Signs in through Home Assistant's login flow (as the login page does) and hands the tokens
    to the browser the way the frontend stores them.
 3. Finds every Victron dashboard in the sidebar and opens each of its views in Debian's
@@ -324,7 +324,7 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-# What scripts/develop is started through (--runner), e.g. ["../shared/tools/py314"].
+# What scripts/develop is started through (--runner), e.g. ["scripts/py314"].
 RUNNER: list[str] = []
 
 
@@ -668,7 +668,7 @@ def main() -> int:
     parser.add_argument(
         "--runner",
         default="",
-        help="start scripts/develop through this command (../shared/tools/py314: newest HA)",
+        help="start scripts/develop through this command (scripts/py314: newest HA)",
     )
     args = parser.parse_args()
     RUNNER[:] = shlex.split(args.runner)

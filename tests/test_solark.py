@@ -235,6 +235,8 @@ async def test_missing_entity_raises_a_fixable_repair(
     )
     flow = await response.json()
     assert flow["step_id"] == "choose"
+    # the form's text is the issue's own (a fixable issue has no description of its own)
+    assert flow["description_placeholders"] == issue.translation_placeholders
     response = await client.post(
         f"/api/repairs/issues/fix/{flow['flow_id']}",
         json={CONF_SOLARK_ENTITY: "sensor.inverter_soc"},

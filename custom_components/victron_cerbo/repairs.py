@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from homeassistant.components.repairs import RepairsFlow
@@ -57,8 +58,14 @@ class SolarkEntityFixFlow(RepairsFlow):
                     )
                 }
             ),
-            description_placeholders={"entity_id": str(entry.options.get(CONF_SOLARK_ENTITY))},
+            description_placeholders=self._placeholders(entry.title, entry.options),
         )
+
+    def _placeholders(self, name: str, options: Mapping[str, Any]) -> dict[str, str]:
+        """What the issue's own text names: the form repeats why the comparison stopped."""
+        entity_id = str(options.get(CONF_SOLARK_ENTITY))
+        state = self.hass.states.get(entity_id)
+        return {"name": name, "entity_id": entity_id, "state": str(state and state.state)}
 
 
 async def async_create_fix_flow(
