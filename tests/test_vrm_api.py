@@ -35,6 +35,7 @@ from custom_components.victron_cerbo.vrm_api import (
     VrmResponseError,
     VrmSite,
     VrmUser,
+    connection_cause,
     parse_battery_summary,
     parse_retry_after,
 )
@@ -609,14 +610,15 @@ async def test_html_502_then_success_on_the_next_call(
 
 
 @pytest.mark.parametrize(
-    ("exc", "kind", "requests"),
+    ("exc", "kind", "requests", "cause"),
     [
         # A timeout already waited 10 s: the next poll is the retry.
-        (TimeoutError(), "timeout", 1),
-        (aiohttp.ServerTimeoutError(), "timeout", 1),
+        (TimeoutError(), "timeout", 1, "timeout"),
+        (aiohttp.ServerTimeoutError(), "timeout", 1, "timeout"),
         # A failed connection gets one quick retry.
-        (aiohttp.ClientConnectionError(f"boom {TOKEN}"), "connection", 2),
-        (aiohttp.ServerDisconnectedError(), "connection", 2),
+        (aiohttp.ClientConnectionError(f"boom {TOKEN}"), "connection", 2, "connection failed"),
+        (aiohttp.ServerDisconnectedError(), "connection", 2, "connection closed"),
+        (aiohttp.ClientPayloadError(), "connection", 2, "answer cut off"),
     ],
 )
 async def test_transport_failures(
@@ -627,6 +629,7 @@ async def test_transport_failures(
     exc: Exception,
     kind: str,
     requests: int,
+    cause: str,
 ) -> None:
     aioclient_mock.get(USERS_ME_URL, exc=exc)
 
@@ -634,6 +637,7 @@ async def test_transport_failures(
         await client.get_user()
 
     assert caught.value.kind == kind
+    assert caught.value.cause == cause
     assert TOKEN not in str(caught.value)
     assert aioclient_mock.call_count == requests
     assert clock.sleeps == [1.0] * (requests - 1)
@@ -901,6 +905,7 @@ async def test_loopback_hung_server_times_out() -> None:
         release.set()
 
     assert caught.value.kind == "timeout"
+    assert caught.value.cause == "timeout"
 
 
 @pytest.mark.usefixtures("socket_enabled")
@@ -917,6 +922,8 @@ async def test_loopback_vanished_service() -> None:
             await client.get_user()
 
     assert caught.value.kind == "connection"
+    assert caught.value.cause == "connection refused"
+    assert "connection refused" in str(caught.value)
     assert client.budget.used == 2
 
 
@@ -931,3 +938,16 @@ def test_error_hierarchy() -> None:
     ):
         assert isinstance(error, VrmError)
     assert VrmError("x").kind == "error"
+    assert VrmError("x").cause == "error"
+    assert VrmError("x", status=404).cause == "HTTP 404"
+    assert VrmRateLimitError("x", retry_after=1, sent=False).cause == (
+        "waiting for VRM's Retry-After"
+    )
+
+
+def test_connection_causes() -> None:
+    key = aiohttp.client_reqrep.ConnectionKey("h", 1, False, True, None, None, None)
+    dns = aiohttp.ClientConnectorDNSError(key, OSError(-2, "Name or service not known"))
+    assert connection_cause(dns) == "name not resolved"
+    unreachable = aiohttp.ClientConnectorError(key, OSError(113, "No route to host"))
+    assert connection_cause(unreachable) == "cannot connect"

@@ -389,62 +389,97 @@ async def test_setup_bad_overview_does_not_block_battery_data(
 @pytest.mark.parametrize(
     "case",
     [
-        ({"status": 403, "json": vrm_json("error_403")}, "forbidden", "vrm_forbidden", 1),
-        ({"status": 500, "json": vrm_json("error_500")}, "server_error", "vrm_server_error", 1),
+        ({"status": 403, "json": vrm_json("error_403")}, "forbidden", "HTTP 403 (no access)", 1),
+        ({"status": 500, "json": vrm_json("error_500")}, "server_error", "HTTP 500", 1),
+        ({"status": 502, "text": "<html>502 Bad Gateway</html>"}, "server_error", "HTTP 502", 1),
+        ({"exc": TimeoutError()}, "timeout", "timeout", 1),
+        # Only a failed connection gets its one quick retry.
+        ({"exc": aiohttp.ClientConnectionError()}, "connection", "connection failed", 2),
+        ({"text": "<html>maintenance</html>"}, "bad_response", "unparsable answer", 1),
         (
-            {"status": 502, "text": "<html>502 Bad Gateway</html>"},
-            "server_error",
-            "vrm_server_error",
+            {"json": vrm_json("error_success_false")},
+            "bad_response",
+            "VRM reported an error (missing_parameters)",
             1,
         ),
-        ({"exc": TimeoutError()}, "timeout", "vrm_timeout", 1),
-        # Only a failed connection gets its one quick retry.
-        ({"exc": aiohttp.ClientConnectionError()}, "connection", "vrm_cannot_connect", 2),
-        ({"text": "<html>maintenance</html>"}, "bad_response", "vrm_bad_response", 1),
-        ({"json": vrm_json("error_success_false")}, "bad_response", "vrm_bad_response", 1),
         (
             {"json": {"success": True, "records": {"data": 7}}},
             "bad_response",
-            "vrm_bad_response",
+            "unexpected answer",
             1,
         ),
     ],
 )
-async def test_poll_failure_keeps_last_good_data(
+async def test_poll_failures_keep_the_last_data_until_the_third(
     tick: Tick,
     aioclient_mock: AiohttpClientMocker,
     coordinator: VrmCoordinator,
     listen: Callable[[], list[int]],
     case: tuple[dict[str, Any], str, str, int],
 ) -> None:
-    answer, kind, key, requests = case
+    answer, kind, cause, requests = case
     aioclient_mock.get(OVERVIEW_URL, json=vrm_json("system_overview"))
     serve(aioclient_mock, BATTERY_URL, [{"json": vrm_json("battery_summary")}, answer])
-    await started(coordinator, listen)
+    calls = await started(coordinator, listen)
     good = coordinator.data
     good_success = coordinator.health.last_success
-
-    await tick(POLL)
-
-    assert aioclient_mock.call_count == 2 + requests
-    assert coordinator.data is good
-    assert not coordinator.last_update_success
-    assert isinstance(coordinator.last_exception, UpdateFailed)
-    assert coordinator.last_exception.translation_key == key
-    assert_translated(coordinator.last_exception)
-    assert coordinator.last_exception.translation_placeholders["site_id"] == str(SITE_ID)
-    assert TOKEN not in str(coordinator.last_exception.translation_placeholders)
     health = coordinator.health
-    assert health.last_error_kind == kind
-    assert health.status == kind
-    assert health.consecutive_failures == 1
-    assert health.last_success == good_success
-    assert health.last_attempt == dt_util.utcnow()
-    assert health.last_error_at == dt_util.utcnow()
+
+    for failures in (1, 2):
+        await tick(POLL)
+        # Still serving: the same reading, no failed update (so nothing logged yet).
+        assert aioclient_mock.call_count == 2 + failures * requests
+        assert coordinator.last_update_success
+        assert coordinator.last_exception is None
+        assert coordinator.data.battery is good.battery
+        assert coordinator.data.fetched_at == good.fetched_at
+        assert coordinator.data.failures == failures
+        assert health.serving
+        assert health.consecutive_failures == failures
+        assert health.last_error_kind == kind
+        assert health.last_error_cause == cause
+        assert health.status == kind
+        assert health.last_success == good_success
+        assert health.last_attempt == dt_util.utcnow()
+        assert health.last_error_at == dt_util.utcnow()
+    assert calls == [1, 1]  # the failure counts changed
 
     await tick(POLL)
-    assert health.consecutive_failures == 2
-    assert coordinator.data is good
+
+    assert aioclient_mock.call_count == 2 + 3 * requests
+    assert not coordinator.last_update_success
+    assert not health.serving
+    assert coordinator.data.battery is good.battery
+    error = coordinator.last_exception
+    assert isinstance(error, UpdateFailed)
+    assert error.translation_key == "vrm_unavailable"
+    assert_translated(error)
+    assert error.translation_placeholders["site_id"] == str(SITE_ID)
+    assert error.translation_placeholders["failures"] == "3"
+    assert error.translation_placeholders["cause"] == cause
+    assert TOKEN not in str(error.translation_placeholders)
+    assert health.consecutive_failures == 3
+
+
+async def test_a_good_poll_resets_the_count(
+    tick: Tick,
+    aioclient_mock: AiohttpClientMocker,
+    coordinator: VrmCoordinator,
+    listen: Callable[[], list[int]],
+) -> None:
+    aioclient_mock.get(OVERVIEW_URL, json=vrm_json("system_overview"))
+    good, down = {"json": vrm_json("battery_summary")}, {"status": 503, "text": "down"}
+    serve(aioclient_mock, BATTERY_URL, [good, down, down, good, down, down, good])
+    await started(coordinator, listen)
+
+    for _ in range(6):
+        await tick(POLL)
+        assert coordinator.last_update_success
+        assert coordinator.health.serving
+
+    assert coordinator.health.consecutive_failures == 0
+    assert coordinator.data.failures == 0
+    assert request_count(aioclient_mock, "BatterySummary") == 7
 
 
 async def test_poll_auth_failure(
@@ -506,14 +541,12 @@ async def test_429_delays_the_next_poll(
     await tick(POLL)
     limited_at = dt_util.utcnow()
     assert aioclient_mock.call_count == 3
-    assert coordinator.last_exception is not None
-    assert isinstance(coordinator.last_exception, UpdateFailed)
-    assert coordinator.last_exception.retry_after == 600
-    assert coordinator.last_exception.translation_key == "vrm_rate_limited"
-    assert_translated(coordinator.last_exception)
+    # The first failure in a row: the last data stays, no failed update.
+    assert coordinator.last_update_success
     assert coordinator.health.last_error_kind == "rate_limited"
+    assert coordinator.health.last_error_cause == "HTTP 429 (rate limited)"
     assert coordinator.budget.hold_remaining() == 600
-    assert coordinator.data is good
+    assert coordinator.data.battery is good.battery
 
     # The next poll waits for Retry-After, not the usual interval: no attempt at all.
     await tick(POLL)
@@ -530,25 +563,11 @@ async def test_429_delays_the_next_poll(
     assert coordinator.health.last_error_kind == "rate_limited"  # remembered, but not current
 
 
-async def test_429_without_retry_after_waits_five_minutes(
-    aioclient_mock: AiohttpClientMocker, coordinator: VrmCoordinator
-) -> None:
-    aioclient_mock.get(OVERVIEW_URL, json=vrm_json("system_overview"))
-    serve(
-        aioclient_mock,
-        BATTERY_URL,
-        [{"json": vrm_json("battery_summary")}, {"status": 429, "text": "slow down"}],
-    )
-    await coordinator.async_config_entry_first_refresh()
-
-    with pytest.raises(UpdateFailed) as caught:
-        await coordinator._async_update_data()
-
-    assert caught.value.retry_after == 300
-
-
-async def test_short_retry_after_never_polls_faster_than_the_interval(
-    aioclient_mock: AiohttpClientMocker, coordinator: VrmCoordinator
+async def test_third_429_in_a_row_fails_and_waits(
+    tick: Tick,
+    aioclient_mock: AiohttpClientMocker,
+    coordinator: VrmCoordinator,
+    listen: Callable[[], list[int]],
 ) -> None:
     aioclient_mock.get(OVERVIEW_URL, json=vrm_json("system_overview"))
     serve(
@@ -556,15 +575,51 @@ async def test_short_retry_after_never_polls_faster_than_the_interval(
         BATTERY_URL,
         [
             {"json": vrm_json("battery_summary")},
+            {"status": 429, "json": vrm_json("error_429"), "headers": {"Retry-After": "400"}},
+            {"status": 429, "text": "slow down"},  # no Retry-After: five minutes
             {"status": 429, "text": "{}", "headers": {"Retry-After": "5"}},
+            {"json": vrm_json("battery_summary")},
         ],
     )
-    await coordinator.async_config_entry_first_refresh()
+    await started(coordinator, listen)
 
-    with pytest.raises(UpdateFailed) as caught:
-        await coordinator._async_update_data()
+    await tick(POLL)
+    await tick(400 - POLL)
+    assert request_count(aioclient_mock, "BatterySummary") == 2
+    await tick(POLL)
+    assert request_count(aioclient_mock, "BatterySummary") == 3
+    assert coordinator.last_update_success
+    await tick(300 - 10)
+    assert request_count(aioclient_mock, "BatterySummary") == 3  # nothing before Retry-After
+    await tick(10)
+    assert request_count(aioclient_mock, "BatterySummary") == 4
 
-    assert caught.value.retry_after == POLL
+    error = coordinator.last_exception
+    assert isinstance(error, UpdateFailed)
+    assert error.translation_key == "vrm_unavailable"
+    assert_translated(error)
+    # a short Retry-After never makes us poll faster than the interval
+    assert error.retry_after == POLL
+    await tick(POLL - 10)
+    assert request_count(aioclient_mock, "BatterySummary") == 4
+    await tick(10)
+    assert request_count(aioclient_mock, "BatterySummary") == 5
+    assert coordinator.last_update_success
+
+
+async def test_429_at_setup_is_reported_at_once(
+    aioclient_mock: AiohttpClientMocker, coordinator: VrmCoordinator
+) -> None:
+    aioclient_mock.get(OVERVIEW_URL, json=vrm_json("system_overview"))
+    aioclient_mock.get(BATTERY_URL, status=429, text="slow down")
+
+    await coordinator.async_refresh()
+
+    error = coordinator.last_exception
+    assert isinstance(error, UpdateFailed)
+    assert error.translation_key == "vrm_rate_limited"
+    assert error.retry_after == 300
+    assert_translated(error)
 
 
 @pytest.mark.parametrize("options", [{CONF_BUDGET_WARNING: 2, CONF_BUDGET_LIMIT: 3}])
@@ -584,22 +639,37 @@ async def test_budget_exhausted(
     await tick(POLL)  # the fourth request would break the cap
 
     assert aioclient_mock.call_count == 3
-    error = coordinator.last_exception
-    assert isinstance(error, UpdateFailed)
-    assert error.translation_key == "vrm_budget_exceeded"
-    assert error.translation_placeholders["limit"] == "3"
-    assert_translated(error)
-    # The setup requests leave the window 3600 s after setup, 3240 s from now.
-    assert error.retry_after == pytest.approx(3600 - 2 * POLL)
+    assert coordinator.last_update_success  # the first failure in a row
     assert coordinator.health.last_error_kind == "budget"
-    assert coordinator.data is good
+    assert coordinator.health.last_error_cause == "request budget used up"
+    assert coordinator.data.battery is good.battery
     refused_at = coordinator.health.last_attempt
 
+    # The setup requests leave the window 3600 s after setup, 3240 s from now: no attempt
+    # before then.
     await tick(3000)
     assert coordinator.health.last_attempt == refused_at
     await tick(3600 - 2 * POLL - 3000)
     assert coordinator.last_update_success
+    assert coordinator.health.consecutive_failures == 0
     assert aioclient_mock.call_count == 4
+
+
+@pytest.mark.parametrize("options", [{CONF_BUDGET_WARNING: 1, CONF_BUDGET_LIMIT: 1}])
+async def test_budget_exhausted_at_setup(
+    aioclient_mock: AiohttpClientMocker, coordinator: VrmCoordinator
+) -> None:
+    ok_vrm(aioclient_mock)
+    coordinator.budget.acquire()  # someone else took the only slot
+
+    await coordinator.async_refresh()
+
+    error = coordinator.last_exception
+    assert isinstance(error, UpdateFailed)
+    assert error.translation_key == "vrm_budget_exceeded"
+    assert error.translation_placeholders["limit"] == "1"
+    assert_translated(error)
+    assert aioclient_mock.call_count == 0
 
 
 @pytest.mark.parametrize("options", [{CONF_BUDGET_WARNING: 1}])

@@ -111,6 +111,8 @@ class VrmData:
     battery: VrmBatteryReading | None
     overview: VrmSystemOverview | None
     fetched_at: datetime = field(compare=False)
+    # Failed polls since this data was fetched (0 after a success); a change wakes listeners.
+    failures: int = 0
 
 
 @dataclass(kw_only=True)
@@ -121,11 +123,24 @@ class VrmHealth:
     last_success: datetime | None = None
     consecutive_failures: int = 0
     last_error_kind: str | None = None  # timeout, auth, rate_limited, forbidden, ...
+    last_error_cause: str | None = None  # plain words: "timeout", "HTTP 503", ...
     last_error: str | None = None
     last_error_at: datetime | None = None
     vrm_seconds_ago: float | None = None  # VRM's sample age when it was fetched
     reading_fetched_at: datetime | None = None
     has_old_data: bool | None = None
+
+    @property
+    def serving(self) -> bool:
+        """True from the first success until the third failure in a row.
+
+        One rule for the values, the connection sensor and the log: a failed poll or two
+        (however long each took) keep the last values; the third makes them unavailable.
+        """
+        return (
+            self.last_success is not None
+            and self.consecutive_failures < FAILURES_BEFORE_UNAVAILABLE
+        )
 
     @property
     def status(self) -> str:
@@ -166,6 +181,7 @@ class VrmHealth:
             "last_success": iso(self.last_success),
             "consecutive_failures": self.consecutive_failures,
             "last_error_kind": self.last_error_kind,
+            "last_error_cause": self.last_error_cause,
             "last_error": self.last_error,
             "last_error_at": iso(self.last_error_at),
             "data_age": self.data_age(now),
@@ -251,14 +267,18 @@ class VrmCoordinator(DataUpdateCoordinator[VrmData]):
         self._overview_checked = now
 
     async def _async_update_data(self) -> VrmData:
-        """One BatterySummary request (plus the hourly overview)."""
+        """One BatterySummary request (plus the hourly overview).
+
+        A failed poll keeps the last data until the third failure in a row; only then is
+        UpdateFailed raised, which Home Assistant logs once (and "recovered" once after).
+        """
         now = self._begin_attempt()
         started = time.monotonic()
         try:
             reading = await self.client.get_battery_summary(self.site_id, self.battery_instance)
         except VrmError as err:
             self._record_failure(err)
-            raise self._translate(err) from err
+            return self._keep_or_raise(err)
         except Exception as err:
             self._record_failure(err)
             raise
@@ -267,6 +287,37 @@ class VrmCoordinator(DataUpdateCoordinator[VrmData]):
         await self._async_refresh_overview(now)
         self._record_success(now, reading)
         return VrmData(battery=reading, overview=self.overview, fetched_at=now)
+
+    def _keep_or_raise(self, err: VrmError) -> VrmData:
+        """The last data while fewer than three polls failed in a row; else the error."""
+        failures = self.health.consecutive_failures
+        data: VrmData | None = self.data  # None until the first success
+        if (
+            data is None
+            or isinstance(err, VrmAuthenticationError)
+            or failures >= FAILURES_BEFORE_UNAVAILABLE
+        ):
+            raise self._translate(err, running=data is not None) from err
+        LOGGER.debug(
+            "VRM poll failed (%s in a row, %s), keeping the last data: %s",
+            failures,
+            err.cause,
+            err,
+        )
+        if (wait := self._wait_after(err)) is not None:
+            # What UpdateFailed(retry_after=...) would do, without marking the data failed:
+            # nothing is sent to VRM before its Retry-After (or a free budget slot).
+            self._retry_after = wait
+        return replace(data, failures=failures)
+
+    def _wait_after(self, err: VrmError) -> float | None:
+        """Seconds to wait before the next poll after a rate limit or a full budget."""
+        if isinstance(err, VrmRateLimitError):
+            wait = DEFAULT_RATE_LIMIT_HOLD if err.retry_after is None else err.retry_after
+            return max(wait, self._poll_seconds)
+        if isinstance(err, VrmBudgetExceededError):
+            return max(err.retry_after, self._poll_seconds)
+        return None
 
     async def _async_refresh_overview(self, now: datetime) -> None:
         """Refetch the device list when an hour has passed, unless the budget is tight."""
@@ -302,29 +353,35 @@ class VrmCoordinator(DataUpdateCoordinator[VrmData]):
         health = self.health
         health.consecutive_failures += 1
         health.last_error_kind = err.kind if isinstance(err, VrmError) else "unexpected"
+        health.last_error_cause = err.cause if isinstance(err, VrmError) else "unexpected error"
         health.last_error = str(err) if isinstance(err, VrmError) else type(err).__name__
         health.last_error_at = health.last_attempt
 
     # --- errors ---------------------------------------------------------------------------
 
-    def _translate(self, err: VrmError) -> ConfigEntryAuthFailed | UpdateFailed:
-        """Map a client error to what the coordinator machinery understands."""
+    def _translate(
+        self, err: VrmError, *, running: bool = False
+    ) -> ConfigEntryAuthFailed | UpdateFailed:
+        """Map a client error to what the coordinator machinery understands.
+
+        `running`: the source had data, so this is its third failure in a row.
+        """
         if isinstance(err, VrmAuthenticationError):
             return ConfigEntryAuthFailed(
                 translation_domain=DOMAIN, translation_key="vrm_auth_failed"
             )
-        placeholders = {"site_id": str(self.site_id), "error": str(err)}
-        retry_after: float | None = None
-        if isinstance(err, VrmForbiddenError):
+        placeholders = {"site_id": str(self.site_id), "error": str(err), "cause": err.cause}
+        retry_after = self._wait_after(err)
+        if running:
+            # one message for every cause; the cause itself is a placeholder
+            key = "vrm_unavailable"
+            placeholders["failures"] = str(self.health.consecutive_failures)
+        elif isinstance(err, VrmForbiddenError):
             key = "vrm_forbidden"
         elif isinstance(err, VrmRateLimitError):
             key = "vrm_rate_limited"
-            # the same wait the client holds its budget for
-            wait = DEFAULT_RATE_LIMIT_HOLD if err.retry_after is None else err.retry_after
-            retry_after = max(wait, self._poll_seconds)
         elif isinstance(err, VrmBudgetExceededError):
             key = "vrm_budget_exceeded"
-            retry_after = max(err.retry_after, self._poll_seconds)
             placeholders["limit"] = str(self.budget.limit)
         elif isinstance(err, VrmConnectionError):
             key = {"timeout": "vrm_timeout", "server_error": "vrm_server_error"}.get(

@@ -294,9 +294,14 @@ class BatterySources:
         return _LocalSample(self.local.data, sampled)
 
     def _vrm(self, now: datetime) -> _VrmSample | None:
-        """The VRM battery reading while its sample is younger than ten minutes."""
+        """The VRM battery reading while its sample is younger than ten minutes.
+
+        Not after VRM's third failed poll in a row, like the connection sensor and the log.
+        """
         sampled = self.vrm_sample_time()
         if self.vrm is None or self.vrm.data is None or sampled is None:
+            return None
+        if not self.vrm.health.serving:
             return None
         reading = self.vrm.data.battery
         if reading is None or reading.has_old_data or now - sampled >= VRM_MAX_AGE:

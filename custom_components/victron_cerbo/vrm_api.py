@@ -9,6 +9,7 @@ request is in flight per client.
 from __future__ import annotations
 
 import asyncio
+import errno
 import json
 import logging
 import math
@@ -96,25 +97,38 @@ _SNAKE = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 class VrmError(Exception):
     """Base class of every VRM client error.
 
-    `kind` is a short stable string for health reporting; `status` the HTTP status, if any.
+    `kind` is a short stable string for health reporting; `status` the HTTP status, if any;
+    `cause` says in plain words what went wrong ("timeout", "HTTP 503", "connection refused").
     """
 
     kind: str = "error"
+    cause: str = "error"
 
-    def __init__(self, message: str, *, status: int | None = None) -> None:
-        """Keep the HTTP status next to the message."""
+    def __init__(
+        self, message: str, *, status: int | None = None, cause: str | None = None
+    ) -> None:
+        """Keep the HTTP status and the plain cause next to the message."""
         super().__init__(message)
         self.status = status
+        if cause is not None:
+            self.cause = cause
+        elif status is not None:
+            self.cause = f"HTTP {status}"
 
 
 class VrmConnectionError(VrmError):
     """VRM could not be reached, timed out or kept answering 5xx after the retries."""
 
     def __init__(
-        self, message: str, *, kind: str = "connection", status: int | None = None
+        self,
+        message: str,
+        *,
+        kind: str = "connection",
+        status: int | None = None,
+        cause: str | None = None,
     ) -> None:
         """`kind` is "timeout", "server_error" or "connection"."""
-        super().__init__(message, status=status)
+        super().__init__(message, status=status, cause=cause)
         self.kind = kind
 
 
@@ -122,6 +136,7 @@ class VrmAuthenticationError(VrmError):
     """401: the token is invalid, revoked or expired."""
 
     kind = "auth"
+    cause = "token rejected"
 
 
 class VrmForbiddenError(VrmError):
@@ -131,7 +146,7 @@ class VrmForbiddenError(VrmError):
 
     def __init__(self, message: str, *, site_id: int | None = None) -> None:
         """Remember which site was refused."""
-        super().__init__(message, status=HTTPStatus.FORBIDDEN)
+        super().__init__(message, status=HTTPStatus.FORBIDDEN, cause="HTTP 403 (no access)")
         self.site_id = site_id
 
 
@@ -140,9 +155,10 @@ class VrmRateLimitError(VrmError):
 
     kind = "rate_limited"
 
-    def __init__(self, message: str, *, retry_after: float | None) -> None:
-        """`retry_after` is in seconds; None when VRM did not say."""
-        super().__init__(message, status=HTTPStatus.TOO_MANY_REQUESTS)
+    def __init__(self, message: str, *, retry_after: float | None, sent: bool = True) -> None:
+        """`retry_after` is in seconds; None when VRM did not say. `sent`: VRM answered 429."""
+        cause = "HTTP 429 (rate limited)" if sent else "waiting for VRM's Retry-After"
+        super().__init__(message, status=HTTPStatus.TOO_MANY_REQUESTS, cause=cause)
         self.retry_after = retry_after
 
 
@@ -150,6 +166,7 @@ class VrmBudgetExceededError(VrmError):
     """Our own cap on requests per rolling hour is reached; nothing was sent."""
 
     kind = "budget"
+    cause = "request budget used up"
 
     def __init__(self, message: str, *, retry_after: float) -> None:
         """`retry_after` is the number of seconds until a slot frees up."""
@@ -161,6 +178,22 @@ class VrmResponseError(VrmError):
     """VRM answered, but not with what we asked for (success:false, HTML, wrong shape, 4xx)."""
 
     kind = "bad_response"
+    cause = "unexpected answer"
+
+
+def connection_cause(err: aiohttp.ClientError) -> str:
+    """Plain words for why a connection failed."""
+    if isinstance(err, aiohttp.ClientConnectorDNSError):
+        return "name not resolved"
+    if isinstance(err, aiohttp.ClientConnectorError):
+        if err.os_error.errno == errno.ECONNREFUSED:
+            return "connection refused"
+        return "cannot connect"
+    if isinstance(err, aiohttp.ServerDisconnectedError):
+        return "connection closed"
+    if isinstance(err, aiohttp.ClientPayloadError):
+        return "answer cut off"
+    return "connection failed"
 
 
 # --- request budget -----------------------------------------------------------------------
@@ -851,7 +884,9 @@ class VrmClient:
     ) -> dict[str, Any]:
         """GET with budget, hold, retries and error mapping; returns the decoded JSON object."""
         if not self._token_usable():
-            raise VrmAuthenticationError("The VRM access token is empty or malformed")
+            raise VrmAuthenticationError(
+                "The VRM access token is empty or malformed", cause="token empty or malformed"
+            )
         url = f"{self._base_url}{path}"
         async with self._lock:
             attempt = 0
@@ -860,7 +895,9 @@ class VrmClient:
                 remaining = self.budget.hold_remaining()
                 if remaining > 0:
                     raise VrmRateLimitError(
-                        f"VRM asked us to wait; {remaining:.0f} s left", retry_after=remaining
+                        f"VRM asked us to wait; {remaining:.0f} s left",
+                        retry_after=remaining,
+                        sent=False,
                     ) from failure
                 try:
                     self.budget.acquire()
@@ -898,11 +935,14 @@ class VrmClient:
                 body = await response.read()
         except TimeoutError:
             return VrmConnectionError(
-                f"VRM did not answer within {self._timeout_seconds:g} s", kind="timeout"
+                f"VRM did not answer within {self._timeout_seconds:g} s",
+                kind="timeout",
+                cause="timeout",
             )
         except aiohttp.ClientError as err:
-            message = _scrub_text(f"Cannot reach VRM: {type(err).__name__}: {err}", self._token)
-            return VrmConnectionError(message, kind="connection")
+            cause = connection_cause(err)
+            message = _scrub_text(f"Cannot reach VRM ({cause}): {err}", self._token)
+            return VrmConnectionError(message, kind="connection", cause=cause)
         if status >= HTTPStatus.INTERNAL_SERVER_ERROR:
             self._remember_error(status, body)
             return VrmConnectionError(
@@ -937,7 +977,9 @@ class VrmClient:
         if status == HTTPStatus.UNAUTHORIZED:
             self._remember_error(status, body)
             raise VrmAuthenticationError(
-                "VRM rejected the access token (invalid, revoked or expired)", status=status
+                "VRM rejected the access token (invalid, revoked or expired)",
+                status=status,
+                cause="HTTP 401 (token rejected)",
             )
         if status == HTTPStatus.FORBIDDEN:
             self._remember_error(status, body)
@@ -961,15 +1003,23 @@ class VrmClient:
         except (ValueError, UnicodeDecodeError, RecursionError) as err:
             self._remember_error(status, b"")
             raise VrmResponseError(
-                f"VRM answered HTTP {status} with a body that is not JSON", status=status
+                f"VRM answered HTTP {status} with a body that is not JSON",
+                status=status,
+                cause="unparsable answer",
             ) from err
         if not isinstance(payload, dict):
-            raise VrmResponseError(f"VRM answered HTTP {status} with a non-object", status=status)
+            raise VrmResponseError(
+                f"VRM answered HTTP {status} with a non-object",
+                status=status,
+                cause="unexpected answer",
+            )
         if payload.get("success") is False:
             self._remember_error(status, body)
             code = self._error_code(body)
             raise VrmResponseError(
-                f"VRM reported failure ({code or 'no error_code'})", status=status
+                f"VRM reported failure ({code or 'no error_code'})",
+                status=status,
+                cause=f"VRM reported an error ({code})" if code else "VRM reported an error",
             )
         self.last_payloads[endpoint] = _scrub(_trim(endpoint, payload), self._token)
         return payload
