@@ -33,6 +33,7 @@ from custom_components.victron_cerbo.const import (
     CONF_SITE_ID,
     CONF_VRM_POLL_INTERVAL,
     CONF_VRM_TOKEN,
+    CONF_VRM_USER_ID,
     DOMAIN,
 )
 from custom_components.victron_cerbo.coordinator import (
@@ -47,10 +48,13 @@ from custom_components.victron_cerbo.vrm_api import RequestBudget, VrmClient
 
 from .vrm_helpers import (
     BATTERY_URL,
+    INSTALLATIONS_URL,
     INSTANCE,
     OVERVIEW_URL,
     SITE_ID,
     TOKEN,
+    USER_ID,
+    USERS_ME_URL,
     request_count,
     vrm_json,
 )
@@ -757,3 +761,88 @@ def test_health_before_anything() -> None:
     assert not health.is_healthy()
     assert health.data_age() is None
     assert health.as_dict()["last_attempt"] is None
+
+
+# --- a site without a battery monitor -------------------------------------------------------
+
+SYSTEM_BATTERY_URL = f"{INSTALLATIONS_URL}?idSite={SITE_ID}&extended=1"
+
+
+@pytest.fixture
+def system_entry(hass: HomeAssistant) -> MockConfigEntry:
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        title="Cabin",
+        unique_id="c0619ab1e2f3",
+        data={
+            CONF_VRM_TOKEN: TOKEN,
+            CONF_SITE_ID: SITE_ID,
+            CONF_VRM_USER_ID: USER_ID,
+            CONF_BATTERY_INSTANCE: None,
+        },
+    )
+    entry.add_to_hass(hass)
+    entry.mock_state(hass, ConfigEntryState.SETUP_IN_PROGRESS)
+    return entry
+
+
+async def test_system_battery_one_request_per_poll(
+    hass: HomeAssistant,
+    tick: Tick,
+    aioclient_mock: AiohttpClientMocker,
+    system_entry: MockConfigEntry,
+    client: VrmClient,
+    *,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    freezer.move_to("2026-01-15T10:00:00+00:00")
+    aioclient_mock.get(OVERVIEW_URL, json=vrm_json("system_overview_no_battery"))
+    aioclient_mock.get(INSTALLATIONS_URL, json=vrm_json("installations_system_battery"))
+    coordinator = VrmCoordinator(hass, system_entry, client)
+    unsubscribe = coordinator.async_add_listener(lambda: None)
+
+    await coordinator.async_config_entry_first_refresh()
+
+    assert coordinator.battery_instance is None
+    battery = coordinator.data.battery
+    assert battery is not None
+    assert battery.system
+    assert battery.soc == 81.5
+    assert coordinator.health.data_age() == 60
+    assert coordinator.overview is not None
+    assert coordinator.overview.battery_measured_by is not None
+    assert [str(call[1]) for call in aioclient_mock.mock_calls] == [
+        OVERVIEW_URL,
+        SYSTEM_BATTERY_URL,
+    ]
+
+    for _ in range(20):
+        await tick(POLL)
+    # One installations request per poll, and the hourly overview: nothing else.
+    assert request_count(aioclient_mock, "extended=1") == 21
+    assert request_count(aioclient_mock, "system-overview") == 2
+    assert request_count(aioclient_mock, "BatterySummary") == 0
+    # the rolling hour: the two setup requests have just left it
+    assert coordinator.budget.used == 21
+    unsubscribe()
+
+
+async def test_system_battery_without_a_stored_user_id(
+    hass: HomeAssistant,
+    aioclient_mock: AiohttpClientMocker,
+    system_entry: MockConfigEntry,
+    client: VrmClient,
+) -> None:
+    hass.config_entries.async_update_entry(
+        system_entry, data={**system_entry.data, CONF_VRM_USER_ID: None}
+    )
+    aioclient_mock.get(USERS_ME_URL, json=vrm_json("users_me"))
+    aioclient_mock.get(OVERVIEW_URL, json=vrm_json("system_overview_no_battery"))
+    aioclient_mock.get(INSTALLATIONS_URL, json=vrm_json("installations_system_battery"))
+    coordinator = VrmCoordinator(hass, system_entry, client)
+
+    await coordinator.async_config_entry_first_refresh()
+
+    assert coordinator.user_id == USER_ID
+    assert coordinator.data.battery is not None
+    assert aioclient_mock.call_count == 3

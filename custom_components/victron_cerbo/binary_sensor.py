@@ -263,7 +263,7 @@ class VictronBatteryBinarySensor(VictronEntity, BinarySensorEntity):
             return (False,)
         self._served_by = reading.source
         self._attr_available = True
-        attributes = source_attributes(reading.source, reading.age(now))
+        attributes = source_attributes(reading.source, reading.age(now), reading.measured_by)
         if reading.value is None:
             self._attr_is_on = None
         else:

@@ -47,6 +47,7 @@ from .const import (
     CONF_PORTAL_ID,
     CONF_SITE_ID,
     CONF_VRM_POLL_INTERVAL,
+    CONF_VRM_USER_ID,
     DEFAULT_BUDGET_LIMIT,
     DEFAULT_BUDGET_WARNING,
     DEFAULT_LOCAL_FAST_INTERVAL,
@@ -239,7 +240,11 @@ class VrmCoordinator(DataUpdateCoordinator[VrmData]):
         )
         self.client = client
         self.site_id = int(entry.data[CONF_SITE_ID])
-        self.battery_instance = int(entry.data[CONF_BATTERY_INSTANCE])
+        instance = entry.data.get(CONF_BATTERY_INSTANCE)
+        # None: no battery monitor on the site; the GX's system battery is read instead.
+        self.battery_instance: int | None = None if instance is None else int(instance)
+        user_id = entry.data.get(CONF_VRM_USER_ID)
+        self.user_id: int | None = None if user_id is None else int(user_id)
         # Keep counting across reloads: adopt the entry's budget into this client.
         client.budget = entry_request_budget(hass, entry, client.budget)
         self.budget = client.budget
@@ -257,6 +262,8 @@ class VrmCoordinator(DataUpdateCoordinator[VrmData]):
         """Discover the site's devices once, before the first poll."""
         now = self._begin_attempt()
         try:
+            if self.battery_instance is None and self.user_id is None:
+                self.user_id = (await self.client.get_user()).id
             self.overview = await self.client.get_system_overview(self.site_id)
         except VrmResponseError as err:
             # A malformed overview must not block battery data; it is retried within the hour.
@@ -275,7 +282,7 @@ class VrmCoordinator(DataUpdateCoordinator[VrmData]):
         now = self._begin_attempt()
         started = time.monotonic()
         try:
-            reading = await self.client.get_battery_summary(self.site_id, self.battery_instance)
+            reading = await self._async_read_battery()
         except VrmError as err:
             self._record_failure(err)
             return self._keep_or_raise(err)
@@ -287,6 +294,13 @@ class VrmCoordinator(DataUpdateCoordinator[VrmData]):
         await self._async_refresh_overview(now)
         self._record_success(now, reading)
         return VrmData(battery=reading, overview=self.overview, fetched_at=now)
+
+    async def _async_read_battery(self) -> VrmBatteryReading | None:
+        """The monitor's BatterySummary, or the system battery for a site without a monitor."""
+        if self.battery_instance is not None:
+            return await self.client.get_battery_summary(self.site_id, self.battery_instance)
+        assert self.user_id is not None  # learnt in _async_setup
+        return await self.client.get_system_battery(self.user_id, self.site_id)
 
     def _keep_or_raise(self, err: VrmError) -> VrmData:
         """The last data while fewer than three polls failed in a row; else the error."""

@@ -116,6 +116,8 @@ def _battery_model(entry: VictronConfigEntry) -> str | None:
             if root is not None and root.product_name:
                 return root.product_name
     if runtime.vrm is not None and (overview := runtime.vrm.overview) is not None:
+        if runtime.vrm.battery_instance is None and overview.battery_measured_by is not None:
+            return f"No battery monitor; measured by {overview.battery_measured_by.label}"
         for monitor in overview.battery_monitors:
             if monitor.instance == runtime.vrm.battery_instance:
                 return monitor.product_name
@@ -226,9 +228,15 @@ class VictronEntity(Entity):
             self.async_write_ha_state()
 
 
-def source_attributes(source: Source, age: float) -> dict[str, Any]:
-    """Where a value came from and how old its sample was when the state was written."""
-    return {"source": source.value, "data_age": round(age)}
+def source_attributes(source: Source, age: float, measured_by: str | None = None) -> dict[str, Any]:
+    """Where a value came from and how old its sample was when the state was written.
+
+    `measured_by` names the inverter or MPPT behind a VRM site without a battery monitor.
+    """
+    attributes: dict[str, Any] = {"source": source.value, "data_age": round(age)}
+    if measured_by:
+        attributes["measured_by"] = measured_by
+    return attributes
 
 
 def recorded(attributes: Mapping[str, Any] | None) -> tuple[tuple[str, Any], ...]:

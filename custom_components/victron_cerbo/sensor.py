@@ -324,7 +324,9 @@ class VictronValueSensor(VictronEntity, SensorEntity):
         self._served_by = reading.source
         self._attr_available = True
         self._attr_native_value = reading.value
-        self._attr_extra_state_attributes = source_attributes(reading.source, reading.age(now))
+        self._attr_extra_state_attributes = source_attributes(
+            reading.source, reading.age(now), reading.measured_by
+        )
         return (True, reading.value, reading.source)
 
 

@@ -53,6 +53,8 @@ class Reading:
     value: Any
     source: Source
     sampled_at: datetime
+    # The device that measured a VRM system battery value (a site without a battery monitor).
+    measured_by: str | None = None
 
     def age(self, now: datetime) -> float:
         """Seconds between the sample and `now`, never negative."""
@@ -308,6 +310,13 @@ class BatterySources:
             return None
         return _VrmSample(reading, sampled)
 
+    def vrm_measured_by(self) -> str | None:
+        """What measures the battery VRM reports for a site without a battery monitor."""
+        if self.vrm is None or self.vrm.battery_instance is not None:
+            return None
+        device = self.vrm.overview.battery_measured_by if self.vrm.overview else None
+        return device.label if device else "the GX's system battery"
+
     def is_fresh(self, source: Source, now: datetime) -> bool:
         """Whether the source could serve values now."""
         if source is Source.LOCAL:
@@ -328,7 +337,7 @@ class BatterySources:
             assert spec.vrm is not None  # only read when there is a VRM reader
             value = spec.vrm(vrm.reading)
             if value is not None or local is None:
-                return Reading(value, Source.VRM, vrm.sampled_at)
+                return Reading(value, Source.VRM, vrm.sampled_at, self.vrm_measured_by())
         if local is not None:
             return Reading(None, Source.LOCAL, local.sampled_at)
         return None

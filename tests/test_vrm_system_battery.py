@@ -1,0 +1,94 @@
+"""A VRM site without a battery monitor: the inverter's or MPPT's measurement, named as such."""
+
+from __future__ import annotations
+
+import pytest
+from freezegun.api import FrozenDateTimeFactory
+from homeassistant.const import STATE_UNKNOWN
+from homeassistant.core import HomeAssistant
+from pytest_homeassistant_custom_component.test_util.aiohttp import AiohttpClientMocker
+
+from custom_components.victron_cerbo.const import (
+    CONF_BATTERY_INSTANCE,
+    CONF_PORTAL_ID,
+    CONF_SITE_ID,
+    CONF_VRM_TOKEN,
+    CONF_VRM_USER_ID,
+    DOMAIN,
+)
+from tests.entity_helpers import (
+    START,
+    Tick,
+    attributes,
+    devices,
+    make_entry,
+    make_tick,
+    setup_entry,
+    state_of,
+    states,
+)
+from tests.vrm_helpers import (
+    INSTALLATIONS_URL,
+    OVERVIEW_URL,
+    SITE_ID,
+    TOKEN,
+    USER_ID,
+    request_count,
+    vrm_json,
+)
+
+# what only a battery monitor measures (the README lists them)
+UNKNOWN = {
+    "temperature",
+    "time_to_go",
+    "cell_voltage_spread",
+    "temperature_out_of_range",
+    "cell_imbalance",
+    "battery_alarm",
+}
+MEASURED_BY = "Roof · SmartSolar MPPT 100/20"
+SYSTEM_DATA = {
+    CONF_VRM_TOKEN: TOKEN,
+    CONF_SITE_ID: SITE_ID,
+    CONF_VRM_USER_ID: USER_ID,
+    CONF_BATTERY_INSTANCE: None,
+    CONF_PORTAL_ID: "c0619ab1e2f3",
+}
+
+
+@pytest.fixture
+def tick(hass: HomeAssistant, freezer: FrozenDateTimeFactory) -> Tick:
+    freezer.move_to(START)
+    return make_tick(hass, freezer)
+
+
+@pytest.fixture
+def vrm(aioclient_mock: AiohttpClientMocker) -> AiohttpClientMocker:
+    aioclient_mock.get(OVERVIEW_URL, json=vrm_json("system_overview_no_battery"))
+    aioclient_mock.get(INSTALLATIONS_URL, json=vrm_json("installations_system_battery"))
+    return aioclient_mock
+
+
+async def test_values_vrm_has_and_the_device_that_measured_them(
+    hass: HomeAssistant, vrm: AiohttpClientMocker, tick: Tick
+) -> None:
+    await setup_entry(hass, make_entry(hass, SYSTEM_DATA))
+
+    assert state_of(hass, "sensor", "soc") == "81.5"
+    assert state_of(hass, "sensor", "voltage") == "24.03"
+    assert state_of(hass, "sensor", "current") == "-4.2"
+    assert state_of(hass, "sensor", "state") == "discharging"
+    found = attributes(hass, "sensor", "soc")
+    assert found["source"] == "vrm"
+    assert found["measured_by"] == MEASURED_BY
+    assert found["data_age"] == 60
+    # What only a monitor measures stays unknown, and says so rather than vanishing.
+    entry = hass.config_entries.async_entries(DOMAIN)[0]
+    unknown = {key for key, state in states(hass, entry).items() if state == STATE_UNKNOWN}
+    assert unknown == UNKNOWN
+    [battery] = [d for d in devices(hass, entry) if d["name"] == "Cabin battery"]
+    assert battery["model"] == f"No battery monitor; measured by {MEASURED_BY}"
+
+    await tick(180)
+    assert request_count(vrm, "extended=1") == 2
+    assert request_count(vrm, "BatterySummary") == 0
