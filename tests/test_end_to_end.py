@@ -52,6 +52,7 @@ from custom_components.victron_cerbo.const import (
     CONF_VRM_API_URL,
     CONF_VRM_POLL_INTERVAL,
     CONF_VRM_TOKEN,
+    CONF_VRM_USER_ID,
     DEFAULT_BUDGET_WARNING,
     DOMAIN,
 )
@@ -564,9 +565,13 @@ def test_develop_entry_uses_both_sources_against_the_simulator(tmp_path: Path) -
         CONF_VRM_TOKEN: SIM.token,
         CONF_SITE_ID: SIM.site_id,
         CONF_BATTERY_INSTANCE: BATTERY_INSTANCE,
+        CONF_VRM_USER_ID: SIM.user_id,
         CONF_VRM_API_URL: "http://127.0.0.1:18089/v2",
     }
     assert settings.url == "http://127.0.0.1:18123"
+    # the scenario of a site without a battery monitor: the system battery is read
+    no_monitor = develop.Settings(sim=SimConfig(vrm_battery_monitor=False))
+    assert develop.entry_data(no_monitor)[CONF_BATTERY_INSTANCE] is None
 
 
 async def test_home_assistant_reads_the_config_develop_writes(
