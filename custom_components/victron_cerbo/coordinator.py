@@ -3,9 +3,10 @@
 Each source has its own coordinator, so one failing never marks the other's entities
 unavailable.
 
-VRM (cloud): one BatterySummary request per poll, discovery at most hourly. At the 180 s default
-that is 20 requests an hour plus one system-overview. Failures never replace the last good data;
-`health` records every attempt for the health entities.
+VRM (cloud): one request per poll (the monitor's BatterySummary, or for a site without a monitor
+the installations list with the GX's system battery), discovery at most hourly. At the 180 s
+default that is 20 requests an hour plus one system-overview. A failed poll keeps the last data
+until the third failure in a row; `health` records every attempt for the health entities.
 
 Local (the Cerbo GX's DBus HTTP API) on a tiered cadence: every fast interval (10 s by default)
 one tick reads the `system` root and the active battery root; at most one slower root rides
@@ -274,7 +275,7 @@ class VrmCoordinator(DataUpdateCoordinator[VrmData]):
         self._overview_checked = now
 
     async def _async_update_data(self) -> VrmData:
-        """One BatterySummary request (plus the hourly overview).
+        """One battery request (plus the hourly overview).
 
         A failed poll keeps the last data until the third failure in a row; only then is
         UpdateFailed raised, which Home Assistant logs once (and "recovered" once after).
