@@ -999,6 +999,7 @@ def test_system_battery_shapes() -> None:
         {"code": "bp", "rawValue": "-98", "dbusServiceType": "system", "timestamp": 1768471100}
     )
     extended.append({"code": "bv", "rawValue": 12.0, "dbusServiceType": "battery"})
+    extended.append({"code": "bs", "rawValue": 55.0, "dbusServiceType": "system"})  # a repeat
 
     reading = parse_system_battery(payload, SITE_ID, 1768471200)
 

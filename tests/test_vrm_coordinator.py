@@ -359,6 +359,32 @@ async def test_setup_vrm_down(
     assert coordinator.last_exception.translation_key == "vrm_server_error"
 
 
+@pytest.mark.parametrize(
+    ("answer", "key", "cause"),
+    [
+        ({"text": "<html>maintenance</html>"}, "vrm_bad_response", "unparsable answer"),
+        ({"status": 403, "json": vrm_json("error_403")}, "vrm_forbidden", "HTTP 403 (no access)"),
+    ],
+)
+async def test_setup_battery_failure_is_reported_at_once(
+    aioclient_mock: AiohttpClientMocker,
+    coordinator: VrmCoordinator,
+    answer: dict[str, Any],
+    key: str,
+    cause: str,
+) -> None:
+    aioclient_mock.get(OVERVIEW_URL, json=vrm_json("system_overview"))
+    aioclient_mock.get(BATTERY_URL, **answer)
+
+    with pytest.raises(ConfigEntryNotReady):
+        await coordinator.async_config_entry_first_refresh()
+
+    assert isinstance(coordinator.last_exception, UpdateFailed)
+    assert coordinator.last_exception.translation_key == key
+    assert_translated(coordinator.last_exception)
+    assert coordinator.health.last_error_cause == cause
+
+
 async def test_setup_bad_overview_does_not_block_battery_data(
     tick: Tick,
     aioclient_mock: AiohttpClientMocker,

@@ -1112,14 +1112,12 @@ class VrmClient:
             return None
         return _scrub_text(code[:64], self._token)
 
-    def _error_detail(self, body: bytes) -> str | None:
+    def _error_detail(self, payload: Mapping[str, Any]) -> str | None:
         """`error_code`, else the first `errors` text (a string, a list or a field map)."""
-        if code := self._error_code(body):
-            return code
-        try:
-            errors = json.loads(body).get("errors")
-        except (ValueError, UnicodeDecodeError, RecursionError, AttributeError):
-            return None
+        code = payload.get("error_code")
+        if isinstance(code, str) and code:
+            return _scrub_text(code[:64], self._token)
+        errors = payload.get("errors")
         if isinstance(errors, Mapping):
             errors = list(errors.values())
         if isinstance(errors, list):
@@ -1178,7 +1176,7 @@ class VrmClient:
             )
         if payload.get("success") is False:
             self._remember_error(status, body)
-            code = self._error_detail(body)
+            code = self._error_detail(payload)
             raise VrmResponseError(
                 f"VRM reported failure ({code or 'no error_code'})",
                 status=status,
