@@ -44,6 +44,7 @@ from custom_components.victron_cerbo.const import (
     CONF_SOLARK_ENTITY,
     CONF_VRM_API_URL,
     CONF_VRM_TOKEN,
+    CONF_VRM_USER_ID,
     DOMAIN,
 )
 from dev.simulator import PROFILES, ConfigError, SimConfig, load_scenario, monitor, with_profile
@@ -139,7 +140,9 @@ def entry_data(settings: Settings) -> dict[str, Any]:
         CONF_PORTAL_ID: sim.portal_id.lower(),
         CONF_VRM_TOKEN: sim.token,
         CONF_SITE_ID: sim.site_id,
-        CONF_BATTERY_INSTANCE: monitor(sim).instance,
+        # a site whose VRM lists no battery monitor reads the GX's system battery instead
+        CONF_BATTERY_INSTANCE: monitor(sim).instance if sim.vrm_battery_monitor else None,
+        CONF_VRM_USER_ID: sim.user_id,
         CONF_VRM_API_URL: settings.vrm_api_url,
     }
 

@@ -411,10 +411,14 @@ async def test_connectivity_and_staleness(
     assert state_of(hass, "binary_sensor", "local_reachable") == STATE_OFF
     assert attributes(hass, "binary_sensor", "local_reachable")["error"] == "cannot connect"
     await tick(150)
+    # VRM's first failed poll: still connected, like its values, until the third in a row.
+    assert state_of(hass, "binary_sensor", "vrm_reachable") == STATE_ON
+    await tick(360)
     assert state_of(hass, "binary_sensor", "vrm_reachable") == STATE_OFF
+    assert attributes(hass, "binary_sensor", "vrm_reachable")["error"] == "unparsable answer"
 
     # The last battery sample is the Cerbo's at START: stale ten minutes later, on the timer.
-    await tick(410)
+    await tick(50)
     await update_entity(hass, "binary_sensor", "data_stale")
     assert state_of(hass, "binary_sensor", "data_stale") == STATE_OFF
     await tick(10)

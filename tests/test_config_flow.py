@@ -37,6 +37,7 @@ from custom_components.victron_cerbo.const import (
     CONF_VOLTAGE_MIN,
     CONF_VRM_POLL_INTERVAL,
     CONF_VRM_TOKEN,
+    CONF_VRM_USER_ID,
     DOMAIN,
 )
 from tests.cerbo_helpers import HOST, PORT, PORTAL_ID, SYSTEM, FakeCerbo, Reply, root_of
@@ -45,6 +46,7 @@ from tests.vrm_helpers import (
     OVERVIEW_URL,
     SITE_ID,
     TOKEN,
+    USER_ID,
     USERS_ME_URL,
     vrm_json,
     vrm_text,
@@ -148,6 +150,7 @@ async def test_vrm_only_one_site_two_monitors(
     assert result["data"] == {
         CONF_VRM_TOKEN: TOKEN,
         CONF_SITE_ID: SITE_ID,
+        CONF_VRM_USER_ID: USER_ID,
         CONF_BATTERY_INSTANCE: 288,
         CONF_PORTAL_ID: VRM_PORTAL_ID,
     }
@@ -295,7 +298,6 @@ async def test_vrm_forbidden_and_no_sites(
     [
         ({"status": 403, "text": vrm_text("error_403.json")}, "forbidden_site"),
         ({"status": 500, "text": vrm_text("error_500.json")}, "cannot_connect"),
-        ({"json": vrm_json("system_overview_no_battery")}, "no_battery_monitor"),
     ],
 )
 async def test_site_errors(
@@ -310,6 +312,25 @@ async def test_site_errors(
     assert result["step_id"] == "site"
     assert result["errors"] == {"base": error}
     assert result["description_placeholders"] == {"site": "Cabin"}
+
+
+async def test_site_without_a_battery_monitor_is_offered(
+    hass: HomeAssistant, aioclient_mock: AiohttpClientMocker
+) -> None:
+    """An MPPT or inverter measures the battery: the GX's system battery is read instead."""
+    mock_vrm(aioclient_mock, overview="system_overview_no_battery")
+    result = await start(hass, "vrm")
+    result = await submit(hass, result, {CONF_VRM_TOKEN: TOKEN})
+
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["data"] == {
+        CONF_VRM_TOKEN: TOKEN,
+        CONF_SITE_ID: SITE_ID,
+        CONF_VRM_USER_ID: USER_ID,
+        CONF_BATTERY_INSTANCE: None,
+        CONF_PORTAL_ID: VRM_PORTAL_ID,
+    }
+    assert aioclient_mock.call_count == 3
 
 
 @pytest.mark.parametrize(
@@ -465,6 +486,7 @@ async def test_reauth(hass: HomeAssistant, aioclient_mock: AiohttpClientMocker) 
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "reauth_successful"
     assert entry.data[CONF_VRM_TOKEN] == TOKEN
+    assert entry.data[CONF_VRM_USER_ID] == USER_ID  # kept for a site without a monitor
 
 
 @pytest.mark.parametrize(
@@ -563,7 +585,6 @@ async def test_reconfigure_both_single_monitor(
     [
         ({"status": 403, "text": vrm_text("error_403.json")}, "forbidden_site"),
         ({"status": 500, "text": vrm_text("error_500.json")}, "cannot_connect"),
-        ({"json": vrm_json("system_overview_no_battery")}, "no_battery_monitor"),
     ],
 )
 async def test_reconfigure_overview_errors(
@@ -578,6 +599,19 @@ async def test_reconfigure_overview_errors(
     assert result["step_id"] == "reconfigure"
     assert result["errors"] == {"base": error}
     assert result["description_placeholders"]["site"] == "Cabin"
+
+
+async def test_reconfigure_to_a_site_without_a_monitor(
+    hass: HomeAssistant, aioclient_mock: AiohttpClientMocker
+) -> None:
+    entry = vrm_entry(hass)
+    mock_vrm(aioclient_mock, overview="system_overview_no_battery")
+    result = await entry.start_reconfigure_flow(hass)
+    result = await submit(hass, result, {CONF_VRM_TOKEN: TOKEN})
+    assert result["reason"] == "reconfigure_successful"
+    assert entry.data[CONF_BATTERY_INSTANCE] is None
+    assert entry.data[CONF_VRM_USER_ID] == USER_ID
+    assert entry.data[CONF_VRM_TOKEN] == TOKEN
 
 
 async def test_reconfigure_token_rejected(

@@ -55,6 +55,7 @@ from custom_components.victron_cerbo.const import (
     CONF_VRM_API_URL,
     CONF_VRM_POLL_INTERVAL,
     CONF_VRM_TOKEN,
+    CONF_VRM_USER_ID,
     DEFAULT_BUDGET_WARNING,
     DOMAIN,
 )
@@ -492,7 +493,8 @@ async def test_vrm_rate_limit_is_honoured(site: Site) -> None:
     site.forget_requests()
     await site.advance(180)
     vrm = site.vrm_coordinator
-    assert vrm.last_update_success is False
+    assert vrm.last_update_success is True  # one failure: the last data stays
+    assert vrm.health.consecutive_failures == 1
     assert vrm.health.last_error_kind == "rate_limited"
     assert vrm.budget.hold_remaining() == 600
     assert site.requests("vrm") == {SUMMARY: 1}
@@ -609,13 +611,13 @@ async def test_following_the_system_battery_names_the_device(
     )
     await site.setup()
     await site.advance(60)
-    assert site.state("soc").attributes["battery_device"] == "280Ah LFP (Pylontech battery)"
+    assert site.state("soc").attributes["measured_by"] == "280Ah LFP (Pylontech battery)"
     await site.fault("local", kind="vanish_battery", duration=900)
     caplog.clear()
     await site.advance(120)  # the next discovery adopts what the GX uses now
     soc = site.state("soc")
     assert soc.attributes["source"] == "local"
-    assert soc.attributes["battery_device"] == "MULTI_II (MultiPlus-II 48/3000/35-32)"
+    assert soc.attributes["measured_by"] == "MULTI_II (MultiPlus-II 48/3000/35-32)"
     assert float(soc.state) == site.published()["Dc/Battery/Soc"]  # the Multi's whole percent
     assert not logged(caplog, logging.WARNING)
     await site.advance(900)
@@ -694,9 +696,13 @@ def test_develop_entry_uses_both_sources_against_the_simulator(tmp_path: Path) -
         CONF_VRM_TOKEN: SIM.token,
         CONF_SITE_ID: SIM.site_id,
         CONF_BATTERY_INSTANCE: BATTERY_INSTANCE,
+        CONF_VRM_USER_ID: SIM.user_id,
         CONF_VRM_API_URL: "http://127.0.0.1:18089/v2",
     }
     assert settings.url == "http://127.0.0.1:18123"
+    # the scenario of a site without a battery monitor: the system battery is read
+    no_monitor = develop.Settings(sim=SimConfig(vrm_battery_monitor=False))
+    assert develop.entry_data(no_monitor)[CONF_BATTERY_INSTANCE] is None
 
 
 async def test_home_assistant_reads_the_config_develop_writes(

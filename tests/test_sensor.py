@@ -429,11 +429,14 @@ async def test_health_sensors(
     assert state_of(hass, "sensor", "vrm_consecutive_failures") == "2"
     assert state_of(hass, "sensor", "local_consecutive_failures") == "39"
     assert state_of(hass, "sensor", "vrm_requests_last_hour") == "4"
+    # Connected until the third failure in a row, like the values VRM serves.
+    assert state_of(hass, "binary_sensor", "vrm_reachable") == "on"
+    await tick(180)
     assert state_of(hass, "binary_sensor", "vrm_reachable") == "off"
     assert attributes(hass, "binary_sensor", "vrm_reachable") == {
         "device_class": "connectivity",
         "friendly_name": "Cabin VRM connection",
-        "error": "bad_response",
+        "error": "unparsable answer",
     }
 
 

@@ -29,14 +29,17 @@ from custom_components.victron_cerbo.vrm_api import (
     VrmBudgetExceededError,
     VrmClient,
     VrmConnectionError,
+    VrmDevice,
     VrmError,
     VrmForbiddenError,
     VrmRateLimitError,
     VrmResponseError,
     VrmSite,
     VrmUser,
+    connection_cause,
     parse_battery_summary,
     parse_retry_after,
+    parse_system_battery,
 )
 
 from .vrm_helpers import (
@@ -609,14 +612,15 @@ async def test_html_502_then_success_on_the_next_call(
 
 
 @pytest.mark.parametrize(
-    ("exc", "kind", "requests"),
+    ("exc", "kind", "requests", "cause"),
     [
         # A timeout already waited 10 s: the next poll is the retry.
-        (TimeoutError(), "timeout", 1),
-        (aiohttp.ServerTimeoutError(), "timeout", 1),
+        (TimeoutError(), "timeout", 1, "timeout"),
+        (aiohttp.ServerTimeoutError(), "timeout", 1, "timeout"),
         # A failed connection gets one quick retry.
-        (aiohttp.ClientConnectionError(f"boom {TOKEN}"), "connection", 2),
-        (aiohttp.ServerDisconnectedError(), "connection", 2),
+        (aiohttp.ClientConnectionError(f"boom {TOKEN}"), "connection", 2, "connection failed"),
+        (aiohttp.ServerDisconnectedError(), "connection", 2, "connection closed"),
+        (aiohttp.ClientPayloadError(), "connection", 2, "answer cut off"),
     ],
 )
 async def test_transport_failures(
@@ -627,6 +631,7 @@ async def test_transport_failures(
     exc: Exception,
     kind: str,
     requests: int,
+    cause: str,
 ) -> None:
     aioclient_mock.get(USERS_ME_URL, exc=exc)
 
@@ -634,6 +639,7 @@ async def test_transport_failures(
         await client.get_user()
 
     assert caught.value.kind == kind
+    assert caught.value.cause == cause
     assert TOKEN not in str(caught.value)
     assert aioclient_mock.call_count == requests
     assert clock.sleeps == [1.0] * (requests - 1)
@@ -901,6 +907,7 @@ async def test_loopback_hung_server_times_out() -> None:
         release.set()
 
     assert caught.value.kind == "timeout"
+    assert caught.value.cause == "timeout"
 
 
 @pytest.mark.usefixtures("socket_enabled")
@@ -917,6 +924,8 @@ async def test_loopback_vanished_service() -> None:
             await client.get_user()
 
     assert caught.value.kind == "connection"
+    assert caught.value.cause == "connection refused"
+    assert "connection refused" in str(caught.value)
     assert client.budget.used == 2
 
 
@@ -931,3 +940,171 @@ def test_error_hierarchy() -> None:
     ):
         assert isinstance(error, VrmError)
     assert VrmError("x").kind == "error"
+    assert VrmError("x").cause == "error"
+    assert VrmError("x", status=404).cause == "HTTP 404"
+    assert VrmRateLimitError("x", retry_after=1, sent=False).cause == (
+        "waiting for VRM's Retry-After"
+    )
+
+
+def test_connection_causes() -> None:
+    key = aiohttp.client_reqrep.ConnectionKey("h", 1, False, True, None, None, None)
+    dns = aiohttp.ClientConnectorDNSError(key, OSError(-2, "Name or service not known"))
+    assert connection_cause(dns) == "name not resolved"
+    unreachable = aiohttp.ClientConnectorError(key, OSError(113, "No route to host"))
+    assert connection_cause(unreachable) == "cannot connect"
+
+
+# --- sites whose battery is measured by the system, not by a monitor ----------------------
+
+SYSTEM_BATTERY_URL = f"{INSTALLATIONS_URL}?idSite={SITE_ID}&extended=1"
+
+
+async def test_system_battery_from_the_extended_installations_list(
+    client: VrmClient, aioclient_mock: AiohttpClientMocker, clock: FakeClock
+) -> None:
+    aioclient_mock.get(INSTALLATIONS_URL, json=vrm_json("installations_system_battery"))
+    clock.advance(200)  # the wall clock reads 2026-01-15 10:00 UTC, 60 s after the sample
+
+    reading = await client.get_system_battery(USER_ID, SITE_ID)
+
+    assert reading is not None
+    assert reading.system
+    assert reading.instance == 0
+    assert (reading.voltage, reading.soc, reading.current) == (24.03, 81.5, -4.2)
+    assert reading.power == pytest.approx(-100.93)
+    # from the enum's raw value; its formattedValue is localised ("A descarregar")
+    assert reading.state is VrmBatteryState.DISCHARGING
+    assert reading.seconds_ago == 60
+    # what a monitor would add is not there: VRM has none of it for such a site
+    assert reading.temperature is None
+    assert reading.consumed_ah is None
+    assert reading.alarms == {}
+    assert [str(call[1]) for call in aioclient_mock.mock_calls] == [SYSTEM_BATTERY_URL]
+    assert client.budget.used == 1
+    trimmed = client.last_payloads["system_battery"]["records"][0]
+    assert [item["code"] for item in trimmed["extended"]] == ["bv", "bs", "bc", "bst"]
+    assert trimmed["num_alarms"] == 1
+    assert "email" not in str(client.last_payloads)
+
+
+def test_system_battery_shapes() -> None:
+    payload = vrm_json("installations_system_battery")
+    extended = payload["records"][0]["extended"]
+    extended[0]["isValid"] = "0"  # voltage marked invalid
+    extended[1]["rawValue"] = "181.5"  # an impossible SOC, as a string
+    extended[2]["idDataAttribute"] = 999  # same code, another attribute: not ours
+    extended[3]["rawValue"] = 7  # an unknown state: derived from the current
+    extended.append(
+        {"code": "bp", "rawValue": "-98", "dbusServiceType": "system", "timestamp": 1768471100}
+    )
+    extended.append({"code": "bv", "rawValue": 12.0, "dbusServiceType": "battery"})
+    extended.append({"code": "bs", "rawValue": 55.0, "dbusServiceType": "system"})  # a repeat
+
+    reading = parse_system_battery(payload, SITE_ID, 1768471200)
+
+    assert reading is not None
+    assert (reading.voltage, reading.soc, reading.current) == (None, None, None)
+    assert reading.power == -98
+    assert reading.state is VrmBatteryState.DISCHARGING
+    assert reading.seconds_ago == 100  # the oldest value used
+
+
+def test_system_battery_missing() -> None:
+    payload = vrm_json("installations_one")
+    payload["records"][0]["extended"] = [{"code": "tsT", "rawValue": 18.4}]
+    assert parse_system_battery(payload, SITE_ID, 0) is None
+    del payload["records"][0]["extended"]
+    assert parse_system_battery(payload, SITE_ID, 0) is None
+    with pytest.raises(VrmResponseError):
+        parse_system_battery(payload, 777, 0)
+    with pytest.raises(VrmResponseError):
+        parse_system_battery({"records": {}}, SITE_ID, 0)
+
+
+def test_state_without_a_state_code() -> None:
+    payload = vrm_json("installations_system_battery")
+    payload["records"][0]["extended"] = [
+        item for item in payload["records"][0]["extended"] if item["code"] != "bst"
+    ]
+    reading = parse_system_battery(payload, SITE_ID, 1768471200)
+    assert reading is not None
+    assert reading.state is VrmBatteryState.DISCHARGING  # -100.9 W
+
+
+async def test_overview_names_what_measures_the_battery(
+    client: VrmClient, aioclient_mock: AiohttpClientMocker
+) -> None:
+    aioclient_mock.get(OVERVIEW_URL, json=vrm_json("system_overview_no_battery"))
+
+    overview = await client.get_system_overview(SITE_ID)
+
+    assert overview.battery_monitors == ()
+    assert overview.battery_measured_by == VrmDevice(
+        kind="Solar Charger", instance=279, name="Roof", product_name="SmartSolar MPPT 100/20"
+    )
+    assert overview.battery_measured_by.label == "Roof · SmartSolar MPPT 100/20"
+    assert VrmDevice(kind="Inverter").label == "Inverter"
+
+
+async def test_overview_with_a_monitor_names_no_other_device(
+    client: VrmClient, aioclient_mock: AiohttpClientMocker
+) -> None:
+    aioclient_mock.get(OVERVIEW_URL, json=vrm_json("system_overview"))
+    overview = await client.get_system_overview(SITE_ID)
+    assert overview.battery_monitors
+    assert overview.battery_measured_by is None
+
+
+def test_old_data_marked_invalid() -> None:
+    """A real capture of old data: isValid "0" on every attribute, strings everywhere."""
+    reading = parse_battery_summary(vrm_json("battery_summary_old"), INSTANCE)
+
+    assert reading is not None
+    assert reading.has_old_data
+    assert reading.seconds_ago == 32203
+    assert (reading.soc, reading.voltage, reading.current) == (None, None, None)
+    assert reading.alarms == {}
+    assert reading.state is None
+
+
+async def test_installations_with_alarm_objects(
+    client: VrmClient, aioclient_mock: AiohttpClientMocker
+) -> None:
+    aioclient_mock.get(INSTALLATIONS_URL, json=vrm_json("installations_many"))
+    sites = await client.get_installations(USER_ID)
+    assert 151734 in [site.id for site in sites]
+
+
+async def test_errors_as_a_list(client: VrmClient, aioclient_mock: AiohttpClientMocker) -> None:
+    aioclient_mock.get(USERS_ME_URL, json=vrm_json("error_list"))
+
+    with pytest.raises(VrmResponseError) as caught:
+        await client.get_user()
+
+    assert "No settings found for this site" in str(caught.value)
+    assert caught.value.cause == "VRM reported an error (No settings found for this site)"
+
+
+@pytest.mark.parametrize(
+    ("body", "detail"),
+    [
+        ({"success": False, "errors": {"username": "Campo obrigatório"}}, "Campo obrigatório"),
+        ({"success": False, "errors": "Falhou"}, "Falhou"),
+        ({"success": False, "errors": [3]}, None),
+        ({"success": False, "errors": " "}, None),
+    ],
+)
+async def test_error_texts(
+    client: VrmClient,
+    aioclient_mock: AiohttpClientMocker,
+    body: dict[str, Any],
+    detail: str | None,
+) -> None:
+    aioclient_mock.get(USERS_ME_URL, json=body)
+
+    with pytest.raises(VrmResponseError) as caught:
+        await client.get_user()
+
+    expected = f"VRM reported an error ({detail})" if detail else "VRM reported an error"
+    assert caught.value.cause == expected

@@ -33,6 +33,7 @@ from custom_components.victron_cerbo.const import (
     CONF_SITE_ID,
     CONF_VRM_POLL_INTERVAL,
     CONF_VRM_TOKEN,
+    CONF_VRM_USER_ID,
     DOMAIN,
 )
 from custom_components.victron_cerbo.coordinator import (
@@ -47,10 +48,13 @@ from custom_components.victron_cerbo.vrm_api import RequestBudget, VrmClient
 
 from .vrm_helpers import (
     BATTERY_URL,
+    INSTALLATIONS_URL,
     INSTANCE,
     OVERVIEW_URL,
     SITE_ID,
     TOKEN,
+    USER_ID,
+    USERS_ME_URL,
     request_count,
     vrm_json,
 )
@@ -355,6 +359,32 @@ async def test_setup_vrm_down(
     assert coordinator.last_exception.translation_key == "vrm_server_error"
 
 
+@pytest.mark.parametrize(
+    ("answer", "key", "cause"),
+    [
+        ({"text": "<html>maintenance</html>"}, "vrm_bad_response", "unparsable answer"),
+        ({"status": 403, "json": vrm_json("error_403")}, "vrm_forbidden", "HTTP 403 (no access)"),
+    ],
+)
+async def test_setup_battery_failure_is_reported_at_once(
+    aioclient_mock: AiohttpClientMocker,
+    coordinator: VrmCoordinator,
+    answer: dict[str, Any],
+    key: str,
+    cause: str,
+) -> None:
+    aioclient_mock.get(OVERVIEW_URL, json=vrm_json("system_overview"))
+    aioclient_mock.get(BATTERY_URL, **answer)
+
+    with pytest.raises(ConfigEntryNotReady):
+        await coordinator.async_config_entry_first_refresh()
+
+    assert isinstance(coordinator.last_exception, UpdateFailed)
+    assert coordinator.last_exception.translation_key == key
+    assert_translated(coordinator.last_exception)
+    assert coordinator.health.last_error_cause == cause
+
+
 async def test_setup_bad_overview_does_not_block_battery_data(
     tick: Tick,
     aioclient_mock: AiohttpClientMocker,
@@ -389,62 +419,97 @@ async def test_setup_bad_overview_does_not_block_battery_data(
 @pytest.mark.parametrize(
     "case",
     [
-        ({"status": 403, "json": vrm_json("error_403")}, "forbidden", "vrm_forbidden", 1),
-        ({"status": 500, "json": vrm_json("error_500")}, "server_error", "vrm_server_error", 1),
+        ({"status": 403, "json": vrm_json("error_403")}, "forbidden", "HTTP 403 (no access)", 1),
+        ({"status": 500, "json": vrm_json("error_500")}, "server_error", "HTTP 500", 1),
+        ({"status": 502, "text": "<html>502 Bad Gateway</html>"}, "server_error", "HTTP 502", 1),
+        ({"exc": TimeoutError()}, "timeout", "timeout", 1),
+        # Only a failed connection gets its one quick retry.
+        ({"exc": aiohttp.ClientConnectionError()}, "connection", "connection failed", 2),
+        ({"text": "<html>maintenance</html>"}, "bad_response", "unparsable answer", 1),
         (
-            {"status": 502, "text": "<html>502 Bad Gateway</html>"},
-            "server_error",
-            "vrm_server_error",
+            {"json": vrm_json("error_success_false")},
+            "bad_response",
+            "VRM reported an error (missing_parameters)",
             1,
         ),
-        ({"exc": TimeoutError()}, "timeout", "vrm_timeout", 1),
-        # Only a failed connection gets its one quick retry.
-        ({"exc": aiohttp.ClientConnectionError()}, "connection", "vrm_cannot_connect", 2),
-        ({"text": "<html>maintenance</html>"}, "bad_response", "vrm_bad_response", 1),
-        ({"json": vrm_json("error_success_false")}, "bad_response", "vrm_bad_response", 1),
         (
             {"json": {"success": True, "records": {"data": 7}}},
             "bad_response",
-            "vrm_bad_response",
+            "unexpected answer",
             1,
         ),
     ],
 )
-async def test_poll_failure_keeps_last_good_data(
+async def test_poll_failures_keep_the_last_data_until_the_third(
     tick: Tick,
     aioclient_mock: AiohttpClientMocker,
     coordinator: VrmCoordinator,
     listen: Callable[[], list[int]],
     case: tuple[dict[str, Any], str, str, int],
 ) -> None:
-    answer, kind, key, requests = case
+    answer, kind, cause, requests = case
     aioclient_mock.get(OVERVIEW_URL, json=vrm_json("system_overview"))
     serve(aioclient_mock, BATTERY_URL, [{"json": vrm_json("battery_summary")}, answer])
-    await started(coordinator, listen)
+    calls = await started(coordinator, listen)
     good = coordinator.data
     good_success = coordinator.health.last_success
-
-    await tick(POLL)
-
-    assert aioclient_mock.call_count == 2 + requests
-    assert coordinator.data is good
-    assert not coordinator.last_update_success
-    assert isinstance(coordinator.last_exception, UpdateFailed)
-    assert coordinator.last_exception.translation_key == key
-    assert_translated(coordinator.last_exception)
-    assert coordinator.last_exception.translation_placeholders["site_id"] == str(SITE_ID)
-    assert TOKEN not in str(coordinator.last_exception.translation_placeholders)
     health = coordinator.health
-    assert health.last_error_kind == kind
-    assert health.status == kind
-    assert health.consecutive_failures == 1
-    assert health.last_success == good_success
-    assert health.last_attempt == dt_util.utcnow()
-    assert health.last_error_at == dt_util.utcnow()
+
+    for failures in (1, 2):
+        await tick(POLL)
+        # Still serving: the same reading, no failed update (so nothing logged yet).
+        assert aioclient_mock.call_count == 2 + failures * requests
+        assert coordinator.last_update_success
+        assert coordinator.last_exception is None
+        assert coordinator.data.battery is good.battery
+        assert coordinator.data.fetched_at == good.fetched_at
+        assert coordinator.data.failures == failures
+        assert health.serving
+        assert health.consecutive_failures == failures
+        assert health.last_error_kind == kind
+        assert health.last_error_cause == cause
+        assert health.status == kind
+        assert health.last_success == good_success
+        assert health.last_attempt == dt_util.utcnow()
+        assert health.last_error_at == dt_util.utcnow()
+    assert calls == [1, 1]  # the failure counts changed
 
     await tick(POLL)
-    assert health.consecutive_failures == 2
-    assert coordinator.data is good
+
+    assert aioclient_mock.call_count == 2 + 3 * requests
+    assert not coordinator.last_update_success
+    assert not health.serving
+    assert coordinator.data.battery is good.battery
+    error = coordinator.last_exception
+    assert isinstance(error, UpdateFailed)
+    assert error.translation_key == "vrm_unavailable"
+    assert_translated(error)
+    assert error.translation_placeholders["site_id"] == str(SITE_ID)
+    assert error.translation_placeholders["failures"] == "3"
+    assert error.translation_placeholders["cause"] == cause
+    assert TOKEN not in str(error.translation_placeholders)
+    assert health.consecutive_failures == 3
+
+
+async def test_a_good_poll_resets_the_count(
+    tick: Tick,
+    aioclient_mock: AiohttpClientMocker,
+    coordinator: VrmCoordinator,
+    listen: Callable[[], list[int]],
+) -> None:
+    aioclient_mock.get(OVERVIEW_URL, json=vrm_json("system_overview"))
+    good, down = {"json": vrm_json("battery_summary")}, {"status": 503, "text": "down"}
+    serve(aioclient_mock, BATTERY_URL, [good, down, down, good, down, down, good])
+    await started(coordinator, listen)
+
+    for _ in range(6):
+        await tick(POLL)
+        assert coordinator.last_update_success
+        assert coordinator.health.serving
+
+    assert coordinator.health.consecutive_failures == 0
+    assert coordinator.data.failures == 0
+    assert request_count(aioclient_mock, "BatterySummary") == 7
 
 
 async def test_poll_auth_failure(
@@ -506,14 +571,12 @@ async def test_429_delays_the_next_poll(
     await tick(POLL)
     limited_at = dt_util.utcnow()
     assert aioclient_mock.call_count == 3
-    assert coordinator.last_exception is not None
-    assert isinstance(coordinator.last_exception, UpdateFailed)
-    assert coordinator.last_exception.retry_after == 600
-    assert coordinator.last_exception.translation_key == "vrm_rate_limited"
-    assert_translated(coordinator.last_exception)
+    # The first failure in a row: the last data stays, no failed update.
+    assert coordinator.last_update_success
     assert coordinator.health.last_error_kind == "rate_limited"
+    assert coordinator.health.last_error_cause == "HTTP 429 (rate limited)"
     assert coordinator.budget.hold_remaining() == 600
-    assert coordinator.data is good
+    assert coordinator.data.battery is good.battery
 
     # The next poll waits for Retry-After, not the usual interval: no attempt at all.
     await tick(POLL)
@@ -530,25 +593,11 @@ async def test_429_delays_the_next_poll(
     assert coordinator.health.last_error_kind == "rate_limited"  # remembered, but not current
 
 
-async def test_429_without_retry_after_waits_five_minutes(
-    aioclient_mock: AiohttpClientMocker, coordinator: VrmCoordinator
-) -> None:
-    aioclient_mock.get(OVERVIEW_URL, json=vrm_json("system_overview"))
-    serve(
-        aioclient_mock,
-        BATTERY_URL,
-        [{"json": vrm_json("battery_summary")}, {"status": 429, "text": "slow down"}],
-    )
-    await coordinator.async_config_entry_first_refresh()
-
-    with pytest.raises(UpdateFailed) as caught:
-        await coordinator._async_update_data()
-
-    assert caught.value.retry_after == 300
-
-
-async def test_short_retry_after_never_polls_faster_than_the_interval(
-    aioclient_mock: AiohttpClientMocker, coordinator: VrmCoordinator
+async def test_third_429_in_a_row_fails_and_waits(
+    tick: Tick,
+    aioclient_mock: AiohttpClientMocker,
+    coordinator: VrmCoordinator,
+    listen: Callable[[], list[int]],
 ) -> None:
     aioclient_mock.get(OVERVIEW_URL, json=vrm_json("system_overview"))
     serve(
@@ -556,15 +605,51 @@ async def test_short_retry_after_never_polls_faster_than_the_interval(
         BATTERY_URL,
         [
             {"json": vrm_json("battery_summary")},
+            {"status": 429, "json": vrm_json("error_429"), "headers": {"Retry-After": "400"}},
+            {"status": 429, "text": "slow down"},  # no Retry-After: five minutes
             {"status": 429, "text": "{}", "headers": {"Retry-After": "5"}},
+            {"json": vrm_json("battery_summary")},
         ],
     )
-    await coordinator.async_config_entry_first_refresh()
+    await started(coordinator, listen)
 
-    with pytest.raises(UpdateFailed) as caught:
-        await coordinator._async_update_data()
+    await tick(POLL)
+    await tick(400 - POLL)
+    assert request_count(aioclient_mock, "BatterySummary") == 2
+    await tick(POLL)
+    assert request_count(aioclient_mock, "BatterySummary") == 3
+    assert coordinator.last_update_success
+    await tick(300 - 10)
+    assert request_count(aioclient_mock, "BatterySummary") == 3  # nothing before Retry-After
+    await tick(10)
+    assert request_count(aioclient_mock, "BatterySummary") == 4
 
-    assert caught.value.retry_after == POLL
+    error = coordinator.last_exception
+    assert isinstance(error, UpdateFailed)
+    assert error.translation_key == "vrm_unavailable"
+    assert_translated(error)
+    # a short Retry-After never makes us poll faster than the interval
+    assert error.retry_after == POLL
+    await tick(POLL - 10)
+    assert request_count(aioclient_mock, "BatterySummary") == 4
+    await tick(10)
+    assert request_count(aioclient_mock, "BatterySummary") == 5
+    assert coordinator.last_update_success
+
+
+async def test_429_at_setup_is_reported_at_once(
+    aioclient_mock: AiohttpClientMocker, coordinator: VrmCoordinator
+) -> None:
+    aioclient_mock.get(OVERVIEW_URL, json=vrm_json("system_overview"))
+    aioclient_mock.get(BATTERY_URL, status=429, text="slow down")
+
+    await coordinator.async_refresh()
+
+    error = coordinator.last_exception
+    assert isinstance(error, UpdateFailed)
+    assert error.translation_key == "vrm_rate_limited"
+    assert error.retry_after == 300
+    assert_translated(error)
 
 
 @pytest.mark.parametrize("options", [{CONF_BUDGET_WARNING: 2, CONF_BUDGET_LIMIT: 3}])
@@ -584,22 +669,37 @@ async def test_budget_exhausted(
     await tick(POLL)  # the fourth request would break the cap
 
     assert aioclient_mock.call_count == 3
-    error = coordinator.last_exception
-    assert isinstance(error, UpdateFailed)
-    assert error.translation_key == "vrm_budget_exceeded"
-    assert error.translation_placeholders["limit"] == "3"
-    assert_translated(error)
-    # The setup requests leave the window 3600 s after setup, 3240 s from now.
-    assert error.retry_after == pytest.approx(3600 - 2 * POLL)
+    assert coordinator.last_update_success  # the first failure in a row
     assert coordinator.health.last_error_kind == "budget"
-    assert coordinator.data is good
+    assert coordinator.health.last_error_cause == "request budget used up"
+    assert coordinator.data.battery is good.battery
     refused_at = coordinator.health.last_attempt
 
+    # The setup requests leave the window 3600 s after setup, 3240 s from now: no attempt
+    # before then.
     await tick(3000)
     assert coordinator.health.last_attempt == refused_at
     await tick(3600 - 2 * POLL - 3000)
     assert coordinator.last_update_success
+    assert coordinator.health.consecutive_failures == 0
     assert aioclient_mock.call_count == 4
+
+
+@pytest.mark.parametrize("options", [{CONF_BUDGET_WARNING: 1, CONF_BUDGET_LIMIT: 1}])
+async def test_budget_exhausted_at_setup(
+    aioclient_mock: AiohttpClientMocker, coordinator: VrmCoordinator
+) -> None:
+    ok_vrm(aioclient_mock)
+    coordinator.budget.acquire()  # someone else took the only slot
+
+    await coordinator.async_refresh()
+
+    error = coordinator.last_exception
+    assert isinstance(error, UpdateFailed)
+    assert error.translation_key == "vrm_budget_exceeded"
+    assert error.translation_placeholders["limit"] == "1"
+    assert_translated(error)
+    assert aioclient_mock.call_count == 0
 
 
 @pytest.mark.parametrize("options", [{CONF_BUDGET_WARNING: 1}])
@@ -687,3 +787,88 @@ def test_health_before_anything() -> None:
     assert not health.is_healthy()
     assert health.data_age() is None
     assert health.as_dict()["last_attempt"] is None
+
+
+# --- a site without a battery monitor -------------------------------------------------------
+
+SYSTEM_BATTERY_URL = f"{INSTALLATIONS_URL}?idSite={SITE_ID}&extended=1"
+
+
+@pytest.fixture
+def system_entry(hass: HomeAssistant) -> MockConfigEntry:
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        title="Cabin",
+        unique_id="c0619ab1e2f3",
+        data={
+            CONF_VRM_TOKEN: TOKEN,
+            CONF_SITE_ID: SITE_ID,
+            CONF_VRM_USER_ID: USER_ID,
+            CONF_BATTERY_INSTANCE: None,
+        },
+    )
+    entry.add_to_hass(hass)
+    entry.mock_state(hass, ConfigEntryState.SETUP_IN_PROGRESS)
+    return entry
+
+
+async def test_system_battery_one_request_per_poll(
+    hass: HomeAssistant,
+    tick: Tick,
+    aioclient_mock: AiohttpClientMocker,
+    system_entry: MockConfigEntry,
+    client: VrmClient,
+    *,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    freezer.move_to("2026-01-15T10:00:00+00:00")
+    aioclient_mock.get(OVERVIEW_URL, json=vrm_json("system_overview_no_battery"))
+    aioclient_mock.get(INSTALLATIONS_URL, json=vrm_json("installations_system_battery"))
+    coordinator = VrmCoordinator(hass, system_entry, client)
+    unsubscribe = coordinator.async_add_listener(lambda: None)
+
+    await coordinator.async_config_entry_first_refresh()
+
+    assert coordinator.battery_instance is None
+    battery = coordinator.data.battery
+    assert battery is not None
+    assert battery.system
+    assert battery.soc == 81.5
+    assert coordinator.health.data_age() == 60
+    assert coordinator.overview is not None
+    assert coordinator.overview.battery_measured_by is not None
+    assert [str(call[1]) for call in aioclient_mock.mock_calls] == [
+        OVERVIEW_URL,
+        SYSTEM_BATTERY_URL,
+    ]
+
+    for _ in range(20):
+        await tick(POLL)
+    # One installations request per poll, and the hourly overview: nothing else.
+    assert request_count(aioclient_mock, "extended=1") == 21
+    assert request_count(aioclient_mock, "system-overview") == 2
+    assert request_count(aioclient_mock, "BatterySummary") == 0
+    # the rolling hour: the two setup requests have just left it
+    assert coordinator.budget.used == 21
+    unsubscribe()
+
+
+async def test_system_battery_without_a_stored_user_id(
+    hass: HomeAssistant,
+    aioclient_mock: AiohttpClientMocker,
+    system_entry: MockConfigEntry,
+    client: VrmClient,
+) -> None:
+    hass.config_entries.async_update_entry(
+        system_entry, data={**system_entry.data, CONF_VRM_USER_ID: None}
+    )
+    aioclient_mock.get(USERS_ME_URL, json=vrm_json("users_me"))
+    aioclient_mock.get(OVERVIEW_URL, json=vrm_json("system_overview_no_battery"))
+    aioclient_mock.get(INSTALLATIONS_URL, json=vrm_json("installations_system_battery"))
+    coordinator = VrmCoordinator(hass, system_entry, client)
+
+    await coordinator.async_config_entry_first_refresh()
+
+    assert coordinator.user_id == USER_ID
+    assert coordinator.data.battery is not None
+    assert aioclient_mock.call_count == 3

@@ -147,9 +147,9 @@ def _error(kind: str | None, failing: bool) -> dict[str, Any]:
 
 
 def _vrm_ok(sources: BatterySources) -> bool:
+    """Connected until the third failed poll in a row, like the values VRM serves."""
     assert sources.vrm is not None
-    health = sources.vrm.health
-    return health.consecutive_failures == 0 and health.last_success is not None
+    return sources.vrm.health.serving
 
 
 def _budget_attributes(sources: BatterySources, _: datetime) -> dict[str, Any]:
@@ -168,8 +168,9 @@ HEALTH_BINARY_SENSORS: tuple[VictronHealthBinarySensorEntityDescription, ...] = 
         device_class=BinarySensorDeviceClass.CONNECTIVITY,
         entity_category=EntityCategory.DIAGNOSTIC,
         is_on_fn=lambda s, _: _vrm_ok(s),
+        # the cause in plain words ("timeout", "HTTP 503"), not an internal kind
         attributes_fn=lambda s, _: _error(
-            s.vrm.health.last_error_kind if s.vrm else None, not _vrm_ok(s)
+            s.vrm.health.last_error_cause if s.vrm else None, not _vrm_ok(s)
         ),
     ),
     VictronHealthBinarySensorEntityDescription(

@@ -59,6 +59,7 @@ from .const import (
     CONF_VRM_API_URL,
     CONF_VRM_POLL_INTERVAL,
     CONF_VRM_TOKEN,
+    CONF_VRM_USER_ID,
     DEFAULT_BUDGET_LIMIT,
     DEFAULT_BUDGET_WARNING,
     DEFAULT_LOCAL_FAST_INTERVAL,
@@ -136,6 +137,7 @@ class VictronCerboConfigFlow(ConfigFlow, domain=DOMAIN):
         self._port = DEFAULT_LOCAL_PORT
         self._local: CerboDiscovery | None = None
         self._token: str | None = None
+        self._user_id: int | None = None
         self._sites: dict[int, VrmSite] = {}
         self._site: VrmSite | None = None
         self._overview: VrmSystemOverview | None = None
@@ -203,7 +205,7 @@ class VictronCerboConfigFlow(ConfigFlow, domain=DOMAIN):
         errors: dict[str, str] = {}
         if user_input is not None:
             token = user_input[CONF_VRM_TOKEN].strip()
-            sites, error = await _list_sites(self.hass, token, DEFAULT_VRM_API_URL)
+            user_id, sites, error = await _list_sites(self.hass, token, DEFAULT_VRM_API_URL)
             # A site without a portal ID cannot be told apart from another one.
             sites = [site for site in sites if site.identifier]
             if error:
@@ -212,6 +214,7 @@ class VictronCerboConfigFlow(ConfigFlow, domain=DOMAIN):
                 errors["base"] = "no_sites"
             else:
                 self._token = token
+                self._user_id = user_id
                 self._sites = {site.id: site for site in sites}
                 return await self.async_step_site()
 
@@ -288,8 +291,8 @@ class VictronCerboConfigFlow(ConfigFlow, domain=DOMAIN):
         self._abort_if_unique_id_configured()
         self._site = site
         self._overview = overview
-        if len(overview.battery_monitors) == 1:
-            return self._create_entry(overview.battery_monitors[0].instance)
+        if len(overview.battery_monitors) <= 1:
+            return self._create_entry(_only_monitor(overview))
         return await self.async_step_battery()
 
     async def async_step_battery(
@@ -324,6 +327,7 @@ class VictronCerboConfigFlow(ConfigFlow, domain=DOMAIN):
             data |= {
                 CONF_VRM_TOKEN: self._token,
                 CONF_SITE_ID: self._site.id,
+                CONF_VRM_USER_ID: self._user_id,
                 CONF_BATTERY_INSTANCE: battery_instance,
                 CONF_PORTAL_ID: _portal(self._site.identifier),
             }
@@ -370,14 +374,14 @@ class VictronCerboConfigFlow(ConfigFlow, domain=DOMAIN):
         errors: dict[str, str] = {}
         if user_input is not None:
             token = user_input[CONF_VRM_TOKEN].strip()
-            error = await _check_token_for_site(
+            user_id, error = await _check_token_for_site(
                 self.hass, token, entry.data[CONF_SITE_ID], _vrm_url(entry)
             )
             if error:
                 errors["base"] = error
             else:
                 return self.async_update_reload_and_abort(
-                    entry, data_updates={CONF_VRM_TOKEN: token}
+                    entry, data_updates={CONF_VRM_TOKEN: token, CONF_VRM_USER_ID: user_id}
                 )
         return self.async_show_form(
             step_id="reauth_confirm",
@@ -410,7 +414,9 @@ class VictronCerboConfigFlow(ConfigFlow, domain=DOMAIN):
             if has_vrm and not errors:
                 token = user_input[CONF_VRM_TOKEN].strip()
                 site_id = entry.data[CONF_SITE_ID]
-                error = await _check_token_for_site(self.hass, token, site_id, _vrm_url(entry))
+                user_id, error = await _check_token_for_site(
+                    self.hass, token, site_id, _vrm_url(entry)
+                )
                 overview: VrmSystemOverview | None = None
                 if not error:
                     overview, error = await _fetch_overview(
@@ -420,14 +426,12 @@ class VictronCerboConfigFlow(ConfigFlow, domain=DOMAIN):
                     errors["base"] = error
                 else:
                     assert overview is not None
-                    updates[CONF_VRM_TOKEN] = token
+                    updates |= {CONF_VRM_TOKEN: token, CONF_VRM_USER_ID: user_id}
                     self._reconfigure_updates = updates
                     if len(overview.battery_monitors) > 1:
                         self._overview = overview
                         return await self.async_step_battery()
-                    return self._finish_reconfigure(
-                        battery_instance=overview.battery_monitors[0].instance
-                    )
+                    return self._finish_reconfigure(battery_instance=_only_monitor(overview))
             if not errors:
                 return self.async_update_reload_and_abort(entry, data_updates=updates)
 
@@ -446,7 +450,7 @@ class VictronCerboConfigFlow(ConfigFlow, domain=DOMAIN):
 
     _reconfigure_updates: dict[str, Any]
 
-    def _finish_reconfigure(self, *, battery_instance: int) -> ConfigFlowResult:
+    def _finish_reconfigure(self, *, battery_instance: int | None) -> ConfigFlowResult:
         """Save the reconfigured connection and reload the entry."""
         updates = self._reconfigure_updates | {CONF_BATTERY_INSTANCE: battery_instance}
         return self.async_update_reload_and_abort(
@@ -478,33 +482,33 @@ async def _probe_local(
 
 async def _list_sites(
     hass: HomeAssistant, token: str, base_url: str
-) -> tuple[list[VrmSite], str | None]:
-    """Validate the token and list the sites it can see; return (sites, error key)."""
+) -> tuple[int | None, list[VrmSite], str | None]:
+    """Validate the token and list the sites it can see; return (user id, sites, error key)."""
     client = _vrm_client(hass, token, base_url)
     try:
         user = await client.get_user()
-        return await client.get_installations(user.id), None
+        return user.id, await client.get_installations(user.id), None
     except VrmAuthenticationError:
-        return [], "invalid_auth"
+        return None, [], "invalid_auth"
     except VrmForbiddenError:
-        return [], "forbidden"
+        return None, [], "forbidden"
     except VrmError:
-        return [], "cannot_connect"
+        return None, [], "cannot_connect"
     except Exception:  # noqa: BLE001 - a flow must show "unknown", not crash
         LOGGER.exception("Unexpected error while validating the VRM token")
-        return [], "unknown"
+        return None, [], "unknown"
 
 
 async def _check_token_for_site(
     hass: HomeAssistant, token: str, site_id: int, base_url: str
-) -> str | None:
-    """Return an error key unless the token is valid and can see the site."""
-    sites, error = await _list_sites(hass, token, base_url)
+) -> tuple[int | None, str | None]:
+    """The user id, or an error key unless the token is valid and can see the site."""
+    user_id, sites, error = await _list_sites(hass, token, base_url)
     if error:
-        return error
+        return None, error
     if all(site.id != site_id for site in sites):
-        return "site_not_accessible"
-    return None
+        return None, "site_not_accessible"
+    return user_id, None
 
 
 async def _fetch_overview(
@@ -518,9 +522,17 @@ async def _fetch_overview(
         return None, "forbidden_site"
     except VrmError:
         return None, "cannot_connect"
-    if not overview.battery_monitors:
-        return None, "no_battery_monitor"
     return overview, None
+
+
+def _only_monitor(overview: VrmSystemOverview) -> int | None:
+    """The instance of the site's one battery monitor; None for a site without one.
+
+    Such a site's battery is measured by its inverter or MPPT: the GX's system battery values
+    are read from VRM's installations list instead of the BatterySummary widget.
+    """
+    monitors = overview.battery_monitors
+    return monitors[0].instance if monitors else None
 
 
 def _vrm_url(entry: VictronConfigEntry) -> str:

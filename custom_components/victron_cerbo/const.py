@@ -12,6 +12,9 @@ LOGGER = logging.getLogger(__package__)
 CONF_VRM_TOKEN: Final = "vrm_token"
 CONF_SITE_ID: Final = "site_id"  # VRM idSite (int)
 CONF_BATTERY_INSTANCE: Final = "battery_instance"  # VRM battery monitor instance (int)
+# VRM idUser (int); with battery_instance None the site has no monitor and the GX's system
+# battery is read from the user's installations list
+CONF_VRM_USER_ID: Final = "vrm_user_id"
 CONF_HOST: Final = "host"
 CONF_PORT: Final = "port"
 CONF_PORTAL_ID: Final = "portal_id"  # VRM identifier == the Cerbo's system /Serial

@@ -3,9 +3,10 @@
 Each source has its own coordinator, so one failing never marks the other's entities
 unavailable.
 
-VRM (cloud): one BatterySummary request per poll, discovery at most hourly. At the 180 s default
-that is 20 requests an hour plus one system-overview. Failures never replace the last good data;
-`health` records every attempt for the health entities.
+VRM (cloud): one request per poll (the monitor's BatterySummary, or for a site without a monitor
+the installations list with the GX's system battery), discovery at most hourly. At the 180 s
+default that is 20 requests an hour plus one system-overview. A failed poll keeps the last data
+until the third failure in a row; `health` records every attempt for the health entities.
 
 Local (the Cerbo GX's DBus HTTP API) on a tiered cadence: every fast interval (10 s by default)
 one tick reads the `system` root and the active battery root; at most one slower root rides
@@ -49,6 +50,7 @@ from .const import (
     CONF_PORTAL_ID,
     CONF_SITE_ID,
     CONF_VRM_POLL_INTERVAL,
+    CONF_VRM_USER_ID,
     DEFAULT_BUDGET_LIMIT,
     DEFAULT_BUDGET_WARNING,
     DEFAULT_LOCAL_FAST_INTERVAL,
@@ -113,6 +115,8 @@ class VrmData:
     battery: VrmBatteryReading | None
     overview: VrmSystemOverview | None
     fetched_at: datetime = field(compare=False)
+    # Failed polls since this data was fetched (0 after a success); a change wakes listeners.
+    failures: int = 0
 
 
 @dataclass(kw_only=True)
@@ -123,11 +127,24 @@ class VrmHealth:
     last_success: datetime | None = None
     consecutive_failures: int = 0
     last_error_kind: str | None = None  # timeout, auth, rate_limited, forbidden, ...
+    last_error_cause: str | None = None  # plain words: "timeout", "HTTP 503", ...
     last_error: str | None = None
     last_error_at: datetime | None = None
     vrm_seconds_ago: float | None = None  # VRM's sample age when it was fetched
     reading_fetched_at: datetime | None = None
     has_old_data: bool | None = None
+
+    @property
+    def serving(self) -> bool:
+        """True from the first success until the third failure in a row.
+
+        One rule for the values, the connection sensor and the log: a failed poll or two
+        (however long each took) keep the last values; the third makes them unavailable.
+        """
+        return (
+            self.last_success is not None
+            and self.consecutive_failures < FAILURES_BEFORE_UNAVAILABLE
+        )
 
     @property
     def status(self) -> str:
@@ -168,6 +185,7 @@ class VrmHealth:
             "last_success": iso(self.last_success),
             "consecutive_failures": self.consecutive_failures,
             "last_error_kind": self.last_error_kind,
+            "last_error_cause": self.last_error_cause,
             "last_error": self.last_error,
             "last_error_at": iso(self.last_error_at),
             "data_age": self.data_age(now),
@@ -225,7 +243,11 @@ class VrmCoordinator(DataUpdateCoordinator[VrmData]):
         )
         self.client = client
         self.site_id = int(entry.data[CONF_SITE_ID])
-        self.battery_instance = int(entry.data[CONF_BATTERY_INSTANCE])
+        instance = entry.data.get(CONF_BATTERY_INSTANCE)
+        # None: no battery monitor on the site; the GX's system battery is read instead.
+        self.battery_instance: int | None = None if instance is None else int(instance)
+        user_id = entry.data.get(CONF_VRM_USER_ID)
+        self.user_id: int | None = None if user_id is None else int(user_id)
         # Keep counting across reloads: adopt the entry's budget into this client.
         client.budget = entry_request_budget(hass, entry, client.budget)
         self.budget = client.budget
@@ -243,6 +265,8 @@ class VrmCoordinator(DataUpdateCoordinator[VrmData]):
         """Discover the site's devices once, before the first poll."""
         now = self._begin_attempt()
         try:
+            if self.battery_instance is None and self.user_id is None:
+                self.user_id = (await self.client.get_user()).id
             self.overview = await self.client.get_system_overview(self.site_id)
         except VrmResponseError as err:
             # A malformed overview must not block battery data; it is retried within the hour.
@@ -253,14 +277,18 @@ class VrmCoordinator(DataUpdateCoordinator[VrmData]):
         self._overview_checked = now
 
     async def _async_update_data(self) -> VrmData:
-        """One BatterySummary request (plus the hourly overview)."""
+        """One battery request (plus the hourly overview).
+
+        A failed poll keeps the last data until the third failure in a row; only then is
+        UpdateFailed raised, which Home Assistant logs once (and "recovered" once after).
+        """
         now = self._begin_attempt()
         started = time.monotonic()
         try:
-            reading = await self.client.get_battery_summary(self.site_id, self.battery_instance)
+            reading = await self._async_read_battery()
         except VrmError as err:
             self._record_failure(err)
-            raise self._translate(err) from err
+            return self._keep_or_raise(err)
         except Exception as err:
             self._record_failure(err)
             raise
@@ -269,6 +297,44 @@ class VrmCoordinator(DataUpdateCoordinator[VrmData]):
         await self._async_refresh_overview(now)
         self._record_success(now, reading)
         return VrmData(battery=reading, overview=self.overview, fetched_at=now)
+
+    async def _async_read_battery(self) -> VrmBatteryReading | None:
+        """The monitor's BatterySummary, or the system battery for a site without a monitor."""
+        if self.battery_instance is not None:
+            return await self.client.get_battery_summary(self.site_id, self.battery_instance)
+        assert self.user_id is not None  # learnt in _async_setup
+        return await self.client.get_system_battery(self.user_id, self.site_id)
+
+    def _keep_or_raise(self, err: VrmError) -> VrmData:
+        """The last data while fewer than three polls failed in a row; else the error."""
+        failures = self.health.consecutive_failures
+        data: VrmData | None = self.data  # None until the first success
+        if (
+            data is None
+            or isinstance(err, VrmAuthenticationError)
+            or failures >= FAILURES_BEFORE_UNAVAILABLE
+        ):
+            raise self._translate(err, running=data is not None) from err
+        LOGGER.debug(
+            "VRM poll failed (%s in a row, %s), keeping the last data: %s",
+            failures,
+            err.cause,
+            err,
+        )
+        if (wait := self._wait_after(err)) is not None:
+            # What UpdateFailed(retry_after=...) would do, without marking the data failed:
+            # nothing is sent to VRM before its Retry-After (or a free budget slot).
+            self._retry_after = wait
+        return replace(data, failures=failures)
+
+    def _wait_after(self, err: VrmError) -> float | None:
+        """Seconds to wait before the next poll after a rate limit or a full budget."""
+        if isinstance(err, VrmRateLimitError):
+            wait = DEFAULT_RATE_LIMIT_HOLD if err.retry_after is None else err.retry_after
+            return max(wait, self._poll_seconds)
+        if isinstance(err, VrmBudgetExceededError):
+            return max(err.retry_after, self._poll_seconds)
+        return None
 
     async def _async_refresh_overview(self, now: datetime) -> None:
         """Refetch the device list when an hour has passed, unless the budget is tight."""
@@ -304,29 +370,35 @@ class VrmCoordinator(DataUpdateCoordinator[VrmData]):
         health = self.health
         health.consecutive_failures += 1
         health.last_error_kind = err.kind if isinstance(err, VrmError) else "unexpected"
+        health.last_error_cause = err.cause if isinstance(err, VrmError) else "unexpected error"
         health.last_error = str(err) if isinstance(err, VrmError) else type(err).__name__
         health.last_error_at = health.last_attempt
 
     # --- errors ---------------------------------------------------------------------------
 
-    def _translate(self, err: VrmError) -> ConfigEntryAuthFailed | UpdateFailed:
-        """Map a client error to what the coordinator machinery understands."""
+    def _translate(
+        self, err: VrmError, *, running: bool = False
+    ) -> ConfigEntryAuthFailed | UpdateFailed:
+        """Map a client error to what the coordinator machinery understands.
+
+        `running`: the source had data, so this is its third failure in a row.
+        """
         if isinstance(err, VrmAuthenticationError):
             return ConfigEntryAuthFailed(
                 translation_domain=DOMAIN, translation_key="vrm_auth_failed"
             )
-        placeholders = {"site_id": str(self.site_id), "error": str(err)}
-        retry_after: float | None = None
-        if isinstance(err, VrmForbiddenError):
+        placeholders = {"site_id": str(self.site_id), "error": str(err), "cause": err.cause}
+        retry_after = self._wait_after(err)
+        if running:
+            # one message for every cause; the cause itself is a placeholder
+            key = "vrm_unavailable"
+            placeholders["failures"] = str(self.health.consecutive_failures)
+        elif isinstance(err, VrmForbiddenError):
             key = "vrm_forbidden"
         elif isinstance(err, VrmRateLimitError):
             key = "vrm_rate_limited"
-            # the same wait the client holds its budget for
-            wait = DEFAULT_RATE_LIMIT_HOLD if err.retry_after is None else err.retry_after
-            retry_after = max(wait, self._poll_seconds)
         elif isinstance(err, VrmBudgetExceededError):
             key = "vrm_budget_exceeded"
-            retry_after = max(err.retry_after, self._poll_seconds)
             placeholders["limit"] = str(self.budget.limit)
         elif isinstance(err, VrmConnectionError):
             key = {"timeout": "vrm_timeout", "server_error": "vrm_server_error"}.get(

@@ -116,6 +116,8 @@ def _battery_model(entry: VictronConfigEntry) -> str | None:
             if root is not None and root.product_name:
                 return root.product_name
     if runtime.vrm is not None and (overview := runtime.vrm.overview) is not None:
+        if runtime.vrm.battery_instance is None and overview.battery_measured_by is not None:
+            return f"No battery monitor; measured by {overview.battery_measured_by.label}"
         for monitor in overview.battery_monitors:
             if monitor.instance == runtime.vrm.battery_instance:
                 return monitor.product_name
@@ -229,15 +231,16 @@ class VictronEntity(Entity):
 def source_attributes(reading: Reading, now: datetime) -> dict[str, Any]:
     """Where a value came from and how old its sample was when the state was written.
 
-    `battery_device` names the device that measured it when the values follow whatever the GX
-    uses as its battery.
+    `measured_by` names the device behind it when it is not the battery monitor: whatever the
+    GX uses as its battery (when the values follow it), or the inverter or MPPT of a VRM site
+    without a battery monitor.
     """
     attributes: dict[str, Any] = {
         "source": reading.source.value,
         "data_age": round(reading.age(now)),
     }
-    if reading.device is not None:
-        attributes["battery_device"] = reading.device
+    if reading.measured_by is not None:
+        attributes["measured_by"] = reading.measured_by
     return attributes
 
 

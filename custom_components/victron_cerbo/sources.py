@@ -55,7 +55,9 @@ class Reading:
     value: Any
     source: Source
     sampled_at: datetime
-    device: str | None = None  # the device that measured it, when not the monitor set up
+    # The device that measured it, when not the battery monitor set up: the GX's stand-in
+    # the values follow, or the inverter or MPPT of a VRM site without a battery monitor.
+    measured_by: str | None = None
 
     def age(self, now: datetime) -> float:
         """Seconds between the sample and `now`, never negative."""
@@ -317,14 +319,26 @@ class BatterySources:
         return _LocalSample(self.local.data, sampled) if sampled is not None else None
 
     def _vrm(self, now: datetime) -> _VrmSample | None:
-        """The VRM battery reading while its sample is younger than ten minutes."""
+        """The VRM battery reading while its sample is younger than ten minutes.
+
+        Not after VRM's third failed poll in a row, like the connection sensor and the log.
+        """
         sampled = self.vrm_sample_time()
         if self.vrm is None or self.vrm.data is None or sampled is None:
+            return None
+        if not self.vrm.health.serving:
             return None
         reading = self.vrm.data.battery
         if reading is None or reading.has_old_data or now - sampled >= VRM_MAX_AGE:
             return None
         return _VrmSample(reading, sampled)
+
+    def vrm_measured_by(self) -> str | None:
+        """What measures the battery VRM reports for a site without a battery monitor."""
+        if self.vrm is None or self.vrm.battery_instance is not None:
+            return None
+        device = self.vrm.overview.battery_measured_by if self.vrm.overview else None
+        return device.label if device else "the GX's system battery"
 
     def is_fresh(self, source: Source, now: datetime) -> bool:
         """Whether the source could serve values now."""
@@ -348,7 +362,7 @@ class BatterySources:
             assert spec.vrm is not None  # only read when there is a VRM reader
             value = spec.vrm(vrm.reading)
             if value is not None or local is None:
-                return Reading(value, Source.VRM, vrm.sampled_at)
+                return Reading(value, Source.VRM, vrm.sampled_at, self.vrm_measured_by())
         if local is not None:
             return self._local_reading(spec, None, local)
         return None
@@ -364,7 +378,7 @@ class BatterySources:
         if not data.system_serves_monitor and monitor.read_at is not None:
             sampled = min(sampled, monitor.read_at)
         device = monitor.name if monitor.following_system else None
-        return Reading(value, Source.LOCAL, sampled, device)
+        return Reading(value, Source.LOCAL, sampled, measured_by=device)
 
     def value(self, key: str, now: datetime) -> Reading | None:
         """`pick` for a value of `VALUES` by key."""

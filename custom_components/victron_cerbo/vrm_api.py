@@ -9,6 +9,7 @@ request is in flight per client.
 from __future__ import annotations
 
 import asyncio
+import errno
 import json
 import logging
 import math
@@ -87,6 +88,20 @@ _BATTERY_ALARMS: Final[Mapping[str, tuple[int, str]]] = {
     "Abd": (740, "discharge_blocked"),
 }
 
+# The GX's system battery in `installations?extended=1` (codes bv/bs/bc/bst, ids checked too):
+# what VRM shows for a site whose battery is measured by an inverter or MPPT, not a monitor.
+_SYSTEM_FIELDS: Final[Mapping[str, tuple[int | None, str]]] = {
+    "bv": (143, "voltage"),
+    "bs": (144, "soc"),
+    "bc": (147, "current"),
+    "bp": (None, "power"),  # id not documented; matched on code and the system service
+    "bst": (215, "state"),
+}
+_SYSTEM_STATES: Final[Mapping[int, str]] = {0: "idle", 1: "charging", 2: "discharging"}
+SYSTEM_BATTERY_INSTANCE: Final = 0
+# Devices that measure the battery when there is no monitor, in the GX's order of preference.
+_MEASURING_DEVICES: Final = ("VE.Bus System", "Inverter", "Solar Charger")
+
 _SNAKE = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 
 
@@ -96,25 +111,38 @@ _SNAKE = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 class VrmError(Exception):
     """Base class of every VRM client error.
 
-    `kind` is a short stable string for health reporting; `status` the HTTP status, if any.
+    `kind` is a short stable string for health reporting; `status` the HTTP status, if any;
+    `cause` says in plain words what went wrong ("timeout", "HTTP 503", "connection refused").
     """
 
     kind: str = "error"
+    cause: str = "error"
 
-    def __init__(self, message: str, *, status: int | None = None) -> None:
-        """Keep the HTTP status next to the message."""
+    def __init__(
+        self, message: str, *, status: int | None = None, cause: str | None = None
+    ) -> None:
+        """Keep the HTTP status and the plain cause next to the message."""
         super().__init__(message)
         self.status = status
+        if cause is not None:
+            self.cause = cause
+        elif status is not None:
+            self.cause = f"HTTP {status}"
 
 
 class VrmConnectionError(VrmError):
     """VRM could not be reached, timed out or kept answering 5xx after the retries."""
 
     def __init__(
-        self, message: str, *, kind: str = "connection", status: int | None = None
+        self,
+        message: str,
+        *,
+        kind: str = "connection",
+        status: int | None = None,
+        cause: str | None = None,
     ) -> None:
         """`kind` is "timeout", "server_error" or "connection"."""
-        super().__init__(message, status=status)
+        super().__init__(message, status=status, cause=cause)
         self.kind = kind
 
 
@@ -122,6 +150,7 @@ class VrmAuthenticationError(VrmError):
     """401: the token is invalid, revoked or expired."""
 
     kind = "auth"
+    cause = "token rejected"
 
 
 class VrmForbiddenError(VrmError):
@@ -131,7 +160,7 @@ class VrmForbiddenError(VrmError):
 
     def __init__(self, message: str, *, site_id: int | None = None) -> None:
         """Remember which site was refused."""
-        super().__init__(message, status=HTTPStatus.FORBIDDEN)
+        super().__init__(message, status=HTTPStatus.FORBIDDEN, cause="HTTP 403 (no access)")
         self.site_id = site_id
 
 
@@ -140,9 +169,10 @@ class VrmRateLimitError(VrmError):
 
     kind = "rate_limited"
 
-    def __init__(self, message: str, *, retry_after: float | None) -> None:
-        """`retry_after` is in seconds; None when VRM did not say."""
-        super().__init__(message, status=HTTPStatus.TOO_MANY_REQUESTS)
+    def __init__(self, message: str, *, retry_after: float | None, sent: bool = True) -> None:
+        """`retry_after` is in seconds; None when VRM did not say. `sent`: VRM answered 429."""
+        cause = "HTTP 429 (rate limited)" if sent else "waiting for VRM's Retry-After"
+        super().__init__(message, status=HTTPStatus.TOO_MANY_REQUESTS, cause=cause)
         self.retry_after = retry_after
 
 
@@ -150,6 +180,7 @@ class VrmBudgetExceededError(VrmError):
     """Our own cap on requests per rolling hour is reached; nothing was sent."""
 
     kind = "budget"
+    cause = "request budget used up"
 
     def __init__(self, message: str, *, retry_after: float) -> None:
         """`retry_after` is the number of seconds until a slot frees up."""
@@ -161,6 +192,22 @@ class VrmResponseError(VrmError):
     """VRM answered, but not with what we asked for (success:false, HTML, wrong shape, 4xx)."""
 
     kind = "bad_response"
+    cause = "unexpected answer"
+
+
+def connection_cause(err: aiohttp.ClientError) -> str:
+    """Plain words for why a connection failed."""
+    if isinstance(err, aiohttp.ClientConnectorDNSError):
+        return "name not resolved"
+    if isinstance(err, aiohttp.ClientConnectorError):
+        if err.os_error.errno == errno.ECONNREFUSED:
+            return "connection refused"
+        return "cannot connect"
+    if isinstance(err, aiohttp.ServerDisconnectedError):
+        return "connection closed"
+    if isinstance(err, aiohttp.ClientPayloadError):
+        return "answer cut off"
+    return "connection failed"
 
 
 # --- request budget -----------------------------------------------------------------------
@@ -337,10 +384,31 @@ class VrmBatteryMonitor:
 
 
 @dataclass(frozen=True, kw_only=True)
+class VrmDevice:
+    """Any device of the site, named as the user named it where possible."""
+
+    kind: str  # VRM's device name: "Solar Charger", "VE.Bus System", ...
+    instance: int | None = None
+    name: str | None = None  # the user's custom name
+    product_name: str | None = None
+
+    @property
+    def label(self) -> str:
+        """Custom name and product, e.g. "Roof · SmartSolar MPPT 150/35", or what is known."""
+        parts = [part for part in (self.name, self.product_name) if part]
+        return " · ".join(dict.fromkeys(parts)) or self.kind
+
+
+@dataclass(frozen=True, kw_only=True)
 class VrmSystemOverview:
-    """The site's devices as far as this integration cares (`/system-overview`)."""
+    """The site's devices as far as this integration cares (`/system-overview`).
+
+    `battery_measured_by` is the device that measures the battery when the site has no
+    battery monitor (the GX then uses the inverter's or the MPPTs' own measurement).
+    """
 
     battery_monitors: tuple[VrmBatteryMonitor, ...] = ()
+    battery_measured_by: VrmDevice | None = None
     gateway_model: str | None = None
     firmware: str | None = None
     logging_interval: int | None = None  # seconds between GX uploads
@@ -379,6 +447,7 @@ class VrmBatteryReading:
     seconds_ago: float | None = None
     has_old_data: bool = False
     stale_fields: frozenset[str] = frozenset()
+    system: bool = False  # the GX's system battery (no monitor), not a monitor's own values
 
     @property
     def highest_alarm(self) -> int:
@@ -604,6 +673,79 @@ def parse_battery_summary(payload: Mapping[str, Any], instance: int) -> VrmBatte
     )
 
 
+def _system_value(entry: Mapping[str, Any]) -> tuple[str, float | None] | None:
+    """(field, number) for one `extended` entry of the system battery; None when not one."""
+    code = _as_str(entry.get("code"))
+    known = _SYSTEM_FIELDS.get(code or "")
+    if known is None:
+        return None
+    attribute_id = _as_int(entry.get("idDataAttribute"))
+    if known[0] is not None and attribute_id is not None and attribute_id != known[0]:
+        return None
+    service = _as_str(entry.get("dbusServiceType"))
+    if service is not None and service != "system":
+        return None
+    # rawValue only: formattedValue is localised ("Inativo", "A descarregar")
+    return known[1], _as_float(entry.get("rawValue")) if _is_valid(entry) else None
+
+
+def parse_system_battery(
+    payload: Mapping[str, Any], site_id: int, now: float
+) -> VrmBatteryReading | None:
+    """The GX's system battery of one site from `installations?idSite=&extended=1`.
+
+    None when VRM lists none of its values. `now` (unix seconds) dates the sample: its age is
+    that of the oldest value used.
+    """
+    records = payload.get("records")
+    if not isinstance(records, list):
+        raise VrmResponseError("installations without a records list")
+    record = next(
+        (
+            row
+            for row in records
+            if isinstance(row, Mapping) and _as_int(row.get("idSite")) == site_id
+        ),
+        None,
+    )
+    if record is None:
+        raise VrmResponseError(f"installations without site {site_id}")
+    extended = record.get("extended")
+    values: dict[str, float | None] = {}
+    stamps: list[float] = []
+    for entry in extended if isinstance(extended, list) else []:
+        if not isinstance(entry, Mapping) or (found := _system_value(entry)) is None:
+            continue
+        name, number = found
+        if name in values:
+            continue  # the first of a code wins
+        values[name] = number
+        if number is not None and (stamp := _as_float(entry.get("timestamp"))) is not None:
+            stamps.append(stamp)
+    if not values:
+        return None
+    soc = values.get("soc")
+    if soc is not None and not 0 <= soc <= 100:  # noqa: PLR2004
+        soc = None
+    voltage, current = values.get("voltage"), values.get("current")
+    power = values.get("power")
+    if power is None and voltage is not None and current is not None:
+        power = round(voltage * current, 2)
+    level = values.get("state")
+    state_name = _SYSTEM_STATES.get(int(level)) if level is not None else None
+    state = VrmBatteryState(state_name) if state_name else _derive_state(power, current)
+    return VrmBatteryReading(
+        instance=SYSTEM_BATTERY_INSTANCE,
+        soc=soc,
+        voltage=voltage,
+        current=current,
+        power=power,
+        state=state,
+        seconds_ago=max(0.0, now - min(stamps)) if stamps else None,
+        system=True,
+    )
+
+
 def _is_battery_monitor(device: Mapping[str, Any]) -> bool:
     """VRM names them "Battery Monitor" (idDeviceType 2); BMS batteries appear the same way."""
     css = device.get("class")
@@ -622,11 +764,20 @@ def parse_system_overview(payload: Mapping[str, Any]) -> VrmSystemOverview:
         raise VrmResponseError("system-overview without records.devices")
     monitors: dict[int, VrmBatteryMonitor] = {}
     gateway: Mapping[str, Any] = {}
+    measuring: dict[str, VrmDevice] = {}
     for device in devices:
         if not isinstance(device, Mapping):
             continue
         if device.get("name") == "Gateway" and not gateway:
             gateway = device
+        kind = device.get("name")
+        if kind in _MEASURING_DEVICES and kind not in measuring:
+            measuring[kind] = VrmDevice(
+                kind=kind,
+                instance=_as_int(device.get("instance")),
+                name=_as_str(device.get("customName")),
+                product_name=_as_str(device.get("productName")),
+            )
         if not _is_battery_monitor(device):
             continue
         instance = _as_int(device.get("instance"))
@@ -640,8 +791,10 @@ def parse_system_overview(payload: Mapping[str, Any]) -> VrmSystemOverview:
             firmware=_as_str(device.get("firmwareVersion")),
             last_connection=_as_int(device.get("lastConnection")),
         )
+    measured_by = next((measuring[k] for k in _MEASURING_DEVICES if k in measuring), None)
     return VrmSystemOverview(
         battery_monitors=tuple(monitors.values()),
+        battery_measured_by=None if monitors else measured_by,
         gateway_model=_as_str(gateway.get("productName")),
         firmware=_as_str(gateway.get("firmwareVersion")),
         logging_interval=_as_int(gateway.get("loggingInterval")),
@@ -707,6 +860,20 @@ def _trim(endpoint: str, payload: Mapping[str, Any]) -> dict[str, Any]:
     if endpoint == "users_me":
         return {"user": _pick(payload.get("user"), ("id", "name", "accessLevel", "idAccessToken"))}
     keys: tuple[str, ...]
+    if endpoint == "system_battery":
+        rows = records if isinstance(records, list) else []
+        trimmed_rows = []
+        for row in rows:
+            extended = row.get("extended") if isinstance(row, Mapping) else None
+            kept = [
+                _pick(item, ("code", "rawValue", "isValid", "instance", "timestamp"))
+                for item in (extended if isinstance(extended, list) else [])
+                if isinstance(item, Mapping) and item.get("code") in _SYSTEM_FIELDS
+            ]
+            trimmed_rows.append(
+                _pick(row, ("idSite", "name", "last_timestamp", "num_alarms")) | {"extended": kept}
+            )
+        return {"records": trimmed_rows}
     if endpoint == "installations":
         keys = ("idSite", "name", "identifier", "timezone")
         rows = records if isinstance(records, list) else []
@@ -778,7 +945,7 @@ class VrmClient:
         max_retries: int = MAX_RETRIES,
         backoff: float = BACKOFF,
         clock: Callable[[], float] = time.monotonic,
-        wall_clock: Callable[[], float] = time.time,
+        wall_clock: Callable[[], float] | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         """Use `session` for every request; `budget` defaults to 40 warning / 45 limit."""
@@ -790,7 +957,8 @@ class VrmClient:
         self._timeout_seconds = timeout
         self._max_retries = max(0, max_retries)
         self._backoff = backoff
-        self._wall_clock = wall_clock
+        # looked up at each call, so a patched (test) clock is seen too
+        self._wall_clock = wall_clock or (lambda: time.time())  # noqa: PLW0108
         self._sleep = sleep
         self._lock = asyncio.Lock()
         self.last_payloads: dict[str, Any] = {}
@@ -834,6 +1002,18 @@ class VrmClient:
         )
         return parse_battery_summary(payload, instance)
 
+    async def get_system_battery(self, user_id: int, site_id: int) -> VrmBatteryReading | None:
+        """The GX's system battery values of one site: one request for a site with no monitor."""
+        user_id = _require_id(user_id, "user_id")
+        site_id = _require_id(site_id, "site_id")
+        payload = await self._get(
+            f"/users/{user_id}/installations",
+            params={"idSite": str(site_id), "extended": "1"},
+            endpoint="system_battery",
+            site_id=site_id,
+        )
+        return parse_system_battery(payload, site_id, self._wall_clock())
+
     # transport
 
     def _token_usable(self) -> bool:
@@ -851,7 +1031,9 @@ class VrmClient:
     ) -> dict[str, Any]:
         """GET with budget, hold, retries and error mapping; returns the decoded JSON object."""
         if not self._token_usable():
-            raise VrmAuthenticationError("The VRM access token is empty or malformed")
+            raise VrmAuthenticationError(
+                "The VRM access token is empty or malformed", cause="token empty or malformed"
+            )
         url = f"{self._base_url}{path}"
         async with self._lock:
             attempt = 0
@@ -860,7 +1042,9 @@ class VrmClient:
                 remaining = self.budget.hold_remaining()
                 if remaining > 0:
                     raise VrmRateLimitError(
-                        f"VRM asked us to wait; {remaining:.0f} s left", retry_after=remaining
+                        f"VRM asked us to wait; {remaining:.0f} s left",
+                        retry_after=remaining,
+                        sent=False,
                     ) from failure
                 try:
                     self.budget.acquire()
@@ -898,11 +1082,14 @@ class VrmClient:
                 body = await response.read()
         except TimeoutError:
             return VrmConnectionError(
-                f"VRM did not answer within {self._timeout_seconds:g} s", kind="timeout"
+                f"VRM did not answer within {self._timeout_seconds:g} s",
+                kind="timeout",
+                cause="timeout",
             )
         except aiohttp.ClientError as err:
-            message = _scrub_text(f"Cannot reach VRM: {type(err).__name__}: {err}", self._token)
-            return VrmConnectionError(message, kind="connection")
+            cause = connection_cause(err)
+            message = _scrub_text(f"Cannot reach VRM ({cause}): {err}", self._token)
+            return VrmConnectionError(message, kind="connection", cause=cause)
         if status >= HTTPStatus.INTERNAL_SERVER_ERROR:
             self._remember_error(status, body)
             return VrmConnectionError(
@@ -925,6 +1112,20 @@ class VrmClient:
             return None
         return _scrub_text(code[:64], self._token)
 
+    def _error_detail(self, payload: Mapping[str, Any]) -> str | None:
+        """`error_code`, else the first `errors` text (a string, a list or a field map)."""
+        code = payload.get("error_code")
+        if isinstance(code, str) and code:
+            return _scrub_text(code[:64], self._token)
+        errors = payload.get("errors")
+        if isinstance(errors, Mapping):
+            errors = list(errors.values())
+        if isinstance(errors, list):
+            errors = next((item for item in errors if isinstance(item, str)), None)
+        if not isinstance(errors, str) or not errors.strip():
+            return None
+        return _scrub_text(errors.strip()[:80], self._token)
+
     def _handle(
         self,
         status: int,
@@ -937,7 +1138,9 @@ class VrmClient:
         if status == HTTPStatus.UNAUTHORIZED:
             self._remember_error(status, body)
             raise VrmAuthenticationError(
-                "VRM rejected the access token (invalid, revoked or expired)", status=status
+                "VRM rejected the access token (invalid, revoked or expired)",
+                status=status,
+                cause="HTTP 401 (token rejected)",
             )
         if status == HTTPStatus.FORBIDDEN:
             self._remember_error(status, body)
@@ -961,15 +1164,23 @@ class VrmClient:
         except (ValueError, UnicodeDecodeError, RecursionError) as err:
             self._remember_error(status, b"")
             raise VrmResponseError(
-                f"VRM answered HTTP {status} with a body that is not JSON", status=status
+                f"VRM answered HTTP {status} with a body that is not JSON",
+                status=status,
+                cause="unparsable answer",
             ) from err
         if not isinstance(payload, dict):
-            raise VrmResponseError(f"VRM answered HTTP {status} with a non-object", status=status)
+            raise VrmResponseError(
+                f"VRM answered HTTP {status} with a non-object",
+                status=status,
+                cause="unexpected answer",
+            )
         if payload.get("success") is False:
             self._remember_error(status, body)
-            code = self._error_code(body)
+            code = self._error_detail(payload)
             raise VrmResponseError(
-                f"VRM reported failure ({code or 'no error_code'})", status=status
+                f"VRM reported failure ({code or 'no error_code'})",
+                status=status,
+                cause=f"VRM reported an error ({code})" if code else "VRM reported an error",
             )
         self.last_payloads[endpoint] = _scrub(_trim(endpoint, payload), self._token)
         return payload

@@ -49,6 +49,9 @@ class SimConfig:
     hang_seconds: float = 25.0  # libdbus default call timeout on the Cerbo
     vrm_hang_seconds: float = 30.0
     vrm_numeric: bool = False  # True: BatterySummary values as numbers instead of strings
+    # False: VRM lists no battery monitor (an MPPT or inverter measures the battery); the
+    # system battery values are in installations?extended=1 only
+    vrm_battery_monitor: bool = True
     rate_limit_capacity: int = 200  # VRM rolling window
     rate_limit_leak_seconds: float = 0.33
 

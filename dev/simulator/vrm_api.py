@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 
 from . import services as svc
+from .config import SimConfig
 from .control import MODEL_KEY, add_control_routes, html_error_page, is_control
 from .faults import Fault
 from .model import LogRecord, SimulatedInstallation
@@ -218,7 +219,7 @@ def battery_summary(model: SimulatedInstallation, instance: int) -> dict[str, An
         "secondsAgo": {"value": age, "valueFormattedWithUnit": f"{age}s"},
     }
     who = svc.monitor(model.config)
-    battery = log.services.get(who.service)
+    battery = log.services.get(who.service) if model.config.vrm_battery_monitor else None
     if battery is not None and instance == who.instance:
         for attr_id, path, decimals in BATTERY_ATTRIBUTES:
             raw = battery.get(path[1:])
@@ -255,13 +256,14 @@ class _DiagRow(NamedTuple):
     decimals: int | None
 
 
-def _diagnostic_rows(log: LogRecord, who: svc.Monitor) -> list[_DiagRow]:
+def _diagnostic_rows(log: LogRecord, config: SimConfig) -> list[_DiagRow]:
     system = log.services.get(svc.SYSTEM, {})
     rows = [
         _DiagRow("System overview", 0, "system", system, attr_id, code, desc, fmt, path, decimals)
         for attr_id, code, desc, fmt, path, decimals in SYSTEM_ATTRIBUTES
     ]
-    battery = log.services.get(who.service)
+    who = svc.monitor(config)
+    battery = log.services.get(who.service) if config.vrm_battery_monitor else None
     if battery is not None:
         for attr_id, path, decimals in BATTERY_ATTRIBUTES:
             _, code, desc, _, fmt, _ = META_BY_ID[attr_id]
@@ -287,7 +289,7 @@ def diagnostics_records(model: SimulatedInstallation) -> list[dict[str, Any]]:
     log = model.latest_log()
     stamp = round(log.t)
     records: list[dict[str, Any]] = []
-    for row in _diagnostic_rows(log, svc.monitor(model.config)):
+    for row in _diagnostic_rows(log, model.config):
         raw: Any = row.values.get(row.path[1:])
         if not _valid_number(raw):
             continue
@@ -350,7 +352,7 @@ def installation_record(model: SimulatedInstallation, *, extended: bool) -> dict
         log = model.latest_log()
         battery = log.services.get(svc.monitor(cfg).service, {})
         alarms = [
-            META_BY_ID[attr_id][2]
+            _alarm_object(cfg, attr_id, round(log.t))
             for attr_id, path, decimals in BATTERY_ATTRIBUTES
             if decimals is None and battery.get(path[1:]) == 2  # noqa: PLR2004
         ]
@@ -388,9 +390,58 @@ def installation_record(model: SimulatedInstallation, *, extended: bool) -> dict
                 "rc_classic": True,
                 "rc_gui_v2": True,
             },
-            "extended": [],
+            "extended": _extended(log),
         }
     return record
+
+
+def _alarm_object(cfg: SimConfig, attr_id: int, started: int) -> dict[str, Any]:
+    """`current_alarms` entries are objects on real accounts, not strings."""
+    return {
+        "idAlarm": 5_500_000 + attr_id,
+        "idSite": cfg.site_id,
+        "instance": svc.BATTERY_INSTANCE,
+        "type": "alarm",
+        "description": META_BY_ID[attr_id][2],
+        "started": started,
+        "cleared": None,
+        "idDataAttribute": attr_id,
+        "device": "Battery Monitor",
+        "customName": svc.BATTERY_NAME,
+        "nameEnum": "Alarm",
+    }
+
+
+def _extended(log: LogRecord) -> list[dict[str, Any]]:
+    """The system battery summary real accounts get with extended=1 (bv, bs, bc, bst)."""
+    system = log.services.get(svc.SYSTEM, {})
+    entries: list[dict[str, Any]] = []
+    for attr_id, code, description, fmt, path, decimals in SYSTEM_ATTRIBUTES:
+        raw = system.get(path[1:])
+        if code not in {"bv", "bs", "bc", "bst"} or not _valid_number(raw):
+            continue
+        if decimals is None:
+            value: Any = int(raw)
+            shown = {item["valueEnum"]: item["nameEnum"] for item in STATE_ENUM}[value]
+        else:
+            value = round(raw, decimals)
+            shown = _format(fmt, value)
+        entries.append(
+            {
+                "idDataAttribute": attr_id,
+                "code": code,
+                "description": description,
+                "formatWithUnit": fmt,
+                "dataType": "enum" if decimals is None else "float",
+                "rawValue": value,
+                "formattedValue": shown,
+                "instance": 0,
+                "timestamp": round(log.t),
+                "dbusServiceType": "system",
+                "dbusPath": path,
+            }
+        )
+    return entries
 
 
 def system_overview(model: SimulatedInstallation) -> dict[str, Any]:
@@ -416,7 +467,7 @@ def system_overview(model: SimulatedInstallation) -> dict[str, Any]:
         },
     ]
     who = svc.monitor(cfg)
-    if who.service in log.services:
+    if who.service in log.services and cfg.vrm_battery_monitor:
         devices.append(
             {
                 "name": "Battery Monitor",
