@@ -296,6 +296,7 @@ class VrmCoordinator(DataUpdateCoordinator[VrmData]):
             self.last_duration = time.monotonic() - started
         await self._async_refresh_overview(now)
         self._record_success(now, reading)
+        self.update_interval = timedelta(seconds=self._poll_seconds)
         return VrmData(battery=reading, overview=self.overview, fetched_at=now)
 
     async def _async_read_battery(self) -> VrmBatteryReading | None:
@@ -321,10 +322,11 @@ class VrmCoordinator(DataUpdateCoordinator[VrmData]):
             err.cause,
             err,
         )
-        if (wait := self._wait_after(err)) is not None:
-            # What UpdateFailed(retry_after=...) would do, without marking the data failed:
-            # nothing is sent to VRM before its Retry-After (or a free budget slot).
-            self._retry_after = wait
+        # What UpdateFailed(retry_after=...) would do, without marking the data failed:
+        # nothing is sent to VRM before its Retry-After (or a free budget slot). The
+        # coordinator waits `update_interval` after this poll; a good poll sets it back.
+        wait = self._wait_after(err) or self._poll_seconds
+        self.update_interval = timedelta(seconds=wait)
         return replace(data, failures=failures)
 
     def _wait_after(self, err: VrmError) -> float | None:
