@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import json
+import re
 from ipaddress import ip_address
+from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import aiohttp
 import pytest
 from homeassistant.config_entries import SOURCE_SSDP, SOURCE_USER
 from homeassistant.core import HomeAssistant
-from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.data_entry_flow import FlowResultType, section
+from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.service_info.ssdp import SsdpServiceInfo
+from homeassistant.util.unit_system import US_CUSTOMARY_SYSTEM
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.test_util.aiohttp import AiohttpClientMocker
 from voluptuous import UNDEFINED
@@ -40,6 +46,7 @@ from custom_components.victron_cerbo.const import (
     CONF_VRM_USER_ID,
     DOMAIN,
 )
+from custom_components.victron_cerbo.schema import vol
 from tests.cerbo_helpers import HOST, PORT, PORTAL_ID, SYSTEM, FakeCerbo, Reply, root_of
 from tests.vrm_helpers import (
     INSTALLATIONS_URL,
@@ -186,7 +193,7 @@ async def test_both_sources_pick_the_matching_site(
     )
     result = await start(hass, "both")
     result = await submit(hass, result, {CONF_HOST: HOST, CONF_PORT: PORT})
-    assert result["step_id"] == "vrm"
+    assert result["step_id"] == "vrm_local"
     result = await submit(hass, result, {CONF_VRM_TOKEN: TOKEN})
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert result["title"] == "35ft Yacht"
@@ -221,7 +228,7 @@ async def test_both_mismatch_with_one_site_asks_for_another_host(
     }
 
     result = await submit(hass, result, {CONF_HOST: OTHER_HOST, CONF_PORT: PORT})
-    assert result["step_id"] == "vrm"
+    assert result["step_id"] == "vrm_local"
     result = await submit(hass, result, {CONF_VRM_TOKEN: TOKEN})
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert result["data"][CONF_HOST] == OTHER_HOST
@@ -256,8 +263,9 @@ async def test_both_mismatch_with_several_sites_shows_the_picker(
     ("answer", "error"),
     [
         ({"status": 401, "text": vrm_text("error_401.json")}, "invalid_auth"),
-        ({"exc": aiohttp.ClientConnectionError("refused")}, "cannot_connect"),
-        ({"status": 503, "text": vrm_text("error_500.json")}, "cannot_connect"),
+        ({"exc": aiohttp.ClientConnectionError("refused")}, "vrm_cannot_connect"),
+        ({"exc": TimeoutError()}, "vrm_cannot_connect"),
+        ({"status": 503, "text": vrm_text("error_500.json")}, "vrm_error"),
         ({"exc": ValueError("library bug")}, "unknown"),
     ],
 )
@@ -297,7 +305,7 @@ async def test_vrm_forbidden_and_no_sites(
     ("overview", "error"),
     [
         ({"status": 403, "text": vrm_text("error_403.json")}, "forbidden_site"),
-        ({"status": 500, "text": vrm_text("error_500.json")}, "cannot_connect"),
+        ({"status": 500, "text": vrm_text("error_500.json")}, "vrm_error"),
     ],
 )
 async def test_site_errors(
@@ -371,6 +379,173 @@ async def test_already_configured(hass: HomeAssistant, aioclient_mock: AiohttpCl
     result = await submit(hass, result, {CONF_VRM_TOKEN: TOKEN})
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "already_configured"
+
+
+# --- guidance (issue 14) --------------------------------------------------------------------
+
+TRANSLATIONS = json.loads(
+    (Path(__file__).parents[1] / "custom_components/victron_cerbo/translations/en.json").read_text(
+        encoding="utf-8"
+    )
+)
+
+
+def suggested_token(result: dict[str, Any]) -> Any:
+    key = next(key for key in result["data_schema"].schema if str(key) == CONF_VRM_TOKEN)
+    return (key.description or {}).get("suggested_value")
+
+
+async def test_next_until_the_last_step(
+    hass: HomeAssistant, aioclient_mock: AiohttpClientMocker
+) -> None:
+    """The frontend shows "Next" for last_step False and "Submit" otherwise."""
+    FakeCerbo(aioclient_mock)
+    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
+    assert result["last_step"] is False
+    result = await submit(hass, result, {"sources": "both"})
+    assert result["step_id"] == "local"
+    assert result["last_step"] is False  # the token follows
+
+    result = await start(hass, "local")
+    assert result["step_id"] == "local"
+    assert result["last_step"] is True  # the entry is created from this one
+
+
+async def test_token_step_says_what_the_cerbo_step_found(
+    hass: HomeAssistant, aioclient_mock: AiohttpClientMocker
+) -> None:
+    FakeCerbo(aioclient_mock)
+    result = await start(hass, "both")
+    result = await submit(hass, result, {CONF_HOST: HOST, CONF_PORT: PORT})
+    assert result["step_id"] == "vrm_local"
+    placeholders = result["description_placeholders"]
+    assert placeholders["portal_id"] == PORTAL_ID
+    assert placeholders["model"] == "Cerbo GX"
+    assert placeholders["firmware"].startswith("v3.")
+    description = TRANSLATIONS["config"]["step"]["vrm_local"]["description"]
+    assert {"{model}", "{firmware}", "{portal_id}"} <= set(re.findall(r"\{\w+\}", description))
+    # VRM alone: nothing was found, and the step still explains itself
+    assert TRANSLATIONS["config"]["step"]["vrm"]["description"]
+
+
+@pytest.mark.parametrize(
+    ("typed", "port_field"),
+    [
+        (f"http://{HOST}:{PORT}", 80),  # the typed port wins over the field
+        (f"{HOST}:{PORT}", 80),
+        (f"HTTP://{HOST}:{PORT}/", 80),
+        (f"http://{HOST}", PORT),
+    ],
+)
+async def test_host_typed_as_a_url(
+    hass: HomeAssistant, aioclient_mock: AiohttpClientMocker, typed: str, port_field: int
+) -> None:
+    cerbo = FakeCerbo(aioclient_mock)
+    result = await start(hass, "local")
+    result = await submit(hass, result, {CONF_HOST: typed, CONF_PORT: port_field})
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert (result["data"][CONF_HOST], result["data"][CONF_PORT]) == (HOST, PORT)
+    assert cerbo.counts()["/health"] == 1
+
+
+@pytest.mark.parametrize(
+    "typed", [f"https://{HOST}", f"{HOST}/health", f"{HOST}:http", "http://", "admin@" + HOST]
+)
+async def test_host_that_is_no_address_is_explained(
+    hass: HomeAssistant, aioclient_mock: AiohttpClientMocker, typed: str
+) -> None:
+    result = await start(hass, "local")
+    result = await submit(hass, result, {CONF_HOST: typed, CONF_PORT: PORT})
+    assert result["errors"] == {"base": "invalid_host"}
+    assert aioclient_mock.call_count == 0
+    assert "http://" in TRANSLATIONS["config"]["error"]["invalid_host"]
+
+
+def test_split_host() -> None:
+    from custom_components.victron_cerbo.config_flow import split_host  # noqa: PLC0415
+
+    assert split_host(" fe80::1 ", PORT) == ("fe80::1", PORT)  # bare IPv6: no port in it
+    assert split_host("[fe80::1]:8099", PORT) == ("fe80::1", 8099)
+    assert split_host("Einstein.local", PORT) == ("einstein.local", PORT)
+    assert split_host("192.168.1.5:99999", PORT) is None
+
+
+@pytest.mark.parametrize(
+    ("reply", "error"),
+    [
+        (Reply(exc=ConnectionRefusedError(111, "Connection refused")), "refused"),
+        (Reply(exc=TimeoutError()), "timeout"),
+        (
+            Reply(
+                exc=aiohttp.ClientConnectorDNSError(
+                    SimpleNamespace(host="cerbo.invalid", port=PORT, ssl=False),
+                    OSError(-2, "Name or service not known"),
+                )
+            ),
+            "unknown_host",
+        ),
+    ],
+)
+async def test_refused_timeout_and_unknown_name_differ(
+    hass: HomeAssistant, aioclient_mock: AiohttpClientMocker, reply: Reply, error: str
+) -> None:
+    cerbo = FakeCerbo(aioclient_mock)
+    cerbo.health = reply
+    result = await start(hass, "local")
+    result = await submit(hass, result, {CONF_HOST: HOST, CONF_PORT: PORT})
+    assert result["errors"] == {"base": error}
+    assert error in TRANSLATIONS["config"]["error"]
+
+
+async def test_vrm_unreachable_is_home_assistants_connection(
+    hass: HomeAssistant, aioclient_mock: AiohttpClientMocker
+) -> None:
+    aioclient_mock.get(USERS_ME_URL, exc=aiohttp.ClientConnectionError("no route"))
+    result = await start(hass, "vrm")
+    result = await submit(hass, result, {CONF_VRM_TOKEN: TOKEN})
+    assert result["errors"] == {"base": "vrm_cannot_connect"}
+    message = TRANSLATIONS["config"]["error"]["vrm_cannot_connect"]
+    assert "check Home Assistant's internet connection" in message
+    assert "Cerbo" not in message
+
+
+async def test_token_is_kept_after_an_error(
+    hass: HomeAssistant, aioclient_mock: AiohttpClientMocker
+) -> None:
+    aioclient_mock.get(USERS_ME_URL, status=401, text=vrm_text("error_401.json"))
+    result = await start(hass, "vrm")
+    assert suggested_token(result) is None
+    result = await submit(hass, result, {CONF_VRM_TOKEN: "typed-token"})
+    assert result["errors"] == {"base": "invalid_auth"}
+    assert suggested_token(result) == "typed-token"
+
+
+async def test_abandoned_flow_does_not_block_the_next(
+    hass: HomeAssistant, aioclient_mock: AiohttpClientMocker
+) -> None:
+    """A flow left at the token step (browser tab closed) stays in memory until a restart."""
+    FakeCerbo(aioclient_mock)
+    mock_vrm(aioclient_mock)
+    abandoned = await start(hass, "both")
+    abandoned = await submit(hass, abandoned, {CONF_HOST: HOST, CONF_PORT: PORT})
+    assert abandoned["step_id"] == "vrm_local"
+
+    result = await start(hass, "both")
+    result = await submit(hass, result, {CONF_HOST: HOST, CONF_PORT: PORT})
+    assert result["step_id"] == "vrm_local"
+
+    # VRM alone: abandoned at the battery picker, after the site was chosen
+    abandoned = await start(hass, "vrm")
+    abandoned = await submit(hass, abandoned, {CONF_VRM_TOKEN: TOKEN})
+    assert abandoned["step_id"] == "battery"
+    result = await start(hass, "vrm")
+    result = await submit(hass, result, {CONF_VRM_TOKEN: TOKEN})
+    assert result["step_id"] == "battery"
+    result = await submit(hass, result, {CONF_BATTERY_INSTANCE: "512"})
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    # the finished flow takes the unfinished ones of the same installation with it
+    progress = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+    assert {flow["context"]["unique_id"] for flow in progress} == {PORTAL_ID}
 
 
 # --- SSDP discovery -------------------------------------------------------------------------
@@ -493,7 +668,7 @@ async def test_reauth(hass: HomeAssistant, aioclient_mock: AiohttpClientMocker) 
     ("answer", "error"),
     [
         ({"status": 403, "text": vrm_text("error_403.json")}, "forbidden"),
-        ({"exc": aiohttp.ClientConnectionError("refused")}, "cannot_connect"),
+        ({"exc": aiohttp.ClientConnectionError("refused")}, "vrm_cannot_connect"),
         ({"exc": ValueError("library bug")}, "unknown"),
     ],
 )
@@ -584,7 +759,7 @@ async def test_reconfigure_both_single_monitor(
     ("overview", "error"),
     [
         ({"status": 403, "text": vrm_text("error_403.json")}, "forbidden_site"),
-        ({"status": 500, "text": vrm_text("error_500.json")}, "cannot_connect"),
+        ({"status": 500, "text": vrm_text("error_500.json")}, "vrm_error"),
     ],
 )
 async def test_reconfigure_overview_errors(
@@ -625,6 +800,39 @@ async def test_reconfigure_token_rejected(
     assert entry.data[CONF_VRM_TOKEN] == "old-token"
 
 
+async def test_reconfigure_empty_token_keeps_the_current_one(
+    hass: HomeAssistant, aioclient_mock: AiohttpClientMocker
+) -> None:
+    """VRM shows a token only once: changing the address must not need a new one."""
+    entry = vrm_entry(hass, **{CONF_HOST: OTHER_HOST, CONF_PORT: PORT})
+    cerbo_with_portal(aioclient_mock, VRM_PORTAL_ID)
+    mock_vrm(aioclient_mock, single_monitor=True)
+    result = await entry.start_reconfigure_flow(hass)
+    token_key = next(key for key in result["data_schema"].schema if str(key) == CONF_VRM_TOKEN)
+    assert isinstance(token_key, vol.Optional)
+
+    result = await submit(hass, result, {CONF_HOST: f"http://{HOST}:{PORT}", CONF_PORT: PORT})
+    assert result["reason"] == "reconfigure_successful"
+    assert entry.data[CONF_HOST] == HOST
+    assert entry.data[CONF_VRM_TOKEN] == "old-token"
+    vrm_calls = [call for call in aioclient_mock.mock_calls if "vrmapi" in str(call[1])]
+    assert vrm_calls  # the current token was still checked against the site
+    assert all(call[3]["X-Authorization"] == "Token old-token" for call in vrm_calls)
+
+
+async def test_reconfigure_keeps_what_was_typed_after_an_error(
+    hass: HomeAssistant, aioclient_mock: AiohttpClientMocker
+) -> None:
+    entry = vrm_entry(hass, **{CONF_HOST: OTHER_HOST, CONF_PORT: PORT})
+    result = await entry.start_reconfigure_flow(hass)
+    result = await submit(
+        hass, result, {CONF_HOST: "https://cerbo", CONF_PORT: PORT, CONF_VRM_TOKEN: "new"}
+    )
+    assert result["errors"] == {"base": "invalid_host"}
+    assert suggested_token(result) == "new"
+    assert aioclient_mock.call_count == 0
+
+
 # --- options --------------------------------------------------------------------------------
 
 BASE_OPTIONS = {
@@ -637,17 +845,66 @@ BASE_OPTIONS = {
 }
 
 
+def sections_of(result: dict[str, Any]) -> dict[str, set[str]]:
+    """The fields of each section of the form; top-level fields under ""."""
+    found: dict[str, set[str]] = {"": set()}
+    for key, value in result["data_schema"].schema.items():
+        if isinstance(value, section):
+            found[str(key)] = {str(inner) for inner in value.schema.schema}
+        else:
+            found[""].add(str(key))
+    return found
+
+
+def sectioned(result: dict[str, Any], flat: dict[str, Any]) -> dict[str, Any]:
+    """Flat options as the frontend submits them: grouped by the form's sections."""
+    nested: dict[str, Any] = {}
+    for name, fields in sections_of(result).items():
+        values = {key: value for key, value in flat.items() if key in fields}
+        if name:
+            nested[name] = values
+        else:
+            nested |= values
+    return nested
+
+
+def suggestions(result: dict[str, Any]) -> dict[str, Any]:
+    """The suggested values the form shows, flat."""
+    found: dict[str, Any] = {}
+    for key, value in result["data_schema"].schema.items():
+        markers = value.schema.schema if isinstance(value, section) else {key: value}
+        for marker in markers:
+            if marker.description and "suggested_value" in marker.description:
+                found[str(marker)] = marker.description["suggested_value"]
+    return found
+
+
+async def configure_options(
+    hass: HomeAssistant, result: dict[str, Any], flat: dict[str, Any]
+) -> Any:
+    return await hass.config_entries.options.async_configure(
+        result["flow_id"], sectioned(result, flat)
+    )
+
+
 async def test_options_round_trip(hass: HomeAssistant) -> None:
     entry = vrm_entry(hass, **{CONF_HOST: HOST, CONF_PORT: PORT})
     result = await hass.config_entries.options.async_init(entry.entry_id)
     assert result["step_id"] == "init"
-    fields = set(result["data_schema"].schema)
-    assert {
-        CONF_VRM_POLL_INTERVAL,
-        CONF_LOCAL_FAST_INTERVAL,
-        CONF_FOLLOW_SYSTEM_BATTERY,
-        CONF_BUDGET_LIMIT,
-    } <= fields
+    assert sections_of(result) == {
+        "": {CONF_SHOW_DASHBOARD},
+        "vrm": {CONF_VRM_POLL_INTERVAL, CONF_BUDGET_WARNING, CONF_BUDGET_LIMIT},
+        "cerbo": {CONF_LOCAL_FAST_INTERVAL, CONF_FOLLOW_SYSTEM_BATTERY},
+        "limits": {
+            CONF_NOMINAL_VOLTAGE,
+            CONF_VOLTAGE_MIN,
+            CONF_VOLTAGE_MAX,
+            CONF_TEMPERATURE_MIN,
+            CONF_TEMPERATURE_MAX,
+            CONF_LOW_SOC,
+        },
+        "solark": {CONF_SOLARK_ENTITY, CONF_SOLARK_THRESHOLD, CONF_SOLARK_DWELL},
+    }
 
     options = BASE_OPTIONS | {
         CONF_VRM_POLL_INTERVAL: 300.0,
@@ -658,40 +915,41 @@ async def test_options_round_trip(hass: HomeAssistant) -> None:
         CONF_SOLARK_ENTITY: "sensor.ss_battery_soc",
         CONF_SHOW_DASHBOARD: False,
     }
-    result = await hass.config_entries.options.async_configure(result["flow_id"], options)
+    result = await configure_options(hass, result, options)
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert entry.options == options
+    assert entry.options == options  # stored flat, as before sections
 
-    # the stored values come back as the form's suggestions
+    # the stored values come back as the form's suggestions, each in its section
     result = await hass.config_entries.options.async_init(entry.entry_id)
-    suggested = {
-        str(key): key.description["suggested_value"]
-        for key in result["data_schema"].schema
-        if key.description
-    }
+    suggested = suggestions(result)
     assert suggested[CONF_SOLARK_ENTITY] == "sensor.ss_battery_soc"
     assert suggested[CONF_VRM_POLL_INTERVAL] == 300.0
+    assert suggested[CONF_TEMPERATURE_MIN] == 10.0
+    assert suggested[CONF_SHOW_DASHBOARD] is False
 
 
 async def test_options_validation(hass: HomeAssistant) -> None:
     entry = vrm_entry(hass)
     result = await hass.config_entries.options.async_init(entry.entry_id)
-    assert CONF_LOCAL_FAST_INTERVAL not in set(result["data_schema"].schema)
+    assert "cerbo" not in sections_of(result)
     vrm_options = {CONF_VRM_POLL_INTERVAL: 180.0, CONF_BUDGET_WARNING: 40.0}
 
     bad_range = BASE_OPTIONS | vrm_options | {CONF_BUDGET_LIMIT: 45.0, CONF_TEMPERATURE_MIN: 40.0}
-    result = await hass.config_entries.options.async_configure(result["flow_id"], bad_range)
-    assert result["errors"] == {CONF_TEMPERATURE_MAX: "temperature_range"}
+    result = await configure_options(hass, result, bad_range)
+    assert result["errors"] == {"base": "temperature_range"}
+    assert result["description_placeholders"]["safe_min"] == "5 °C"
+    # what was typed stays in the form
+    assert suggestions(result)[CONF_TEMPERATURE_MIN] == 40.0
 
     bad_budget = BASE_OPTIONS | vrm_options | {CONF_BUDGET_LIMIT: 40.0}
-    result = await hass.config_entries.options.async_configure(result["flow_id"], bad_budget)
-    assert result["errors"] == {CONF_BUDGET_LIMIT: "budget_range"}
+    result = await configure_options(hass, result, bad_budget)
+    assert result["errors"] == {"base": "budget_range"}
 
     # A lone temperature end is checked against the automatic other end (5-45 °C).
     no_band = {k: v for k, v in BASE_OPTIONS.items() if not k.startswith("temperature")}
     lone_min = no_band | vrm_options | {CONF_BUDGET_LIMIT: 45.0, CONF_TEMPERATURE_MIN: 45.0}
-    result = await hass.config_entries.options.async_configure(result["flow_id"], lone_min)
-    assert result["errors"] == {CONF_TEMPERATURE_MAX: "temperature_range"}
+    result = await configure_options(hass, result, lone_min)
+    assert result["errors"] == {"base": "temperature_range"}
 
     # Own voltage limits: checked against each other, or against the nominal voltage's safe
     # range when only one is set (48 V: 44-59.2 V).
@@ -701,13 +959,11 @@ async def test_options_validation(hass: HomeAssistant) -> None:
         {CONF_VOLTAGE_MIN: 59.2},
         {CONF_VOLTAGE_MAX: 44.0},
     ):
-        result = await hass.config_entries.options.async_configure(
-            result["flow_id"], good | voltages
-        )
-        assert result["errors"] == {CONF_VOLTAGE_MAX: "voltage_range"}, voltages
+        result = await configure_options(hass, result, good | voltages)
+        assert result["errors"] == {"base": "voltage_range"}, voltages
 
     fifteen_cells = good | {CONF_VOLTAGE_MIN: 45.0, CONF_VOLTAGE_MAX: 53.5}
-    result = await hass.config_entries.options.async_configure(result["flow_id"], fifteen_cells)
+    result = await configure_options(hass, result, fifteen_cells)
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert (entry.options[CONF_VOLTAGE_MIN], entry.options[CONF_VOLTAGE_MAX]) == (45.0, 53.5)
     await hass.async_block_till_done()  # the reload that applies the options
@@ -719,12 +975,12 @@ async def test_options_store_only_the_limits_the_user_sets(hass: HomeAssistant) 
     result = await hass.config_entries.options.async_init(entry.entry_id)
     limits = (CONF_VOLTAGE_MIN, CONF_VOLTAGE_MAX, CONF_TEMPERATURE_MIN, CONF_TEMPERATURE_MAX)
     # no defaults that the form would fill in and save
-    for key in result["data_schema"].schema:
+    for key in result["data_schema"].schema["limits"].schema.schema:
         if str(key) in limits:
             assert key.default is UNDEFINED, key
     # what the frontend submits for an untouched form: the defaults of the other fields
-    untouched = result["data_schema"]({})
-    assert not set(limits) & set(untouched)
+    untouched = result["data_schema"]({name: {} for name in sections_of(result) if name})
+    assert not set(limits) & set(untouched["limits"])
     result = await hass.config_entries.options.async_configure(result["flow_id"], untouched)
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert not set(limits) & set(entry.options)
@@ -734,14 +990,87 @@ async def test_options_store_only_the_limits_the_user_sets(hass: HomeAssistant) 
 async def test_options_local_only(hass: HomeAssistant) -> None:
     entry = MockConfigEntry(domain=DOMAIN, unique_id=PORTAL_ID, data={CONF_HOST: HOST})
     entry.add_to_hass(hass)
+    hass.states.async_set(
+        "sensor.ss_battery_soc", "61", {"device_class": "battery", "unit_of_measurement": "%"}
+    )
     result = await hass.config_entries.options.async_init(entry.entry_id)
-    fields = set(result["data_schema"].schema)
-    assert CONF_LOCAL_FAST_INTERVAL in fields
-    assert CONF_VRM_POLL_INTERVAL not in fields
-    result = await hass.config_entries.options.async_configure(
-        result["flow_id"], BASE_OPTIONS | {CONF_LOCAL_FAST_INTERVAL: 10.0}
+    assert set(sections_of(result)) == {"", "cerbo", "limits", "solark"}
+    assert suggestions(result)[CONF_SOLARK_ENTITY] == "sensor.ss_battery_soc"  # offered
+    result = await configure_options(hass, result, BASE_OPTIONS | {CONF_LOCAL_FAST_INTERVAL: 10.0})
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+
+
+async def test_options_temperatures_in_the_users_unit(hass: HomeAssistant) -> None:
+    """Fahrenheit users see and type °F; the entry keeps °C."""
+    hass.config.units = US_CUSTOMARY_SYSTEM
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        unique_id=PORTAL_ID,
+        data={CONF_HOST: HOST},
+        options={CONF_TEMPERATURE_MIN: 5.0, CONF_TEMPERATURE_MAX: 40.0},
+    )
+    entry.add_to_hass(hass)
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    suggested = suggestions(result)
+    assert (suggested[CONF_TEMPERATURE_MIN], suggested[CONF_TEMPERATURE_MAX]) == (41.0, 104.0)
+    limits = result["data_schema"].schema["limits"].schema.schema
+    field = next(key for key in limits if str(key) == CONF_TEMPERATURE_MIN)
+    config = limits[field].config
+    assert (config["unit_of_measurement"], config["min"], config["max"]) == ("°F", -40.0, 176.0)
+    assert result["description_placeholders"] == {
+        "safe_min": "41 °F",
+        "safe_max": "113 °F",
+        "band_min": "59 °F",
+        "band_max": "86 °F",
+    }
+
+    # 120 °F is above the automatic 45 °C only when converted
+    result = await configure_options(hass, result, BASE_OPTIONS | {CONF_TEMPERATURE_MIN: 120.0})
+    assert result["errors"] == {"base": "temperature_range"}
+    assert suggestions(result)[CONF_TEMPERATURE_MIN] == 120.0  # as typed, in °F
+
+    result = await configure_options(
+        hass, result, BASE_OPTIONS | {CONF_TEMPERATURE_MIN: 50.0, CONF_TEMPERATURE_MAX: 100.0}
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert entry.options[CONF_TEMPERATURE_MIN] == 10.0
+    assert entry.options[CONF_TEMPERATURE_MAX] == 37.78
+    await hass.async_block_till_done()
+
+
+async def test_options_refuse_our_own_soc_sensor(
+    hass: HomeAssistant, entity_registry: er.EntityRegistry
+) -> None:
+    """The battery compared with itself always agrees: our sensors are not offered nor taken."""
+    entry = MockConfigEntry(domain=DOMAIN, unique_id=PORTAL_ID, data={CONF_HOST: HOST})
+    entry.add_to_hass(hass)
+    ours = entity_registry.async_get_or_create(
+        "sensor", DOMAIN, f"{PORTAL_ID}_soc", suggested_object_id="cabin_state_of_charge"
+    )
+    theirs = entity_registry.async_get_or_create(
+        "sensor", "solark_modbus", "soc", suggested_object_id="inverter_soc"
+    )
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    solark = result["data_schema"].schema["solark"].schema.schema
+    field = next(key for key in solark if str(key) == CONF_SOLARK_ENTITY)
+    assert solark[field].config["exclude_entities"] == [ours.entity_id]
+
+    # one of ours that appeared after the form was shown is refused on save
+    later = entity_registry.async_get_or_create(
+        "sensor", DOMAIN, f"{PORTAL_ID}_soc_2", suggested_object_id="cabin_state_of_charge_2"
+    )
+    result = await configure_options(
+        hass, result, BASE_OPTIONS | {CONF_SOLARK_ENTITY: later.entity_id}
+    )
+    assert result["errors"] == {"base": "solark_own_entity"}
+    assert CONF_SOLARK_ENTITY not in entry.options
+
+    result = await configure_options(
+        hass, result, BASE_OPTIONS | {CONF_SOLARK_ENTITY: theirs.entity_id}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert entry.options[CONF_SOLARK_ENTITY] == theirs.entity_id
+    await hass.async_block_till_done()
 
 
 async def test_reauth_uses_the_entry_vrm_api(

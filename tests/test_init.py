@@ -7,25 +7,32 @@ from typing import Any
 
 import pytest
 from freezegun.api import FrozenDateTimeFactory
+from homeassistant.components.repairs import repairs_flow_manager
 from homeassistant.config_entries import SOURCE_REAUTH, ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import issue_registry as ir
+from homeassistant.setup import async_setup_component
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 from pytest_homeassistant_custom_component.test_util.aiohttp import AiohttpClientMocker
 
 from custom_components.victron_cerbo.const import (
     CONF_BATTERY_INSTANCE,
+    CONF_HOST,
+    CONF_PORT,
     CONF_SITE_ID,
     CONF_VRM_TOKEN,
     DOMAIN,
 )
 from custom_components.victron_cerbo.coordinator import DATA_VRM_BUDGETS
-from tests.cerbo_helpers import HOST, PORT, PORTAL_ID, FakeCerbo
+from tests.cerbo_helpers import HOST, PORT, PORTAL_ID, SYSTEM, FakeCerbo, root_of
 from tests.entity_helpers import LOCAL_DATA, break_cerbo
 from tests.vrm_helpers import BATTERY_URL, INSTANCE, OVERVIEW_URL, SITE_ID, TOKEN, vrm_json
 
 # Without the portal ID, as the flow stores a VRM-only entry (entity_helpers' VRM_DATA has one).
 VRM_DATA = {CONF_VRM_TOKEN: TOKEN, CONF_SITE_ID: SITE_ID, CONF_BATTERY_INSTANCE: INSTANCE}
+
+NEW_HOST = "192.168.1.30"
+OTHER_GX_HOST = "192.168.1.31"
 
 
 def add_entry(hass: HomeAssistant, data: dict[str, Any]) -> MockConfigEntry:
@@ -170,6 +177,67 @@ async def test_local_unreachable_repair(
         async_fire_time_changed(hass)
         await hass.async_block_till_done()
     assert issue_registry.async_get_issue(DOMAIN, issue_id) is None
+
+
+async def test_local_unreachable_fix_flow_changes_the_address(
+    hass: HomeAssistant,
+    aioclient_mock: AiohttpClientMocker,
+    freezer: FrozenDateTimeFactory,
+    issue_registry: ir.IssueRegistry,
+) -> None:
+    """The Cerbo moved: the repair takes the new address, checked like the Cerbo step."""
+    cerbo = FakeCerbo(aioclient_mock)
+    entry = add_entry(hass, LOCAL_DATA)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    issue_id = f"local_unreachable_{entry.entry_id}"
+    break_cerbo(cerbo)
+    for _ in range(31):
+        freezer.tick(timedelta(minutes=1))
+        async_fire_time_changed(hass)
+        await hass.async_block_till_done()
+    issue = issue_registry.async_get_issue(DOMAIN, issue_id)
+    assert issue is not None
+    assert issue.is_fixable
+
+    moved = FakeCerbo(aioclient_mock, host=NEW_HOST)
+    other = FakeCerbo(aioclient_mock, host=OTHER_GX_HOST)
+    other.set_root(SYSTEM, root_of("system.json") | {"Serial": "bbbbbbbbbbbb"})
+    assert await async_setup_component(hass, "repairs", {})
+    # the flow manager the repairs panel uses (its HTTP token would have expired by now)
+    manager = repairs_flow_manager(hass)
+    assert manager is not None
+    flow = await manager.async_init(DOMAIN, data={"issue_id": issue_id})
+    assert flow["step_id"] == "address"
+    assert flow["description_placeholders"] == {"name": "Cabin", "host": HOST, "port": str(PORT)}
+
+    for typed, error in (
+        (f"https://{NEW_HOST}", "invalid_host"),
+        (HOST, "cannot_connect"),
+        (f"{OTHER_GX_HOST}:{PORT}", "wrong_device"),  # another installation answers there
+    ):
+        flow = await manager.async_configure(flow["flow_id"], {"host": typed, "port": PORT})
+        assert flow["errors"] == {"base": error}, typed
+    assert entry.data[CONF_HOST] == HOST
+
+    new_address = {"host": f"http://{NEW_HOST}:{PORT}/", "port": 80}
+    flow = await manager.async_configure(flow["flow_id"], new_address)
+    assert flow["type"] == "create_entry"
+    await hass.async_block_till_done()
+    assert (entry.data[CONF_HOST], entry.data[CONF_PORT]) == (NEW_HOST, PORT)
+    assert entry.state is ConfigEntryState.LOADED
+    assert moved.counts()["/health"] >= 2  # the check, then the reloaded entry
+    assert issue_registry.async_get_issue(DOMAIN, issue_id) is None
+
+
+async def test_local_unreachable_fix_flow_of_a_removed_entry(hass: HomeAssistant) -> None:
+    from custom_components.victron_cerbo.repairs import async_create_fix_flow  # noqa: PLC0415
+
+    fix = await async_create_fix_flow(hass, "local_unreachable_gone", {"entry_id": "gone"})
+    fix.hass = hass
+    result = await fix.async_step_init()
+    assert result["type"] == "abort"
+    assert result["reason"] == "entry_removed"
 
 
 async def test_vrm_not_reporting_repair(

@@ -90,11 +90,8 @@ async def test_options_form_prefills_the_suggestion(hass: HomeAssistant) -> None
     entry = MockConfigEntry(domain=DOMAIN, unique_id=PORTAL_ID, data={CONF_HOST: HOST})
     entry.add_to_hass(hass)
     result = await hass.config_entries.options.async_init(entry.entry_id)
-    suggested = {
-        str(key): key.description["suggested_value"]
-        for key in result["data_schema"].schema
-        if key.description
-    }
+    solark = result["data_schema"].schema["solark"].schema.schema  # the Sol-Ark section
+    suggested = {str(key): key.description["suggested_value"] for key in solark if key.description}
     assert suggested[CONF_SOLARK_ENTITY] == SOLARK
 
 
@@ -277,12 +274,29 @@ async def test_fix_flow_can_turn_the_comparison_off(
         "/api/repairs/issues/fix", json={"handler": DOMAIN, "issue_id": issue_id}
     )
     flow = await response.json()
-    response = await client.post(f"/api/repairs/issues/fix/{flow['flow_id']}", json={})
+    url = f"/api/repairs/issues/fix/{flow['flow_id']}"
+    # our own SOC sensor is not offered, and one that appeared since is refused
+    registry = er.async_get(hass)
+    ours = registry.async_get_or_create("sensor", DOMAIN, "later", suggested_object_id="later")
+    response = await client.post(url, json={CONF_SOLARK_ENTITY: ours.entity_id})
+    flow = await response.json()
+    assert flow["errors"] == {"base": "solark_own_entity"}
+    registry.async_remove(ours.entity_id)
+    response = await client.post(url, json={CONF_SOLARK_ENTITY: DIFFERENCE})
+    assert response.status == 400  # excluded by the selector
+
+    assert registry.async_get(DIFFERENCE) is not None
+    response = await client.post(url, json={})
     assert (await response.json())["type"] == "create_entry"
     await hass.async_block_till_done()
     assert CONF_SOLARK_ENTITY not in entry.options
     assert entry.runtime_data.comparison is None
     assert issue_registry.async_get_issue(DOMAIN, issue_id) is None
+    # the comparison entities go, not stay "unavailable (restored)"
+    assert registry.async_get(DIFFERENCE) is None
+    assert registry.async_get(DISAGREEMENT) is None
+    assert hass.states.get(DIFFERENCE) is None
+    assert hass.states.get(DISAGREEMENT) is None
 
 
 async def test_a_week_of_attribute_updates_keeps_the_history_bounded(

@@ -30,7 +30,12 @@ from .dashboard import async_register_dashboard
 from .entity import async_register_installation_device
 from .issues import async_delete_issues, async_setup_issue_checks
 from .limits import migrate_limit_options
-from .solark import ComparisonSettings, SolarkComparison, async_delete_comparison_issue
+from .solark import (
+    ComparisonSettings,
+    SolarkComparison,
+    async_delete_comparison_issue,
+    async_remove_comparison_entities,
+)
 from .vrm_api import VrmClient
 
 PLATFORMS: list[Platform] = [Platform.BINARY_SENSOR, Platform.SENSOR]
@@ -105,6 +110,7 @@ def _async_start_comparison(hass: HomeAssistant, entry: VictronConfigEntry) -> N
     settings = ComparisonSettings.from_entry(entry)
     if settings is None:
         async_delete_comparison_issue(hass, entry)
+        async_remove_comparison_entities(hass, entry)
         return
     comparison = SolarkComparison(hass, entry, settings)
     entry.runtime_data.comparison = comparison

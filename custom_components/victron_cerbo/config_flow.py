@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import urlparse, urlsplit
 
 from homeassistant.config_entries import (
     SOURCE_RECONFIGURE,
@@ -16,7 +16,10 @@ from homeassistant.config_entries import (
     ConfigFlowResult,
     OptionsFlowWithReload,
 )
+from homeassistant.const import UnitOfTemperature
 from homeassistant.core import HomeAssistant, callback
+from homeassistant.data_entry_flow import section
+from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.selector import (
     BooleanSelector,
@@ -34,6 +37,7 @@ from homeassistant.helpers.selector import (
     TextSelectorType,
 )
 from homeassistant.helpers.service_info.ssdp import SsdpServiceInfo
+from homeassistant.util.unit_conversion import TemperatureConverter
 
 from .cerbo_api import CerboClient, CerboConnectionError, CerboDiscovery, CerboError
 from .const import (
@@ -69,6 +73,8 @@ from .const import (
     DEFAULT_SHOW_DASHBOARD,
     DEFAULT_SOLARK_DWELL,
     DEFAULT_SOLARK_THRESHOLD,
+    DEFAULT_TEMPERATURE_MAX,
+    DEFAULT_TEMPERATURE_MIN,
     DEFAULT_VRM_API_URL,
     DEFAULT_VRM_POLL_INTERVAL,
     DOMAIN,
@@ -84,6 +90,7 @@ from .solark import async_suggest_solark_entity
 from .vrm_api import (
     VrmAuthenticationError,
     VrmClient,
+    VrmConnectionError,
     VrmError,
     VrmForbiddenError,
     VrmSite,
@@ -105,6 +112,35 @@ PORT_SELECTOR = NumberSelector(
 def _portal(portal_id: str) -> str:
     """VRM portal IDs are hex; compare and store them in one spelling."""
     return portal_id.strip().lower()
+
+
+# What a failed connection to the Cerbo is called in the form; others are "cannot_connect".
+CONNECTION_ERRORS = {"refused": "refused", "timeout": "timeout", "unknown_host": "unknown_host"}
+
+
+def split_host(text: str, port: int) -> tuple[str, int] | None:
+    """The host and port in what was typed, e.g. `http://192.168.1.5:8088/`; None if unusable.
+
+    A port typed with the host wins over the port field. Only plain http is served by the
+    DBus HTTP API, so another scheme, a path or a user name is explained instead of guessed.
+    """
+    text = text.strip()
+    if "://" not in text and text.count(":") > 1 and not text.startswith("["):
+        return text, port  # a bare IPv6 address such as fe80::1
+    parts = urlsplit(text if "://" in text else f"//{text}")
+    try:
+        typed_port = parts.port
+    except ValueError:
+        return None
+    if (
+        parts.scheme.lower() not in ("", "http")
+        or parts.path not in ("", "/")
+        or parts.query
+        or parts.username is not None
+        or not parts.hostname
+    ):
+        return None
+    return parts.hostname, typed_port or port
 
 
 def _local_schema(host: str | None, port: int) -> vol.Schema:
@@ -174,6 +210,7 @@ class VictronCerboConfigFlow(ConfigFlow, domain=DOMAIN):
                     )
                 }
             ),
+            last_step=False,
         )
 
     async def async_step_local(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
@@ -182,13 +219,17 @@ class VictronCerboConfigFlow(ConfigFlow, domain=DOMAIN):
         if user_input is not None:
             self._host = user_input[CONF_HOST].strip()
             self._port = int(user_input[CONF_PORT])
-            discovery, error = await _probe_local(self.hass, self._host, self._port)
+            discovery, error = await self._async_probe_typed_address()
             if error:
                 errors["base"] = error
             else:
                 assert discovery is not None
                 self._local = discovery
-                await self.async_set_unique_id(_portal(discovery.portal_id))
+                # Not raise_on_progress: a flow left open in a closed browser tab must not
+                # block this one until Home Assistant restarts.
+                await self.async_set_unique_id(
+                    _portal(discovery.portal_id), raise_on_progress=False
+                )
                 self._abort_if_unique_id_configured()
                 if self._use_vrm:
                     return await self.async_step_vrm()
@@ -198,7 +239,16 @@ class VictronCerboConfigFlow(ConfigFlow, domain=DOMAIN):
             step_id="local",
             data_schema=_local_schema(self._host, self._port),
             errors=errors,
+            last_step=not self._use_vrm,
         )
+
+    async def _async_probe_typed_address(self) -> tuple[CerboDiscovery | None, str | None]:
+        """Take the typed host apart, keep the parts and probe the Cerbo there."""
+        assert self._host is not None
+        if (address := split_host(self._host, self._port)) is None:
+            return None, "invalid_host"
+        self._host, self._port = address
+        return await _probe_local(self.hass, self._host, self._port)
 
     async def async_step_vrm(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Validate a VRM personal access token and list its installations."""
@@ -218,10 +268,30 @@ class VictronCerboConfigFlow(ConfigFlow, domain=DOMAIN):
                 self._sites = {site.id: site for site in sites}
                 return await self.async_step_site()
 
+        return self._token_form(user_input, errors)
+
+    # After the Cerbo step the token form says what was found there; same handler.
+    async_step_vrm_local = async_step_vrm
+
+    def _token_form(
+        self, user_input: dict[str, Any] | None, errors: dict[str, str]
+    ) -> ConfigFlowResult:
+        """Ask for the token, keeping what was typed after an error."""
+        placeholders = {"token_url": VRM_TOKEN_URL}
+        step_id = "vrm"
+        if self._local is not None:
+            step_id = "vrm_local"
+            placeholders |= {
+                "model": self._local.model or "GX device",
+                "firmware": self._local.firmware or "?",
+                "portal_id": self._local.portal_id,
+            }
         return self.async_show_form(
-            step_id="vrm",
-            data_schema=vol.Schema({vol.Required(CONF_VRM_TOKEN): TOKEN_SELECTOR}),
-            description_placeholders={"token_url": VRM_TOKEN_URL},
+            step_id=step_id,
+            data_schema=self.add_suggested_values_to_schema(
+                vol.Schema({vol.Required(CONF_VRM_TOKEN): TOKEN_SELECTOR}), user_input
+            ),
+            description_placeholders=placeholders,
             errors=errors,
         )
 
@@ -287,7 +357,7 @@ class VictronCerboConfigFlow(ConfigFlow, domain=DOMAIN):
         if error:
             return self._site_form({"base": error}, {"site": site.name})
         assert overview is not None
-        await self.async_set_unique_id(_portal(site.identifier))
+        await self.async_set_unique_id(_portal(site.identifier), raise_on_progress=False)
         self._abort_if_unique_id_configured()
         self._site = site
         self._overview = overview
@@ -401,18 +471,19 @@ class VictronCerboConfigFlow(ConfigFlow, domain=DOMAIN):
         if user_input is not None:
             updates: dict[str, Any] = {}
             if has_local:
-                host = user_input[CONF_HOST].strip()
-                port = int(user_input[CONF_PORT])
-                discovery, error = await _probe_local(self.hass, host, port)
-                if error:
-                    errors["base"] = error
+                probed = await async_probe_address(
+                    self.hass, user_input[CONF_HOST], int(user_input[CONF_PORT])
+                )
+                if isinstance(probed, str):
+                    errors["base"] = probed
                 else:
-                    assert discovery is not None
+                    host, port, discovery = probed
                     await self.async_set_unique_id(_portal(discovery.portal_id))
                     self._abort_if_unique_id_mismatch(reason="wrong_device")
                     updates |= {CONF_HOST: host, CONF_PORT: port}
             if has_vrm and not errors:
-                token = user_input[CONF_VRM_TOKEN].strip()
+                # VRM shows a token only once: an empty field keeps the current one.
+                token = (user_input.get(CONF_VRM_TOKEN) or "").strip() or entry.data[CONF_VRM_TOKEN]
                 site_id = entry.data[CONF_SITE_ID]
                 user_id, error = await _check_token_for_site(
                     self.hass, token, site_id, _vrm_url(entry)
@@ -440,10 +511,10 @@ class VictronCerboConfigFlow(ConfigFlow, domain=DOMAIN):
             fields[vol.Required(CONF_HOST, default=entry.data[CONF_HOST])] = TextSelector()
             fields[vol.Required(CONF_PORT, default=entry.data[CONF_PORT])] = PORT_SELECTOR
         if has_vrm:
-            fields[vol.Required(CONF_VRM_TOKEN)] = TOKEN_SELECTOR
+            fields[vol.Optional(CONF_VRM_TOKEN)] = TOKEN_SELECTOR
         return self.async_show_form(
             step_id="reconfigure",
-            data_schema=vol.Schema(fields),
+            data_schema=self.add_suggested_values_to_schema(vol.Schema(fields), user_input),
             description_placeholders={"token_url": VRM_TOKEN_URL, "site": entry.title},
             errors=errors,
         )
@@ -463,6 +534,20 @@ def _vrm_client(hass: HomeAssistant, token: str, base_url: str = DEFAULT_VRM_API
     return VrmClient(async_get_clientsession(hass), token, base_url=base_url, max_retries=0)
 
 
+async def async_probe_address(
+    hass: HomeAssistant, text: str, port: int
+) -> tuple[str, int, CerboDiscovery] | str:
+    """Host, port and installation at a typed address; else the error key."""
+    if (address := split_host(text, port)) is None:
+        return "invalid_host"
+    host, port = address
+    discovery, error = await _probe_local(hass, host, port)
+    if error:
+        return error
+    assert discovery is not None
+    return host, port, discovery
+
+
 async def _probe_local(
     hass: HomeAssistant, host: str, port: int
 ) -> tuple[CerboDiscovery | None, str | None]:
@@ -471,8 +556,8 @@ async def _probe_local(
     try:
         await client.health()
         return await client.discover(), None
-    except CerboConnectionError:
-        return None, "cannot_connect"
+    except CerboConnectionError as err:
+        return None, CONNECTION_ERRORS.get(err.kind, "cannot_connect")
     except CerboError:
         return None, "invalid_local_response"
     except Exception:  # noqa: BLE001 - a flow must show "unknown", not crash
@@ -492,8 +577,8 @@ async def _list_sites(
         return None, [], "invalid_auth"
     except VrmForbiddenError:
         return None, [], "forbidden"
-    except VrmError:
-        return None, [], "cannot_connect"
+    except VrmError as err:
+        return None, [], _vrm_error(err)
     except Exception:  # noqa: BLE001 - a flow must show "unknown", not crash
         LOGGER.exception("Unexpected error while validating the VRM token")
         return None, [], "unknown"
@@ -520,8 +605,8 @@ async def _fetch_overview(
         overview = await client.get_system_overview(site_id)
     except VrmForbiddenError:
         return None, "forbidden_site"
-    except VrmError:
-        return None, "cannot_connect"
+    except VrmError as err:
+        return None, _vrm_error(err)
     return overview, None
 
 
@@ -533,6 +618,13 @@ def _only_monitor(overview: VrmSystemOverview) -> int | None:
     """
     monitors = overview.battery_monitors
     return monitors[0].instance if monitors else None
+
+
+def _vrm_error(err: VrmError) -> str:
+    """Unreachable VRM is Home Assistant's internet connection; the rest is VRM's trouble."""
+    if isinstance(err, VrmConnectionError) and err.kind != "server_error":
+        return "vrm_cannot_connect"
+    return "vrm_error"
 
 
 def _vrm_url(entry: VictronConfigEntry) -> str:
@@ -552,27 +644,42 @@ def _monitor_options(overview: VrmSystemOverview) -> list[SelectOptionDict]:
     ]
 
 
+# The options form groups its fields; the entry stores them flat, as before sections.
+SECTION_VRM = "vrm"
+SECTION_CERBO = "cerbo"
+SECTION_LIMITS = "limits"
+SECTION_SOLARK = "solark"
+TEMPERATURE_KEYS = (CONF_TEMPERATURE_MIN, CONF_TEMPERATURE_MAX)
+
+
 class VictronCerboOptionsFlow(OptionsFlowWithReload):
     """Thresholds, cadences and the Sol-Ark comparison; applied by reloading the entry."""
 
     async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Show and validate the options."""
         errors: dict[str, str] = {}
+        unit = self.hass.config.units.temperature_unit
         if user_input is not None:
+            options = _flatten(user_input, unit)
             # An empty end is automatic; judge a lone end against the widest automatic one.
-            low, high = safe_voltage_range(user_input)
-            if user_input.get(CONF_VOLTAGE_MIN, low) >= user_input.get(CONF_VOLTAGE_MAX, high):
-                errors[CONF_VOLTAGE_MAX] = "voltage_range"
-            elif user_input.get(CONF_TEMPERATURE_MIN, SAFE_TEMPERATURE_MIN) >= user_input.get(
+            low, high = safe_voltage_range(options)
+            if options.get(CONF_VOLTAGE_MIN, low) >= options.get(CONF_VOLTAGE_MAX, high):
+                errors["base"] = "voltage_range"
+            elif options.get(CONF_TEMPERATURE_MIN, SAFE_TEMPERATURE_MIN) >= options.get(
                 CONF_TEMPERATURE_MAX, SAFE_TEMPERATURE_MAX
             ):
-                errors[CONF_TEMPERATURE_MAX] = "temperature_range"
-            elif user_input.get(CONF_BUDGET_WARNING, 0) >= user_input.get(CONF_BUDGET_LIMIT, 1):
-                errors[CONF_BUDGET_LIMIT] = "budget_range"
+                errors["base"] = "temperature_range"
+            elif options.get(CONF_BUDGET_WARNING, 0) >= options.get(CONF_BUDGET_LIMIT, 1):
+                errors["base"] = "budget_range"
+            elif (entity_id := options.get(CONF_SOLARK_ENTITY)) and is_own_entity(
+                self.hass, entity_id
+            ):
+                # Comparing the battery with itself always agrees and hides a real disagreement.
+                errors["base"] = "solark_own_entity"
             else:
-                return self.async_create_entry(data=user_input)
+                return self.async_create_entry(data=options)
 
-        suggested = dict(user_input or self.config_entry.options)
+        suggested = dict(self.config_entry.options)
         # Offer the inverter's SOC sensor when a known Sol-Ark/Sunsynk setup is present.
         if (
             user_input is None
@@ -580,8 +687,83 @@ class VictronCerboOptionsFlow(OptionsFlowWithReload):
             and (found := async_suggest_solark_entity(self.hass))
         ):
             suggested[CONF_SOLARK_ENTITY] = found
-        schema = self.add_suggested_values_to_schema(_options_schema(self.config_entry), suggested)
-        return self.async_show_form(step_id="init", data_schema=schema, errors=errors)
+        schema = _options_schema(self.hass, self.config_entry, unit)
+        values = user_input if user_input is not None else _nest(schema, suggested, unit)
+        return self.async_show_form(
+            step_id="init",
+            data_schema=self.add_suggested_values_to_schema(schema, values),
+            errors=errors,
+            description_placeholders={
+                "safe_min": _temperature_text(SAFE_TEMPERATURE_MIN, unit),
+                "safe_max": _temperature_text(SAFE_TEMPERATURE_MAX, unit),
+                "band_min": _temperature_text(DEFAULT_TEMPERATURE_MIN, unit),
+                "band_max": _temperature_text(DEFAULT_TEMPERATURE_MAX, unit),
+            },
+        )
+
+
+def _to_celsius(value: float, unit: str) -> float:
+    """A temperature typed in the user's unit, in °C as stored."""
+    celsius = TemperatureConverter.convert(value, unit, UnitOfTemperature.CELSIUS)
+    return round(celsius, 2)
+
+
+def _from_celsius(value: float, unit: str) -> float:
+    """A stored °C temperature in the user's unit, as shown."""
+    return round(TemperatureConverter.convert(value, UnitOfTemperature.CELSIUS, unit), 1)
+
+
+def _temperature_text(celsius: float, unit: str) -> str:
+    return f"{_from_celsius(celsius, unit):g} {unit}"
+
+
+def _flatten(user_input: Mapping[str, Any], unit: str) -> dict[str, Any]:
+    """The form's sections as the flat options the entry stores, temperatures in °C."""
+    options: dict[str, Any] = {}
+    for key, value in user_input.items():
+        options |= value if isinstance(value, Mapping) else {key: value}
+    for key in TEMPERATURE_KEYS:
+        if key in options:
+            options[key] = _to_celsius(float(options[key]), unit)
+    return options
+
+
+def _nest(schema: vol.Schema, options: Mapping[str, Any], unit: str) -> dict[str, Any]:
+    """Stored options placed in the form's sections, temperatures in the user's unit."""
+    shown = dict(options)
+    for key in TEMPERATURE_KEYS:
+        if key in shown:
+            shown[key] = _from_celsius(float(shown[key]), unit)
+    nested: dict[str, Any] = {}
+    for marker, value in schema.schema.items():
+        name = str(marker)
+        if isinstance(value, section):
+            fields = {str(inner) for inner in value.schema.schema}
+            nested[name] = {key: val for key, val in shown.items() if key in fields}
+        elif name in shown:
+            nested[name] = shown[name]
+    return nested
+
+
+def _own_entity_ids(hass: HomeAssistant) -> list[str]:
+    """Every entity of this integration, of any entry."""
+    registry = er.async_get(hass)
+    return [entry.entity_id for entry in registry.entities.values() if entry.platform == DOMAIN]
+
+
+def is_own_entity(hass: HomeAssistant, entity_id: str) -> bool:
+    """Whether this integration provides the entity."""
+    registry_entry = er.async_get(hass).async_get(entity_id)
+    return registry_entry is not None and registry_entry.platform == DOMAIN
+
+
+def solark_selector(hass: HomeAssistant) -> EntitySelector:
+    """Battery SOC sensors of other integrations: ours would compare the battery with itself."""
+    return EntitySelector(
+        EntitySelectorConfig(
+            domain="sensor", device_class="battery", exclude_entities=_own_entity_ids(hass)
+        )
+    )
 
 
 def _number(minimum: float, maximum: float, step: float, unit: str) -> NumberSelector:
@@ -596,46 +778,72 @@ def _number(minimum: float, maximum: float, step: float, unit: str) -> NumberSel
     )
 
 
-def _options_schema(entry: VictronConfigEntry) -> vol.Schema:
-    """Only the options that apply to the sources this entry uses."""
+def _options_schema(hass: HomeAssistant, entry: VictronConfigEntry, unit: str) -> vol.Schema:
+    """Only the options that apply to the sources this entry uses, in sections."""
     fields: dict[vol.Marker, Any] = {}
     if CONF_VRM_TOKEN in entry.data:
-        fields[vol.Required(CONF_VRM_POLL_INTERVAL, default=DEFAULT_VRM_POLL_INTERVAL)] = _number(
-            MIN_VRM_POLL_INTERVAL, 3600, 1, "s"
-        )
-        fields[vol.Required(CONF_BUDGET_WARNING, default=DEFAULT_BUDGET_WARNING)] = _number(
-            1, 199, 1, "requests/h"
-        )
-        fields[vol.Required(CONF_BUDGET_LIMIT, default=DEFAULT_BUDGET_LIMIT)] = _number(
-            2, 200, 1, "requests/h"
+        fields[vol.Required(SECTION_VRM)] = section(
+            vol.Schema(
+                {
+                    vol.Required(
+                        CONF_VRM_POLL_INTERVAL, default=DEFAULT_VRM_POLL_INTERVAL
+                    ): _number(MIN_VRM_POLL_INTERVAL, 3600, 1, "s"),
+                    vol.Required(CONF_BUDGET_WARNING, default=DEFAULT_BUDGET_WARNING): _number(
+                        1, 199, 1, "requests/h"
+                    ),
+                    vol.Required(CONF_BUDGET_LIMIT, default=DEFAULT_BUDGET_LIMIT): _number(
+                        2, 200, 1, "requests/h"
+                    ),
+                }
+            )
         )
     if CONF_HOST in entry.data:
-        fields[vol.Required(CONF_LOCAL_FAST_INTERVAL, default=DEFAULT_LOCAL_FAST_INTERVAL)] = (
-            _number(5, 300, 1, "s")
-        )
-        fields[vol.Required(CONF_FOLLOW_SYSTEM_BATTERY, default=False)] = BooleanSelector()
-    fields |= {
-        vol.Required(CONF_NOMINAL_VOLTAGE, default=str(DEFAULT_NOMINAL_VOLTAGE)): SelectSelector(
-            SelectSelectorConfig(
-                options=["12", "24", "48"],
-                translation_key=CONF_NOMINAL_VOLTAGE,
-                mode=SelectSelectorMode.LIST,
+        fields[vol.Required(SECTION_CERBO)] = section(
+            vol.Schema(
+                {
+                    vol.Required(
+                        CONF_LOCAL_FAST_INTERVAL, default=DEFAULT_LOCAL_FAST_INTERVAL
+                    ): _number(5, 300, 1, "s"),
+                    vol.Required(CONF_FOLLOW_SYSTEM_BATTERY, default=False): BooleanSelector(),
+                }
             )
-        ),
-        # Empty: automatic (the battery's own limits, else safe presets); a value always wins.
-        # No defaults, so saving the form never turns a preset into a limit of the user's.
-        vol.Optional(CONF_VOLTAGE_MIN): _number(5, 70, 0.1, "V"),
-        vol.Optional(CONF_VOLTAGE_MAX): _number(5, 70, 0.1, "V"),
-        vol.Optional(CONF_TEMPERATURE_MIN): _number(-40, 80, 0.5, "°C"),
-        vol.Optional(CONF_TEMPERATURE_MAX): _number(-40, 80, 0.5, "°C"),
-        vol.Required(CONF_LOW_SOC, default=DEFAULT_LOW_SOC): _number(0, 100, 1, "%"),
-        vol.Optional(CONF_SOLARK_ENTITY): EntitySelector(
-            EntitySelectorConfig(domain="sensor", device_class="battery")
-        ),
-        vol.Required(CONF_SOLARK_THRESHOLD, default=DEFAULT_SOLARK_THRESHOLD): _number(
-            0.5, 50, 0.5, "%"
-        ),
-        vol.Required(CONF_SOLARK_DWELL, default=DEFAULT_SOLARK_DWELL): _number(0, 3600, 1, "s"),
-        vol.Required(CONF_SHOW_DASHBOARD, default=DEFAULT_SHOW_DASHBOARD): BooleanSelector(),
-    }
+        )
+    low, high = (_from_celsius(value, unit) for value in (-40, 80))
+    temperature = _number(low, high, 0.5, unit)
+    fields[vol.Required(SECTION_LIMITS)] = section(
+        vol.Schema(
+            {
+                vol.Required(
+                    CONF_NOMINAL_VOLTAGE, default=str(DEFAULT_NOMINAL_VOLTAGE)
+                ): SelectSelector(
+                    SelectSelectorConfig(
+                        options=["12", "24", "48"],
+                        translation_key=CONF_NOMINAL_VOLTAGE,
+                        mode=SelectSelectorMode.LIST,
+                    )
+                ),
+                # Empty: automatic (the battery's own limits, else safe presets); a value always
+                # wins. No defaults, so saving the form never turns a preset into a user's limit.
+                vol.Optional(CONF_VOLTAGE_MIN): _number(5, 70, 0.1, "V"),
+                vol.Optional(CONF_VOLTAGE_MAX): _number(5, 70, 0.1, "V"),
+                vol.Optional(CONF_TEMPERATURE_MIN): temperature,
+                vol.Optional(CONF_TEMPERATURE_MAX): temperature,
+                vol.Required(CONF_LOW_SOC, default=DEFAULT_LOW_SOC): _number(0, 100, 1, "%"),
+            }
+        )
+    )
+    fields[vol.Required(SECTION_SOLARK)] = section(
+        vol.Schema(
+            {
+                vol.Optional(CONF_SOLARK_ENTITY): solark_selector(hass),
+                vol.Required(CONF_SOLARK_THRESHOLD, default=DEFAULT_SOLARK_THRESHOLD): _number(
+                    0.5, 50, 0.5, "%"
+                ),
+                vol.Required(CONF_SOLARK_DWELL, default=DEFAULT_SOLARK_DWELL): _number(
+                    0, 3600, 1, "s"
+                ),
+            }
+        )
+    )
+    fields[vol.Required(CONF_SHOW_DASHBOARD, default=DEFAULT_SHOW_DASHBOARD)] = BooleanSelector()
     return vol.Schema(fields)

@@ -70,6 +70,7 @@ def _check_local(hass: HomeAssistant, entry: VictronConfigEntry, started: dateti
         entry,
         ISSUE_LOCAL_UNREACHABLE,
         active=down,
+        fixable=True,  # a fix flow changes the address
         placeholders={
             "name": entry.title,
             "host": str(entry.data.get(CONF_HOST)),
@@ -129,6 +130,7 @@ def _set_issue(
     *,
     active: bool,
     placeholders: dict[str, str],
+    fixable: bool = False,
 ) -> None:
     if not active:
         ir.async_delete_issue(hass, DOMAIN, issue_id(entry, kind))
@@ -137,7 +139,8 @@ def _set_issue(
         hass,
         DOMAIN,
         issue_id(entry, kind),
-        is_fixable=False,
+        is_fixable=fixable,
+        data={"entry_id": entry.entry_id} if fixable else None,
         is_persistent=False,
         severity=ir.IssueSeverity.WARNING,
         translation_key=kind,

@@ -262,6 +262,19 @@ def async_delete_comparison_issue(hass: HomeAssistant, entry: VictronConfigEntry
     ir.async_delete_issue(hass, DOMAIN, f"{ISSUE_SOLARK_UNUSABLE}_{entry.entry_id}")
 
 
+# The comparison entities by platform and key; they exist only while a sensor is chosen.
+COMPARISON_ENTITIES: Final = (("sensor", "soc_difference"), ("binary_sensor", "soc_disagreement"))
+
+
+@callback
+def async_remove_comparison_entities(hass: HomeAssistant, entry: VictronConfigEntry) -> None:
+    """Forget the comparison entities once it is off, not leave them "unavailable (restored)"."""
+    registry = er.async_get(hass)
+    for platform, key in COMPARISON_ENTITIES:
+        if entity_id := registry.async_get_entity_id(platform, DOMAIN, f"{entry_key(entry)}_{key}"):
+            registry.async_remove(entity_id)
+
+
 class _ComparisonEntity(Entity):
     """Base of the two comparison entities: both show the one result of `SolarkComparison`."""
 
