@@ -132,6 +132,7 @@ def battery_device_info(entry: VictronConfigEntry, installation_id: str) -> Devi
         "identifiers": {battery_identifier(entry)},
         "translation_key": "battery",  # "{title} battery"
         "translation_placeholders": {"title": entry.title},
+        "manufacturer": MANUFACTURER,
         "model": _battery_model(entry),
     }
     via: Any = installation_id if VIA_DEVICE_KEY == "via_device_id" else (DOMAIN, entry_key(entry))
