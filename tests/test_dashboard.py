@@ -482,6 +482,29 @@ def _render(hass: HomeAssistant, content: str) -> str:
     return str(Template(content, hass).async_render(parse_result=False))
 
 
+HEALTHY: dict[str, str] = {
+    "voltage": "54.09",
+    "current": "-1.1",
+    "voltage_out_of_range": "off",
+    "temperature_out_of_range": "off",
+    "local_reachable": "on",
+    "vrm_reachable": "on",
+    "battery_alarm": "off",
+    "low_soc": "off",
+    "cell_imbalance": "off",
+    "soh_degraded": "off",
+    "grid_lost": "off",
+    "data_stale": "off",
+    "vrm_budget": "off",
+}
+
+
+def _healthy(hass: HomeAssistant, ids: dict[str, str], **changes: str) -> None:
+    for key, value in (HEALTHY | changes).items():
+        attributes = {"source": "local", "data_age": 5} if key == "voltage" else {}
+        hass.states.async_set(ids[key], value, attributes)
+
+
 @pytest.mark.parametrize(
     ("temperature", "unit", "expected"),
     [("25.9", "°C", "25.9 °C · 78.6 °F"), ("77", "°F", "25.0 °C · 77.0 °F")],
@@ -489,22 +512,10 @@ def _render(hass: HomeAssistant, content: str) -> str:
 async def test_status_markdown_renders(
     hass: HomeAssistant, temperature: str, unit: str, expected: str
 ) -> None:
-    """The status card's template renders both temperature units, source, age and verdict."""
+    """The status card's template renders both temperature units, verdicts, source and age."""
     entry = _entry(hass)
     ids = _register_entities(hass, entry)
-    now = dt_util.utcnow()
-    for key, value in {
-        "voltage": "54.09",
-        "current": "-1.1",
-        "voltage_out_of_range": "off",
-        "local_reachable": "on",
-        "vrm_reachable": "on",
-        "battery_alarm": "off",
-        "data_stale": "off",
-        "local_last_success": (now - timedelta(seconds=5)).isoformat(),
-        "vrm_last_success": (now - timedelta(minutes=4)).isoformat(),
-    }.items():
-        hass.states.async_set(ids[key], value)
+    _healthy(hass, ids)
     hass.states.async_set(ids["temperature"], temperature, {"unit_of_measurement": unit})
     content = _markdown(dash.async_build_dashboard(hass, entry))
 
@@ -512,31 +523,93 @@ async def test_status_markdown_renders(
     assert text.splitlines() == [
         "- **Voltage:** ✅ within limits",
         "- **Current:** discharging",
-        f"- **Temperature:** {expected}",
+        f"- **Temperature:** {expected}, ✅ within limits",
         "- **Data source:** Cerbo GX on your network",
-        "- **Last updated:** 5 seconds ago",
+        "- **Measured:** 5 seconds ago",
         "- **Status:** ✅ healthy",
     ]
 
-    for key, value in {
-        "voltage": "59.2",
-        "voltage_out_of_range": "on",
-        "current": "3",
-        "local_reachable": "off",
-        "data_stale": "on",
-    }.items():
-        hass.states.async_set(ids[key], value)
+    _healthy(hass, ids, voltage="59.2", current="3", local_reachable="off", data_stale="on")
     # the sensor's own limits, here the BMS's, not the dashboard's optimal band
     limits = {"minimum": 45.0, "maximum": 53.55, "limits_source": "battery"}
     hass.states.async_set(ids["voltage_out_of_range"], "on", limits)
     text = _render(hass, content)
     assert f"- **Voltage:** ⚠️ out of range, limits 45.0{dash.TO}53.55 V" in text
     assert "- **Current:** charging" in text
-    assert "- **Data source:** VRM cloud" in text
-    assert "- **Status:** ⚠️ data is stale" in text
+    assert "- **Status:** ⚠️ voltage out of range, data is stale" in text
 
     hass.states.async_set(ids["battery_alarm"], "on")
-    assert "- **Status:** ⚠️ battery alarm" in _render(hass, content)
+    assert "- **Status:** ⚠️ battery alarm, voltage out of range, data is stale" in _render(
+        hass, content
+    )
+
+
+async def test_status_is_never_healthy_beside_a_problem(hass: HomeAssistant) -> None:
+    """Every problem sensor of the entry counts, and the temperature line has its verdict."""
+    hass.states.async_set("sensor.inverter_battery_soc", "87")
+    entry = _entry(hass, **{CONF_SOLARK_ENTITY: "sensor.inverter_battery_soc"})
+    ids = _register_entities(hass, entry)
+    content = _markdown(dash.async_build_dashboard(hass, entry))
+    _healthy(hass, ids, soc_disagreement="off")
+    hass.states.async_set(ids["temperature"], "2.5", {"unit_of_measurement": "°C"})
+    hass.states.async_set(ids["temperature_out_of_range"], "on", {"minimum": 5.0, "maximum": 45.0})
+    lines = _render(hass, content).splitlines()
+    assert f"- **Temperature:** 2.5 °C · 36.5 °F, ⚠️ out of range, limits 5.0{dash.TO}45.0 °C" in (
+        lines
+    )
+    assert "- **Status:** ⚠️ temperature out of range" in lines
+
+    hass.states.async_set(ids["temperature_out_of_range"], "off")
+    for key, text in [
+        ("low_soc", "low state of charge"),
+        ("cell_imbalance", "cell imbalance"),
+        ("soh_degraded", "state of health degraded"),
+        ("grid_lost", "grid lost"),
+        ("soc_disagreement", "Victron and Sol-Ark disagree"),
+        ("vrm_budget", "VRM request budget nearly used"),
+    ]:
+        hass.states.async_set(ids[key], "on")
+        assert f"- **Status:** ⚠️ {text}" in _render(hass, content).splitlines(), key
+        hass.states.async_set(ids[key], "off")
+    assert "- **Status:** ✅ healthy" in _render(hass, content).splitlines()
+
+    # A problem sensor that judged nothing is no proof of health.
+    hass.states.async_set(ids["grid_lost"], "unavailable")
+    assert "- **Status:** ❔ not judged: grid lost" in _render(hass, content).splitlines()
+
+
+async def test_no_fresh_values_is_never_healthy(hass: HomeAssistant) -> None:
+    """Every battery value unavailable while VRM answers with old data: say so, everywhere.
+
+    Not "VRM cloud", not the time of the last VRM request as if it were the data's.
+    """
+    entry = _entry(hass)
+    ids = _register_entities(hass, entry)
+    content = _markdown(dash.async_build_dashboard(hass, entry))
+    _healthy(hass, ids, local_reachable="off", data_stale="on")
+    for key in ("voltage", "current", "temperature", "voltage_out_of_range", "battery_alarm"):
+        hass.states.async_set(ids[key], "unavailable")
+    hass.states.async_set(ids["temperature_out_of_range"], "unavailable")
+    now = dt_util.utcnow()
+    hass.states.async_set(ids["vrm_last_success"], (now - timedelta(minutes=1)).isoformat())
+    lines = _render(hass, content).splitlines()
+    assert lines == [
+        "- **Voltage:** unknown",
+        "- **Current:** unknown",
+        "- **Temperature:** unknown",
+        "- **Data source:** ⚠️ no source has fresh data (VRM answers, but its data is old)",
+        "- **Measured:** ⚠️ no fresh values",
+        "- **Status:** ⚠️ data is stale, no battery values",
+    ]
+    hass.states.async_set(ids["vrm_reachable"], "off")
+    hass.states.async_set(ids["local_reachable"], "on")
+    lines = _render(hass, content).splitlines()
+    assert lines[3] == (
+        "- **Data source:** ⚠️ no source has fresh data "
+        "(the Cerbo GX answers, but without battery values)"
+    )
+    hass.states.async_set(ids["data_stale"], "off")  # e.g. just after a restart
+    assert _render(hass, content).splitlines()[-1] == "- **Status:** ⚠️ no battery values"
 
 
 @pytest.mark.parametrize(
@@ -558,7 +631,7 @@ async def test_status_uses_the_readings_source_and_age(
     hass.states.async_set(ids["local_last_success"], dt_util.utcnow().isoformat())
     text = _render(hass, _markdown(dash.async_build_dashboard(hass, entry)))
     assert f"- **Data source:** {source_text}" in text.splitlines()
-    assert f"- **Last updated:** {age_text}" in text.splitlines()
+    assert f"- **Measured:** {age_text}" in text.splitlines()
 
 
 async def test_status_markdown_when_nothing_is_known(hass: HomeAssistant) -> None:
@@ -581,15 +654,25 @@ async def test_status_markdown_when_nothing_is_known(hass: HomeAssistant) -> Non
         "- **Voltage:** unknown",
         "- **Current:** idle",
         "- **Temperature:** unknown",
-        "- **Data source:** none reachable",
-        "- **Last updated:** never",
-        "- **Status:** ⚠️ no source reachable",
+        "- **Data source:** ⚠️ no source has fresh data, none reachable",
+        "- **Measured:** ⚠️ no fresh values",
+        "- **Status:** ⚠️ no source reachable, no battery values",
     ]
-    # Without the out-of-range sensor the card compares with the optimal band, no warning.
+    # Without the out-of-range sensors the card compares with the optimal band, no warning.
     hass.states.async_set("sensor.v", "51.2")
-    assert f"outside the optimal 52{dash.TO}58 V" in _render(hass, _markdown(config))
+    hass.states.async_set("sensor.t", "31")
+    text = _render(hass, _markdown(config))
+    assert f"- **Voltage:** outside the optimal 52{dash.TO}58 V" in text.splitlines()
+    assert f"outside the optimal 15{dash.TO}30 °C" in text
     hass.states.async_set("sensor.v", "53")
+    hass.states.async_set("sensor.t", "20")
     assert "✅ optimal" in _render(hass, _markdown(config))
+    assert "- **Temperature:** 20.0 °C · 68.0 °F, ✅ optimal" in _render(hass, _markdown(config))
+
+    # Without any battery value the source line says which source answers.
+    only = dash.build_dashboard({"vrm_reachable": "binary_sensor.r"}, settings)
+    hass.states.async_set("binary_sensor.r", "on")
+    assert "- **Data source:** VRM cloud reachable" in _render(hass, _markdown(only))
 
 
 async def test_copy_view_shows_the_yaml_with_own_entity_ids(hass: HomeAssistant) -> None:

@@ -290,9 +290,9 @@ def _status_card(entities: Mapping[str, str], settings: DashboardSettings) -> di
         for line in (
             _voltage_line(entities, settings),
             _current_line(entities),
-            _temperature_line(entities),
+            _temperature_line(entities, settings),
             _source_line(entities),
-            _updated_line(entities),
+            _age_line(entities),
             _verdict_line(entities),
         )
         if line
@@ -303,27 +303,45 @@ def _status_card(entities: Mapping[str, str], settings: DashboardSettings) -> di
     return {"type": "markdown", "content": "\n".join(lines)}
 
 
+def _limits_verdict(
+    sensor: str | None,
+    value: str,
+    unit: str,
+    band: tuple[float, float],
+    band_unit: str,
+    *,
+    lead: str = " ",
+) -> str:
+    """The problem sensor's verdict with its own limits; without it, the optimal band's.
+
+    `elif` branches after an `if` on a missing value, written after `lead`.
+    """
+    if sensor:
+        return (
+            f"\n  {{%- elif is_state('{sensor}', 'on') %}}{lead}⚠️ out of range, limits"
+            f"\n    {{{{- ' ' ~ state_attr('{sensor}', 'minimum') }}}}{TO}"
+            f"{{{{ state_attr('{sensor}', 'maximum') }}}} {unit}"
+            f"\n  {{%- elif is_state('{sensor}', 'off') %}}{lead}✅ within limits"
+            f"\n  {{%- else %}}{lead}not judged"
+        )
+    low, high = band
+    return (
+        f"\n  {{%- elif not ({low} <= {value} <= {high}) %}}"
+        f"{lead}outside the optimal {_fmt(low)}{TO}{_fmt(high)} {band_unit}"
+        f"\n  {{%- else %}}{lead}✅ optimal"
+    )
+
+
 def _voltage_line(entities: Mapping[str, str], settings: DashboardSettings) -> str | None:
     if "voltage" not in entities:
         return None
-    head = (
-        f"{{%- set v = states('{entities['voltage']}') | float(none) %}}\n"
-        "- **Voltage:** {% if v is none %}unknown"
-    )
-    if "voltage_out_of_range" in entities:
-        # The sensor's own limits: the battery's where it publishes them.
-        sensor = entities["voltage_out_of_range"]
-        return (
-            head + f"{{% elif is_state('{sensor}', 'on') %}}⚠️ out of range, limits "
-            f"{{{{ state_attr('{sensor}', 'minimum') }}}}{TO}"
-            f"{{{{ state_attr('{sensor}', 'maximum') }}}} V"
-            "{% else %}✅ within limits{% endif %}"
-        )
-    v_lo, v_hi = settings.voltage_range
     return (
-        head + f"{{% elif not ({v_lo} <= v <= {v_hi}) %}}"
-        f"outside the optimal {_fmt(v_lo)}{TO}{_fmt(v_hi)} V"
-        "{% else %}✅ optimal{% endif %}"
+        f"{{%- set v = states('{entities['voltage']}') | float(none) %}}\n"
+        "- **Voltage:**\n  {%- if v is none %} unknown"
+        + _limits_verdict(
+            entities.get("voltage_out_of_range"), "v", "V", settings.voltage_range, "V"
+        )
+        + "\n  {%- endif %}"
     )
 
 
@@ -337,7 +355,8 @@ def _current_line(entities: Mapping[str, str]) -> str | None:
     )
 
 
-def _temperature_line(entities: Mapping[str, str]) -> str | None:
+def _temperature_line(entities: Mapping[str, str], settings: DashboardSettings) -> str | None:
+    """Both units, then the verdict: the sensor's own limits are in °C."""
     if "temperature" not in entities:
         return None
     temp = entities["temperature"]
@@ -347,11 +366,27 @@ def _temperature_line(entities: Mapping[str, str]) -> str | None:
         "- **Temperature:**{% if t is none %} unknown\n"
         "  {%- elif u == '°F' %} {{ ((t - 32) * 5 / 9) | round(1) }} °C · {{ t | round(1) }} °F\n"
         "  {%- else %} {{ t | round(1) }} °C · {{ (t * 9 / 5 + 32) | round(1) }} °F\n"
-        "  {%- endif %}"
+        "  {%- endif %}\n"
+        "  {%- if t is none %}"
+        + _limits_verdict(
+            entities.get("temperature_out_of_range"),
+            "t",
+            "°C",
+            settings.temperature_range,
+            settings.temperature_unit,
+            lead=", ",
+        )
+        + "\n  {%- endif %}"
     )
 
 
 SOURCES: Final = (("local", "Cerbo GX on your network"), ("vrm", "VRM cloud"))
+# What a reachable source without fresh battery values is doing.
+NOT_FRESH: Final = {
+    "local": "the Cerbo GX answers, but without battery values",
+    "vrm": "VRM answers, but its data is old",
+}
+NO_VALUES: Final = ("unavailable", "unknown")
 
 
 def _reading(entities: Mapping[str, str]) -> str | None:
@@ -359,67 +394,102 @@ def _reading(entities: Mapping[str, str]) -> str | None:
     return entities.get("voltage") or entities.get("soc")
 
 
-def _source_line(entities: Mapping[str, str]) -> str | None:
-    # The reading's own `source` attribute first; reachability when it has none (unavailable).
-    tests = []
-    if reading := _reading(entities):
-        tests = [(f"state_attr('{reading}', 'source') == '{key}'", label) for key, label in SOURCES]
-    tests += [
-        (f"is_state('{entities[f'{key}_reachable']}', 'on')", label)
-        for key, label in SOURCES
+def _reachable(entities: Mapping[str, str]) -> list[tuple[str, str]]:
+    """(test, source key) for each source's reachability sensor."""
+    return [
+        (f"is_state('{entities[f'{key}_reachable']}', 'on')", key)
+        for key, _ in SOURCES
         if f"{key}_reachable" in entities
     ]
-    if not tests:
-        return None
+
+
+def _source_line(entities: Mapping[str, str]) -> str | None:
+    """The reading's own source; without one, no source has fresh data, whatever answers."""
+    reachable = _reachable(entities)
+    reading = _reading(entities)
+    if not reading:
+        if not reachable:
+            return None
+        labels = dict(SOURCES)
+        tests = [(test, f"{labels[key]} reachable") for test, key in reachable]
+    else:
+        tests = [(f"src == '{key}'", label) for key, label in SOURCES]
+        tests += [
+            (test, f"⚠️ no source has fresh data ({NOT_FRESH[key]})") for test, key in reachable
+        ]
     text = "- **Data source:**"
+    if reading:
+        text = f"{{%- set src = state_attr('{reading}', 'source') %}}\n" + text
     for index, (test, label) in enumerate(tests):
         keyword = "if" if index == 0 else "elif"
         text += f"\n  {{%- {keyword} {test} %}} {label}"
-    return text + "\n  {%- else %} none reachable\n  {%- endif %}"
+    return text + "\n  {%- else %} ⚠️ no source has fresh data, none reachable\n  {%- endif %}"
 
 
-def _updated_line(entities: Mapping[str, str]) -> str | None:
-    """How old the values shown are: the reading's `data_age`, else the last success."""
+def _age_line(entities: Mapping[str, str]) -> str | None:
+    """How old the values shown are: the reading's `data_age`, never when a request was made.
+
+    VRM answers a request with a sample that may be hours old; its `data_age` grows between
+    polls (the entities rewrite it every 30 s), so the line does not need a clock of its own.
+    """
     reading = _reading(entities)
-    stamps = [
-        entities[key] for key in ("local_last_success", "vrm_last_success") if key in entities
-    ]
-    if not reading and not stamps:
+    if not reading:
         return None
-    names = ", ".join(f"states('{entity}')" for entity in stamps)
-    age = f"state_attr('{reading}', 'data_age')" if reading else "none"
     return (
-        f"{{%- set age = {age} %}}\n"
-        f"{{%- set seen = [{names}] | map('as_datetime', none) | select | list %}}\n"
-        "- **Last updated:**"
+        f"{{%- set age = state_attr('{reading}', 'data_age') %}}\n"
+        "- **Measured:**"
         "\n  {%- if age is number and age < 90 %} {{ age | int }} seconds ago"
         "\n  {%- elif age is number and age < 5400 %} {{ (age / 60) | round | int }} minutes ago"
         "\n  {%- elif age is number %} {{ (age / 3600) | round(1) }} hours ago"
-        "\n  {%- elif seen %} {{ relative_time(seen | max) }} ago"
-        "\n  {%- else %} never\n  {%- endif %}"
+        "\n  {%- else %} ⚠️ no fresh values\n  {%- endif %}"
     )
 
 
+# Every problem the entry's binary sensors can report, most urgent first.
+PROBLEMS: Final = (
+    ("battery_alarm", "battery alarm"),
+    ("voltage_out_of_range", "voltage out of range"),
+    ("temperature_out_of_range", "temperature out of range"),
+    ("low_soc", "low state of charge"),
+    ("cell_imbalance", "cell imbalance"),
+    ("soh_degraded", "state of health degraded"),
+    ("grid_lost", "grid lost"),
+    ("soc_disagreement", "Victron and Sol-Ark disagree"),
+    ("data_stale", "data is stale"),
+    ("vrm_budget", "VRM request budget nearly used"),
+)
+
+
 def _verdict_line(entities: Mapping[str, str]) -> str | None:
-    problems = [
-        (f"is_state('{entities[key]}', 'on')", text)
-        for key, text in (("battery_alarm", "battery alarm"), ("data_stale", "data is stale"))
-        if key in entities
-    ]
-    reachable = [
-        f"is_state('{entities[key]}', 'on')"
-        for key in ("local_reachable", "vrm_reachable")
-        if key in entities
-    ]
-    if reachable:
-        problems.append((f"not ({' or '.join(reachable)})", "no source reachable"))
-    if not problems:
+    """Healthy only when every problem sensor is off, values are there and a source answers.
+
+    A problem sensor that is unavailable has judged nothing: the verdict says so rather than
+    calling it healthy.
+    """
+    raised: list[str] = []
+    unjudged: list[str] = []
+    for key, text in PROBLEMS:
+        if key not in entities or (key == "soc_disagreement" and SOLARK not in entities):
+            continue
+        raised.append(f"('{text}' if is_state('{entities[key]}', 'on') else '')")
+        unjudged.append(f"('{text}' if is_state('{entities[key]}', 'unavailable') else '')")
+    if reading := _reading(entities):
+        raised.append(f"('no battery values' if states('{reading}') in {list(NO_VALUES)} else '')")
+    if reachable := _reachable(entities):
+        tests = " or ".join(test for test, _ in reachable)
+        raised.insert(0, f"('no source reachable' if not ({tests}) else '')")
+    if not raised:
         return None
-    text = "- **Status:**"
-    for index, (test, message) in enumerate(problems):
-        keyword = "if" if index == 0 else "elif"
-        text += f"\n  {{%- {keyword} {test} %}} ⚠️ {message}"
-    return text + "\n  {%- else %} ✅ healthy\n  {%- endif %}"
+    return (
+        "{%- set raised = [\n    " + ",\n    ".join(raised) + "\n  ] | select | list %}\n"
+        "{%- set unjudged = [\n    "
+        + ",\n    ".join(unjudged or ["''"])
+        + "\n  ] | select | list %}\n"
+        "- **Status:**"
+        "\n  {%- if raised %} ⚠️ {{ raised | join(', ') }}"
+        "\n  {%- elif unjudged %} ❔ not judged: {{ unjudged | join(', ') }}"
+        "\n  {%- else %} ✅ healthy\n  {%- endif %}"
+    )
 
 
 def _comparison_now_section(
