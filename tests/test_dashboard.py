@@ -303,7 +303,9 @@ async def test_disabled_and_missing_entities_get_no_card(hass: HomeAssistant) ->
     assert "battery_alarm" not in markdown
     trends = config["views"][3]["sections"][0]["cards"]
     assert [card["type"] for card in trends] == ["heading", "history-graph"]  # voltage only
-    assert trends[1]["entities"] == [{"entity": ids["voltage"], "name": "Voltage"}]
+    assert trends[1]["entities"] == [
+        {"entity": ids["voltage"], "name": f"Voltage, optimal 52{dash.TO}58 V"}
+    ]
 
 
 async def test_nothing_registered_gives_empty_views(hass: HomeAssistant) -> None:
@@ -383,7 +385,8 @@ async def test_trends_and_statistics_per_range(hass: HomeAssistant) -> None:
         trends, summary = view["sections"]
         voltage, current, temperature = trends["cards"][1:]
         assert {c["hours_to_show"] for c in trends["cards"][1:]} == {hours}
-        assert (voltage["min_y_axis"], voltage["max_y_axis"]) == (52.0, 58.0)
+        # One round step beyond the optimal band: its ends are gridlines, not the axis ends.
+        assert (voltage["min_y_axis"], voltage["max_y_axis"]) == (50.0, 60.0)
         assert voltage["fit_y_data"] is True
         assert [row["entity"] for row in voltage["entities"]] == [
             ids["voltage"],
@@ -391,7 +394,8 @@ async def test_trends_and_statistics_per_range(hass: HomeAssistant) -> None:
         ]
         assert [row["entity"] for row in current["entities"]] == [ids["current"], ids["state"]]
         assert "min_y_axis" not in current
-        assert (temperature["min_y_axis"], temperature["max_y_axis"]) == (15.0, 30.0)
+        assert (temperature["min_y_axis"], temperature["max_y_axis"]) == (10.0, 35.0)
+        assert [c["title"] for c in trends["cards"][1:]] == ["Voltage", "Current", "Temperature"]
         statistic_cards = [c for c in summary["cards"] if c["type"] == "statistic"]
         stats = {(c["entity"], c["stat_type"]) for c in statistic_cards}
         assert {
@@ -410,6 +414,50 @@ async def test_trends_and_statistics_per_range(hass: HomeAssistant) -> None:
         }
 
 
+async def test_layout_reads_well_on_a_phone(hass: HomeAssistant) -> None:
+    """Short chart titles, no heading promising a card that is not there, a word on statistics.
+
+    The long explanations live in the legends, which wrap; the summary says when the
+    statistics cards fill in, instead of showing bare units without a word.
+    """
+    hass.states.async_set("sensor.inverter_battery_soc", "87")
+    entry = _entry(hass, **{CONF_SOLARK_ENTITY: "sensor.inverter_battery_soc"})
+    _register_entities(hass, entry)
+    config = dash.async_build_dashboard(hass, entry)
+    for view in config["views"][1:6]:
+        titles = [c["title"] for c in _cards({"views": [view]}) if "title" in c]
+        assert titles
+        assert all(len(title) <= 16 for title in titles), titles
+        headings = [c["heading"] for c in _cards({"views": [view]}) if c["type"] == "heading"]
+        assert not [h for h in headings if "spread" in h]
+        summary = view["sections"][1]["cards"]
+        assert summary[1]["type"] == "markdown"
+        assert "5 minutes" in summary[1]["content"]
+
+
+@pytest.mark.parametrize("key", ["voltage", "temperature"])
+async def test_unavailable_gauge_becomes_a_plain_tile(hass: HomeAssistant, key: str) -> None:
+    """A gauge without a number is an error box: it shows only with a value, a tile otherwise."""
+    entry = _entry(hass)
+    ids = _register_entities(hass, entry)
+    now = dash.async_build_dashboard(hass, entry)["views"][0]
+    cards = [c for c in _cards({"views": [now]}) if c.get("entity") == ids[key]]
+    assert [c["type"] for c in cards] == ["gauge", "tile"]
+    gauge, tile = cards
+    assert gauge["visibility"] == [
+        {"condition": "state", "entity": ids[key], "state_not": ["unavailable", "unknown"]}
+    ]
+    assert tile["visibility"] == [
+        {"condition": "state", "entity": ids[key], "state": ["unavailable", "unknown"]}
+    ]
+
+
+def test_yaml_lines_fit_the_copy_page() -> None:
+    """The copy page's code block cannot wrap: the YAML's lines stay short."""
+    longest = max(dash.example_yaml().splitlines(), key=len)
+    assert len(longest) <= 100, longest
+
+
 async def test_only_core_cards(hass: HomeAssistant) -> None:
     """No custom cards: the dashboard must work on a bare Home Assistant."""
     hass.states.async_set("sensor.inverter_battery_soc", "87")
@@ -418,8 +466,8 @@ async def test_only_core_cards(hass: HomeAssistant) -> None:
     config = dash.async_build_dashboard(hass, entry)
     assert {card["type"] for card in _cards(config)} == CORE_CARDS
     now, *ranges, copy = config["views"]
-    assert now["max_columns"] == 3
-    assert now["sections"][0]["column_span"] == 2  # the details get two of three columns
+    assert now["max_columns"] == 2  # at three, names are cut off at desktop width
+    assert now["sections"][0]["column_span"] == 2  # the details get the whole width
     assert {view["max_columns"] for view in ranges} == {2}
     assert copy["subview"] is True
     assert copy["type"] == "panel"
@@ -454,8 +502,8 @@ async def test_own_voltage_limits_set_the_gauge_and_the_chart(hass: HomeAssistan
     assert [segment["from"] for segment in gauge["segments"]] == [36, 45.0, 53.5]
     six_hours = {"views": [config["views"][1]]}
     chart = next(c for c in _cards(six_hours) if c.get("title", "").startswith("Voltage"))
-    assert (chart["min_y_axis"], chart["max_y_axis"]) == (45.0, 53.5)
-    assert chart["title"] == "Voltage (optimal 45\N{EN DASH}53.5 V)"
+    assert (chart["min_y_axis"], chart["max_y_axis"]) == (42.5, 55.0)
+    assert chart["entities"][0]["name"] == "Voltage, optimal 45\N{EN DASH}53.5 V"
 
 
 async def test_fahrenheit_users(hass: HomeAssistant) -> None:
@@ -474,7 +522,8 @@ async def test_fahrenheit_users(hass: HomeAssistant) -> None:
     config = dash.build_dashboard({"temperature": "sensor.t"}, settings)
     gauge = next(c for c in _cards(config) if c["type"] == "gauge")
     graph = next(c for c in _cards(config) if c["type"] == "history-graph")
-    assert graph["title"] == f"Temperature (optimal 59{dash.TO}86 °F)"
+    assert graph["entities"][0]["name"] == f"Temperature, optimal 59{dash.TO}86 °F"
+    assert (graph["min_y_axis"], graph["max_y_axis"]) == (50.0, 90.0)
     assert [s["from"] for s in gauge["segments"]] == [32, 59.0, 86.0]
 
 
@@ -605,8 +654,7 @@ async def test_no_fresh_values_is_never_healthy(hass: HomeAssistant) -> None:
     hass.states.async_set(ids["local_reachable"], "on")
     lines = _render(hass, content).splitlines()
     assert lines[3] == (
-        "- **Data source:** ⚠️ no source has fresh data "
-        "(the Cerbo GX answers, but without battery values)"
+        "- **Data source:** ⚠️ no source has fresh data (the Cerbo GX has no battery values)"
     )
     hass.states.async_set(ids["data_stale"], "off")  # e.g. just after a restart
     assert _render(hass, content).splitlines()[-1] == "- **Status:** ⚠️ no battery values"
