@@ -367,15 +367,15 @@ async def test_data_age_is_not_recorded(
     aioclient_mock: AiohttpClientMocker,
     tick: Tick,
 ) -> None:
-    FakeVrm(aioclient_mock)
+    vrm = FakeVrm(aioclient_mock)
     entry = make_entry(hass, VRM_DATA)
     await setup_entry(hass, entry)
     soc_id = entity_ids(hass, entry)[f"{PORTAL_ID}_soc"]
     budget_id = entity_ids(hass, entry)[f"{PORTAL_ID}_vrm_budget"]
-    await tick(180)
+    await tick(150)  # before the next poll: the sample ages, written on each recheck
     await async_wait_recording_done(hass)
-    # The polls brought no newer sample: it aged while the recorder left the age out.
-    assert hass.states.get(soc_id).attributes["data_age"] == 42 + 180  # type: ignore[union-attr]
+    assert vrm.calls == ["system-overview", "BatterySummary"]
+    assert hass.states.get(soc_id).attributes["data_age"] == 42 + 150  # type: ignore[union-attr]
     history = await hass.async_add_executor_job(
         state_changes_during_period, hass, START - timedelta(minutes=1), None, soc_id
     )
