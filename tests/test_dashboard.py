@@ -303,7 +303,9 @@ async def test_disabled_and_missing_entities_get_no_card(hass: HomeAssistant) ->
     assert "battery_alarm" not in markdown
     trends = config["views"][3]["sections"][0]["cards"]
     assert [card["type"] for card in trends] == ["heading", "history-graph"]  # voltage only
-    assert trends[1]["entities"] == [{"entity": ids["voltage"], "name": "Voltage"}]
+    assert trends[1]["entities"] == [
+        {"entity": ids["voltage"], "name": f"Voltage, optimal 52{dash.TO}58 V"}
+    ]
 
 
 async def test_nothing_registered_gives_empty_views(hass: HomeAssistant) -> None:
@@ -383,7 +385,8 @@ async def test_trends_and_statistics_per_range(hass: HomeAssistant) -> None:
         trends, summary = view["sections"]
         voltage, current, temperature = trends["cards"][1:]
         assert {c["hours_to_show"] for c in trends["cards"][1:]} == {hours}
-        assert (voltage["min_y_axis"], voltage["max_y_axis"]) == (52.0, 58.0)
+        # One round step beyond the optimal band: its ends are gridlines, not the axis ends.
+        assert (voltage["min_y_axis"], voltage["max_y_axis"]) == (50.0, 60.0)
         assert voltage["fit_y_data"] is True
         assert [row["entity"] for row in voltage["entities"]] == [
             ids["voltage"],
@@ -391,7 +394,8 @@ async def test_trends_and_statistics_per_range(hass: HomeAssistant) -> None:
         ]
         assert [row["entity"] for row in current["entities"]] == [ids["current"], ids["state"]]
         assert "min_y_axis" not in current
-        assert (temperature["min_y_axis"], temperature["max_y_axis"]) == (15.0, 30.0)
+        assert (temperature["min_y_axis"], temperature["max_y_axis"]) == (10.0, 35.0)
+        assert [c["title"] for c in trends["cards"][1:]] == ["Voltage", "Current", "Temperature"]
         statistic_cards = [c for c in summary["cards"] if c["type"] == "statistic"]
         stats = {(c["entity"], c["stat_type"]) for c in statistic_cards}
         assert {
@@ -410,6 +414,50 @@ async def test_trends_and_statistics_per_range(hass: HomeAssistant) -> None:
         }
 
 
+async def test_layout_reads_well_on_a_phone(hass: HomeAssistant) -> None:
+    """Short chart titles, no heading promising a card that is not there, a word on statistics.
+
+    The long explanations live in the legends, which wrap; the summary says when the
+    statistics cards fill in, instead of showing bare units without a word.
+    """
+    hass.states.async_set("sensor.inverter_battery_soc", "87")
+    entry = _entry(hass, **{CONF_SOLARK_ENTITY: "sensor.inverter_battery_soc"})
+    _register_entities(hass, entry)
+    config = dash.async_build_dashboard(hass, entry)
+    for view in config["views"][1:6]:
+        titles = [c["title"] for c in _cards({"views": [view]}) if "title" in c]
+        assert titles
+        assert all(len(title) <= 16 for title in titles), titles
+        headings = [c["heading"] for c in _cards({"views": [view]}) if c["type"] == "heading"]
+        assert not [h for h in headings if "spread" in h]
+        summary = view["sections"][1]["cards"]
+        assert summary[1]["type"] == "markdown"
+        assert "5 minutes" in summary[1]["content"]
+
+
+@pytest.mark.parametrize("key", ["voltage", "temperature"])
+async def test_unavailable_gauge_becomes_a_plain_tile(hass: HomeAssistant, key: str) -> None:
+    """A gauge without a number is an error box: it shows only with a value, a tile otherwise."""
+    entry = _entry(hass)
+    ids = _register_entities(hass, entry)
+    now = dash.async_build_dashboard(hass, entry)["views"][0]
+    cards = [c for c in _cards({"views": [now]}) if c.get("entity") == ids[key]]
+    assert [c["type"] for c in cards] == ["gauge", "tile"]
+    gauge, tile = cards
+    assert gauge["visibility"] == [
+        {"condition": "state", "entity": ids[key], "state_not": ["unavailable", "unknown"]}
+    ]
+    assert tile["visibility"] == [
+        {"condition": "state", "entity": ids[key], "state": ["unavailable", "unknown"]}
+    ]
+
+
+def test_yaml_lines_fit_the_copy_page() -> None:
+    """The copy page's code block cannot wrap: the YAML's lines stay short."""
+    longest = max(dash.example_yaml().splitlines(), key=len)
+    assert len(longest) <= 100, longest
+
+
 async def test_only_core_cards(hass: HomeAssistant) -> None:
     """No custom cards: the dashboard must work on a bare Home Assistant."""
     hass.states.async_set("sensor.inverter_battery_soc", "87")
@@ -418,8 +466,8 @@ async def test_only_core_cards(hass: HomeAssistant) -> None:
     config = dash.async_build_dashboard(hass, entry)
     assert {card["type"] for card in _cards(config)} == CORE_CARDS
     now, *ranges, copy = config["views"]
-    assert now["max_columns"] == 3
-    assert now["sections"][0]["column_span"] == 2  # the details get two of three columns
+    assert now["max_columns"] == 2  # at three, names are cut off at desktop width
+    assert now["sections"][0]["column_span"] == 2  # the details get the whole width
     assert {view["max_columns"] for view in ranges} == {2}
     assert copy["subview"] is True
     assert copy["type"] == "panel"
@@ -454,8 +502,8 @@ async def test_own_voltage_limits_set_the_gauge_and_the_chart(hass: HomeAssistan
     assert [segment["from"] for segment in gauge["segments"]] == [36, 45.0, 53.5]
     six_hours = {"views": [config["views"][1]]}
     chart = next(c for c in _cards(six_hours) if c.get("title", "").startswith("Voltage"))
-    assert (chart["min_y_axis"], chart["max_y_axis"]) == (45.0, 53.5)
-    assert chart["title"] == "Voltage (optimal 45\N{EN DASH}53.5 V)"
+    assert (chart["min_y_axis"], chart["max_y_axis"]) == (42.5, 55.0)
+    assert chart["entities"][0]["name"] == "Voltage, optimal 45\N{EN DASH}53.5 V"
 
 
 async def test_fahrenheit_users(hass: HomeAssistant) -> None:
@@ -474,12 +522,36 @@ async def test_fahrenheit_users(hass: HomeAssistant) -> None:
     config = dash.build_dashboard({"temperature": "sensor.t"}, settings)
     gauge = next(c for c in _cards(config) if c["type"] == "gauge")
     graph = next(c for c in _cards(config) if c["type"] == "history-graph")
-    assert graph["title"] == f"Temperature (optimal 59{dash.TO}86 °F)"
+    assert graph["entities"][0]["name"] == f"Temperature, optimal 59{dash.TO}86 °F"
+    assert (graph["min_y_axis"], graph["max_y_axis"]) == (50.0, 90.0)
     assert [s["from"] for s in gauge["segments"]] == [32, 59.0, 86.0]
 
 
 def _render(hass: HomeAssistant, content: str) -> str:
     return str(Template(content, hass).async_render(parse_result=False))
+
+
+HEALTHY: dict[str, str] = {
+    "voltage": "54.09",
+    "current": "-1.1",
+    "voltage_out_of_range": "off",
+    "temperature_out_of_range": "off",
+    "local_reachable": "on",
+    "vrm_reachable": "on",
+    "battery_alarm": "off",
+    "low_soc": "off",
+    "cell_imbalance": "off",
+    "soh_degraded": "off",
+    "grid_lost": "off",
+    "data_stale": "off",
+    "vrm_budget": "off",
+}
+
+
+def _healthy(hass: HomeAssistant, ids: dict[str, str], **changes: str) -> None:
+    for key, value in (HEALTHY | changes).items():
+        attributes = {"source": "local", "data_age": 5} if key == "voltage" else {}
+        hass.states.async_set(ids[key], value, attributes)
 
 
 @pytest.mark.parametrize(
@@ -489,22 +561,10 @@ def _render(hass: HomeAssistant, content: str) -> str:
 async def test_status_markdown_renders(
     hass: HomeAssistant, temperature: str, unit: str, expected: str
 ) -> None:
-    """The status card's template renders both temperature units, source, age and verdict."""
+    """The status card's template renders both temperature units, verdicts, source and age."""
     entry = _entry(hass)
     ids = _register_entities(hass, entry)
-    now = dt_util.utcnow()
-    for key, value in {
-        "voltage": "54.09",
-        "current": "-1.1",
-        "voltage_out_of_range": "off",
-        "local_reachable": "on",
-        "vrm_reachable": "on",
-        "battery_alarm": "off",
-        "data_stale": "off",
-        "local_last_success": (now - timedelta(seconds=5)).isoformat(),
-        "vrm_last_success": (now - timedelta(minutes=4)).isoformat(),
-    }.items():
-        hass.states.async_set(ids[key], value)
+    _healthy(hass, ids)
     hass.states.async_set(ids["temperature"], temperature, {"unit_of_measurement": unit})
     content = _markdown(dash.async_build_dashboard(hass, entry))
 
@@ -512,31 +572,92 @@ async def test_status_markdown_renders(
     assert text.splitlines() == [
         "- **Voltage:** ✅ within limits",
         "- **Current:** discharging",
-        f"- **Temperature:** {expected}",
+        f"- **Temperature:** {expected}, ✅ within limits",
         "- **Data source:** Cerbo GX on your network",
-        "- **Last updated:** 5 seconds ago",
+        "- **Measured:** 5 seconds ago",
         "- **Status:** ✅ healthy",
     ]
 
-    for key, value in {
-        "voltage": "59.2",
-        "voltage_out_of_range": "on",
-        "current": "3",
-        "local_reachable": "off",
-        "data_stale": "on",
-    }.items():
-        hass.states.async_set(ids[key], value)
+    _healthy(hass, ids, voltage="59.2", current="3", local_reachable="off", data_stale="on")
     # the sensor's own limits, here the BMS's, not the dashboard's optimal band
     limits = {"minimum": 45.0, "maximum": 53.55, "limits_source": "battery"}
     hass.states.async_set(ids["voltage_out_of_range"], "on", limits)
     text = _render(hass, content)
     assert f"- **Voltage:** ⚠️ out of range, limits 45.0{dash.TO}53.55 V" in text
     assert "- **Current:** charging" in text
-    assert "- **Data source:** VRM cloud" in text
-    assert "- **Status:** ⚠️ data is stale" in text
+    assert "- **Status:** ⚠️ voltage out of range, data is stale" in text
 
     hass.states.async_set(ids["battery_alarm"], "on")
-    assert "- **Status:** ⚠️ battery alarm" in _render(hass, content)
+    assert "- **Status:** ⚠️ battery alarm, voltage out of range, data is stale" in _render(
+        hass, content
+    )
+
+
+async def test_status_is_never_healthy_beside_a_problem(hass: HomeAssistant) -> None:
+    """Every problem sensor of the entry counts, and the temperature line has its verdict."""
+    hass.states.async_set("sensor.inverter_battery_soc", "87")
+    entry = _entry(hass, **{CONF_SOLARK_ENTITY: "sensor.inverter_battery_soc"})
+    ids = _register_entities(hass, entry)
+    content = _markdown(dash.async_build_dashboard(hass, entry))
+    _healthy(hass, ids, soc_disagreement="off")
+    hass.states.async_set(ids["temperature"], "2.5", {"unit_of_measurement": "°C"})
+    hass.states.async_set(ids["temperature_out_of_range"], "on", {"minimum": 5.0, "maximum": 45.0})
+    lines = _render(hass, content).splitlines()
+    assert f"- **Temperature:** 2.5 °C · 36.5 °F, ⚠️ out of range, limits 5.0{dash.TO}45.0 °C" in (
+        lines
+    )
+    assert "- **Status:** ⚠️ temperature out of range" in lines
+
+    hass.states.async_set(ids["temperature_out_of_range"], "off")
+    for key, text in [
+        ("low_soc", "low state of charge"),
+        ("cell_imbalance", "cell imbalance"),
+        ("soh_degraded", "state of health degraded"),
+        ("grid_lost", "grid lost"),
+        ("soc_disagreement", "Victron and Sol-Ark disagree"),
+        ("vrm_budget", "VRM request budget nearly used"),
+    ]:
+        hass.states.async_set(ids[key], "on")
+        assert f"- **Status:** ⚠️ {text}" in _render(hass, content).splitlines(), key
+        hass.states.async_set(ids[key], "off")
+    assert "- **Status:** ✅ healthy" in _render(hass, content).splitlines()
+
+    # A problem sensor that judged nothing is no proof of health.
+    hass.states.async_set(ids["grid_lost"], "unavailable")
+    assert "- **Status:** ❔ not judged: grid lost" in _render(hass, content).splitlines()
+
+
+async def test_no_fresh_values_is_never_healthy(hass: HomeAssistant) -> None:
+    """Every battery value unavailable while VRM answers with old data: say so, everywhere.
+
+    Not "VRM cloud", not the time of the last VRM request as if it were the data's.
+    """
+    entry = _entry(hass)
+    ids = _register_entities(hass, entry)
+    content = _markdown(dash.async_build_dashboard(hass, entry))
+    _healthy(hass, ids, local_reachable="off", data_stale="on")
+    for key in ("voltage", "current", "temperature", "voltage_out_of_range", "battery_alarm"):
+        hass.states.async_set(ids[key], "unavailable")
+    hass.states.async_set(ids["temperature_out_of_range"], "unavailable")
+    now = dt_util.utcnow()
+    hass.states.async_set(ids["vrm_last_success"], (now - timedelta(minutes=1)).isoformat())
+    lines = _render(hass, content).splitlines()
+    assert lines == [
+        "- **Voltage:** unknown",
+        "- **Current:** unknown",
+        "- **Temperature:** unknown",
+        "- **Data source:** ⚠️ no source has fresh data (VRM answers, but its data is old)",
+        "- **Measured:** ⚠️ no fresh values",
+        "- **Status:** ⚠️ data is stale, no battery values",
+    ]
+    hass.states.async_set(ids["vrm_reachable"], "off")
+    hass.states.async_set(ids["local_reachable"], "on")
+    lines = _render(hass, content).splitlines()
+    assert lines[3] == (
+        "- **Data source:** ⚠️ no source has fresh data (the Cerbo GX has no battery values)"
+    )
+    hass.states.async_set(ids["data_stale"], "off")  # e.g. just after a restart
+    assert _render(hass, content).splitlines()[-1] == "- **Status:** ⚠️ no battery values"
 
 
 @pytest.mark.parametrize(
@@ -558,7 +679,7 @@ async def test_status_uses_the_readings_source_and_age(
     hass.states.async_set(ids["local_last_success"], dt_util.utcnow().isoformat())
     text = _render(hass, _markdown(dash.async_build_dashboard(hass, entry)))
     assert f"- **Data source:** {source_text}" in text.splitlines()
-    assert f"- **Last updated:** {age_text}" in text.splitlines()
+    assert f"- **Measured:** {age_text}" in text.splitlines()
 
 
 async def test_status_markdown_when_nothing_is_known(hass: HomeAssistant) -> None:
@@ -581,15 +702,25 @@ async def test_status_markdown_when_nothing_is_known(hass: HomeAssistant) -> Non
         "- **Voltage:** unknown",
         "- **Current:** idle",
         "- **Temperature:** unknown",
-        "- **Data source:** none reachable",
-        "- **Last updated:** never",
-        "- **Status:** ⚠️ no source reachable",
+        "- **Data source:** ⚠️ no source has fresh data, none reachable",
+        "- **Measured:** ⚠️ no fresh values",
+        "- **Status:** ⚠️ no source reachable, no battery values",
     ]
-    # Without the out-of-range sensor the card compares with the optimal band, no warning.
+    # Without the out-of-range sensors the card compares with the optimal band, no warning.
     hass.states.async_set("sensor.v", "51.2")
-    assert f"outside the optimal 52{dash.TO}58 V" in _render(hass, _markdown(config))
+    hass.states.async_set("sensor.t", "31")
+    text = _render(hass, _markdown(config))
+    assert f"- **Voltage:** outside the optimal 52{dash.TO}58 V" in text.splitlines()
+    assert f"outside the optimal 15{dash.TO}30 °C" in text
     hass.states.async_set("sensor.v", "53")
+    hass.states.async_set("sensor.t", "20")
     assert "✅ optimal" in _render(hass, _markdown(config))
+    assert "- **Temperature:** 20.0 °C · 68.0 °F, ✅ optimal" in _render(hass, _markdown(config))
+
+    # Without any battery value the source line says which source answers.
+    only = dash.build_dashboard({"vrm_reachable": "binary_sensor.r"}, settings)
+    hass.states.async_set("binary_sensor.r", "on")
+    assert "- **Data source:** VRM cloud reachable" in _render(hass, _markdown(only))
 
 
 async def test_copy_view_shows_the_yaml_with_own_entity_ids(hass: HomeAssistant) -> None:

@@ -298,6 +298,24 @@ async def test_vrm_sample_ages_out_between_polls(
     assert state_of(hass, "binary_sensor", "data_stale") == "off"
 
 
+async def test_vrm_data_age_grows_between_polls(
+    hass: HomeAssistant, aioclient_mock: AiohttpClientMocker, tick: Tick
+) -> None:
+    """A VRM sample gets older while no new one comes: `data_age` says so, on the 30 s recheck."""
+    vrm = FakeVrm(aioclient_mock)
+    vrm.set_seconds_ago(120)
+    entry = make_entry(hass, VRM_DATA)
+    await setup_entry(hass, entry)
+    assert attributes(hass, "sensor", "soc")["data_age"] == 120
+    assert attributes(hass, "binary_sensor", "voltage_out_of_range")["data_age"] == 120
+
+    await tick(60)  # two rechecks, no poll
+    assert vrm.calls == ["system-overview", "BatterySummary"]
+    assert state_of(hass, "sensor", "soc") == "78.5"
+    assert attributes(hass, "sensor", "soc")["data_age"] == 180
+    assert attributes(hass, "binary_sensor", "voltage_out_of_range")["data_age"] == 180
+
+
 async def test_time_to_go_in_hours_and_unknown_while_not_discharging(
     hass: HomeAssistant, aioclient_mock: AiohttpClientMocker, tick: Tick
 ) -> None:
@@ -349,14 +367,15 @@ async def test_data_age_is_not_recorded(
     aioclient_mock: AiohttpClientMocker,
     tick: Tick,
 ) -> None:
-    FakeVrm(aioclient_mock)
+    vrm = FakeVrm(aioclient_mock)
     entry = make_entry(hass, VRM_DATA)
     await setup_entry(hass, entry)
     soc_id = entity_ids(hass, entry)[f"{PORTAL_ID}_soc"]
     budget_id = entity_ids(hass, entry)[f"{PORTAL_ID}_vrm_budget"]
-    await tick(180)
+    await tick(150)  # before the next poll: the sample ages, written on each recheck
     await async_wait_recording_done(hass)
-    assert hass.states.get(soc_id).attributes["data_age"] == 42  # type: ignore[union-attr]
+    assert vrm.calls == ["system-overview", "BatterySummary"]
+    assert hass.states.get(soc_id).attributes["data_age"] == 42 + 150  # type: ignore[union-attr]
     history = await hass.async_add_executor_job(
         state_changes_during_period, hass, START - timedelta(minutes=1), None, soc_id
     )

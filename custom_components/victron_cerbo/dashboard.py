@@ -166,7 +166,8 @@ def _now_view(
         _health_section(entities),
         _more_section(entities),
     ]
-    return _view("Now", "now", 3, sections)
+    # Two columns on a desktop: at three, tile and row names are cut off ("State of ch…").
+    return _view("Now", "now", 2, sections)
 
 
 def _range_view(
@@ -224,14 +225,8 @@ def _details_section(
     v_lo, v_hi = settings.voltage_range
     t_lo, t_hi = settings.temperature_range
     cards: list[dict[str, Any] | None] = [
-        _gauge(entities, "voltage", "Voltage", v_lo, v_hi),
-        _gauge(
-            entities,
-            "temperature",
-            "Temperature",
-            t_lo,
-            t_hi,
-        ),
+        *_gauge(entities, "voltage", "Voltage", v_lo, v_hi),
+        *_gauge(entities, "temperature", "Temperature", t_lo, t_hi),
         _tile(entities, "soc", "State of charge"),
         _tile(entities, "state", "Battery state"),
         _tile(entities, "current", "Current"),
@@ -257,19 +252,31 @@ def _details_section(
 
 def _gauge(
     entities: Mapping[str, str], key: str, name: str, low: float, high: float
-) -> dict[str, Any] | None:
+) -> list[dict[str, Any]]:
     """A gauge whose green segment is the optimal band; outside it the needle sits on red.
 
     The band is not a fault limit (a 15-cell bank rests below the 48 V band); the problem sensors
-    judge against the limits in force, which the status card shows.
+    judge against the limits in force, which the status card shows. A gauge without a number
+    shows an error box, so while the value is unavailable a tile takes its place and says so.
     """
     if key not in entities:
-        return None
+        return []
     span = high - low
+    entity = entities[key]
+    missing = {"condition": "state", "entity": entity, "state": list(NO_VALUES)}
+    present = {"condition": "state", "entity": entity, "state_not": list(NO_VALUES)}
+    tile = {"type": "tile", "entity": entity, "name": name, "visibility": [missing]}
+    return [
+        {**_gauge_card(entity, name, low, high, span), "visibility": [present]},
+        _half(tile),
+    ]
+
+
+def _gauge_card(entity: str, name: str, low: float, high: float, span: float) -> dict[str, Any]:
     return _half(
         {
             "type": "gauge",
-            "entity": entities[key],
+            "entity": entity,
             "name": name,
             "min": math.floor(low - span),
             "max": math.ceil(high + span),
@@ -290,9 +297,9 @@ def _status_card(entities: Mapping[str, str], settings: DashboardSettings) -> di
         for line in (
             _voltage_line(entities, settings),
             _current_line(entities),
-            _temperature_line(entities),
+            _temperature_line(entities, settings),
             _source_line(entities),
-            _updated_line(entities),
+            _age_line(entities),
             _verdict_line(entities),
         )
         if line
@@ -303,27 +310,47 @@ def _status_card(entities: Mapping[str, str], settings: DashboardSettings) -> di
     return {"type": "markdown", "content": "\n".join(lines)}
 
 
+def _limits_verdict(
+    sensor: str | None,
+    value: str,
+    unit: str,
+    band: tuple[float, float],
+    band_unit: str,
+    *,
+    lead: str = " ",
+) -> str:
+    """The problem sensor's verdict with its own limits; without it, the optimal band's.
+
+    `elif` branches after an `if` on a missing value, written after `lead`; lines stay short,
+    so the YAML fits the copy page.
+    """
+    if sensor:
+        # `sensor` is the name of a template variable that holds the problem sensor's id.
+        return (
+            f"\n  {{%- elif is_state({sensor}, 'on') %}}{lead}⚠️ out of range, limits"
+            f"\n    {{{{- ' ' ~ state_attr({sensor}, 'minimum') }}}}{TO}"
+            f"{{{{ state_attr({sensor}, 'maximum') }}}} {unit}"
+            f"\n  {{%- elif is_state({sensor}, 'off') %}}{lead}✅ within limits"
+            f"\n  {{%- else %}}{lead}not judged"
+        )
+    low, high = band
+    return (
+        f"\n  {{%- elif not ({low} <= {value} <= {high}) %}}"
+        f"{lead}outside the optimal {_fmt(low)}{TO}{_fmt(high)} {band_unit}"
+        f"\n  {{%- else %}}{lead}✅ optimal"
+    )
+
+
 def _voltage_line(entities: Mapping[str, str], settings: DashboardSettings) -> str | None:
     if "voltage" not in entities:
         return None
-    head = (
-        f"{{%- set v = states('{entities['voltage']}') | float(none) %}}\n"
-        "- **Voltage:** {% if v is none %}unknown"
-    )
-    if "voltage_out_of_range" in entities:
-        # The sensor's own limits: the battery's where it publishes them.
-        sensor = entities["voltage_out_of_range"]
-        return (
-            head + f"{{% elif is_state('{sensor}', 'on') %}}⚠️ out of range, limits "
-            f"{{{{ state_attr('{sensor}', 'minimum') }}}}{TO}"
-            f"{{{{ state_attr('{sensor}', 'maximum') }}}} V"
-            "{% else %}✅ within limits{% endif %}"
-        )
-    v_lo, v_hi = settings.voltage_range
+    sensor = entities.get("voltage_out_of_range")
     return (
-        head + f"{{% elif not ({v_lo} <= v <= {v_hi}) %}}"
-        f"outside the optimal {_fmt(v_lo)}{TO}{_fmt(v_hi)} V"
-        "{% else %}✅ optimal{% endif %}"
+        f"{{%- set v = states('{entities['voltage']}') | float(none) %}}\n"
+        + (f"{{%- set vp = '{sensor}' %}}\n" if sensor else "")
+        + "- **Voltage:**\n  {%- if v is none %} unknown"
+        + _limits_verdict(sensor and "vp", "v", "V", settings.voltage_range, "V")
+        + "\n  {%- endif %}"
     )
 
 
@@ -332,26 +359,45 @@ def _current_line(entities: Mapping[str, str]) -> str | None:
         return None
     return (
         f"{{%- set a = states('{entities['current']}') | float(none) %}}\n"
-        "- **Current:** {% if a is none %}unknown{% elif a > 0 %}charging"
-        "{% elif a < 0 %}discharging{% else %}idle{% endif %}"
+        "- **Current:**\n  {%- if a is none %} unknown\n  {%- elif a > 0 %} charging"
+        "\n  {%- elif a < 0 %} discharging\n  {%- else %} idle\n  {%- endif %}"
     )
 
 
-def _temperature_line(entities: Mapping[str, str]) -> str | None:
+def _temperature_line(entities: Mapping[str, str], settings: DashboardSettings) -> str | None:
+    """Both units, then the verdict: the sensor's own limits are in °C."""
     if "temperature" not in entities:
         return None
     temp = entities["temperature"]
+    sensor = entities.get("temperature_out_of_range")
     return (
         f"{{%- set t = states('{temp}') | float(none) %}}\n"
         f"{{%- set u = state_attr('{temp}', 'unit_of_measurement') %}}\n"
-        "- **Temperature:**{% if t is none %} unknown\n"
+        + (f"{{%- set tp = '{sensor}' %}}\n" if sensor else "")
+        + "- **Temperature:**{% if t is none %} unknown\n"
         "  {%- elif u == '°F' %} {{ ((t - 32) * 5 / 9) | round(1) }} °C · {{ t | round(1) }} °F\n"
         "  {%- else %} {{ t | round(1) }} °C · {{ (t * 9 / 5 + 32) | round(1) }} °F\n"
-        "  {%- endif %}"
+        "  {%- endif %}\n"
+        "  {%- if t is none %}"
+        + _limits_verdict(
+            sensor and "tp",
+            "t",
+            "°C",
+            settings.temperature_range,
+            settings.temperature_unit,
+            lead=", ",
+        )
+        + "\n  {%- endif %}"
     )
 
 
 SOURCES: Final = (("local", "Cerbo GX on your network"), ("vrm", "VRM cloud"))
+# What a reachable source without fresh battery values is doing.
+NOT_FRESH: Final = {
+    "local": "the Cerbo GX has no battery values",
+    "vrm": "VRM answers, but its data is old",
+}
+NO_VALUES: Final = ("unavailable", "unknown")
 
 
 def _reading(entities: Mapping[str, str]) -> str | None:
@@ -359,67 +405,119 @@ def _reading(entities: Mapping[str, str]) -> str | None:
     return entities.get("voltage") or entities.get("soc")
 
 
-def _source_line(entities: Mapping[str, str]) -> str | None:
-    # The reading's own `source` attribute first; reachability when it has none (unavailable).
-    tests = []
-    if reading := _reading(entities):
-        tests = [(f"state_attr('{reading}', 'source') == '{key}'", label) for key, label in SOURCES]
-    tests += [
-        (f"is_state('{entities[f'{key}_reachable']}', 'on')", label)
-        for key, label in SOURCES
+def _reachable(entities: Mapping[str, str]) -> tuple[str, list[tuple[str, str]]]:
+    """Template lines setting one variable per source's reachability; (variable, key) pairs."""
+    found = [
+        (f"{key}_up", key, entities[f"{key}_reachable"])
+        for key, _ in SOURCES
         if f"{key}_reachable" in entities
     ]
-    if not tests:
-        return None
-    text = "- **Data source:**"
+    lines = "".join(
+        f"{{%- set {name} = is_state('{entity}', 'on') %}}\n" for name, _, entity in found
+    )
+    return lines, [(name, key) for name, key, _ in found]
+
+
+def _source_line(entities: Mapping[str, str]) -> str | None:
+    """The reading's own source; without one, no source has fresh data, whatever answers."""
+    preamble, reachable = _reachable(entities)
+    reading = _reading(entities)
+    labels = dict(SOURCES)
+    if not reading:
+        if not reachable:
+            return None
+        tests = [(name, f"{labels[key]} reachable") for name, key in reachable]
+        last = " none reachable"
+    else:
+        preamble += f"{{%- set src = state_attr('{reading}', 'source') %}}\n"
+        tests = [(f"src == '{key}'", label) for key, label in SOURCES]
+        tests += [
+            (name, f"⚠️ no source has fresh data ({NOT_FRESH[key]})") for name, key in reachable
+        ]
+        last = " ⚠️ no source has fresh data, none reachable"
+    text = preamble + "- **Data source:**"
     for index, (test, label) in enumerate(tests):
         keyword = "if" if index == 0 else "elif"
         text += f"\n  {{%- {keyword} {test} %}} {label}"
-    return text + "\n  {%- else %} none reachable\n  {%- endif %}"
+    return text + f"\n  {{%- else %}}{last}\n  {{%- endif %}}"
 
 
-def _updated_line(entities: Mapping[str, str]) -> str | None:
-    """How old the values shown are: the reading's `data_age`, else the last success."""
+def _age_line(entities: Mapping[str, str]) -> str | None:
+    """How old the values shown are: the reading's `data_age`, never when a request was made.
+
+    VRM answers a request with a sample that may be hours old; its `data_age` grows between
+    polls (the entities rewrite it every 30 s), so the line does not need a clock of its own.
+    """
     reading = _reading(entities)
-    stamps = [
-        entities[key] for key in ("local_last_success", "vrm_last_success") if key in entities
-    ]
-    if not reading and not stamps:
+    if not reading:
         return None
-    names = ", ".join(f"states('{entity}')" for entity in stamps)
-    age = f"state_attr('{reading}', 'data_age')" if reading else "none"
     return (
-        f"{{%- set age = {age} %}}\n"
-        f"{{%- set seen = [{names}] | map('as_datetime', none) | select | list %}}\n"
-        "- **Last updated:**"
+        f"{{%- set age = state_attr('{reading}', 'data_age') %}}\n"
+        "- **Measured:**"
         "\n  {%- if age is number and age < 90 %} {{ age | int }} seconds ago"
         "\n  {%- elif age is number and age < 5400 %} {{ (age / 60) | round | int }} minutes ago"
         "\n  {%- elif age is number %} {{ (age / 3600) | round(1) }} hours ago"
-        "\n  {%- elif seen %} {{ relative_time(seen | max) }} ago"
-        "\n  {%- else %} never\n  {%- endif %}"
+        "\n  {%- else %} ⚠️ no fresh values\n  {%- endif %}"
     )
 
 
+# Every problem the entry's binary sensors can report, most urgent first.
+PROBLEMS: Final = (
+    ("battery_alarm", "battery alarm"),
+    ("voltage_out_of_range", "voltage out of range"),
+    ("temperature_out_of_range", "temperature out of range"),
+    ("low_soc", "low state of charge"),
+    ("cell_imbalance", "cell imbalance"),
+    ("soh_degraded", "state of health degraded"),
+    ("grid_lost", "grid lost"),
+    ("soc_disagreement", "Victron and Sol-Ark disagree"),
+    ("data_stale", "data is stale"),
+    ("vrm_budget", "VRM request budget nearly used"),
+)
+
+
 def _verdict_line(entities: Mapping[str, str]) -> str | None:
-    problems = [
-        (f"is_state('{entities[key]}', 'on')", text)
-        for key, text in (("battery_alarm", "battery alarm"), ("data_stale", "data is stale"))
-        if key in entities
+    """Healthy only when every problem sensor is off, values are there and a source answers.
+
+    A problem sensor that is unavailable has judged nothing: the verdict says so rather than
+    calling it healthy.
+    """
+    checks = [
+        f"\n    ['{entities[key]}', '{text}'],"
+        for key, text in PROBLEMS
+        if key in entities and (key != "soc_disagreement" or SOLARK in entities)
     ]
-    reachable = [
-        f"is_state('{entities[key]}', 'on')"
-        for key in ("local_reachable", "vrm_reachable")
-        if key in entities
-    ]
-    if reachable:
-        problems.append((f"not ({' or '.join(reachable)})", "no source reachable"))
-    if not problems:
+    preamble, reachable = _reachable(entities)
+    reading = _reading(entities)
+    if not checks and not reachable and not reading:
         return None
-    text = "- **Status:**"
-    for index, (test, message) in enumerate(problems):
-        keyword = "if" if index == 0 else "elif"
-        text += f"\n  {{%- {keyword} {test} %}} ⚠️ {message}"
-    return text + "\n  {%- else %} ✅ healthy\n  {%- endif %}"
+    text = preamble + "{%- set ns = namespace(raised=[], unjudged=[]) %}\n"
+    if reachable:
+        up = " or ".join(name for name, _ in reachable)
+        text += (
+            f"{{%- if not ({up}) %}}{{% set ns.raised = ['no source reachable'] %}}{{% endif %}}\n"
+        )
+    if checks:
+        text += (
+            "{%- for id, text in [" + "".join(checks) + "\n  ] %}\n"
+            "  {%- if is_state(id, 'on') %}{% set ns.raised = ns.raised + [text] %}\n"
+            "  {%- elif is_state(id, 'unavailable') %}"
+            "{% set ns.unjudged = ns.unjudged + [text] %}\n"
+            "  {%- endif %}\n"
+            "{%- endfor %}\n"
+        )
+    if reading:
+        text += (
+            f"{{%- if states('{reading}') in {list(NO_VALUES)} %}}\n"
+            "  {%- set ns.raised = ns.raised + ['no battery values'] %}\n"
+            "{%- endif %}\n"
+        )
+    return text + (
+        "- **Status:**"
+        "\n  {%- if ns.raised %} ⚠️ {{ ns.raised | join(', ') }}"
+        "\n  {%- elif ns.unjudged %} ❔ not judged: {{ ns.unjudged | join(', ') }}"
+        "\n  {%- else %} ✅ healthy\n  {%- endif %}"
+    )
 
 
 def _comparison_now_section(
@@ -545,11 +643,29 @@ def _history(
         ],
     }
     if y_range:
-        # The plot area is exactly the optimal band while the values stay inside it; any
-        # excursion stretches the axis past the labelled limit (fit_y_data).
-        card["min_y_axis"], card["max_y_axis"] = y_range
+        card["min_y_axis"], card["max_y_axis"] = axis_range(*y_range)
         card["fit_y_data"] = True
     return card
+
+
+def axis_range(low: float, high: float) -> tuple[float, float]:
+    """A chart axis one round step beyond the optimal band, so the band's ends are gridlines.
+
+    Pinned to the band itself, a value just past it stretched the axis (fit_y_data rounds to a
+    whole unit) and the frontend drew that end's label on top of the band's. One step of room
+    keeps usual excursions inside; a larger one still stretches the axis, as it should.
+    """
+    step = _nice((high - low) / 4)
+    return (
+        round((math.ceil(low / step) - 1) * step, 6),
+        round((math.floor(high / step) + 1) * step, 6),
+    )
+
+
+def _nice(value: float) -> float:
+    """The smallest 1, 2, 2.5 or 5 times a power of ten that is at least `value`."""
+    power = 10.0 ** math.floor(math.log10(value)) if value > 0 else 1.0
+    return next(power * m for m in (1, 2, 2.5, 5, 10) if power * m >= value)
 
 
 def _trends_section(
@@ -561,23 +677,36 @@ def _trends_section(
     return _section(
         f"Trends, last {hours} hours",
         [
+            # Short titles that fit a phone on one line; the legend says the rest.
             _history(
                 entities,
-                f"Voltage (optimal {_fmt(v_lo)}{TO}{_fmt(v_hi)} V)",
-                (("voltage", "Voltage"), ("voltage_out_of_range", "Out of range")),
+                "Voltage",
+                (
+                    ("voltage", f"Voltage, optimal {_fmt(v_lo)}{TO}{_fmt(v_hi)} V"),
+                    ("voltage_out_of_range", "Out of range"),
+                ),
                 hours,
                 settings.voltage_range,
             ),
             _history(
                 entities,
-                f"Current (+ charging, {MINUS} discharging)",
-                (("current", "Current"), ("state", "Battery state")),
+                "Current",
+                (
+                    ("current", f"Current (+ charging, {MINUS} discharging)"),
+                    ("state", "Battery state"),
+                ),
                 hours,
             ),
             _history(
                 entities,
-                f"Temperature (optimal {_fmt(t_lo)}{TO}{_fmt(t_hi)} {unit})",
-                (("temperature", "Temperature"), ("temperature_out_of_range", "Out of range")),
+                "Temperature",
+                (
+                    (
+                        "temperature",
+                        f"Temperature, optimal {_fmt(t_lo)}{TO}{_fmt(t_hi)} {unit}",
+                    ),
+                    ("temperature_out_of_range", "Out of range"),
+                ),
                 hours,
                 settings.temperature_range,
             ),
@@ -608,6 +737,13 @@ def _subtitle(text: str, *cards: dict[str, Any] | None) -> list[dict[str, Any] |
     return [{"type": "heading", "heading": text, "heading_style": "subtitle"}, *cards]
 
 
+def _note(entities: Mapping[str, str], text: str, *keys: str) -> dict[str, Any] | None:
+    """A line of text over cards for any of `keys`; nothing when none of them exists."""
+    if not any(key in entities for key in keys):
+        return None
+    return {"type": "markdown", "content": text, "text_only": True}
+
+
 def _summary_section(entities: Mapping[str, str], hours: int) -> dict[str, Any] | None:
     def stat(key: str, name: str, stat_type: str) -> dict[str, Any] | None:
         return _statistic(entities, key, name, stat_type, hours)
@@ -615,8 +751,18 @@ def _summary_section(entities: Mapping[str, str], hours: int) -> dict[str, Any] 
     return _section(
         f"Summary, last {hours} hours",
         [
+            # Until the recorder's first 5-minute statistics exist the cards show a bare unit.
+            _note(
+                entities,
+                "From Home Assistant's statistics, compiled every 5 minutes: a card shows only "
+                "its unit until about 5 minutes after the first readings.",
+                "voltage",
+                "temperature",
+                "current",
+                "soc",
+            ),
             *_subtitle(
-                "Voltage: mean and spread",
+                "Voltage",
                 stat("voltage", "Mean", "mean"),
                 stat("voltage", "Lowest", "min"),
                 stat("voltage", "Highest", "max"),
@@ -653,14 +799,17 @@ def _comparison_trend_section(
         [
             _history(
                 entities,
-                "State of charge, Victron and Sol-Ark",
+                "State of charge",
                 (("soc", "Victron (shunt)"), (SOLARK, "Sol-Ark (inverter)")),
                 hours,
             ),
             _history(
                 entities,
-                f"Difference (Victron {MINUS} Sol-Ark)",
-                (("soc_difference", "Difference"), ("soc_disagreement", "Agreement")),
+                "SOC difference",
+                (
+                    ("soc_difference", f"Victron {MINUS} Sol-Ark"),
+                    ("soc_disagreement", "Agreement"),
+                ),
                 hours,
             ),
         ],
@@ -682,6 +831,12 @@ def _copy_view(config: Mapping[str, Any]) -> dict[str, Any]:
                     "Copy the YAML below into a dashboard of your own: open it, ⋮ → *Edit "
                     "dashboard* → ⋮ → *Raw configuration editor*. It uses this installation's "
                     "entity ids.\n\n"
+                    # Core cards have no copy button, and a code block does not wrap: the
+                    # builder keeps lines short and the box scrolls sideways on a phone.
+                    "**To copy:** Home Assistant's cards have no copy button. Select from "
+                    "`title:` to the last line (on a computer: click before `title:`, scroll "
+                    "down, shift-click after the last line; on a phone: long-press, then drag "
+                    "the handles) and copy. Long lines scroll sideways inside the box.\n\n"
                     # raw: the YAML holds templates that must reach the copy unrendered
                     f"{{% raw %}}\n```yaml\n{text}```\n{{% endraw %}}"
                 ),

@@ -134,6 +134,7 @@ def battery_device_info(entry: VictronConfigEntry, installation_id: str) -> Devi
         "identifiers": {battery_identifier(entry)},
         "translation_key": "battery",  # "{title} battery"
         "translation_placeholders": {"title": entry.title},
+        "manufacturer": MANUFACTURER,
         "model": _battery_model(entry),
     }
     via: Any = installation_id if VIA_DEVICE_KEY == "via_device_id" else (DOMAIN, entry_key(entry))
@@ -160,8 +161,9 @@ class VictronEntity(Entity):
 
     It listens to every configured coordinator and re-checks itself every 30 s. Subclasses
     implement `_recompute` and return a fingerprint of what the state shows; the state is
-    written when the fingerprint changes, or when the source that serves the entity delivered
-    a new sample (so `data_age` follows that source, and only that source).
+    written when the fingerprint changes, when the source that serves the entity delivered
+    a new sample (so `data_age` follows that source, and only that source), and on each
+    recheck while VRM serves it (so its `data_age` grows between polls).
     """
 
     _attr_has_entity_name = True
@@ -221,9 +223,22 @@ class VictronEntity(Entity):
 
     @callback
     def _async_refresh(self, trigger: Source | None) -> None:
-        """Recompute; write the state when it shows something new."""
+        """Recompute; write the state when it shows something new.
+
+        A VRM sample is polled every few minutes but keeps ageing: the recheck writes its
+        growing `data_age` (unrecorded). Local samples are new on every tick anyway.
+        """
         fingerprint = self._recompute(dt_util.utcnow())
-        if fingerprint != self._fingerprint or (trigger is not None and trigger is self._served_by):
+        ageing = (
+            trigger is None
+            and self._served_by is Source.VRM
+            and "data_age" in (self._attr_extra_state_attributes or {})
+        )
+        if (
+            fingerprint != self._fingerprint
+            or (trigger is not None and trigger is self._served_by)
+            or ageing
+        ):
             self._fingerprint = fingerprint
             self.async_write_ha_state()
 
