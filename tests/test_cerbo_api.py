@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pytest_homeassistant_custom_component.test_util.aiohttp import AiohttpClientMocker
 
-from custom_components.victron_cerbo.cerbo_api import (
+from custom_components.victron_cerbo.api.cerbo import (
     MAX_BACKOFF,
     MAX_BODY_BYTES,
     MAX_TEMPERATURE_SERVICES,

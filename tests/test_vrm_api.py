@@ -19,7 +19,7 @@ from pytest_homeassistant_custom_component.test_util.aiohttp import (
     AiohttpClientMockResponse,
 )
 
-from custom_components.victron_cerbo.vrm_api import (
+from custom_components.victron_cerbo.api.vrm import (
     DEFAULT_RATE_LIMIT_HOLD,
     MAX_RETRY_AFTER,
     RequestBudget,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from custom_components.victron_cerbo.vrm_api import DEFAULT_BASE_URL
+from custom_components.victron_cerbo.api.vrm import DEFAULT_BASE_URL
 from tests.conftest import load_json_fixture, load_text_fixture
 
 TOKEN = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"

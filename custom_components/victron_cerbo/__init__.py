@@ -9,7 +9,8 @@ from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ConfigEntryNotReady
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 
-from .cerbo_api import CerboClient
+from .api.cerbo import CerboClient
+from .api.vrm import VrmClient
 from .const import (
     CONF_HOST,
     CONF_PORT,
@@ -31,7 +32,6 @@ from .entity import async_register_installation_device
 from .issues import async_delete_issues, async_setup_issue_checks
 from .limits import migrate_limit_options
 from .solark import ComparisonSettings, SolarkComparison, async_delete_comparison_issue
-from .vrm_api import VrmClient
 
 PLATFORMS: list[Platform] = [Platform.BINARY_SENSOR, Platform.SENSOR]
 

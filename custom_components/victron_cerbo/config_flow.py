@@ -35,7 +35,15 @@ from homeassistant.helpers.selector import (
 )
 from homeassistant.helpers.service_info.ssdp import SsdpServiceInfo
 
-from .cerbo_api import CerboClient, CerboConnectionError, CerboDiscovery, CerboError
+from .api.cerbo import CerboClient, CerboConnectionError, CerboDiscovery, CerboError
+from .api.vrm import (
+    VrmAuthenticationError,
+    VrmClient,
+    VrmError,
+    VrmForbiddenError,
+    VrmSite,
+    VrmSystemOverview,
+)
 from .const import (
     CONF_BATTERY_INSTANCE,
     CONF_BUDGET_LIMIT,
@@ -81,14 +89,6 @@ from .coordinator import VictronConfigEntry
 from .limits import safe_voltage_range
 from .schema import vol
 from .solark import async_suggest_solark_entity
-from .vrm_api import (
-    VrmAuthenticationError,
-    VrmClient,
-    VrmError,
-    VrmForbiddenError,
-    VrmSite,
-    VrmSystemOverview,
-)
 
 CONF_SOURCES = "sources"
 SOURCE_VRM = "vrm"
