@@ -14,7 +14,7 @@ import pytest
 
 from custom_components.victron_cerbo.api.cerbo import CerboClient, CerboPoller
 
-from .fakes import FakeCerbo, FakeClock
+from .fakes import FakeCerbo, FakeClock, FakeVrm
 
 # The client's timeout in these tests: a hung fake answers never, so a timeout costs this much
 # real time; loopback answers take a few milliseconds.
@@ -42,6 +42,13 @@ async def session() -> AsyncGenerator[aiohttp.ClientSession]:
 async def cerbo() -> AsyncGenerator[FakeCerbo]:
     """The Cerbo GX DBus HTTP API, answering from tests/fixtures/cerbo."""
     async with FakeCerbo() as server:
+        yield server
+
+
+@pytest.fixture
+async def vrm() -> AsyncGenerator[FakeVrm]:
+    """The VRM API; each test says what its paths answer."""
+    async with FakeVrm() as server:
         yield server
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import Counter
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Self
@@ -19,6 +20,7 @@ from yarl import URL
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
 CERBO_FIXTURES = FIXTURES / "cerbo"
+VRM_FIXTURES = FIXTURES / "vrm"
 
 PORTAL_ID = "c0619ab4e53f"
 SYSTEM = "com.victronenergy.system"
@@ -29,6 +31,16 @@ LYNX = "com.victronenergy.battery.socketcan_can0_vi6_uc317637"
 VEBUS = "com.victronenergy.vebus.ttyS4"
 TEMP_5 = "com.victronenergy.temperature.adc_builtin0_5"
 TEMP_6 = "com.victronenergy.temperature.adc_builtin0_6"
+
+# The VRM account and site the fixtures describe, and the paths the client asks for.
+TOKEN = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+USER_ID = 22222
+SITE_ID = 123456
+INSTANCE = 512
+USERS_ME = "/users/me"
+INSTALLATIONS = f"/users/{USER_ID}/installations"
+OVERVIEW = f"/installations/{SITE_ID}/system-overview"
+BATTERY = f"/installations/{SITE_ID}/widgets/BatterySummary"
 
 ROOT_FIXTURES = {
     SYSTEM: "system.json",
@@ -65,21 +77,29 @@ def envelope(service: str, value: Any) -> str:
 
 @dataclass
 class Reply:
-    """One canned answer: a status and body, a dropped connection, or a hang.
+    """One canned answer: a status, headers and body, a broken connection, or a hang.
 
-    `hang` holds the request until the server closes (the client's timeout gives up first);
-    `drop` resets the connection before any answer.
+    `hang` holds the request until the server closes (the client's timeout gives up first).
+    `drop` breaks the connection instead of answering: "reset" (RST), "close" (closed before
+    any answer) or "cut" (closed in the middle of a body whose length was announced).
     """
 
     status: int = 200
     text: str = ""
+    content: bytes | None = None  # the body as bytes, when it must not be valid text
+    headers: Mapping[str, str] = field(default_factory=dict)
     hang: bool = False
-    drop: bool = False
+    drop: str | None = None
 
     @classmethod
     def fixture(cls, name: str, status: int = 200) -> Self:
         """Answer with a fixture file."""
         return cls(status=status, text=fixture_text(name))
+
+    @classmethod
+    def json(cls, value: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> Self:
+        """Answer with a JSON body."""
+        return cls(status=status, text=json.dumps(value), headers=headers or {})
 
 
 class FakeClock:
@@ -113,7 +133,8 @@ class Request:
     """One request as the server saw it."""
 
     method: str
-    url: URL
+    url: URL  # relative: path and query
+    headers: Mapping[str, str]
     body: bytes
 
 
@@ -158,31 +179,44 @@ class _Server:
         return f"http://{host}:{self.port}"
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
-        self.requests.append(Request(request.method, request.rel_url, await request.read()))
+        seen = Request(request.method, request.rel_url, dict(request.headers), await request.read())
+        self.requests.append(seen)
         self.arrived.set()
         self.in_flight += 1
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
         try:
             if self.gate is not None:
                 await self.gate.wait()
-            reply = self.route(request)
+            reply = await self.answer(seen)
             if reply.hang:
                 await self._release.wait()
             if reply.drop:
-                assert request.transport is not None
-                request.transport.abort()
-                raise asyncio.CancelledError  # nothing more is written to a reset connection
-            return self.respond(request, reply)
+                self._break(request, reply.drop)
+                raise asyncio.CancelledError  # nothing more is written to a broken connection
+            body = reply.content if reply.content is not None else reply.text.encode()
+            return web.Response(
+                status=reply.status,
+                body=body,
+                headers={"Content-Type": "application/json", **reply.headers},
+            )
         finally:
             self.in_flight -= 1
 
-    def route(self, request: web.Request) -> Reply:
+    @staticmethod
+    def _break(request: web.Request, how: str) -> None:
+        transport = request.transport
+        assert transport is not None
+        if how == "reset":
+            transport.abort()
+        elif how == "close":
+            transport.close()
+        else:  # "cut"
+            transport.write(b'HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{"success"')
+            transport.close()
+
+    async def answer(self, request: Request) -> Reply:
         """The reply to one request."""
         raise NotImplementedError
-
-    def respond(self, request: web.Request, reply: Reply) -> web.StreamResponse:
-        """Write the reply as JSON (whatever the body holds: the client must cope)."""
-        return web.Response(status=reply.status, text=reply.text, content_type="application/json")
 
     def reset(self) -> None:
         """Forget the request log."""
@@ -206,9 +240,9 @@ class FakeCerbo(_Server):
         """Serve `value` as the service's root dict."""
         self.roots[service] = Reply(text=envelope(service, value))
 
-    def route(self, request: web.Request) -> Reply:
+    async def answer(self, request: Request) -> Reply:
         """Answer like the v3.2 server, its 404/400 bodies included."""
-        path, query = request.path, request.query
+        path, query = request.url.path, request.url.query
         if path == "/health":
             return self.health
         if path == "/services":
@@ -234,6 +268,59 @@ class FakeCerbo(_Server):
     def counts(self) -> Counter[str]:
         """Requests per `/health`, `/services` or service name."""
         return Counter(service or path for path, service in self.log)
+
+
+type Answer = Reply | Callable[[Request], Awaitable[Reply]]
+
+
+@dataclass(repr=False)
+class FakeVrm(_Server):
+    """The VRM API v2 under `/v2`: a path answers what `get` set for it, anything else a 404.
+
+    An answer is a `Reply`, or a coroutine function of the request for answers that change.
+    """
+
+    routes: dict[str, tuple[Mapping[str, str] | None, Answer]] = field(default_factory=dict)
+
+    @property
+    def api_url(self) -> str:
+        """The base URL a client is given."""
+        return f"{self.base_url}/v2"
+
+    def get(self, path: str, answer: Answer, *, params: Mapping[str, str] | None = None) -> None:
+        """Answer GETs of `/v2<path>` (with these query parameters, when given)."""
+        self.routes[f"/v2{path}"] = (params, answer)
+
+    def clear(self) -> None:
+        """Forget the answers and the requests."""
+        self.routes.clear()
+        self.reset()
+
+    @property
+    def call_count(self) -> int:
+        """Requests received."""
+        return len(self.requests)
+
+    async def answer(self, request: Request) -> Reply:
+        """The registered answer, else VRM's 404."""
+        params, answer = self.routes.get(request.url.path, (None, None))
+        if (
+            answer is None
+            or request.method != "GET"
+            or (params is not None and dict(request.url.query) != dict(params))
+        ):
+            return Reply.json({"success": False, "errors": "Not found"}, status=404)
+        return answer if isinstance(answer, Reply) else await answer(request)
+
+
+def vrm_json(name: str) -> Any:
+    """tests/fixtures/vrm/<name>.json, parsed afresh (safe to change)."""
+    return json.loads((VRM_FIXTURES / f"{name}.json").read_text(encoding="utf-8"))
+
+
+def vrm_text(name: str) -> str:
+    """The raw text of tests/fixtures/vrm/<name>."""
+    return (VRM_FIXTURES / name).read_text(encoding="utf-8")
 
 
 class RawCerboServer:

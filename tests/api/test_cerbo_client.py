@@ -247,7 +247,7 @@ async def test_body_size_is_limited(client: CerboClient, cerbo: FakeCerbo) -> No
 @pytest.mark.parametrize(
     ("reply", "error", "kind"),
     [
-        (Reply(drop=True), CerboConnectionError, "connection"),
+        (Reply(drop="reset"), CerboConnectionError, "connection"),
         (Reply(hang=True), CerboTimeoutError, "timeout"),
     ],
     ids=["connection-reset", "hang"],

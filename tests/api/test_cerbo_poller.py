@@ -283,7 +283,7 @@ async def test_fast_failure_raises_and_counts(
         (SYSTEM, NOT_FOUND_404, "http_status"),
         (SYSTEM, Reply.fixture("router_login.html"), "response"),
         (VIRTUAL, Reply.fixture("truncated.txt"), "response"),
-        (VIRTUAL, Reply(drop=True), "connection"),
+        (VIRTUAL, Reply(drop="reset"), "connection"),
     ],
 )
 async def test_fast_tier_errors(
