@@ -184,8 +184,20 @@ async def test_service_root_is_flat_and_cleaned(client: CerboClient, cerbo: Fake
         Reply.fixture("value_invalid.json"),
         Reply.fixture("value_success_false.json"),
         Reply(text='{"service": "x", "path": "/", "value": null, "success": true}'),
+        Reply(text='{"service": "x", "path": "/", "value": NaN, "success": true}'),
+        Reply(text='{"service": "x", "path": "/", "value": {"Soc": 1}, "success": false}'),
     ],
-    ids=["404-v3.2", "500-legacy", "400", "502-html", "value-invalid", "success-false", "null"],
+    ids=[
+        "404-v3.2",
+        "500-legacy",
+        "400",
+        "502-html",
+        "value-invalid",
+        "success-false",
+        "null",
+        "nan",
+        "tree-but-success-false",
+    ],
 )
 async def test_service_root_no_value(client: CerboClient, cerbo: FakeCerbo, reply: Reply) -> None:
     cerbo.roots[PYLONTECH] = reply

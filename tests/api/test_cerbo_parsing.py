@@ -15,7 +15,9 @@ from custom_components.victron_cerbo.api.cerbo import (
     CerboSystem,
     CerboTemperature,
     CerboVebus,
+    ServiceRoot,
 )
+from custom_components.victron_cerbo.api.cerbo.parsing import _clean
 
 from .fakes import (
     LYNX,
@@ -312,3 +314,14 @@ def test_any_untrusted_root_parses(root: dict[str, Any]) -> None:
                 assert value == value, name  # noqa: PLR0124 - NaN never gets through
                 assert abs(value) != float("inf"), name
             assert not isinstance(value, list), name
+
+
+@settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@given(st.dictionaries(st.text(max_size=8), _JSON, max_size=20))
+def test_a_root_cleaned_when_read_equals_the_root_cleaned_whole(raw: dict[str, Any]) -> None:
+    root = ServiceRoot(raw)
+    whole = _clean(raw)
+    assert dict(root) == whole
+    assert len(root) == len(whole)
+    assert all(root.get(key) == whole[key] for key in raw)
+    assert root.get("/absent", "default") == "default"

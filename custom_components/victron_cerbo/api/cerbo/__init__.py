@@ -18,6 +18,7 @@ from .models import (
     CerboServerInfo,
     CerboSnapshot,
 )
+from .parsing import ServiceRoot, parse_service_root
 from .poller import MAX_BACKOFF, CerboPoller, backoff_delay
 from .readings import CerboBattery, CerboSystem
 
@@ -49,6 +50,8 @@ __all__ = [
     "CerboTemperature",
     "CerboTimeoutError",
     "CerboVebus",
+    "ServiceRoot",
     "backoff_delay",
     "build_discovery",
+    "parse_service_root",
 ]

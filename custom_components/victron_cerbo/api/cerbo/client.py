@@ -25,7 +25,7 @@ from .discovery import (
 )
 from .errors import CerboConnectionError, CerboResponseError, CerboTimeoutError
 from .models import CerboDiscovery, CerboRawPayload, CerboServerInfo
-from .parsing import _decode, _int, _service, _str
+from .parsing import _decode, _int, _service, _str, parse_service_root
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -167,22 +167,14 @@ class CerboClient:
             raise CerboResponseError("/services listed no Victron services", kind="no_services")
         return names
 
-    async def service_root(self, service: str) -> dict[str, Any] | None:
+    async def service_root(self, service: str) -> Mapping[str, Any] | None:
         """Read a whole service as a flat dict; None is "no value" (any non-200, or gone)."""
         status, body = await self._fetch("/value", service, {"service": service, "path": "/"})
         if status != 200:  # noqa: PLR2004
             # 404 (v3.2) and 500 (<= 3.1) both mean unknown, gone or hung; the caller rediscovers
             _LOGGER.debug("%s answered HTTP %s", service, status)
             return None
-        payload = _decode(body, f"/value for {service}")
-        if not isinstance(payload, dict):
-            raise CerboResponseError(f"/value for {service} did not answer with an object")
-        value = payload.get("value")
-        if payload.get("success") is False or value is None:
-            return None
-        if not isinstance(value, dict):
-            raise CerboResponseError(f"/value for {service} did not answer with a service tree")
-        return value
+        return parse_service_root(body, service)
 
     async def discover(
         self,

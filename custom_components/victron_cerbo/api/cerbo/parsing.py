@@ -1,7 +1,8 @@
 """Checks for the local API's untrusted values: a wrong type or a non-finite number is None.
 
 Its JSON is not strict: it holds `NaN`/`Infinity`, `[]` for an invalid value and JSON inside
-strings. Bodies are decoded with the standard library; every value is checked where it is read.
+strings. Bodies are decoded with the standard library; every value is checked where it is read,
+and a service root's values are cleaned only when read (`ServiceRoot`), not as a whole tree.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, Final
 
 from ..victron import ALARM_LEVELS
@@ -140,9 +141,62 @@ def _describe_body(body: bytes) -> str:
     return "malformed JSON"
 
 
-def _decode(body: bytes, what: str) -> Any:
-    """Decode JSON with stdlib semantics (NaN and Infinity are accepted, then cleaned)."""
+def _load(body: bytes, what: str) -> Any:
+    """Decode JSON with stdlib semantics (NaN and Infinity are accepted, left as they are)."""
     try:
-        return _clean(json.loads(body.decode("utf-8")))
+        return json.loads(body.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError) as err:
         raise CerboResponseError(f"{what} answered with {_describe_body(body)}") from err
+
+
+def _decode(body: bytes, what: str) -> Any:
+    """Decode a small answer (`/health`, `/services`) and clean all of it."""
+    return _clean(_load(body, what))
+
+
+class ServiceRoot(Mapping[str, Any]):
+    """A service root as decoded, each value cleaned when it is read.
+
+    Cleaning a real system root (about 54 kB, 220 keys) up front costs as much as decoding it,
+    while a reading looks at some 50 of its keys and the typed readers reject `[]` and NaN
+    anyway. Reading a key gives what cleaning the whole tree would have given.
+    """
+
+    __slots__ = ("_raw",)
+
+    def __init__(self, raw: dict[str, Any]) -> None:
+        """Wrap the decoded dict; nothing is copied."""
+        self._raw = raw
+
+    def __getitem__(self, key: str) -> Any:
+        """The value, cleaned: `[]` and non-finite numbers are None, at every depth."""
+        return _clean(self._raw[key])
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """The cleaned value, or `default` when the key is absent (without raising)."""
+        value = self._raw.get(key, _ABSENT)
+        return default if value is _ABSENT else _clean(value)
+
+    def __iter__(self) -> Iterator[str]:
+        """The keys, as sent."""
+        return iter(self._raw)
+
+    def __len__(self) -> int:
+        """How many paths the root holds."""
+        return len(self._raw)
+
+
+_ABSENT: Final = object()
+
+
+def parse_service_root(body: bytes, service: str) -> ServiceRoot | None:
+    """The flat service dict of a `/value?path=/` answer; None is "no value"."""
+    payload = _load(body, f"/value for {service}")
+    if not isinstance(payload, dict):
+        raise CerboResponseError(f"/value for {service} did not answer with an object")
+    value = payload.get("value")
+    if isinstance(value, dict):
+        return None if payload.get("success") is False else ServiceRoot(value)
+    if payload.get("success") is False or _clean(value) is None:
+        return None  # also `[]` and NaN, Victron's "invalid"
+    raise CerboResponseError(f"/value for {service} did not answer with a service tree")

@@ -122,7 +122,7 @@ class CerboPoller:
         self._health = CerboHealth()
         self._battery: _Slot | None = None
         self._slots: list[_Slot] = []
-        self._prefetched_system: dict[str, Any] | None = None
+        self._prefetched_system: Mapping[str, Any] | None = None
         self._platform_root: Mapping[str, Any] = {}
         self._polled_once = False
         self._next_discovery = 0.0
