@@ -45,6 +45,7 @@ from pytest_homeassistant_custom_component.test_util.aiohttp import (  # noqa: E
 )
 from yarl import URL  # noqa: E402
 
+from custom_components.victron_cerbo.api.vrm import RequestBudget  # noqa: E402
 from custom_components.victron_cerbo.const import (  # noqa: E402
     CONF_BATTERY_INSTANCE,
     CONF_HOST,
@@ -60,7 +61,6 @@ from custom_components.victron_cerbo.diagnostics import (  # noqa: E402
 )
 from custom_components.victron_cerbo.entity import UNRECORDED  # noqa: E402
 from custom_components.victron_cerbo.sources import VALUES, BatterySources  # noqa: E402
-from custom_components.victron_cerbo.vrm_api import RequestBudget  # noqa: E402
 
 CERBO = ROOT / "tests" / "fixtures" / "cerbo"
 VRM = ROOT / "tests" / "fixtures" / "vrm"

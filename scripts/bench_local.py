@@ -1,6 +1,6 @@
 """Benchmark the local source: requests per minute at the default cadence and bytes per cycle.
 
-Runs the real client and poller (`cerbo_api.py`, loaded without Home Assistant) against an
+Runs the real client and poller (`api/cerbo/`, loaded without Home Assistant) against an
 aiohttp server on 127.0.0.1 that serves the dbus_api.md §10 fixtures, with a simulated clock:
 one simulated hour of 10 s ticks takes well under a second and nothing waits for real.
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib.util
+import importlib
 import json
 import sys
 import time
@@ -37,14 +37,16 @@ REAL_SYSTEM_ROOT_BYTES = 50_000  # the API authors' figure for a real `system` r
 
 
 def load_client_module() -> ModuleType:
-    """Import cerbo_api.py by path: it must work without Home Assistant."""
-    path = ROOT / "custom_components" / "victron_cerbo" / "cerbo_api.py"
-    spec = importlib.util.spec_from_file_location("cerbo_api", path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["cerbo_api"] = module
-    spec.loader.exec_module(module)
+    """Import the client package without Home Assistant: its parents are stood in for."""
+    package = ROOT / "custom_components" / "victron_cerbo"
+    for name, path in (
+        ("custom_components", package.parent),
+        ("custom_components.victron_cerbo", package),
+    ):
+        stand_in = ModuleType(name)
+        stand_in.__path__ = [str(path)]  # a package whose __init__ (and HA) is never run
+        sys.modules.setdefault(name, stand_in)
+    module = importlib.import_module("custom_components.victron_cerbo.api.cerbo")
     assert not any(name.startswith("homeassistant") for name in sys.modules), "HA was imported"
     return module
 

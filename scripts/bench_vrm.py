@@ -42,6 +42,11 @@ from pytest_homeassistant_custom_component.test_util.aiohttp import (  # noqa: E
     AiohttpClientMockResponse,
 )
 
+from custom_components.victron_cerbo.api.vrm import (  # noqa: E402
+    RequestBudget,
+    VrmClient,
+    parse_battery_summary,
+)
 from custom_components.victron_cerbo.const import (  # noqa: E402
     CONF_BATTERY_INSTANCE,
     CONF_SITE_ID,
@@ -50,11 +55,6 @@ from custom_components.victron_cerbo.const import (  # noqa: E402
     DOMAIN,
 )
 from custom_components.victron_cerbo.coordinator import VrmCoordinator  # noqa: E402
-from custom_components.victron_cerbo.vrm_api import (  # noqa: E402
-    RequestBudget,
-    VrmClient,
-    parse_battery_summary,
-)
 
 FIXTURES = ROOT / "tests" / "fixtures" / "vrm"
 SUMMARY = json.loads((FIXTURES / "battery_summary.json").read_text(encoding="utf-8"))

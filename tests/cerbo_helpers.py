@@ -2,19 +2,16 @@
 
 `FakeCerbo` answers through HA's `aioclient_mock` (a regex matcher plus a side effect that
 routes by path and `service=`), so the client's real aiohttp code path runs up to the socket.
-`RawCerboServer` is a real HTTP/1.0 server on 127.0.0.1 that behaves like the single-threaded
-BaseHTTPRequestHandler: no Content-Length, connection closed after each answer, and it can hang.
+The service names and fixture readers are the client package tests' (tests/api/fakes.py).
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 from collections import Counter
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Self
+from typing import Any
 
 from pytest_homeassistant_custom_component.test_util.aiohttp import (
     AiohttpClientMocker,
@@ -22,68 +19,58 @@ from pytest_homeassistant_custom_component.test_util.aiohttp import (
 )
 from yarl import URL
 
-FIXTURES = Path(__file__).parent / "fixtures" / "cerbo"
+from tests.api import fakes
+from tests.api.fakes import (
+    LYNX,
+    PLATFORM,
+    PORTAL_ID,
+    PYLONTECH,
+    ROOT_FIXTURES,
+    SYSTEM,
+    TEMP_5,
+    TEMP_6,
+    VEBUS,
+    VIRTUAL,
+    envelope,
+    fixture_json,
+    fixture_text,
+    root_of,
+)
+
+__all__ = [
+    "BASE",
+    "HOST",
+    "LEGACY_500",
+    "LYNX",
+    "NOT_FOUND_404",
+    "PLATFORM",
+    "PORT",
+    "PORTAL_ID",
+    "PYLONTECH",
+    "ROOT_FIXTURES",
+    "SYSTEM",
+    "TEMP_5",
+    "TEMP_6",
+    "VEBUS",
+    "VIRTUAL",
+    "FakeCerbo",
+    "Reply",
+    "envelope",
+    "fixture_json",
+    "fixture_text",
+    "root_of",
+]
 
 HOST = "192.168.1.20"
 PORT = 8088
 BASE = f"http://{HOST}:{PORT}"
-PORTAL_ID = "c0619ab4e53f"
-
-SYSTEM = "com.victronenergy.system"
-PLATFORM = "com.victronenergy.platform"
-VIRTUAL = "com.victronenergy.battery.virtual_6167fb1a3a50da34"
-PYLONTECH = "com.victronenergy.battery.socketcan_can0"
-LYNX = "com.victronenergy.battery.socketcan_can0_vi6_uc317637"
-VEBUS = "com.victronenergy.vebus.ttyS4"
-TEMP_5 = "com.victronenergy.temperature.adc_builtin0_5"
-TEMP_6 = "com.victronenergy.temperature.adc_builtin0_6"
-
-ROOT_FIXTURES = {
-    SYSTEM: "system.json",
-    PLATFORM: "platform.json",
-    VIRTUAL: "battery_virtual.json",
-    PYLONTECH: "battery_pylontech.json",
-    VEBUS: "vebus.json",
-    TEMP_5: "temperature_5.json",
-    TEMP_6: "temperature_6.json",
-}
-
-
-def fixture_text(name: str) -> str:
-    """The raw text of tests/fixtures/cerbo/<name> (some are deliberately not JSON)."""
-    return (FIXTURES / name).read_text(encoding="utf-8")
-
-
-def fixture_json(name: str) -> Any:
-    """The parsed fixture (stdlib JSON accepts the server's NaN)."""
-    return json.loads(fixture_text(name))
-
-
-def root_of(name: str) -> dict[str, Any]:
-    """The flat service dict inside a `/value` fixture."""
-    value = fixture_json(name)["value"]
-    assert isinstance(value, dict)
-    return value
-
-
-def envelope(service: str, value: Any) -> str:
-    """A `/value?path=/` answer the way the server writes it (indent=2, NaN allowed)."""
-    return json.dumps({"service": service, "path": "/", "value": value, "success": True}, indent=2)
 
 
 @dataclass
-class Reply:
-    """One canned answer: a status and body, an exception, or a hang until cancelled."""
+class Reply(fakes.Reply):
+    """One canned answer; on this mocked transport also an exception the session raises."""
 
-    status: int = 200
-    text: str = ""
     exc: BaseException | None = None
-    hang: bool = False
-
-    @classmethod
-    def fixture(cls, name: str, status: int = 200) -> Reply:
-        """Answer with a fixture file."""
-        return cls(status=status, text=fixture_text(name))
 
 
 NOT_FOUND_404 = Reply.fixture("error_404.json", 404)
@@ -149,51 +136,3 @@ class FakeCerbo:
     def reset(self) -> None:
         """Forget the request log."""
         self.log.clear()
-
-
-class RawCerboServer:
-    """A real single-threaded-style HTTP/1.0 server on 127.0.0.1 (BaseHTTPRequestHandler-like)."""
-
-    def __init__(self) -> None:
-        """Serve `/health` until told otherwise."""
-        self.bodies: dict[str, tuple[int, bytes]] = {
-            "/health": (200, fixture_text("health_v32.json").encode()),
-        }
-        self.hang = False
-        self.requests: list[str] = []
-        self._server: asyncio.Server | None = None
-        self._release = asyncio.Event()
-        self.port = 0
-
-    async def __aenter__(self) -> Self:
-        """Listen on an ephemeral port."""
-        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
-        self.port = self._server.sockets[0].getsockname()[1]
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        """Release hung handlers and stop listening."""
-        self._release.set()
-        assert self._server is not None
-        self._server.close()
-        await self._server.wait_closed()
-
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            request_line = (await reader.readline()).decode()
-            while (await reader.readline()) not in (b"\r\n", b"\n", b""):
-                pass
-            method, target, _ = request_line.split(" ", 2)
-            self.requests.append(f"{method} {target}")
-            if self.hang:
-                await self._release.wait()
-                return
-            status, body = self.bodies.get(URL(target).path, (404, b'{"error": "Not found"}'))
-            writer.write(
-                f"HTTP/1.0 {status} X\r\nServer: BaseHTTP/0.6 Python/3.12\r\n"
-                "Content-type: application/json\r\n\r\n".encode()
-                + body
-            )
-            await writer.drain()
-        finally:
-            writer.close()

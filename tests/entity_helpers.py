@@ -29,6 +29,7 @@ from pytest_homeassistant_custom_component.test_util.aiohttp import (
 from syrupy.assertion import SnapshotAssertion
 from yarl import URL
 
+from custom_components.victron_cerbo.api.vrm import RequestBudget
 from custom_components.victron_cerbo.const import (
     CONF_BATTERY_INSTANCE,
     CONF_HOST,
@@ -39,7 +40,6 @@ from custom_components.victron_cerbo.const import (
     DOMAIN,
 )
 from custom_components.victron_cerbo.coordinator import DATA_VRM_BUDGETS
-from custom_components.victron_cerbo.vrm_api import RequestBudget
 from tests.cerbo_helpers import HOST, PORT, PORTAL_ID, FakeCerbo, Reply
 from tests.vrm_helpers import BATTERY_URL, INSTANCE, OVERVIEW_URL, SITE_ID, TOKEN, vrm_json
 

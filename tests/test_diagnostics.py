@@ -17,7 +17,7 @@ from pytest_homeassistant_custom_component.test_util.aiohttp import AiohttpClien
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 from syrupy.assertion import SnapshotAssertion
 
-from custom_components.victron_cerbo.cerbo_api import CerboRawPayload
+from custom_components.victron_cerbo.api.cerbo import CerboRawPayload
 from custom_components.victron_cerbo.diagnostics import (
     REDACTED,
     Scrubber,

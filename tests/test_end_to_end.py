@@ -43,6 +43,7 @@ from homeassistant.util import slugify
 from homeassistant.util.yaml import parse_yaml
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 
+from custom_components.victron_cerbo.api.vrm import RequestBudget
 from custom_components.victron_cerbo.const import (
     CONF_BATTERY_INSTANCE,
     CONF_FOLLOW_SYSTEM_BATTERY,
@@ -64,7 +65,6 @@ from custom_components.victron_cerbo.coordinator import (
     LocalCoordinator,
     VrmCoordinator,
 )
-from custom_components.victron_cerbo.vrm_api import RequestBudget
 from dev import develop
 from dev.simulator import (
     BATTERY,

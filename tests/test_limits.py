@@ -22,6 +22,7 @@ from homeassistant.helpers import entity_registry as er
 from homeassistant.util import dt as dt_util
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 
+from custom_components.victron_cerbo.api.vrm import RequestBudget
 from custom_components.victron_cerbo.const import (
     CONF_BATTERY_INSTANCE,
     CONF_LOW_SOC,
@@ -41,7 +42,6 @@ from custom_components.victron_cerbo.limits import (
     Thresholds,
     migrate_limit_options,
 )
-from custom_components.victron_cerbo.vrm_api import RequestBudget
 from dev import develop
 from dev.simulator import (
     PROFILES,

@@ -23,7 +23,7 @@ from pytest_homeassistant_custom_component.common import (
     async_fire_time_changed,
 )
 
-from custom_components.victron_cerbo.cerbo_api import CerboClient, CerboSnapshot
+from custom_components.victron_cerbo.api.cerbo import CerboClient, CerboSnapshot
 from custom_components.victron_cerbo.const import (
     CONF_HOST,
     CONF_LOCAL_FAST_INTERVAL,

@@ -26,6 +26,7 @@ from pytest_homeassistant_custom_component.test_util.aiohttp import (
     AiohttpClientMockResponse,
 )
 
+from custom_components.victron_cerbo.api.vrm import RequestBudget, VrmClient
 from custom_components.victron_cerbo.const import (
     CONF_BATTERY_INSTANCE,
     CONF_BUDGET_LIMIT,
@@ -44,7 +45,6 @@ from custom_components.victron_cerbo.coordinator import (
     budget_thresholds,
     entry_request_budget,
 )
-from custom_components.victron_cerbo.vrm_api import RequestBudget, VrmClient
 
 from .vrm_helpers import (
     BATTERY_URL,

@@ -26,6 +26,7 @@ from homeassistant.helpers import entity_registry as er
 from homeassistant.util import dt as dt_util
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 
+from custom_components.victron_cerbo.api.vrm import RequestBudget, VrmClient
 from custom_components.victron_cerbo.const import (
     CONF_BATTERY_INSTANCE,
     CONF_PORTAL_ID,
@@ -35,7 +36,6 @@ from custom_components.victron_cerbo.const import (
     DOMAIN,
 )
 from custom_components.victron_cerbo.coordinator import DATA_VRM_BUDGETS, VrmCoordinator
-from custom_components.victron_cerbo.vrm_api import RequestBudget, VrmClient
 from dev.simulator import (
     BATTERY,
     BATTERY_INSTANCE,

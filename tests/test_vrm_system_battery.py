@@ -12,6 +12,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from pytest_homeassistant_custom_component.test_util.aiohttp import AiohttpClientMocker
 
+from custom_components.victron_cerbo.api.vrm import VrmClient
 from custom_components.victron_cerbo.const import (
     CONF_BATTERY_INSTANCE,
     CONF_PORTAL_ID,
@@ -21,7 +22,6 @@ from custom_components.victron_cerbo.const import (
     CONF_VRM_USER_ID,
     DOMAIN,
 )
-from custom_components.victron_cerbo.vrm_api import VrmClient
 from dev.simulator import SYSTEM, SimConfig, SimulatedInstallation, create_vrm_app
 from tests.cerbo_helpers import PORTAL_ID
 from tests.entity_helpers import (

@@ -1,50 +1,46 @@
-"""Shared pieces of the VRM tests: ids, URLs, fixtures and a fake clock."""
+"""Shared pieces of the VRM integration tests: full URLs for HA's `aioclient_mock`.
+
+The account, site, fixtures and clock are the client package tests' (tests/api/fakes.py).
+"""
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
-from custom_components.victron_cerbo.vrm_api import DEFAULT_BASE_URL
-from tests.conftest import load_json_fixture, load_text_fixture
+from custom_components.victron_cerbo.api.vrm import DEFAULT_BASE_URL
+from tests.api.fakes import (
+    BATTERY,
+    INSTALLATIONS,
+    INSTANCE,
+    OVERVIEW,
+    SITE_ID,
+    TOKEN,
+    USER_ID,
+    USERS_ME,
+    FakeClock,
+    vrm_json,
+    vrm_text,
+)
 
-TOKEN = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
-USER_ID = 22222
-SITE_ID = 123456
-INSTANCE = 512
+__all__ = [
+    "BATTERY_URL",
+    "INSTALLATIONS_URL",
+    "INSTANCE",
+    "OVERVIEW_URL",
+    "SITE_ID",
+    "TOKEN",
+    "USERS_ME_URL",
+    "USER_ID",
+    "FakeClock",
+    "request_count",
+    "vrm_json",
+    "vrm_text",
+]
 
-USERS_ME_URL = f"{DEFAULT_BASE_URL}/users/me"
-INSTALLATIONS_URL = f"{DEFAULT_BASE_URL}/users/{USER_ID}/installations"
-OVERVIEW_URL = f"{DEFAULT_BASE_URL}/installations/{SITE_ID}/system-overview"
-BATTERY_URL = f"{DEFAULT_BASE_URL}/installations/{SITE_ID}/widgets/BatterySummary"
-
-
-def vrm_json(name: str) -> Any:
-    """A fresh copy of tests/fixtures/vrm/<name>.json (safe to mutate)."""
-    return copy.deepcopy(load_json_fixture(f"vrm/{name}.json"))
-
-
-def vrm_text(name: str) -> str:
-    """The raw text of tests/fixtures/vrm/<name>."""
-    return load_text_fixture(f"vrm/{name}")
-
-
-class FakeClock:
-    """A monotonic clock that only moves when told; `sleep` moves it and records the delay."""
-
-    def __init__(self, start: float = 1000.0) -> None:
-        self.now = start
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-    async def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
+USERS_ME_URL = f"{DEFAULT_BASE_URL}{USERS_ME}"
+INSTALLATIONS_URL = f"{DEFAULT_BASE_URL}{INSTALLATIONS}"
+OVERVIEW_URL = f"{DEFAULT_BASE_URL}{OVERVIEW}"
+BATTERY_URL = f"{DEFAULT_BASE_URL}{BATTERY}"
 
 
 def request_count(mocker: Any, fragment: str = "") -> int:

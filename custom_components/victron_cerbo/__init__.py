@@ -9,7 +9,8 @@ from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ConfigEntryNotReady
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 
-from .cerbo_api import CerboClient
+from .api.cerbo import CerboClient
+from .api.vrm import VrmClient
 from .const import (
     CONF_HOST,
     CONF_PORT,
@@ -36,7 +37,6 @@ from .solark import (
     async_delete_comparison_issue,
     async_remove_comparison_entities,
 )
-from .vrm_api import VrmClient
 
 PLATFORMS: list[Platform] = [Platform.BINARY_SENSOR, Platform.SENSOR]
 

@@ -21,7 +21,7 @@ from homeassistant.components.binary_sensor import (  # type: ignore[attr-define
 )
 from homeassistant.const import EntityCategory
 
-from .cerbo_api import ALARM_LEVELS
+from .api.victron import ALARM_LEVELS
 from .entity import DeviceKind, EntryDevices, VictronEntity, recorded, source_attributes
 from .limits import BATTERY_LIMITS, BatteryLimits, Limits, Thresholds
 from .solark import SocDisagreementBinarySensor

@@ -39,7 +39,16 @@ from homeassistant.helpers.selector import (
 from homeassistant.helpers.service_info.ssdp import SsdpServiceInfo
 from homeassistant.util.unit_conversion import TemperatureConverter
 
-from .cerbo_api import CerboClient, CerboConnectionError, CerboDiscovery, CerboError
+from .api.cerbo import CerboClient, CerboConnectionError, CerboDiscovery, CerboError
+from .api.vrm import (
+    VrmAuthenticationError,
+    VrmClient,
+    VrmConnectionError,
+    VrmError,
+    VrmForbiddenError,
+    VrmSite,
+    VrmSystemOverview,
+)
 from .const import (
     CONF_BATTERY_INSTANCE,
     CONF_BUDGET_LIMIT,
@@ -87,15 +96,6 @@ from .coordinator import VictronConfigEntry
 from .limits import safe_voltage_range
 from .schema import vol
 from .solark import async_suggest_solark_entity
-from .vrm_api import (
-    VrmAuthenticationError,
-    VrmClient,
-    VrmConnectionError,
-    VrmError,
-    VrmForbiddenError,
-    VrmSite,
-    VrmSystemOverview,
-)
 
 CONF_SOURCES = "sources"
 SOURCE_VRM = "vrm"

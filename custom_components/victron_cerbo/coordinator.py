@@ -30,7 +30,7 @@ from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, Upda
 from homeassistant.util import dt as dt_util
 from homeassistant.util.hass_dict import HassKey
 
-from .cerbo_api import (
+from .api.cerbo import (
     CerboClient,
     CerboConnectionError,
     CerboDiscovery,
@@ -40,6 +40,20 @@ from .cerbo_api import (
     CerboPoller,
     CerboServerInfo,
     CerboSnapshot,
+)
+from .api.vrm import (
+    DEFAULT_RATE_LIMIT_HOLD,
+    RequestBudget,
+    VrmAuthenticationError,
+    VrmBatteryReading,
+    VrmBudgetExceededError,
+    VrmClient,
+    VrmConnectionError,
+    VrmError,
+    VrmForbiddenError,
+    VrmRateLimitError,
+    VrmResponseError,
+    VrmSystemOverview,
 )
 from .const import (
     CONF_BATTERY_INSTANCE,
@@ -61,20 +75,6 @@ from .const import (
 )
 from .limits import option_number
 from .sources import RollingCount
-from .vrm_api import (
-    DEFAULT_RATE_LIMIT_HOLD,
-    RequestBudget,
-    VrmAuthenticationError,
-    VrmBatteryReading,
-    VrmBudgetExceededError,
-    VrmClient,
-    VrmConnectionError,
-    VrmError,
-    VrmForbiddenError,
-    VrmRateLimitError,
-    VrmResponseError,
-    VrmSystemOverview,
-)
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping

@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any, Final
 
 from homeassistant.util import dt as dt_util
 
+from .api.cerbo import CerboRawPayload
 from .binary_sensor import BATTERY_BINARY_SENSORS, HEALTH_BINARY_SENSORS
-from .cerbo_api import CerboRawPayload
 from .const import CONF_HOST, CONF_PORTAL_ID, CONF_SITE_ID, CONF_VRM_TOKEN
 from .entity import DeviceKind, battery_identifier
 from .sensor import HEALTH_SENSORS, SENSORS

@@ -24,7 +24,7 @@ from homeassistant.const import (
     UnitOfTime,
 )
 
-from .cerbo_api import BATTERY_FLOW_STATES, VEBUS_MODES, VEBUS_STATES
+from .api.victron import BATTERY_FLOW_STATES, VEBUS_MODES, VEBUS_STATES
 from .entity import DeviceKind, EntryDevices, VictronEntity, recorded, source_attributes
 from .solark import SocDifferenceSensor
 from .sources import VALUES, BatterySources, Source

@@ -25,11 +25,11 @@ from enum import StrEnum
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any, Final
 
-from .cerbo_api import CerboBattery
+from .api.cerbo import CerboBattery
 
 if TYPE_CHECKING:
+    from .api.vrm import VrmBatteryReading
     from .coordinator import LocalCoordinator, LocalData, VictronRuntimeData, VrmCoordinator
-    from .vrm_api import VrmBatteryReading
 
 VRM_MAX_AGE: Final = timedelta(minutes=10)
 STALE_AFTER: Final = timedelta(minutes=10)

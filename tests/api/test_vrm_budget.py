@@ -1,4 +1,10 @@
-"""The rolling-hour request budget, alone and driven through the client by hypothesis."""
+"""The rolling-hour request budget, alone and driven through the client by hypothesis.
+
+The hypothesis test draws hundreds of timeouts per run; a real socket can only time out by
+waiting, so that one test (and its check that it can fail) drives the client through the test
+plugin's `AiohttpClientMocker`, a stand-in session that needs no `hass`. The rest run against
+the fake VRM on loopback.
+"""
 
 from __future__ import annotations
 
@@ -19,7 +25,8 @@ from pytest_homeassistant_custom_component.test_util.aiohttp import (
     AiohttpClientMockResponse,
 )
 
-from custom_components.victron_cerbo.vrm_api import (
+from custom_components.victron_cerbo.api.vrm import (
+    DEFAULT_BASE_URL,
     DEFAULT_RATE_LIMIT_HOLD,
     RequestBudget,
     VrmBudgetExceededError,
@@ -28,8 +35,9 @@ from custom_components.victron_cerbo.vrm_api import (
     VrmRateLimitError,
 )
 
-from .vrm_helpers import BATTERY_URL, INSTANCE, SITE_ID, TOKEN, FakeClock, vrm_json
+from .fakes import BATTERY, INSTANCE, SITE_ID, TOKEN, FakeClock, FakeVrm, Reply, vrm_json
 
+BATTERY_URL = f"{DEFAULT_BASE_URL}{BATTERY}"  # for the stand-in session
 WINDOW = 3600.0
 WALL_OFFSET = 1_768_470_000.0
 
@@ -267,51 +275,40 @@ async def test_property_harness_can_see_a_violation() -> None:
     assert transport.most_in_flight == 3
 
 
-async def test_no_retry_when_held(aioclient_mock: AiohttpClientMocker) -> None:
+async def test_no_retry_when_held(session: aiohttp.ClientSession, vrm: FakeVrm) -> None:
     """A 429 during a retry sequence stops it at once."""
     clock = FakeClock(0)
-    answers: list[Any] = [
-        aiohttp.ClientConnectionError(),  # the one failure that is retried
-        AiohttpClientMockResponse(
-            "get", BATTERY_URL, status=429, text="{}", headers={"Retry-After": "30"}
-        ),
+    answers = [
+        Reply(drop="cut"),  # the one failure that is retried
+        Reply(status=429, text="{}", headers={"Retry-After": "30"}),
     ]
 
-    async def next_answer(*_: Any) -> AiohttpClientMockResponse:
-        answer = answers.pop(0)
-        if isinstance(answer, Exception):
-            raise answer
-        return answer
+    async def next_answer(_: Any) -> Reply:
+        return answers.pop(0)
 
-    aioclient_mock.get(BATTERY_URL, side_effect=next_answer)
-    session = aioclient_mock.create_session(asyncio.get_running_loop())
-    client = VrmClient(session, TOKEN, clock=clock, sleep=clock.sleep)
-    try:
-        with pytest.raises(VrmRateLimitError):
-            await client.get_battery_summary(SITE_ID, INSTANCE)
-    finally:
-        await session.close()
-    assert aioclient_mock.call_count == 2
+    vrm.get(BATTERY, next_answer)
+    client = VrmClient(session, TOKEN, base_url=vrm.api_url, clock=clock, sleep=clock.sleep)
+    with pytest.raises(VrmRateLimitError):
+        await client.get_battery_summary(SITE_ID, INSTANCE)
+    assert vrm.call_count == 2
     assert client.budget.hold_remaining() == 30
 
 
-async def test_retry_refused_by_an_outside_hold(aioclient_mock: AiohttpClientMocker) -> None:
+async def test_retry_refused_by_an_outside_hold(
+    session: aiohttp.ClientSession, vrm: FakeVrm
+) -> None:
     """A hold set by another client sharing the budget stops this client's retries."""
     clock = FakeClock(0)
     budget = RequestBudget(clock=clock)
 
-    async def fail_and_hold(method: str, url: Any, data: Any) -> AiohttpClientMockResponse:
+    async def fail_and_hold(_: Any) -> Reply:
         budget.hold(500)
-        raise aiohttp.ClientConnectionError
+        return Reply(drop="cut")
 
-    aioclient_mock.get(BATTERY_URL, side_effect=fail_and_hold)
-    session = aioclient_mock.create_session(asyncio.get_running_loop())
-    client = VrmClient(session, TOKEN, budget=budget, sleep=clock.sleep)
-    try:
-        with pytest.raises(VrmRateLimitError) as caught:
-            await client.get_battery_summary(SITE_ID, INSTANCE)
-    finally:
-        await session.close()
-    assert aioclient_mock.call_count == 1
+    vrm.get(BATTERY, fail_and_hold)
+    client = VrmClient(session, TOKEN, base_url=vrm.api_url, budget=budget, sleep=clock.sleep)
+    with pytest.raises(VrmRateLimitError) as caught:
+        await client.get_battery_summary(SITE_ID, INSTANCE)
+    assert vrm.call_count == 1
     assert caught.value.retry_after == pytest.approx(499)
     assert isinstance(caught.value.__cause__, VrmError)

@@ -1,0 +1,1 @@
+"""Tests of the client package on plain aiohttp, without Home Assistant."""
