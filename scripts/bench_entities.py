@@ -33,6 +33,7 @@ from freezegun import freeze_time  # noqa: E402
 from freezegun.api import FrozenDateTimeFactory  # noqa: E402
 from homeassistant import loader  # noqa: E402
 from homeassistant.core import Event, EventStateChangedData  # noqa: E402
+from homeassistant.helpers.entity import Entity  # noqa: E402
 from homeassistant.util import dt as dt_util  # noqa: E402
 from pytest_homeassistant_custom_component.common import (  # noqa: E402
     MockConfigEntry,
@@ -123,7 +124,7 @@ class Cerbo:
         return json.dumps({"service": service, "path": "/", "value": value, "success": True})
 
 
-async def run(hours: float) -> dict[str, Any]:
+async def run(hours: float) -> dict[str, Any]:  # noqa: PLR0915 - one scenario, top to bottom
     """Simulate `hours` with both sources; count what the state machine and recorder see."""
     cerbo = Cerbo()
     summary = json.loads((VRM / "battery_summary.json").read_text(encoding="utf-8"))
@@ -137,6 +138,16 @@ async def run(hours: float) -> dict[str, Any]:
 
     changes: Counter[str] = Counter()
     unrecorded_only: Counter[str] = Counter()
+    writes = Counter[str]()
+    write_state = Entity.async_write_ha_state
+
+    def counted_write(entity: Entity) -> None:
+        # Every state write of our entities, whether or not it changes anything.
+        if entity.platform is not None and entity.platform.platform_name == DOMAIN:
+            writes["all"] += 1
+        write_state(entity)
+
+    Entity.async_write_ha_state = counted_write  # type: ignore[method-assign]
 
     def count(event: Event[EventStateChangedData]) -> None:
         old, new = event.data["old_state"], event.data["new_state"]
@@ -169,8 +180,12 @@ async def run(hours: float) -> dict[str, Any]:
             entry.add_to_hass(hass)
             budget = RequestBudget(clock=lambda: dt_util.utcnow().timestamp())
             hass.data.setdefault(DATA_VRM_BUDGETS, {})[entry.entry_id] = budget
+            timers_before = len(hass.loop._scheduled)  # type: ignore[attr-defined]  # noqa: SLF001
             assert await hass.config_entries.async_setup(entry.entry_id)
             await hass.async_block_till_done()
+            # Timer handles the entry keeps: coordinator refreshes and every recheck timer.
+            timers = len(hass.loop._scheduled) - timers_before  # type: ignore[attr-defined]  # noqa: SLF001
+            writes.clear()
             entities = len(hass.states.async_entity_ids())
             stop_counting = hass.bus.async_listen("state_changed", count)
 
@@ -184,6 +199,7 @@ async def run(hours: float) -> dict[str, Any]:
             cpu = time.process_time() - cpu
 
             stop_counting()
+            Entity.async_write_ha_state = write_state  # type: ignore[method-assign]
             merge = merge_speed(BatterySources(entry.runtime_data))
             started = REAL["perf_counter"]()
             diagnostics = await async_get_config_entry_diagnostics(hass, entry)
@@ -193,7 +209,14 @@ async def run(hours: float) -> dict[str, Any]:
             await hass.async_stop(force=True)
 
     per_hour = {entity: n / hours for entity, n in changes.items()}
+    ticks = hours * 3600 / STEP
     return {
+        "tick": {
+            "writes": round(writes["all"] / ticks, 1),
+            "changes": round(sum(changes.values()) / ticks, 1),
+            "timers_per_entry": timers,
+            "cpu_ms": round(cpu / ticks * 1000, 2),
+        },
         "hours": hours,
         "entities with a state": entities,
         "state changes per hour (all entities)": round(sum(per_hour.values())),
@@ -230,6 +253,8 @@ def main() -> None:
     logging.basicConfig(level=logging.CRITICAL)
     result = asyncio.run(run(args.hours))
     print(json.dumps(result, indent=2, ensure_ascii=False))
+    # The same figures as name=value lines, to compare run over run.
+    print("tick " + " ".join(f"{name}={value}" for name, value in result["tick"].items()))
 
 
 if __name__ == "__main__":
