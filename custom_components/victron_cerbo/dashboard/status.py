@@ -180,7 +180,8 @@ def _age_line(entities: Mapping[str, str]) -> str | None:
     )
 
 
-# Every problem the entry's binary sensors can report, most urgent first.
+# Every problem sensor, most urgent first, in the verdict's words. The keys are those of
+# `keys.PROBLEM_KEYS` (read from the descriptions); a test holds the two equal.
 PROBLEMS: Final = (
     ("battery_alarm", "battery alarm"),
     ("voltage_out_of_range", "voltage out of range"),
