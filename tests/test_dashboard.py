@@ -27,6 +27,7 @@ from pytest_homeassistant_custom_component.typing import WebSocketGenerator
 from custom_components.victron_cerbo import dashboard as dash
 from custom_components.victron_cerbo.const import (
     CONF_NOMINAL_VOLTAGE,
+    CONF_SHOW_DASHBOARD,
     CONF_SOLARK_ENTITY,
     CONF_TEMPERATURE_MAX,
     CONF_TEMPERATURE_MIN,
@@ -193,7 +194,7 @@ async def test_reload_registers_again(hass: HomeAssistant) -> None:
 
 async def test_option_turns_it_off(hass: HomeAssistant) -> None:
     """With the option off, nothing is registered and unloading is still clean."""
-    entry = _entry(hass, **{dash.CONF_SHOW_DASHBOARD: False})
+    entry = _entry(hass, **{CONF_SHOW_DASHBOARD: False})
     assert await async_setup_component(hass, "lovelace", {})
     assert await hass.config_entries.async_setup(entry.entry_id)
     assert not dash.async_register_dashboard(hass, entry)

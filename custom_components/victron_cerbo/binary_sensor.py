@@ -38,6 +38,7 @@ PARALLEL_UPDATES = 0
 CELL_IMBALANCE_SPREAD: Final = 0.10  # V between the highest and the lowest cell
 CELL_IMBALANCE_CRITICAL: Final = 0.15  # V
 SOH_DEGRADED_BELOW: Final = 85.0  # %
+SOC_DISAGREEMENT: Final = "soc_disagreement"  # the Sol-Ark comparison's problem sensor
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -230,9 +231,7 @@ async def async_setup_entry(
         if sources.can_serve(VALUES[description.value])
     )
     if (comparison := entry.runtime_data.comparison) is not None:
-        entities.append(
-            SocDisagreementBinarySensor(comparison, "soc_disagreement", devices.battery)
-        )
+        entities.append(SocDisagreementBinarySensor(comparison, SOC_DISAGREEMENT, devices.battery))
     async_add_entities(entities)
 
 

@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 PARALLEL_UPDATES = 0
 
 UNIT_AMPERE_HOUR = "Ah"
+SOC_DIFFERENCE = "soc_difference"  # the Sol-Ark comparison's sensor
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -304,7 +305,7 @@ async def async_setup_entry(
         if _health_applies(description, sources)
     )
     if (comparison := entry.runtime_data.comparison) is not None:
-        entities.append(SocDifferenceSensor(comparison, "soc_difference", devices.battery))
+        entities.append(SocDifferenceSensor(comparison, SOC_DIFFERENCE, devices.battery))
     async_add_entities(entities)
 
 

@@ -1,0 +1,35 @@
+"""The entity keys the dashboard looks up, read from the platforms' descriptions.
+
+Nothing here is typed by hand, so a sensor added, renamed or removed on a platform is found (or
+no longer looked for) without touching the dashboard.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from homeassistant.components.binary_sensor import BinarySensorDeviceClass
+
+from ..binary_sensor import BATTERY_BINARY_SENSORS, HEALTH_BINARY_SENSORS, SOC_DISAGREEMENT
+from ..sensor import HEALTH_SENSORS, SENSORS, SOC_DIFFERENCE
+
+SENSOR_KEYS: Final = (
+    *(description.key for description in (*SENSORS, *HEALTH_SENSORS)),
+    SOC_DIFFERENCE,
+)
+BINARY_SENSOR_KEYS: Final = (
+    *(description.key for description in (*HEALTH_BINARY_SENSORS, *BATTERY_BINARY_SENSORS)),
+    SOC_DISAGREEMENT,
+)
+# What the status verdict must count: every binary sensor that is on when something is wrong,
+# that is all of them except the reachability ones (on when all is well).
+PROBLEM_KEYS: Final = frozenset(
+    {
+        *(
+            description.key
+            for description in (*HEALTH_BINARY_SENSORS, *BATTERY_BINARY_SENSORS)
+            if description.device_class != BinarySensorDeviceClass.CONNECTIVITY
+        ),
+        SOC_DISAGREEMENT,
+    }
+)
