@@ -25,6 +25,7 @@ import asyncio
 import contextlib
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -78,8 +79,16 @@ ONBOARDING_STEPS: Final = ("user", "core_config", "analytics", "integration")
 LATITUDE: Final = 52.37  # the simulated site is near Amsterdam (SimConfig.timezone)
 # A stand-in for a Sol-Ark inverter's SOC sensor: a `rest` sensor of the simulator's /sim/solark.
 SOLARK_ENTITY: Final = "sensor.sol_ark_battery_soc"
-# Set up beside the default ones, so their packages are installed too.
-DEV_INTEGRATIONS: Final = ("rest",)
+# Set up beside the default ones, so their packages are installed too: `rest`, and what finishing
+# onboarding sets up (--onboarding; see onboarding/views.py).
+DEV_INTEGRATIONS: Final = (
+    "rest",
+    "google_translate",
+    "met",
+    "radio_browser",
+    "shopping_list",
+    "tts",
+)
 
 
 class DevelopError(Exception):
@@ -388,7 +397,10 @@ def missing_requirements() -> list[str]:
 
     components = ha_package_dir() / "components"
     todo = sorted(
-        bootstrap.CORE_INTEGRATIONS | bootstrap.DEFAULT_INTEGRATIONS | set(DEV_INTEGRATIONS)
+        bootstrap.CORE_INTEGRATIONS
+        | bootstrap.DEFAULT_INTEGRATIONS
+        | set(DEV_INTEGRATIONS)
+        | _service_check_components()
     )
     seen: set[str] = set()
     missing: set[str] = set()
@@ -402,6 +414,21 @@ def missing_requirements() -> list[str]:
         missing.update(r for r in manifest.get("requirements", []) if not is_installed(r))
         todo.extend(manifest.get("dependencies", []))
     return sorted(missing)
+
+
+def _service_check_components() -> set[str]:
+    """The components Home Assistant imports to check services' supported features.
+
+    Once onboarding has set up its integrations, the frontend's `get_services` imports them
+    all (helpers/service.py, _base_components); one missing package and the frontend never loads.
+    """
+    source = (ha_package_dir() / "helpers" / "service.py").read_text(encoding="utf-8")
+    found = re.search(
+        r"def _base_components\(.*?from homeassistant\.components import \((.*?)\)",
+        source,
+        re.DOTALL,
+    )
+    return set(re.findall(r"\w+", re.sub(r"#.*", "", found.group(1)))) if found else set()
 
 
 def _pip_install(target: Path, requirements: Sequence[str], constraints: Path) -> str:
@@ -704,7 +731,9 @@ class Develop:
         self.say(f"Home Assistant {ha_version()} is starting at {settings.url} ...")
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session:
             api = HomeAssistantApi(session, settings.url)
-            if not await self._wait(api.up, "Home Assistant to answer", settings.timeout):
+            # before onboarding, /auth/providers answers 400: ask the onboarding API instead
+            up = api.onboarding_open if settings.onboarding else api.up
+            if not await self._wait(up, "Home Assistant to answer", settings.timeout):
                 return False
             return await self._ready(api)
 
@@ -714,8 +743,7 @@ class Develop:
         entry: dict[str, Any] | None = None
         states: list[dict[str, Any]] = []
         if settings.onboarding:
-            # nobody can log in before onboarding creates the user
-            ready = await self._wait(api.onboarding_open, "onboarding", settings.timeout)
+            ready = True  # nobody can log in before onboarding creates the user
         else:
             await api.login(settings.username, settings.password)
             try:
