@@ -109,6 +109,7 @@ STATE_JS: Final = r"""
     kind: step ? v.tag(step).replace("step-flow-", "") : null,
     stepId: s ? s.step_id || null : null,
     flowType: s ? s.type || null : null,
+    reason: s ? s.reason || null : null,
     errors: s && s.errors ? s.errors : null,
     fields: s && s.data_schema ? s.data_schema.map((f) => f.name) : [],
     required: s && s.data_schema ? s.data_schema.filter((f) => f.required).map((f) => f.name)
@@ -488,6 +489,7 @@ async def walker_flow(
     kind: str,
     finish: str,
     changes: dict[str, str] | None = None,
+    reason: str | None = None,
 ) -> dict[str, Any]:
     """Walk the open flow dialog to its end: each form once wrong, then right."""
     wrong_done: set[str] = set()
@@ -498,8 +500,11 @@ async def walker_flow(
         step_id = state["stepId"] or state["kind"]
         if state["kind"] != "form":
             problems = judge_step(state, kind=kind, expect_error=False)
-            if state["kind"] != finish:
-                problems.append(f"the flow ended with {state['kind']}: {state['stepText'][:200]}")
+            if state["kind"] != finish or (reason and state["reason"] != reason):
+                problems.append(
+                    f"the flow ended with {state['kind']} {state['reason'] or ''} "
+                    f"(expected {finish} {reason or ''}): {state['stepText'][:200]}"
+                )
             await walker.record(f"{kind}-{state['kind']}", problems)
             await walker.click_button()  # Finish / Close
             await asyncio.sleep(1)
@@ -619,15 +624,17 @@ async def entry_menu(walker: Walker, item: str) -> None:
 async def reconfigure(walker: Walker, targets: Targets) -> None:
     """Change the connection: a wrong port first, then the right one; the entry keeps going."""
     await entry_menu(walker, "^\\s*Reconfigure\\s*$")
-    state = await walker_flow(walker, targets, kind="config", finish="abort")
-    if "success" not in state["stepText"].lower():
-        walker.results[-1].problems.append(f"reconfigure did not succeed: {state['stepText']}")
+    await walker_flow(
+        walker, targets, kind="config", finish="abort", reason="reconfigure_successful"
+    )
 
 
 async def remove(walker: Walker) -> None:
     """Delete the entry through its menu and the confirmation dialog."""
     await entry_menu(walker, "^\\s*Delete\\s*$")
-    await walker.until(lambda s: any("dialog-box" in d for d in s["dialogs"]), "the confirmation")
+    await walker.until(
+        lambda s: any(re.search(r"\bDelete\b", d) for d in s["dialogs"]), "the confirmation"
+    )
     await walker.record("delete-confirm", [])
     await walker.click_button("^\\s*Delete\\s*$")
     await asyncio.sleep(2)
