@@ -856,4 +856,7 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Run the imported copy: dev/browser_flow.py must share its classes (PageScriptError ...).
+    from dev import browser_check  # noqa: PLW0406
+
+    sys.exit(browser_check.main())

@@ -292,7 +292,13 @@ class Walker:
         where = await self.js(
             f"""(() => {{
               const v = window.__vc;
-              const buttons = v.buttons({scope});
+              let root = {scope};
+              let buttons = v.buttons(root);
+              // newer dialogs put the step's buttons in their own footer: look further out
+              while (!buttons.length && root && root !== document) {{
+                root = root.getRootNode().host || document;
+                buttons = v.buttons(root);
+              }}
               const label = {pattern};
               let el = null;
               if (label) {{
@@ -377,7 +383,7 @@ class Walker:
               const host = v.fieldHost({json.dumps(name)});
               if (!host) return null;
               const radio = v.all(host.shadowRoot || host).find((el) =>
-                ["ha-radio", "mwc-radio"].includes(v.tag(el)) && el.value === {json.dumps(value)}
+                /radio/.test(v.tag(el)) && el.value === {json.dumps(value)}
                 || (el.tagName === "INPUT" && el.type === "radio"
                     && el.value === {json.dumps(value)}));
               return v.mark(radio || null);
@@ -385,6 +391,14 @@ class Walker:
         )
         if where:
             await self.click_at(where, f"{name}={value}")
+            await asyncio.sleep(0.3)
+            chosen = await self.js(
+                f"""(() => {{ const form = window.__vc.all().find((e) => e.tagName === "HA-FORM"
+                  && e.data && {json.dumps(name)} in e.data);
+                  return form ? form.data[{json.dumps(name)}] : null; }})()"""
+            )
+            if chosen != value:  # the click landed beside it: select it as the keyboard would
+                await self.js("window.__vc.target.click(); true")
             return
         # A drop-down: open it, then pick the option.
         await self.click_text(
@@ -458,22 +472,34 @@ async def add_integration(walker: Walker, targets: Targets) -> None:
     """Settings > Devices & services > Add integration > Victron Cerbo GX > every step."""
     await walker.go("/config/dashboard")
     await walker.until(lambda s: s["url"].startswith("/config"), "the settings page")
-    await walker.click_text(
-        "^(ha-md-list-item|ha-list-item|a|paper-item|ha-navigation-list)$", "^Devices & services"
+    # the navigation item links there; its element's name changes between frontends
+    where = await walker.js(
+        """(() => { const v = window.__vc;
+          const found = v.all().filter((e) => v.visible(e) && e.tagName !== "HA-SIDEBAR"
+            && /^\\/config\\/integrations/.test(e.getAttribute("href") || e.href || ""));
+          return v.mark(found.pop() || null); })()"""
     )
+    await walker.click_at(where, "the Devices & services item")
     await walker.until(lambda s: s["url"].startswith("/config/integrations"), "Devices & services")
     await asyncio.sleep(1)
     await walker.record("integrations", (await walker.state())["rawKeys"])
-    await walker.click_text("^ha-fab$", "Add integration")
+    await walker.click_text("^(ha-fab|ha-button|mwc-fab|ha-md-fab)$", "^\\s*Add integration\\s*$")
     await walker.until(
         lambda s: any("dialog" in d for d in s["dialogs"]), "the Add integration dialog"
     )
     await asyncio.sleep(1)
     await walker.js(
         """(() => { const v = window.__vc;
-          const box = v.all().find((e) => ["search-input", "ha-textfield"].includes(v.tag(e))
-            && v.visible(e));
-          const input = v.inputOf(box); input.focus(); return true; })()"""
+          // the dialog focuses its search field; else its field comes after the page's own
+          let active = document.activeElement;
+          while (active && active.shadowRoot && active.shadowRoot.activeElement) {
+            active = active.shadowRoot.activeElement;
+          }
+          const input = active && active.tagName === "INPUT" ? active
+            : v.all().filter((e) => e.tagName === "INPUT"
+              && ["text", "search"].includes(e.type) && v.visible(e)).pop();
+          if (!input) throw new Error("no search field in the Add integration dialog");
+          input.focus(); return true; })()"""
     )
     await walker.page.call("Input.insertText", text="Victron")
     await asyncio.sleep(1)
@@ -658,7 +684,7 @@ async def guarded(walker: Walker, name: str, step: Callable[[], Awaitable[Any]])
     """Run one part of the walk; a part that cannot go on fails with what the page showed."""
     try:
         await step()
-    except WalkError as err:
+    except (WalkError, PageScriptError) as err:
         await walker.record(f"{name}-stopped", [str(err)])
         return False
     return True
