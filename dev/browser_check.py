@@ -15,6 +15,10 @@
 4. Fails when any card shows an error (unknown card type, configuration error, entity not
    available, a card's own error alert) or a trend chart is empty.
 
+Before step 3, on a Home Assistant it started itself (`scripts/develop --onboarding`), it walks
+onboarding, the config flow, options and reconfigure in the browser, and Delete after the
+dashboards (dev/browser_flow.py); `--no-flow` skips that walk.
+
 Exit code 0 when every page passed. `--docs` also copies the main screenshots to docs/.
 """
 
