@@ -262,6 +262,8 @@ async def walk_flow(
     """Onboarding to reconfigure in the browser; signs the check in once the user exists."""
     from dev import browser_flow  # noqa: PLC0415 - imports this module
 
+    for old in await asyncio.to_thread(lambda: list(out.glob("flow-*.png"))):
+        old.unlink()  # an earlier run's steps would mislead
     browser = await asyncio.to_thread(Browser.start, out / "chromium-flow.log")
     try:
         page = await browser_flow.open_page(browser, session, None)

@@ -80,10 +80,17 @@ window.__vc = window.__vc || (() => {
     const r = el.getBoundingClientRect();
     return { x: r.left + r.width / 2, y: r.top + r.height / 2, w: r.width, h: r.height };
   };
+  // Inside a form field (a password field's eye, say): not a button of the step.
+  const inField = (el) => {
+    for (let node = el; node; node = node.parentNode || node.host) {
+      if (node.tagName && /^(HA-SELECTOR|HA-FORM-)/.test(node.tagName)) return true;
+    }
+    return false;
+  };
   // Buttons a person would press, with their labels.
   const buttons = (root = scope()) => all(root.shadowRoot || root).filter((el) =>
     ["ha-button", "mwc-button", "ha-progress-button"].includes(tag(el)) && visible(el)
-    && !el.disabled);
+    && !el.disabled && !inField(el));
   const mark = (el) => { window.__vc.target = el; return el ? center(el) : null; };
   return { all, text, visible, tag, flowStep, openDialogs, scope, fieldHost, inputOf, center,
     buttons, mark, target: null };
@@ -397,8 +404,27 @@ class Walker:
                   && e.data && {json.dumps(name)} in e.data);
                   return form ? form.data[{json.dumps(name)}] : null; }})()"""
             )
-            if chosen != value:  # the click landed beside it: select it as the keyboard would
-                await self.js("window.__vc.target.click(); true")
+            for index in range(6):  # the click landed beside it: try each radio of the field
+                if chosen == value:
+                    return
+                where = await self.js(
+                    f"""(() => {{ const v = window.__vc;
+                      const radios = v.all(v.fieldHost({json.dumps(name)}).shadowRoot
+                        || v.fieldHost({json.dumps(name)})).filter((el) =>
+                        /radio/.test(v.tag(el)) && !/group/.test(v.tag(el)) && v.visible(el));
+                      return v.mark(radios[{index}] || null); }})()"""
+                )
+                if not where:
+                    break
+                await self.click_at(where, f"{name} radio {index}")
+                await asyncio.sleep(0.3)
+                chosen = await self.js(
+                    f"""(() => {{ const form = window.__vc.all().find((e) =>
+                      e.tagName === "HA-FORM" && e.data && {json.dumps(name)} in e.data);
+                      return form ? form.data[{json.dumps(name)}] : null; }})()"""
+                )
+            if chosen != value:
+                raise WalkError(f"could not choose {value!r} for {name!r} (got {chosen!r})")
             return
         # A drop-down: open it, then pick the option.
         await self.click_text(
