@@ -15,6 +15,10 @@
 4. Fails when any card shows an error (unknown card type, configuration error, entity not
    available, a card's own error alert) or a trend chart is empty.
 
+Before step 3, on a Home Assistant it started itself (`scripts/develop --onboarding`), it walks
+onboarding, the config flow, options and reconfigure in the browser, and Delete after the
+dashboards (dev/browser_flow.py); `--no-flow` skips that walk.
+
 Exit code 0 when every page passed. `--docs` also copies the main screenshots to docs/.
 """
 
@@ -26,6 +30,7 @@ import base64
 import contextlib
 import json
 import os
+import re
 import shlex
 import shutil
 import signal
@@ -189,6 +194,120 @@ INSPECT_JS: Final = r"""
 """
 
 
+# The text a person reads on the view, through every shadow root.
+VIEW_TEXT_JS: Final = r"""
+(() => {
+  const parts = [];
+  const walk = (node) => {
+    if (node.nodeType === 3) parts.push(node.textContent);
+    if (node.nodeName === "STYLE" || node.nodeName === "SCRIPT") return;
+    if (node.shadowRoot) walk(node.shadowRoot);
+    for (const child of node.childNodes || []) walk(child);
+  };
+  walk(document.body);
+  return parts.join(" ").replace(/\s+/g, " ");
+})()
+"""
+
+
+def healthy_but_problem(view_text: str, problems_on: list[str]) -> str | None:
+    """A "healthy" verdict on the page while a problem sensor of the entry is on."""
+    if problems_on and re.search(r"\bhealthy\b", view_text, re.IGNORECASE):
+        return f"the page says healthy while problem sensors are on: {', '.join(problems_on)}"
+    return None
+
+
+async def problem_sensors_on(session: aiohttp.ClientSession, ha: HomeAssistant) -> list[str]:
+    """The entry's problem binary sensors that are on now."""
+    registry = await websocket(session, ha, {"type": "config/entity_registry/list"})
+    ours = {e["entity_id"] for e in registry if e.get("platform") == "victron_cerbo"}
+    states = await websocket(session, ha, {"type": "get_states"})
+    return sorted(
+        s["entity_id"]
+        for s in states
+        if s["entity_id"] in ours
+        and s["entity_id"].startswith("binary_sensor.")
+        and s["attributes"].get("device_class") == "problem"
+        and s["state"] == "on"
+    )
+
+
+# --- the config flow walk (dev/browser_flow.py) ------------------------------------------------
+
+
+async def _entry_id(session: aiohttp.ClientSession, ha: HomeAssistant) -> str | None:
+    entries = await websocket(
+        session, ha, {"type": "config_entries/get", "domain": "victron_cerbo"}
+    )
+    return str(entries[0]["entry_id"]) if entries else None
+
+
+def _targets(ha: HomeAssistant) -> Any:
+    from dev import browser_flow  # noqa: PLC0415 - imports this module
+    from dev.simulator import SimConfig  # noqa: PLC0415
+
+    return browser_flow.Targets(
+        username=ha.username,
+        password=ha.password,
+        host="127.0.0.1",
+        port=int(ha.local.rsplit(":", 1)[1]),
+        closed_port=free_port(),  # bound a moment ago and let go: nobody listens there
+        token=SimConfig().token,  # the simulator's VRM token
+    )
+
+
+async def walk_flow(
+    session: aiohttp.ClientSession, ha: HomeAssistant, out: Path, say: Callable[[str], None]
+) -> bool:
+    """Onboarding to reconfigure in the browser; signs the check in once the user exists."""
+    from dev import browser_flow  # noqa: PLC0415 - imports this module
+
+    for old in await asyncio.to_thread(lambda: list(out.glob("flow-*.png"))):
+        old.unlink()  # an earlier run's steps would mislead
+    browser = await asyncio.to_thread(Browser.start, out / "chromium-flow.log")
+    try:
+        page = await browser_flow.open_page(browser, session, None)
+        walker = browser_flow.Walker(page, ha.url, out, SCREENS[0], say)
+        await walker.size(SCREENS[0])
+        ok = await browser_flow.walk_setup(
+            walker,
+            _targets(ha),
+            lambda: sign_in(session, ha),
+            lambda: _entry_id(session, ha),
+            SCREENS[1],
+        )
+        _note_console(page, say)
+        await page.close()
+    finally:
+        await asyncio.to_thread(browser.stop)
+    return ok and not any(r.problems for r in walker.results)
+
+
+async def walk_flow_removal(
+    session: aiohttp.ClientSession, ha: HomeAssistant, out: Path, say: Callable[[str], None]
+) -> bool:
+    """The end of the walk, after the dashboards: delete the entry in the browser."""
+    from dev import browser_flow  # noqa: PLC0415 - imports this module
+
+    browser = await asyncio.to_thread(Browser.start, out / "chromium-flow.log")
+    try:
+        page = await browser_flow.open_page(browser, session, ha.tokens)
+        walker = browser_flow.Walker(page, ha.url, out, SCREENS[0], say)
+        walker.count_from(100)
+        await walker.size(SCREENS[0])
+        ok = await browser_flow.walk_removal(walker, lambda: _entry_id(session, ha))
+        await page.close()
+    finally:
+        await asyncio.to_thread(browser.stop)
+    return ok and not any(r.problems for r in walker.results)
+
+
+def _note_console(page: DevTools, say: Callable[[str], None]) -> None:
+    lines = [line for line in page.console if not any(b in line for b in BENIGN_CONSOLE)]
+    for line in dict.fromkeys(lines):
+        say(f"       note (console): {line[:200]}")
+
+
 # --- a small DevTools protocol client ------------------------------------------------------------
 
 
@@ -316,6 +435,8 @@ class HomeAssistant:
     password: str
     started: bool
     tokens: dict[str, Any] = field(default_factory=dict)
+    onboarding: bool = False  # onboarding is open: the flow walk runs first
+    local: str = ""  # the simulated Cerbo's URL
 
 
 def free_port() -> int:
@@ -339,14 +460,18 @@ def develop(*args: str, timeout: float) -> subprocess.CompletedProcess[str]:
     )
 
 
-def start_home_assistant(out: Path, say: Callable[[str], None]) -> HomeAssistant:
-    """Use a running scripts/develop, or start one in a fresh config directory on free ports."""
+def start_home_assistant(out: Path, say: Callable[[str], None], *, flow: bool) -> HomeAssistant:
+    """Use a running scripts/develop, or start one in a fresh config directory on free ports.
+
+    With `flow`, the new one leaves onboarding open and has no entry (`--onboarding`): the
+    walk in dev/browser_flow.py makes both in the browser.
+    """
     state_file = REPO / ".dev" / "develop.json"
     status = develop("--status", timeout=60)
     if status.returncode == 0 and state_file.exists():
         state = json.loads(state_file.read_text(encoding="utf-8"))
         if state.get("ready"):
-            say(f"using the running scripts/develop at {state['url']}")
+            say(f"using the running scripts/develop at {state['url']} (no flow walk)")
             return HomeAssistant(state["url"], state["username"], state["password"], started=False)
     config_dir = out / "config"
     shutil.rmtree(config_dir, ignore_errors=True)
@@ -354,12 +479,21 @@ def start_home_assistant(out: Path, say: Callable[[str], None]) -> HomeAssistant
     args = ["--background", "--config-dir", str(config_dir), "--ready-file", str(ready)]
     args += ["--port", str(free_port()), "--local-port", str(free_port())]
     args += ["--vrm-port", str(free_port()), "--speed", "10"]
+    if flow:
+        args.append("--onboarding")
     say("starting the simulator and Home Assistant (scripts/develop --background) ...")
     result = develop(*args, timeout=900)
     if result.returncode != 0:
         raise CheckError(f"scripts/develop failed:\n{result.stdout[-3000:]}{result.stderr[-3000:]}")
     state = json.loads(ready.read_text(encoding="utf-8"))
-    return HomeAssistant(state["url"], state["username"], state["password"], started=True)
+    return HomeAssistant(
+        state["url"],
+        state["username"],
+        state["password"],
+        started=True,
+        onboarding=bool(state.get("onboarding")),
+        local=state["simulator"]["local"],
+    )
 
 
 async def sign_in(session: aiohttp.ClientSession, ha: HomeAssistant) -> None:
@@ -541,7 +675,11 @@ async def check_view(page: DevTools, url: str, screen: Screen, shot: Path) -> Pa
 
 
 async def check_dashboards(
-    session: aiohttp.ClientSession, ha: HomeAssistant, out: Path, say: Callable[[str], None]
+    session: aiohttp.ClientSession,
+    ha: HomeAssistant,
+    out: Path,
+    say: Callable[[str], None],
+    problems_on: list[str] | None = None,
 ) -> list[PageResult]:
     """Every view of every Victron dashboard at every screen size."""
     dashboards = await victron_dashboards(session, ha)
@@ -566,6 +704,12 @@ async def check_dashboards(
                 for view in views:
                     shot = out / f"{prefix}{view}-{screen.name}.png"
                     result = await check_view(page, f"{ha.url}/{url_path}/{view}", screen, shot)
+                    if view == "now" and (
+                        contradiction := healthy_but_problem(
+                            await page.evaluate(VIEW_TEXT_JS), problems_on or []
+                        )
+                    ):
+                        result.problems.append(contradiction)
                     results.append(result)
                     blank = results[-GIVE_UP_AFTER:]
                     if len(blank) == GIVE_UP_AFTER and all(
@@ -597,6 +741,44 @@ def copy_to_docs(out: Path) -> int:
     return copied
 
 
+async def _checks(
+    session: aiohttp.ClientSession,
+    ha: HomeAssistant,
+    args: argparse.Namespace,
+    say: Callable[[str], None],
+    demo: Any,
+) -> tuple[list[PageResult], bool]:
+    """The flow walk (on a Home Assistant still to onboard), then the dashboards, then removal."""
+    out: Path = args.out
+    results: list[PageResult] = []
+    flow_ok = True
+    if ha.onboarding:
+        flow_started = time.monotonic()
+        flow_ok = await walk_flow(session, ha, out, say)
+        say(f"flow walk: {time.monotonic() - flow_started:.0f} s")
+    else:
+        await sign_in(session, ha)
+    try:
+        if demo is not None:
+            from dev import browser_demo  # noqa: PLC0415 - imports Home Assistant, only for --demo
+
+            await browser_demo.seed(
+                session, ha.url, ha.tokens["access_token"], lambda m: websocket(session, ha, m)
+            )
+        if args.wait_statistics:
+            await wait_for_statistics(say)
+        if flow_ok:
+            problems_on = await problem_sensors_on(session, ha)
+            results = await check_dashboards(session, ha, out, say, problems_on)
+        if ha.onboarding and flow_ok:
+            removal_started = time.monotonic()
+            flow_ok = await walk_flow_removal(session, ha, out, say)
+            say(f"removal walk: {time.monotonic() - removal_started:.0f} s")
+    finally:
+        await sign_out(session, ha)
+    return results, flow_ok
+
+
 async def run(args: argparse.Namespace) -> int:
     out: Path = args.out
 
@@ -617,30 +799,20 @@ async def run(args: argparse.Namespace) -> int:
         demo = await browser_demo.start(out)
         ha = HomeAssistant(demo.url, demo.username, demo.password, started=False)
     else:
-        ha = await asyncio.to_thread(start_home_assistant, out, say)
+        ha = await asyncio.to_thread(start_home_assistant, out, say, flow=not args.no_flow)
     results: list[PageResult] = []
+    flow_ok = True
     try:
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as session:
-            await sign_in(session, ha)
-            try:
-                if demo is not None:
-                    await browser_demo.seed(
-                        session,
-                        ha.url,
-                        ha.tokens["access_token"],
-                        lambda message: websocket(session, ha, message),
-                    )
-                if args.wait_statistics:
-                    await wait_for_statistics(say)
-                results = await check_dashboards(session, ha, out, say)
-            finally:
-                await sign_out(session, ha)
+            results, flow_ok = await _checks(session, ha, args, say, demo)
     finally:
         if ha.started and not args.keep_running:
             await asyncio.to_thread(develop, "--stop", timeout=120)
         if demo is not None and not args.keep_running:
             await asyncio.to_thread(demo.stop)
     failed = [r for r in results if r.problems]
+    if not flow_ok:
+        say("the flow walk failed (see the flow-*.png screenshots)")
     if args.docs and not failed:
         copied = await asyncio.to_thread(copy_to_docs, out)
         say(f"copied {copied} screenshots to docs/screenshots")
@@ -648,7 +820,7 @@ async def run(args: argparse.Namespace) -> int:
         f"browser check: {len(results) - len(failed)} passed, {len(failed)} failed "
         f"({time.monotonic() - started:.0f} s); screenshots in {out}"
     )
-    return 1 if failed or not results else 0
+    return 1 if failed or not results or not flow_ok else 0
 
 
 def main() -> int:
@@ -664,6 +836,11 @@ def main() -> int:
     )
     parser.add_argument(
         "--demo", action="store_true", help="made-up states in a private Home Assistant"
+    )
+    parser.add_argument(
+        "--no-flow",
+        action="store_true",
+        help="skip onboarding and the config flow walk: dashboards of a pre-made entry only",
     )
     parser.add_argument(
         "--runner",
@@ -685,4 +862,7 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Run the imported copy: dev/browser_flow.py must share its classes (PageScriptError ...).
+    from dev import browser_check  # noqa: PLW0406
+
+    sys.exit(browser_check.main())

@@ -115,7 +115,7 @@ async def start(out: Path) -> PrivateHomeAssistant:
         process = subprocess.Popen(  # noqa: S603, ASYNC220 - our own runner, once
             develop.hass_command(settings, "--skip-pip", "--log-no-color"),
             cwd=config_dir,
-            env=develop.hass_env(frontend),
+            env=develop.hass_env(frontend, settings),
             stdin=subprocess.DEVNULL,
             stdout=output,
             stderr=subprocess.STDOUT,

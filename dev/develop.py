@@ -2,6 +2,7 @@
 
     scripts/develop [--speed 60] [--port 8123] [--local-port 8088] [--vrm-port 8089]
     scripts/develop --background [--ready-file PATH]   # returns once the entry is loaded
+    scripts/develop --no-entry | --onboarding          # for walking the config flow by hand
     scripts/develop --status | --stop
 
 It prepares a config directory (default `.dev/ha-<HA version>/`, git-ignored): the integration
@@ -10,6 +11,11 @@ both sources against the simulator (`vrm_api_url` points VRM there). Then it sta
 `python -m dev.simulator` and Home Assistant, both on 127.0.0.1 only, logs in through Home
 Assistant's auth API as a browser would, waits until the entry is loaded and prints the URL and
 the login. Ctrl-C, SIGTERM or `--stop` stops both.
+
+Home Assistant gets VICTRON_CERBO_DEV_VRM_URL, so that the config flow too talks to the
+simulator's VRM (token `simulated-token`). `--no-entry` leaves the entry out, for adding it
+through the flow; `--onboarding` also leaves onboarding open and creates no login (a fresh
+config directory only): the first visit to the URL creates the user, as on a new install.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ import asyncio
 import contextlib
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -46,6 +53,7 @@ from custom_components.victron_cerbo.const import (
     CONF_VRM_TOKEN,
     CONF_VRM_USER_ID,
     DOMAIN,
+    ENV_DEV_VRM_API_URL,
 )
 from dev.simulator import PROFILES, ConfigError, SimConfig, load_scenario, monitor, with_profile
 
@@ -72,8 +80,16 @@ ONBOARDING_STEPS: Final = ("user", "core_config", "analytics", "integration")
 LATITUDE: Final = 52.37  # the simulated site is near Amsterdam (SimConfig.timezone)
 # A stand-in for a Sol-Ark inverter's SOC sensor: a `rest` sensor of the simulator's /sim/solark.
 SOLARK_ENTITY: Final = "sensor.sol_ark_battery_soc"
-# Set up beside the default ones, so their packages are installed too.
-DEV_INTEGRATIONS: Final = ("rest",)
+# Set up beside the default ones, so their packages are installed too: `rest`, and what finishing
+# onboarding sets up (--onboarding; see onboarding/views.py).
+DEV_INTEGRATIONS: Final = (
+    "rest",
+    "google_translate",
+    "met",
+    "radio_browser",
+    "shopping_list",
+    "tts",
+)
 
 
 class DevelopError(Exception):
@@ -118,6 +134,8 @@ class Settings:
     profile: str | None = None
     timeout: float = DEFAULT_TIMEOUT
     sim: SimConfig = field(default_factory=SimConfig)
+    entry: bool = True  # the pre-made config entry (False: add it through the flow)
+    onboarding: bool = False  # leave onboarding open, with no login and no entry
 
     @property
     def url(self) -> str:
@@ -316,10 +334,14 @@ def prepare_config(settings: Settings, now: datetime | None = None) -> None:
         configuration_yaml(settings, http_in_yaml=http is None), encoding="utf-8"
     )
     onboarding = storage / "onboarding"
-    if not onboarding.exists():
+    if settings.onboarding:
+        if onboarding.exists() or (storage / "auth").exists():
+            raise DevelopError(f"--onboarding: {config} was onboarded before; add --reset")
+    elif not onboarding.exists():
         _write_json(onboarding, _storage("onboarding", 4, 1, {"done": list(ONBOARDING_STEPS)}))
-    entries = storage / "core.config_entries"
-    _write_json(entries, upsert_entry(_read_json(entries), settings, now))
+    if settings.entry and not settings.onboarding:
+        entries = storage / "core.config_entries"
+        _write_json(entries, upsert_entry(_read_json(entries), settings, now))
 
 
 def hass_command(settings: Settings, *args: str) -> list[str]:
@@ -331,11 +353,15 @@ def hass_command(settings: Settings, *args: str) -> list[str]:
     return [sys.executable, str(runner), *args, "--config", str(settings.config_dir)]
 
 
-def hass_env(frontend: Path | None) -> dict[str, str]:
-    """Only the frontend on the import path: never the repository (see dev/hass_runner.py)."""
+def hass_env(frontend: Path | None, settings: Settings) -> dict[str, str]:
+    """Only the frontend on the import path: never the repository (see dev/hass_runner.py).
+
+    The config flow reads the simulator's VRM address from the environment (development only).
+    """
     env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
     if frontend is not None:
         env["PYTHONPATH"] = str(frontend)
+    env[ENV_DEV_VRM_API_URL] = settings.vrm_api_url
     return env
 
 
@@ -351,7 +377,7 @@ def ensure_login(settings: Settings) -> None:
             capture_output=True,
             text=True,
             check=False,
-            env=hass_env(None),
+            env=hass_env(None, settings),
             cwd=settings.config_dir,
         )
         if result.returncode != 0:
@@ -374,7 +400,10 @@ def missing_requirements() -> list[str]:
 
     components = ha_package_dir() / "components"
     todo = sorted(
-        bootstrap.CORE_INTEGRATIONS | bootstrap.DEFAULT_INTEGRATIONS | set(DEV_INTEGRATIONS)
+        bootstrap.CORE_INTEGRATIONS
+        | bootstrap.DEFAULT_INTEGRATIONS
+        | set(DEV_INTEGRATIONS)
+        | _service_check_components()
     )
     seen: set[str] = set()
     missing: set[str] = set()
@@ -388,6 +417,21 @@ def missing_requirements() -> list[str]:
         missing.update(r for r in manifest.get("requirements", []) if not is_installed(r))
         todo.extend(manifest.get("dependencies", []))
     return sorted(missing)
+
+
+def _service_check_components() -> set[str]:
+    """The components Home Assistant imports to check services' supported features.
+
+    Once onboarding has set up its integrations, the frontend's `get_services` imports them
+    all (helpers/service.py, _base_components); one missing package and the frontend never loads.
+    """
+    source = (ha_package_dir() / "helpers" / "service.py").read_text(encoding="utf-8")
+    found = re.search(
+        r"def _base_components\(.*?from homeassistant\.components import \((.*?)\)",
+        source,
+        re.DOTALL,
+    )
+    return set(re.findall(r"\w+", re.sub(r"#.*", "", found.group(1)))) if found else set()
 
 
 def _pip_install(target: Path, requirements: Sequence[str], constraints: Path) -> str:
@@ -543,6 +587,23 @@ class HomeAssistantApi:
                 pass
         self._refresh = self.token = None
 
+    async def onboarding_open(self) -> bool:
+        """True once the onboarding API answers (it needs no login) and lists a step to do."""
+        try:
+            async with self.session.get(f"{self.url}/api/onboarding") as response:
+                if response.status != 200:  # noqa: PLR2004
+                    return False
+                steps = await response.json()
+        except (aiohttp.ClientError, TimeoutError, ValueError):
+            return False
+        return any(not step.get("done") for step in steps)
+
+    async def entries_api_up(self) -> bool:
+        """True once the config entries API answers (it is 404 early in the start)."""
+        path = f"/api/config/config_entries/entry?domain={DOMAIN}"
+        async with self.session.get(f"{self.url}{path}", headers=self._auth()) as response:
+            return response.status == 200  # noqa: PLR2004
+
     async def entry(self) -> dict[str, Any] | None:
         """Our config entry as `/api/config/config_entries/entry` lists it.
 
@@ -652,7 +713,8 @@ class Develop:
         check_ports(settings)
         frontend = ensure_frontend(self.say)
         prepare_config(settings)
-        ensure_login(settings)
+        if not settings.onboarding:
+            ensure_login(settings)
         LOG_DIR.mkdir(parents=True, exist_ok=True)
         self.state = {
             "pid": os.getpid(),
@@ -665,24 +727,40 @@ class Develop:
         if not await self._wait(self._simulator_up, "the simulator to listen", 30.0):
             return False
         hass_args = hass_command(settings, "--skip-pip", "--log-no-color")
-        await self._spawn("home-assistant", hass_args, settings.config_dir, hass_env(frontend))
+        env = hass_env(frontend, settings)
+        await self._spawn("home-assistant", hass_args, settings.config_dir, env)
         self.state["pids"] = {c.name: c.process.pid for c in self.children}
         _write_json(STATE_FILE, self.state)
         self.say(f"Home Assistant {ha_version()} is starting at {settings.url} ...")
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session:
             api = HomeAssistantApi(session, settings.url)
-            if not await self._wait(api.up, "Home Assistant to answer", settings.timeout):
+            # before onboarding, /auth/providers answers 400: ask the onboarding API instead
+            up = api.onboarding_open if settings.onboarding else api.up
+            if not await self._wait(up, "Home Assistant to answer", settings.timeout):
                 return False
+            return await self._ready(api)
+
+    async def _ready(self, api: HomeAssistantApi) -> bool:
+        """Wait for what this run promises: open onboarding, the API, or the loaded entry."""
+        settings = self.settings
+        entry: dict[str, Any] | None = None
+        states: list[dict[str, Any]] = []
+        if settings.onboarding:
+            ready = True  # nobody can log in before onboarding creates the user
+        else:
             await api.login(settings.username, settings.password)
             try:
-                entry = await self._wait_for_entry(api)
-                if entry is None:
-                    return False
-                states = await api.entities()
+                if settings.entry:
+                    entry = await self._wait_for_entry(api)
+                    ready = entry is not None
+                    states = await api.entities() if ready else []
+                else:
+                    ready = await self._wait(api.entries_api_up, "the API", settings.timeout)
             finally:
                 await api.logout()
-        self._announce(entry, states)
-        return True
+        if ready:
+            self._announce(entry, states)
+        return ready
 
     def _simulator_command(self) -> list[str]:
         settings = self.settings
@@ -766,7 +844,7 @@ class Develop:
             return found
         return None
 
-    def _announce(self, entry: dict[str, Any], states: list[dict[str, Any]]) -> None:
+    def _announce(self, entry: dict[str, Any] | None, states: list[dict[str, Any]]) -> None:
         settings = self.settings
         logs = {child.name: str(child.log) for child in self.children}
         logs["home-assistant (file)"] = str(settings.config_dir / "home-assistant.log")
@@ -775,8 +853,9 @@ class Develop:
             "username": settings.username,
             "password": settings.password,
             "ha_version": ha_version(),
-            "entry_id": entry["entry_id"],
-            "entry_state": entry["state"],
+            "entry_id": entry and entry["entry_id"],
+            "entry_state": entry["state"] if entry else "none yet (Settings > Add integration)",
+            "onboarding": settings.onboarding,
             "entities": len(states),
             "entity_lines": describe_entities(states),
             "simulator": {
@@ -842,7 +921,8 @@ def summary(state: dict[str, Any]) -> list[str]:
     return [
         f"Home Assistant {state.get('ha_version')} is ready with the simulated Cerbo GX and VRM:",
         f"  open      {state['url']}",
-        f"  login     {state.get('username')} / {state.get('password')}",
+        f"  login     {state.get('username')} / {state.get('password')}"
+        + ("  (create it in onboarding)" if state.get("onboarding") else ""),
         f"  entry     {state.get('entry_state')}, {state.get('entities')} victron_cerbo entities",
         f"  simulator {state['simulator']['local']} (Cerbo), {state['simulator']['vrm']} (VRM)",
         "            GET /sim/state, POST /sim/fault, POST /sim/time (dev/simulator/README.md)",
@@ -976,6 +1056,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--reset", action="store_true", help="start from an empty config dir")
     parser.add_argument("--background", action="store_true", help="return once ready")
     parser.add_argument("--ready-file", type=Path, help="JSON written once ready, removed at stop")
+    parser.add_argument(
+        "--no-entry", action="store_true", help="no pre-made entry: add it through the flow"
+    )
+    parser.add_argument(
+        "--onboarding",
+        action="store_true",
+        help="leave onboarding open (no login, no entry; a fresh --config-dir or --reset)",
+    )
     what = parser.add_mutually_exclusive_group()
     what.add_argument("--stop", action="store_true", help="stop a running develop")
     what.add_argument("--status", action="store_true", help="is it running, and where")
@@ -1004,6 +1092,8 @@ def settings_from(args: argparse.Namespace) -> Settings:
         profile=args.profile,
         timeout=args.timeout,
         sim=sim,
+        entry=not args.no_entry,
+        onboarding=args.onboarding,
     )
 
 

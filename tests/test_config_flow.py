@@ -41,10 +41,13 @@ from custom_components.victron_cerbo.const import (
     CONF_TEMPERATURE_MIN,
     CONF_VOLTAGE_MAX,
     CONF_VOLTAGE_MIN,
+    CONF_VRM_API_URL,
     CONF_VRM_POLL_INTERVAL,
     CONF_VRM_TOKEN,
     CONF_VRM_USER_ID,
+    DEFAULT_VRM_API_URL,
     DOMAIN,
+    ENV_DEV_VRM_API_URL,
 )
 from custom_components.victron_cerbo.schema import vol
 from tests.cerbo_helpers import HOST, PORT, PORTAL_ID, SYSTEM, FakeCerbo, Reply, root_of
@@ -166,6 +169,33 @@ async def test_vrm_only_one_site_two_monitors(
     assert sent == {USERS_ME_URL, INSTALLATIONS_URL, OVERVIEW_URL}
     headers = aioclient_mock.mock_calls[0][3]
     assert headers["X-Authorization"] == f"Token {TOKEN}"
+
+
+@pytest.mark.parametrize("dev_url", [None, "http://127.0.0.1:18089/v2"])
+async def test_development_vrm_address(
+    hass: HomeAssistant,
+    aioclient_mock: AiohttpClientMocker,
+    monkeypatch: pytest.MonkeyPatch,
+    dev_url: str | None,
+) -> None:
+    """scripts/develop points the flow at the simulator's VRM; without it, the real VRM."""
+    if dev_url is None:
+        monkeypatch.delenv(ENV_DEV_VRM_API_URL, raising=False)
+    else:
+        monkeypatch.setenv(ENV_DEV_VRM_API_URL, dev_url)
+    base = dev_url or DEFAULT_VRM_API_URL
+    aioclient_mock.get(f"{base}/users/me", json=vrm_json("users_me"))
+    aioclient_mock.get(f"{base}/users/22222/installations", json=vrm_json("installations_one"))
+    overview = vrm_json("system_overview")
+    aioclient_mock.get(f"{base}/installations/{SITE_ID}/system-overview", json=overview)
+    result = await start(hass, "vrm")
+    result = await submit(hass, result, {CONF_VRM_TOKEN: TOKEN})
+    result = await submit(hass, result, {CONF_BATTERY_INSTANCE: "288"})
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert aioclient_mock.call_count == 3
+    assert all(str(call[1]).startswith(f"{base}/") for call in aioclient_mock.mock_calls)
+    # the entry then polls the same VRM; an entry for the real one stores no address
+    assert result["data"].get(CONF_VRM_API_URL) == dev_url
 
 
 async def test_vrm_only_site_picker(

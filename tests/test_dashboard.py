@@ -850,3 +850,58 @@ def test_browser_check_notes() -> None:
         "a dialog covers the page: Confirm new HTTP server configuration",
         "2 statistic card(s) without long-term statistics yet",
     ]
+
+
+def test_browser_check_status_must_not_contradict_problem_sensors() -> None:
+    """A "healthy" verdict beside a problem sensor that is on fails the check."""
+    from dev.browser_check import healthy_but_problem  # noqa: PLC0415
+
+    page = "Status: ✅ healthy Temperature out of range Problem"
+    problem = healthy_but_problem(page, ["binary_sensor.cabin_temperature_out_of_range"])
+    assert problem is not None
+    assert "temperature_out_of_range" in problem
+    assert healthy_but_problem(page, []) is None
+    assert healthy_but_problem("Status: ⚠️ 1 problem", ["binary_sensor.x"]) is None
+
+
+TOKEN_TEXT = ["Paste a VRM personal access token"]
+
+
+@pytest.mark.parametrize(
+    ("state", "expect_error", "problem"),
+    [
+        ({"kind": "form", "stepId": "local", "description": ["Reads the Cerbo"]}, False, None),
+        ({"kind": "form", "stepId": "local", "description": []}, False, "no description"),
+        ({"kind": "form", "stepId": "vrm", "description": []}, False, "no description"),
+        (
+            {"kind": "form", "stepId": "vrm", "description": TOKEN_TEXT, "alerts": ["Rejected"]},
+            True,
+            None,
+        ),
+        (
+            {"kind": "form", "stepId": "vrm", "description": TOKEN_TEXT, "alerts": []},
+            True,
+            "accepted",
+        ),
+        (
+            {"kind": "form", "stepId": "vrm", "description": TOKEN_TEXT, "alerts": ["x"]},
+            False,
+            "unexpected",
+        ),
+        ({"kind": "form", "stepId": "vrm", "description": TOKEN_TEXT, "alerts": ["x"]}, None, None),
+        ({"kind": "abort", "rawKeys": ["component.victron_cerbo.config.abort.x"]}, False, "raw"),
+        ({"kind": "create-entry", "alerts": ["Failed"]}, False, "error shown"),
+    ],
+)
+def test_browser_flow_verdicts(
+    state: dict[str, Any], expect_error: bool | None, problem: str | None
+) -> None:
+    """The flow walk fails on a missing description, a raw key and errors out of place."""
+    from dev.browser_flow import judge_step  # noqa: PLC0415
+
+    problems = judge_step(state, kind="config", expect_error=expect_error)
+    if problem is None:
+        assert problems == []
+    else:
+        assert len(problems) == 1
+        assert problem in problems[0]

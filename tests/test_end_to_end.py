@@ -59,6 +59,7 @@ from custom_components.victron_cerbo.const import (
     CONF_VRM_USER_ID,
     DEFAULT_BUDGET_WARNING,
     DOMAIN,
+    ENV_DEV_VRM_API_URL,
 )
 from custom_components.victron_cerbo.coordinator import (
     DATA_VRM_BUDGETS,
@@ -787,6 +788,26 @@ def test_develop_keeps_the_entry_and_follows_new_ports(tmp_path: Path) -> None:
         "http://127.0.0.1:28088/sim/solark"
         in (settings.config_dir / "configuration.yaml").read_text()
     )
+
+
+def test_develop_without_entry_or_onboarding(tmp_path: Path) -> None:
+    """--no-entry and --onboarding leave the flow and onboarding to the person (or browser)."""
+    storage = develop_settings(tmp_path).config_dir / ".storage"
+    develop.prepare_config(develop_settings(tmp_path, entry=False), now=START)
+    assert not (storage / "core.config_entries").exists()
+    assert (storage / "onboarding").exists()
+    shutil.rmtree(storage.parent)
+    develop.prepare_config(develop_settings(tmp_path, onboarding=True), now=START)
+    assert not (storage / "core.config_entries").exists()
+    assert not (storage / "onboarding").exists()
+    (storage / "auth").write_text("{}", encoding="utf-8")  # a login exists: onboarded before
+    with pytest.raises(develop.DevelopError, match="--reset"):
+        develop.prepare_config(develop_settings(tmp_path, onboarding=True), now=START)
+
+
+def test_develop_points_the_flow_at_the_simulators_vrm(tmp_path: Path) -> None:
+    env = develop.hass_env(None, develop_settings(tmp_path))
+    assert env[ENV_DEV_VRM_API_URL] == "http://127.0.0.1:18089/v2"
 
 
 def test_develop_adds_its_entry_to_a_file_of_another_format(tmp_path: Path) -> None:

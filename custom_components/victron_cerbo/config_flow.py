@@ -6,6 +6,7 @@ each one, and identifies the installation by its VRM portal ID so it cannot be a
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlparse, urlsplit
@@ -87,6 +88,7 @@ from .const import (
     DEFAULT_VRM_API_URL,
     DEFAULT_VRM_POLL_INTERVAL,
     DOMAIN,
+    ENV_DEV_VRM_API_URL,
     LOGGER,
     MIN_VRM_POLL_INTERVAL,
     SAFE_TEMPERATURE_MAX,
@@ -255,7 +257,7 @@ class VictronCerboConfigFlow(ConfigFlow, domain=DOMAIN):
         errors: dict[str, str] = {}
         if user_input is not None:
             token = user_input[CONF_VRM_TOKEN].strip()
-            user_id, sites, error = await _list_sites(self.hass, token, DEFAULT_VRM_API_URL)
+            user_id, sites, error = await _list_sites(self.hass, token, _flow_vrm_url())
             # A site without a portal ID cannot be told apart from another one.
             sites = [site for site in sites if site.identifier]
             if error:
@@ -351,9 +353,7 @@ class VictronCerboConfigFlow(ConfigFlow, domain=DOMAIN):
     async def _async_select_site(self, site: VrmSite) -> ConfigFlowResult:
         """Remember the site, learn its battery monitors and continue."""
         assert self._token is not None
-        overview, error = await _fetch_overview(
-            self.hass, self._token, site.id, DEFAULT_VRM_API_URL
-        )
+        overview, error = await _fetch_overview(self.hass, self._token, site.id, _flow_vrm_url())
         if error:
             return self._site_form({"base": error}, {"site": site.name})
         assert overview is not None
@@ -401,6 +401,8 @@ class VictronCerboConfigFlow(ConfigFlow, domain=DOMAIN):
                 CONF_BATTERY_INSTANCE: battery_instance,
                 CONF_PORTAL_ID: _portal(self._site.identifier),
             }
+            if (vrm_api_url := _flow_vrm_url()) != DEFAULT_VRM_API_URL:
+                data[CONF_VRM_API_URL] = vrm_api_url
             title = self._site.name
         return self.async_create_entry(title=title, data=data)
 
@@ -625,6 +627,11 @@ def _vrm_error(err: VrmError) -> str:
     if isinstance(err, VrmConnectionError) and err.kind != "server_error":
         return "vrm_cannot_connect"
     return "vrm_error"
+
+
+def _flow_vrm_url() -> str:
+    """The VRM API a new entry uses: the real one, unless scripts/develop points elsewhere."""
+    return os.environ.get(ENV_DEV_VRM_API_URL) or DEFAULT_VRM_API_URL
 
 
 def _vrm_url(entry: VictronConfigEntry) -> str:

@@ -24,6 +24,9 @@ DEFAULT_LOCAL_PORT: Final = 8088
 # Not asked in the UI: lets scripts/develop and the end-to-end tests point VRM at the simulator.
 CONF_VRM_API_URL: Final = "vrm_api_url"
 DEFAULT_VRM_API_URL: Final = "https://vrmapi.victronenergy.com/v2"
+# Development only (scripts/develop sets it): the config flow talks to this VRM API instead,
+# the simulator's, and its entry keeps the address in CONF_VRM_API_URL. Never shown to users.
+ENV_DEV_VRM_API_URL: Final = "VICTRON_CERBO_DEV_VRM_URL"
 
 # entry.options: behaviour that the user can change without re-adding the entry.
 CONF_VRM_POLL_INTERVAL: Final = "vrm_poll_interval"
