@@ -18,13 +18,8 @@ from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 from syrupy.assertion import SnapshotAssertion
 
 from custom_components.victron_cerbo.api.cerbo import CerboRawPayload
-from custom_components.victron_cerbo.diagnostics import (
-    REDACTED,
-    Scrubber,
-    _local_payload,
-    plain,
-    redact_keys,
-)
+from custom_components.victron_cerbo.diagnostics import _local_payload, plain
+from custom_components.victron_cerbo.redact import REDACTED, Scrubber, redact_keys
 from custom_components.victron_cerbo.sources import Source
 from tests.cerbo_helpers import (
     PLATFORM,
