@@ -18,7 +18,7 @@ from homeassistant.util import dt as dt_util
 from .api.cerbo import CerboRawPayload
 from .binary_sensor import BATTERY_BINARY_SENSORS, HEALTH_BINARY_SENSORS
 from .entity import DeviceKind, battery_identifier
-from .redact import device_scrubber, entry_scrubber, redact_entry, redact_keys, redact_text
+from .redact import redact_device_diagnostics, redact_entry_diagnostics, redact_text
 from .sensor import HEALTH_SENSORS, SENSORS
 from .sources import VALUES, BatterySources
 
@@ -137,9 +137,7 @@ async def async_get_config_entry_diagnostics(
         "local": None if sources.local is None else _local_section(sources.local, now),
         "vrm": None if sources.vrm is None else _vrm_section(sources.vrm, sources, now),
     }
-    result = {"entry": redact_entry(entry)} | redact_keys(plain(sections))
-    scrubbed: dict[str, Any] = entry_scrubber(entry, sources)(result)
-    return scrubbed
+    return redact_entry_diagnostics(entry, sources, plain(sections))
 
 
 async def async_get_device_diagnostics(
@@ -161,7 +159,4 @@ async def async_get_device_diagnostics(
         "sw_version": device.sw_version,
         "entities": keys,
     }
-    scrubbed: dict[str, Any] = device_scrubber(entry, device, BatterySources(entry.runtime_data))(
-        result
-    )
-    return scrubbed
+    return redact_device_diagnostics(entry, device, BatterySources(entry.runtime_data), result)

@@ -33,9 +33,9 @@ __all__ = [
     "SECRET_KEYS",
     "TO_REDACT",
     "Scrubber",
-    "device_scrubber",
-    "entry_scrubber",
+    "redact_device_diagnostics",
     "redact_entry",
+    "redact_entry_diagnostics",
     "redact_keys",
     "redact_text",
 ]
@@ -116,11 +116,10 @@ def redact_keys(value: Any) -> Any:
         return [redact_keys(item) for item in value]
     if isinstance(value, str) and value.lstrip()[:1] in {"{", "["}:
         try:
-            decoded = json.loads(value)
+            decoded = json.loads(value)  # text that starts so and parses is an object or array
         except (ValueError, RecursionError):
             return value
-        if isinstance(decoded, dict | list):
-            return json.dumps(redact_keys(decoded))
+        return json.dumps(redact_keys(decoded))
     return value
 
 
@@ -179,7 +178,32 @@ def _pattern(values: Iterable[object], frame: str, flags: int) -> re.Pattern[str
     return re.compile("|".join(frame.format(re.escape(text)) for text in usable), flags)
 
 
-def entry_scrubber(entry: VictronConfigEntry, sources: BatterySources) -> Scrubber:
+def redact_entry_diagnostics(
+    entry: VictronConfigEntry, sources: BatterySources, sections: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The entry part and the (JSON-friendly) sections, with every secret removed.
+
+    Keys first, then whatever value we know is secret, wherever it is left.
+    """
+    result = {"entry": redact_entry(entry)} | redact_keys(sections)
+    scrubbed: dict[str, Any] = _entry_scrubber(entry, sources)(result)
+    return scrubbed
+
+
+def redact_device_diagnostics(
+    entry: VictronConfigEntry,
+    device: DeviceEntry,
+    sources: BatterySources,
+    diagnostics: Mapping[str, Any],
+) -> dict[str, Any]:
+    """The entry's redacted diagnostics with a device part: the names it adds removed too."""
+    public = set(_product_names(sources))
+    names = [name for name in (entry.title, device.name) if name and name not in public]
+    scrubbed: dict[str, Any] = Scrubber([entry.unique_id], names)(diagnostics)
+    return scrubbed
+
+
+def _entry_scrubber(entry: VictronConfigEntry, sources: BatterySources) -> Scrubber:
     """A scrubber for the identifiers and names the entry and its sources know."""
     secrets: list[object] = [
         entry.unique_id,
@@ -197,15 +221,6 @@ def entry_scrubber(entry: VictronConfigEntry, sources: BatterySources) -> Scrubb
     # scrubbing it would hide the model.
     public = set(_product_names(sources))
     return Scrubber(secrets, [name for name in names if _personal(name, public)])
-
-
-def device_scrubber(
-    entry: VictronConfigEntry, device: DeviceEntry, sources: BatterySources
-) -> Scrubber:
-    """A scrubber for what the device adds to the entry's diagnostics: its and the entry's name."""
-    public = set(_product_names(sources))
-    names = [name for name in (entry.title, device.name) if name and name not in public]
-    return Scrubber([entry.unique_id], names)
 
 
 def _personal(name: object, public: set[str]) -> bool:
