@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import re
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr
+from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.components.diagnostics import (
     get_diagnostics_for_config_entry,
     get_diagnostics_for_device,
@@ -18,15 +22,13 @@ from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 from syrupy.assertion import SnapshotAssertion
 
 from custom_components.victron_cerbo.api.cerbo import CerboRawPayload
-from custom_components.victron_cerbo.diagnostics import (
-    REDACTED,
-    Scrubber,
-    _local_payload,
-    plain,
-    redact_keys,
-)
+from custom_components.victron_cerbo.const import CONF_LOW_SOC, DOMAIN
+from custom_components.victron_cerbo.diagnostics import _local_payload, plain
+from custom_components.victron_cerbo.redact import REDACTED, Scrubber, redact_entry, redact_keys
 from custom_components.victron_cerbo.sources import Source
+from tests.api.fakes import FIXTURES
 from tests.cerbo_helpers import (
+    LYNX,
     PLATFORM,
     SYSTEM,
     TEMP_5,
@@ -53,7 +55,47 @@ from tests.entity_helpers import (
 )
 from tests.vrm_helpers import vrm_json
 
-SERIALS = ("HQ2308C9WMH", "HQ2252UPUGD", "HQ0000XXXXX", "BX18600620015")
+# Keys whose values identify a device, an account or a network, chosen here apart from the
+# redaction module's own list, so that a key it forgets shows up.
+IDENTIFIER_KEY = re.compile(
+    r"serial|uniqueid|identifier|portal|^id(site|user|accesstoken)?$|^(ip)?address$"
+    r"|^mac(address)?$|^ssid$|^gateway$|^nameservers?$",
+    re.IGNORECASE,
+)
+SERVICE_SERIAL = re.compile(r"(?:\.cg_|_uc)([A-Za-z0-9]{4,})")
+
+
+def _identifiers(value: Any, key: str = "") -> Iterator[str]:
+    """The identifier values in a payload, JSON held in strings included."""
+    if isinstance(value, dict):
+        for item_key, item in value.items():
+            yield from _identifiers(item, item_key.rsplit("/", 1)[-1])
+    elif isinstance(value, list):
+        for item in value:
+            yield from _identifiers(item, key)
+    elif isinstance(value, str) and value.lstrip()[:1] in {"{", "["}:
+        with contextlib.suppress(ValueError):
+            yield from _identifiers(json.loads(value), key)
+    elif isinstance(value, str | int) and IDENTIFIER_KEY.search(key) and not _service(value):
+        yield str(value)
+
+
+def _service(value: object) -> bool:
+    """A service name ("id" in the GX's battery list) is public but for the serials in it."""
+    return str(value).startswith("com.victronenergy.")
+
+
+def fixture_identifiers() -> set[str]:
+    """Every serial, ID and address in the JSON fixtures, and the serials in service names."""
+    found: set[str] = set()
+    for path in sorted(FIXTURES.glob("*/*.json")):
+        text = path.read_text(encoding="utf-8")
+        found.update(SERVICE_SERIAL.findall(text))
+        found.update(_identifiers(json.loads(text)))
+    return {value for value in found if len(value) >= 3}  # shorter ones: as the scrubber
+
+
+SERIALS = tuple(sorted(fixture_identifiers()))
 NAMES = ("8kWh", "House bank", "MULTI_II", "Cabin", root_of("temperature_5.json")["CustomName"])
 
 
@@ -67,7 +109,7 @@ def frozen(freezer: FrozenDateTimeFactory) -> FrozenDateTimeFactory:
 def assert_no_secrets(diagnostics: dict[str, Any]) -> None:
     text = json.dumps(diagnostics, ensure_ascii=False)
     lowered = text.lower()
-    for secret in (TOKEN, HOST, PORTAL_ID, str(SITE_ID), *SERIALS):
+    for secret in (TOKEN, HOST, PORTAL_ID, str(SITE_ID), *SERIALS):  # case-insensitively
         assert secret.lower() not in lowered, secret
     for name in NAMES:
         assert name not in text, name
@@ -234,6 +276,19 @@ async def test_payloads_cut_off_or_not_json(
     assert payloads[VEBUS]["body"]["value"]["Devices/0/SerialNumber"] == REDACTED
 
 
+def test_entry_part_redacted_by_key() -> None:
+    """On its own, as the scrubber of known values would hide a key missing from TO_REDACT."""
+    data = LOCAL_DATA | VRM_DATA
+    entry = MockConfigEntry(domain=DOMAIN, title="Cabin", data=data, options={CONF_LOW_SOC: 20})
+    secret = {"host", "portal_id", "vrm_token", "site_id"}
+    assert redact_entry(entry) == {
+        "title": REDACTED,
+        "data": {key: REDACTED if key in secret else value for key, value in data.items()},
+        "options": {CONF_LOW_SOC: 20},
+    }
+    assert secret < data.keys()
+
+
 def test_redaction_helpers() -> None:
     assert redact_keys({"Serial": None, "name": "x", "list": [{"identifier": "c0"}]}) == {
         "Serial": None,
@@ -305,3 +360,43 @@ async def test_cerbo_without_platform_service(
         "value": None,
     }
     assert_no_secrets(diagnostics)
+
+
+def test_fixture_identifiers() -> None:
+    """The search below finds what the fixtures hold, so it cannot pass by finding nothing."""
+    assert {
+        PORTAL_ID,
+        "151734",
+        "HQ2308C9WMH",
+        "HQ2252UPUGD",
+        "HQ0000XXXXX",
+        "BX18600620015",
+        "317637",
+    } <= set(SERIALS)
+
+
+async def test_no_identifier_anywhere(
+    frozen: FrozenDateTimeFactory,
+    hass: HomeAssistant,
+    hass_client: ClientSessionGenerator,
+    aioclient_mock: AiohttpClientMocker,
+) -> None:
+    """Token, site, portal, host and every fixture serial: nowhere in the text of the dump.
+
+    With every root the fixtures have served, a VE.Can battery among them, and both devices.
+    """
+    cerbo = FakeCerbo(aioclient_mock)
+    services = json.loads(cerbo.services.text)
+    services["services"].append(LYNX)
+    cerbo.services = Reply(text=json.dumps(services))
+    cerbo.roots[LYNX] = Reply.fixture("battery_lynx.json")
+    FakeVrm(aioclient_mock)
+    entry = make_entry(hass, LOCAL_DATA | VRM_DATA)
+    await setup_entry(hass, entry)
+    dumps = [await get_diagnostics_for_config_entry(hass, hass_client, entry)]
+    devices = dr.async_entries_for_config_entry(dr.async_get(hass), entry.entry_id)
+    dumps += [await get_diagnostics_for_device(hass, hass_client, entry, d) for d in devices]
+    assert LYNX.rsplit("_uc", 1)[0] in json.dumps(dumps[0]["local"])  # the Lynx was read
+    text = json.dumps(dumps, ensure_ascii=False).lower()
+    for secret in (TOKEN, HOST, PORTAL_ID, str(SITE_ID), *SERIALS):
+        assert secret.lower() not in text, secret
