@@ -27,7 +27,7 @@ from pytest_homeassistant_custom_component.test_util.aiohttp import AiohttpClien
 from syrupy.assertion import SnapshotAssertion
 
 from custom_components.victron_cerbo.const import CONF_HOST, CONF_SITE_ID, DOMAIN
-from custom_components.victron_cerbo.entity import _configuration_url, recorded
+from custom_components.victron_cerbo.entity import _configuration_url
 from custom_components.victron_cerbo.sensor import HEALTH_SENSORS, SENSORS
 from tests.cerbo_helpers import (
     PYLONTECH,
@@ -559,12 +559,6 @@ def test_configuration_url_and_fingerprints() -> None:
     assert url({CONF_HOST: "[fe80::1]"}) == "http://[fe80::1]"
     assert url({CONF_HOST: "not a host"}) is None
     assert url({}) is None
-    # Attributes that change with every sample never make a state look new.
-    assert recorded({"data_age": 3, "source": "vrm", "a": [1, {"b": (2,)}]}) == (
-        ("a", (1, (("b", (2,)),))),
-        ("source", "vrm"),
-    )
-    assert recorded(None) == ()
 
 
 async def test_battery_model_when_neither_source_names_it(

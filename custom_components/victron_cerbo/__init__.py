@@ -11,6 +11,7 @@ from homeassistant.helpers.aiohttp_client import async_get_clientsession
 
 from .api.cerbo import CerboClient
 from .api.vrm import VrmClient
+from .battery import BatteryCoordinator
 from .const import (
     CONF_HOST,
     CONF_PORT,
@@ -20,17 +21,12 @@ from .const import (
     DEFAULT_VRM_API_URL,
     LOGGER,
 )
-from .coordinator import (
-    DATA_VRM_BUDGETS,
-    LocalCoordinator,
-    VictronConfigEntry,
-    VictronRuntimeData,
-    VrmCoordinator,
-)
+from .coordinator import DATA_VRM_BUDGETS, LocalCoordinator, VrmCoordinator
 from .dashboard import async_register_dashboard
 from .entity import async_register_installation_device
 from .issues import async_delete_issues, async_setup_issue_checks
 from .limits import migrate_limit_options
+from .runtime import VictronConfigEntry, VictronRuntimeData
 from .solark import (
     ComparisonSettings,
     SolarkComparison,
@@ -60,7 +56,9 @@ async def async_setup_entry(hass: HomeAssistant, entry: VictronConfigEntry) -> b
         vrm = VrmCoordinator(hass, entry, client)
 
     await _async_first_refresh(local, vrm)
-    entry.runtime_data = VictronRuntimeData(local=local, vrm=vrm)
+    battery = BatteryCoordinator(hass, entry, local, vrm)
+    entry.runtime_data = VictronRuntimeData(local=local, vrm=vrm, battery=battery)
+    battery.async_start()  # the first view, then one per source update and every 30 s
     if local is not None or vrm is not None:
         # Battery devices link to it by device id (via_device_id), so it must exist first.
         async_register_installation_device(hass, entry)

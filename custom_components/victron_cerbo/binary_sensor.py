@@ -7,9 +7,8 @@ available while a source is down, because that is what it reports.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final
 
 # HA 2026.10 moved the class to binary_sensor.const and re-exports it implicitly; 2026.2 has no
@@ -22,8 +21,9 @@ from homeassistant.components.binary_sensor import (  # type: ignore[attr-define
 from homeassistant.const import EntityCategory
 
 from .api.victron import ALARM_LEVELS
-from .entity import DeviceKind, EntryDevices, VictronEntity, recorded, source_attributes
-from .limits import BATTERY_LIMITS, BatteryLimits, Limits, Thresholds
+from .battery import BatteryView
+from .entity import DeviceKind, EntryDevices, VictronEntity
+from .limits import Limits
 from .solark import SocDisagreementBinarySensor
 from .sources import VALUES, BatterySources, GridStatus, Source
 
@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from homeassistant.core import HomeAssistant
     from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-    from .coordinator import VictronConfigEntry
+    from .runtime import VictronConfigEntry
 
 PARALLEL_UPDATES = 0
 
@@ -55,8 +55,9 @@ class VictronBatteryBinarySensorEntityDescription(BinarySensorEntityDescription)
 class VictronHealthBinarySensorEntityDescription(BinarySensorEntityDescription):
     """The state of a source; `source` None means it is about both."""
 
-    is_on_fn: Callable[[BatterySources, datetime], bool | None]
-    attributes_fn: Callable[[BatterySources, datetime], dict[str, Any]] | None = None
+    is_on_fn: Callable[[BatteryView], bool | None]
+    attributes_fn: Callable[[BatteryView], dict[str, Any]] | None = None
+    parts: frozenset[str]  # the parts of the view it shows
     source: Source | None = None
 
 
@@ -143,24 +144,18 @@ BATTERY_BINARY_SENSORS: tuple[VictronBatteryBinarySensorEntityDescription, ...] 
 )
 
 
-def _error(kind: str | None, failing: bool) -> dict[str, Any]:
-    return {"error": kind} if failing and kind else {}
+def _error(cause: str | None) -> dict[str, Any]:
+    return {"error": cause} if cause else {}
 
 
-def _vrm_ok(sources: BatterySources) -> bool:
-    """Connected until the third failed poll in a row, like the values VRM serves."""
-    assert sources.vrm is not None
-    return sources.vrm.health.serving
-
-
-def _budget_attributes(sources: BatterySources, _: datetime) -> dict[str, Any]:
-    assert sources.vrm is not None
-    budget = sources.vrm.budget
+def _budget_attributes(view: BatteryView) -> dict[str, Any]:
     # The count itself is the "VRM requests in the last hour" sensor; repeating it here would
     # write a state on every poll.
-    return {"warning": budget.warning, "limit": budget.limit}
+    vrm = view.vrm
+    return {"warning": vrm.budget_warning, "limit": vrm.budget_limit} if vrm else {}
 
 
+# The lambdas run only when their source is configured.
 HEALTH_BINARY_SENSORS: tuple[VictronHealthBinarySensorEntityDescription, ...] = (
     VictronHealthBinarySensorEntityDescription(
         key="vrm_reachable",
@@ -168,11 +163,11 @@ HEALTH_BINARY_SENSORS: tuple[VictronHealthBinarySensorEntityDescription, ...] = 
         source=Source.VRM,
         device_class=BinarySensorDeviceClass.CONNECTIVITY,
         entity_category=EntityCategory.DIAGNOSTIC,
-        is_on_fn=lambda s, _: _vrm_ok(s),
-        # the cause in plain words ("timeout", "HTTP 503"), not an internal kind
-        attributes_fn=lambda s, _: _error(
-            s.vrm.health.last_error_cause if s.vrm else None, not _vrm_ok(s)
-        ),
+        # Connected until the third failed poll in a row, like the values VRM serves; the
+        # cause in plain words ("timeout", "HTTP 503"), not an internal kind.
+        is_on_fn=lambda v: v.vrm.connected if v.vrm else None,
+        attributes_fn=lambda v: _error(v.vrm.error if v.vrm else None),
+        parts=frozenset({"vrm.connected", "vrm.error"}),
     ),
     VictronHealthBinarySensorEntityDescription(
         key="local_reachable",
@@ -182,19 +177,17 @@ HEALTH_BINARY_SENSORS: tuple[VictronHealthBinarySensorEntityDescription, ...] = 
         entity_category=EntityCategory.DIAGNOSTIC,
         # Connected until the third failed tick in a row, like the values it serves; the
         # cause of the latest failure shows as soon as a tick fails.
-        is_on_fn=lambda s, _: s.local.last_update_success if s.local else None,
-        attributes_fn=lambda s, _: (
-            _error(s.local.health.last_error_reason, not s.local.health.reachable)
-            if s.local
-            else {}
-        ),
+        is_on_fn=lambda v: v.local.connected if v.local else None,
+        attributes_fn=lambda v: _error(v.local.error if v.local else None),
+        parts=frozenset({"local.connected", "local.error"}),
     ),
     VictronHealthBinarySensorEntityDescription(
         key="data_stale",
         translation_key="data_stale",
         device_class=BinarySensorDeviceClass.PROBLEM,
         entity_category=EntityCategory.DIAGNOSTIC,
-        is_on_fn=lambda s, now: s.is_stale(now),
+        is_on_fn=lambda v: v.stale,
+        parts=frozenset({"stale"}),
     ),
     VictronHealthBinarySensorEntityDescription(
         key="vrm_budget",
@@ -202,8 +195,9 @@ HEALTH_BINARY_SENSORS: tuple[VictronHealthBinarySensorEntityDescription, ...] = 
         source=Source.VRM,
         device_class=BinarySensorDeviceClass.PROBLEM,
         entity_category=EntityCategory.DIAGNOSTIC,
-        is_on_fn=lambda s, _: s.vrm.budget.near_limit if s.vrm else None,
+        is_on_fn=lambda v: v.vrm.near_limit if v.vrm else None,
         attributes_fn=_budget_attributes,
+        parts=frozenset({"vrm.near_limit", "vrm.budget_warning", "vrm.budget_limit"}),
     ),
 )
 
@@ -219,14 +213,18 @@ async def async_setup_entry(
     if not configured:
         return
     devices = EntryDevices(hass, entry)
-    thresholds = Thresholds.from_options(entry.options)
     entities: list[BinarySensorEntity] = [
-        VictronHealthBinarySensor(entry, description, devices.installation)
+        VictronHealthBinarySensor(entry, description, devices.installation, description.parts)
         for description in HEALTH_BINARY_SENSORS
         if description.source is None or description.source in configured
     ]
     entities.extend(
-        VictronBatteryBinarySensor(entry, description, devices.info(description.device), thresholds)
+        VictronBatteryBinarySensor(
+            entry,
+            description,
+            devices.info(description.device),
+            frozenset({description.value, "limits"}),
+        )
         for description in BATTERY_BINARY_SENSORS
         if sources.can_serve(VALUES[description.value])
     )
@@ -240,42 +238,30 @@ class VictronBatteryBinarySensor(VictronEntity, BinarySensorEntity):
 
     entity_description: VictronBatteryBinarySensorEntityDescription
 
-    def __init__(
-        self,
-        entry: VictronConfigEntry,
-        description: VictronBatteryBinarySensorEntityDescription,
-        device_info: Any,
-        thresholds: Thresholds,
-    ) -> None:
-        """Keep the options' thresholds; the entry reloads when the options change."""
-        super().__init__(entry, description, device_info)
-        self.thresholds = thresholds
+    @property
+    def available(self) -> bool:
+        """Available while a fresh source serves the value it judges."""
+        return self.view.values.get(self.entity_description.value) is not None
 
-    def _recompute(self, now: datetime) -> Hashable:
+    @property
+    def is_on(self) -> bool | None:
+        """The verdict; None while the serving source has no such value."""
+        value = self.view.value(self.entity_description.value)
+        if value is None:
+            return None
+        return self.entity_description.is_on_fn(value, self.view.limits)
+
+    @property
+    def extra_state_attributes(self) -> dict[str, Any]:
+        """The value's source and age, and what it is judged against."""
         description = self.entity_description
-        reading = self.sources.value(description.value, now)
-        if reading is None:
-            self._served_by = None
-            self._attr_available = False
-            self._attr_is_on = None
-            self._attr_extra_state_attributes = {}
-            return (False,)
-        self._served_by = reading.source
-        self._attr_available = True
-        attributes = source_attributes(reading, now)
-        if reading.value is None:
-            self._attr_is_on = None
-        else:
-            limits = self.thresholds.limits(self._battery_limits(now))
-            self._attr_is_on = description.is_on_fn(reading.value, limits)
-            attributes |= description.attributes_fn(reading.value, limits)
-        self._attr_extra_state_attributes = attributes
-        return (True, self._attr_is_on, recorded(attributes))
-
-    def _battery_limits(self, now: datetime) -> BatteryLimits | None:
-        """What the battery publishes now; the problem is judged without it when stale."""
-        reading = self.sources.pick(BATTERY_LIMITS, now)
-        return reading.value if reading is not None else None
+        shown = self.view.values.get(description.value)
+        if shown is None:
+            return {}
+        attributes = shown.attributes()
+        if shown.value is not None:
+            attributes |= description.attributes_fn(shown.value, self.view.limits)
+        return attributes
 
 
 class VictronHealthBinarySensor(VictronEntity, BinarySensorEntity):
@@ -283,12 +269,13 @@ class VictronHealthBinarySensor(VictronEntity, BinarySensorEntity):
 
     entity_description: VictronHealthBinarySensorEntityDescription
 
-    def _recompute(self, now: datetime) -> Hashable:
-        description = self.entity_description
-        self._served_by = description.source
-        self._attr_is_on = description.is_on_fn(self.sources, now)
-        attributes = (
-            description.attributes_fn(self.sources, now) if description.attributes_fn else {}
-        )
-        self._attr_extra_state_attributes = attributes
-        return (self._attr_is_on, recorded(attributes))
+    @property
+    def is_on(self) -> bool | None:
+        """What the description reads from the view."""
+        return self.entity_description.is_on_fn(self.view)
+
+    @property
+    def extra_state_attributes(self) -> dict[str, Any]:
+        """Its attributes, if the description has any."""
+        attributes_fn = self.entity_description.attributes_fn
+        return attributes_fn(self.view) if attributes_fn else {}

@@ -94,8 +94,8 @@ from .const import (
     SAFE_TEMPERATURE_MAX,
     SAFE_TEMPERATURE_MIN,
 )
-from .coordinator import VictronConfigEntry
 from .limits import safe_voltage_range
+from .runtime import VictronConfigEntry
 from .schema import vol
 from .solark import async_suggest_solark_entity
 

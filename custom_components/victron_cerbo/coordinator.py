@@ -20,7 +20,7 @@ which Home Assistant logs once, and once again when data is back.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final
 
@@ -39,7 +39,6 @@ from .api.cerbo import (
     CerboMonitor,
     CerboPoller,
     CerboServerInfo,
-    CerboSnapshot,
 )
 from .api.vrm import (
     DEFAULT_RATE_LIMIT_HOLD,
@@ -74,26 +73,12 @@ from .const import (
     MIN_VRM_POLL_INTERVAL,
 )
 from .limits import option_number
-from .sources import RollingCount
+from .models import LocalData, RollingCount, VrmData
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
     from homeassistant.core import HomeAssistant
-
-    from .solark import SolarkComparison
-
-
-@dataclass(kw_only=True)
-class VictronRuntimeData:
-    """What one config entry keeps while it is loaded; a source not configured is None."""
-
-    local: LocalCoordinator | None = None
-    vrm: VrmCoordinator | None = None
-    comparison: SolarkComparison | None = None  # only when an inverter SOC entity is chosen
-
-
-type VictronConfigEntry = ConfigEntry[VictronRuntimeData]
 
 
 # --- VRM ----------------------------------------------------------------------------------
@@ -103,20 +88,6 @@ HEALTHY_WITHIN: Final = timedelta(minutes=10)
 
 # Budgets outlive the coordinator so that reloads and setup retries cannot reset the count.
 DATA_VRM_BUDGETS: HassKey[dict[str, RequestBudget]] = HassKey(f"{DOMAIN}_vrm_budgets")
-
-
-@dataclass(frozen=True, kw_only=True)
-class VrmData:
-    """What one successful poll produced. `battery` is None when VRM has no data.
-
-    `fetched_at` is left out of equality so an unchanged reading does not wake listeners.
-    """
-
-    battery: VrmBatteryReading | None
-    overview: VrmSystemOverview | None
-    fetched_at: datetime = field(compare=False)
-    # Failed polls since this data was fetched (0 after a success); a change wakes listeners.
-    failures: int = 0
 
 
 @dataclass(kw_only=True)
@@ -206,7 +177,7 @@ def budget_thresholds(options: Mapping[str, Any]) -> tuple[int, int]:
 
 
 def entry_request_budget(
-    hass: HomeAssistant, entry: VictronConfigEntry, fallback: RequestBudget | None = None
+    hass: HomeAssistant, entry: ConfigEntry, fallback: RequestBudget | None = None
 ) -> RequestBudget:
     """The entry's request budget, shared by every client built for it across reloads.
 
@@ -225,9 +196,9 @@ def entry_request_budget(
 class VrmCoordinator(DataUpdateCoordinator[VrmData]):
     """Polls one site's BatterySummary; keeps the system overview fresh once an hour."""
 
-    config_entry: VictronConfigEntry
+    config_entry: ConfigEntry
 
-    def __init__(self, hass: HomeAssistant, entry: VictronConfigEntry, client: VrmClient) -> None:
+    def __init__(self, hass: HomeAssistant, entry: ConfigEntry, client: VrmClient) -> None:
         """Read the site, battery instance and options from the entry."""
         interval = max(
             MIN_VRM_POLL_INTERVAL,
@@ -424,8 +395,6 @@ FAILURES_BEFORE_UNAVAILABLE: Final = 3
 MIN_FAST_INTERVAL: Final = 5  # seconds; the server is single-threaded
 MAX_FAST_INTERVAL: Final = 3600
 
-type LocalData = CerboSnapshot
-
 
 def fast_interval(options: Mapping[str, Any]) -> int:
     """The fast-tier interval from the entry options, clamped to a sane range."""
@@ -451,12 +420,12 @@ def _setup_error(err: CerboError, host: str) -> UpdateFailed:
 class LocalCoordinator(DataUpdateCoordinator[LocalData]):
     """Polls one Cerbo GX over its local DBus HTTP API."""
 
-    config_entry: VictronConfigEntry
+    config_entry: ConfigEntry
 
     def __init__(
         self,
         hass: HomeAssistant,
-        entry: VictronConfigEntry,
+        entry: ConfigEntry,
         client: CerboClient,
         *,
         clock: Callable[[], float] | None = None,
@@ -483,6 +452,8 @@ class LocalCoordinator(DataUpdateCoordinator[LocalData]):
         # For the health entities and diagnostics.
         self.readings = RollingCount()
         self.last_duration: float | None = None  # seconds the last tick took
+        # When the latest tick ended, good or not: a local value's age is counted to it.
+        self.ticked_at: datetime | None = None
 
     @property
     def health(self) -> CerboHealth:
@@ -532,6 +503,7 @@ class LocalCoordinator(DataUpdateCoordinator[LocalData]):
             return replace(self.data, health=self.poller.health)
         finally:
             self.last_duration = time.monotonic() - started
+            self.ticked_at = dt_util.utcnow()
         self.readings.add(dt_util.utcnow())
         self._log_monitor(snapshot.monitor)
         return snapshot

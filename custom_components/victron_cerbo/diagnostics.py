@@ -26,7 +26,8 @@ if TYPE_CHECKING:
     from homeassistant.core import HomeAssistant
     from homeassistant.helpers.device_registry import DeviceEntry
 
-    from .coordinator import LocalCoordinator, VictronConfigEntry, VrmCoordinator
+    from .coordinator import LocalCoordinator, VrmCoordinator
+    from .runtime import VictronConfigEntry
 
 
 def plain(value: Any) -> Any:  # noqa: PLR0911 (one return per type)
@@ -129,13 +130,14 @@ async def async_get_config_entry_diagnostics(
 ) -> dict[str, Any]:
     """Everything needed to tell why a value came from where it did, without secrets."""
     now = dt_util.utcnow()
-    sources = BatterySources(entry.runtime_data)
+    runtime = entry.runtime_data
+    sources = BatterySources(runtime)
     sections: dict[str, Any] = {
         "fresh": {source.value: sources.is_fresh(source, now) for source in sources.configured()},
         "stale": sources.is_stale(now),
         "values": _values(sources, now),
-        "local": None if sources.local is None else _local_section(sources.local, now),
-        "vrm": None if sources.vrm is None else _vrm_section(sources.vrm, sources, now),
+        "local": None if (local := runtime.local) is None else _local_section(local, now),
+        "vrm": None if (vrm := runtime.vrm) is None else _vrm_section(vrm, sources, now),
     }
     return redact_entry_diagnostics(entry, sources, plain(sections))
 

@@ -1,37 +1,32 @@
 """Devices and the entity base shared by the sensor and binary sensor platforms.
 
 Every entry has one device for the installation (the GX) and one for the battery monitor it
-tracks, linked to the installation. Entities listen to both coordinators and re-check freshness
-on a timer, because a source going stale is news even when no coordinator has anything new.
+tracks, linked to the installation. Entities show parts of the entry's battery view
+(`battery.py`), merged once per update from both sources.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Mapping
-from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Final, cast
 
-from homeassistant.core import CALLBACK_TYPE, callback
+from homeassistant.core import callback
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.device_registry import DeviceInfo
-from homeassistant.helpers.entity import Entity, EntityDescription
-from homeassistant.helpers.event import async_track_time_interval
-from homeassistant.util import dt as dt_util
+from homeassistant.helpers.entity import EntityDescription
+from homeassistant.helpers.update_coordinator import CoordinatorEntity
 from yarl import URL
 
+from .battery import BatteryCoordinator, BatteryView
 from .const import CONF_HOST, CONF_SITE_ID, DOMAIN
-from .sources import BatterySources, Reading, Source
 
 if TYPE_CHECKING:
     from homeassistant.core import HomeAssistant
 
-    from .coordinator import VictronConfigEntry
+    from .runtime import VictronConfigEntry
 
 MANUFACTURER: Final = "Victron Energy"
 VRM_SITE_URL: Final = "https://vrm.victronenergy.com/installation/{site_id}/dashboard"
-# How often freshness is checked between coordinator updates.
-RECHECK_INTERVAL: Final = timedelta(seconds=30)
 # How an entity names its parent device: by device id since Home Assistant 2026.8.
 VIA_DEVICE_KEY: Final = (
     "via_device_id" if "via_device_id" in DeviceInfo.__annotations__ else "via_device"
@@ -156,18 +151,15 @@ class EntryDevices:
         return self.battery if kind is DeviceKind.BATTERY else self.installation
 
 
-class VictronEntity(Entity):
-    """An entity fed by the entry's sources rather than by one coordinator.
+class VictronEntity(CoordinatorEntity[BatteryCoordinator]):
+    """An entity that shows part of its entry's battery view.
 
-    It listens to every configured coordinator and re-checks itself every 30 s. Subclasses
-    implement `_recompute` and return a fingerprint of what the state shows; the state is
-    written when the fingerprint changes, when the source that serves the entity delivered
-    a new sample (so `data_age` follows that source, and only that source), and on each
-    recheck while VRM serves it (so its `data_age` grows between polls).
+    The view is computed once per update for every entity; an entity writes its state only
+    when a part it shows (`parts`) changed, so a tick that moves the voltage writes the voltage
+    and what judges it, nothing else.
     """
 
     _attr_has_entity_name = True
-    _attr_should_poll = False
     _unrecorded_attributes = UNRECORDED
 
     def __init__(
@@ -175,104 +167,23 @@ class VictronEntity(Entity):
         entry: VictronConfigEntry,
         description: EntityDescription,
         device_info: DeviceInfo,
+        parts: frozenset[str],
     ) -> None:
-        """Bind the entity to its entry's sources."""
+        """Bind the entity to its entry's battery view."""
+        super().__init__(entry.runtime_data.battery)
         self.entity_description = description
         self._attr_unique_id = f"{entry_key(entry)}_{description.key}"
         self._attr_translation_key = description.translation_key or description.key
         self._attr_device_info = device_info
-        self.sources = BatterySources(entry.runtime_data)
-        self.entry = entry
-        self._served_by: Source | None = None
-        self._fingerprint: Hashable = None
+        self.parts = parts
 
-    def _recompute(self, now: datetime) -> Hashable:
-        """Update the `_attr_*` values from the sources; return what the state shows."""
-        raise NotImplementedError
-
-    async def async_added_to_hass(self) -> None:
-        """Listen to each configured coordinator and re-check freshness on a timer."""
-        await super().async_added_to_hass()
-        runtime = self.entry.runtime_data
-        coordinators: list[tuple[Source, Callable[[CALLBACK_TYPE], CALLBACK_TYPE]]] = []
-        if runtime.local is not None:
-            coordinators.append((Source.LOCAL, runtime.local.async_add_listener))
-        if runtime.vrm is not None:
-            coordinators.append((Source.VRM, runtime.vrm.async_add_listener))
-        for source, add_listener in coordinators:
-            self.async_on_remove(add_listener(self._listener(source)))
-        self.async_on_remove(
-            async_track_time_interval(self.hass, self._async_recheck, RECHECK_INTERVAL)
-        )
-        self._fingerprint = self._recompute(dt_util.utcnow())
-
-    async def async_update(self) -> None:
-        """Re-check now (the `homeassistant.update_entity` action); nothing is polled."""
-        self._fingerprint = self._recompute(dt_util.utcnow())
-
-    def _listener(self, source: Source) -> CALLBACK_TYPE:
-        @callback
-        def updated() -> None:
-            self._async_refresh(source)
-
-        return updated
+    @property
+    def view(self) -> BatteryView:
+        """The entry's battery view as of the last update."""
+        return self.coordinator.data
 
     @callback
-    def _async_recheck(self, now: datetime) -> None:
-        self._async_refresh(None)
-
-    @callback
-    def _async_refresh(self, trigger: Source | None) -> None:
-        """Recompute; write the state when it shows something new.
-
-        A VRM sample is polled every few minutes but keeps ageing: the recheck writes its
-        growing `data_age` (unrecorded). Local samples are new on every tick anyway.
-        """
-        fingerprint = self._recompute(dt_util.utcnow())
-        ageing = (
-            trigger is None
-            and self._served_by is Source.VRM
-            and "data_age" in (self._attr_extra_state_attributes or {})
-        )
-        if (
-            fingerprint != self._fingerprint
-            or (trigger is not None and trigger is self._served_by)
-            or ageing
-        ):
-            self._fingerprint = fingerprint
+    def _handle_coordinator_update(self) -> None:
+        """Write the state when a part this entity shows changed."""
+        if self.coordinator.data.changed & self.parts:
             self.async_write_ha_state()
-
-
-def source_attributes(reading: Reading, now: datetime) -> dict[str, Any]:
-    """Where a value came from and how old its sample was when the state was written.
-
-    `measured_by` names the device behind it when it is not the battery monitor: whatever the
-    GX uses as its battery (when the values follow it), or the inverter or MPPT of a VRM site
-    without a battery monitor.
-    """
-    attributes: dict[str, Any] = {
-        "source": reading.source.value,
-        "data_age": round(reading.age(now)),
-    }
-    if reading.measured_by is not None:
-        attributes["measured_by"] = reading.measured_by
-    return attributes
-
-
-def recorded(attributes: Mapping[str, Any] | None) -> tuple[tuple[str, Any], ...]:
-    """The attributes that the recorder keeps, hashable, for a fingerprint."""
-    if not attributes:
-        return ()
-    return tuple(
-        (key, _hashable(value))
-        for key, value in sorted(attributes.items())
-        if key not in UNRECORDED
-    )
-
-
-def _hashable(value: Any) -> Hashable:
-    if isinstance(value, Mapping):
-        return tuple((key, _hashable(item)) for key, item in sorted(value.items()))
-    if isinstance(value, list | tuple):
-        return tuple(_hashable(item) for item in value)
-    return cast("Hashable", value)

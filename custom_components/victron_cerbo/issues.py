@@ -15,7 +15,7 @@ from homeassistant.helpers.event import async_track_time_interval
 from homeassistant.util import dt as dt_util
 
 from .const import CONF_HOST, CONF_PORT, DEFAULT_LOCAL_PORT, DOMAIN
-from .coordinator import VictronConfigEntry
+from .runtime import VictronConfigEntry
 
 CHECK_EVERY = timedelta(minutes=1)
 LOCAL_UNREACHABLE_AFTER = timedelta(minutes=30)

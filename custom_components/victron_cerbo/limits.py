@@ -41,7 +41,7 @@ from .const import (
 from .sources import ValueSpec
 
 if TYPE_CHECKING:
-    from .coordinator import LocalData
+    from .models import LocalData
 
 # A BMS's MaxChargeVoltage is a charge target, not a fault: with ESS feeding in excess DC solar,
 # the GX sets the solar chargers 0.4 V above it on a 48 V bank (0.1 V on 12 V; Victron GX manual,

@@ -25,7 +25,8 @@ from .const import CONF_HOST, CONF_PORTAL_ID, CONF_SITE_ID, CONF_VRM_TOKEN
 if TYPE_CHECKING:
     from homeassistant.helpers.device_registry import DeviceEntry
 
-    from .coordinator import LocalCoordinator, VictronConfigEntry, VrmCoordinator
+    from .coordinator import LocalCoordinator, VrmCoordinator
+    from .runtime import VictronConfigEntry
     from .sources import BatterySources
 
 __all__ = [
@@ -210,13 +211,14 @@ def _entry_scrubber(entry: VictronConfigEntry, sources: BatterySources) -> Scrub
         *(entry.data.get(key) for key in (CONF_VRM_TOKEN, CONF_SITE_ID, CONF_PORTAL_ID, CONF_HOST)),
     ]
     names: list[object] = [entry.title]
-    if sources.local is not None:
-        local_secrets, local_names = _local_secrets(sources.local)
+    runtime = entry.runtime_data
+    if runtime.local is not None:
+        local_secrets, local_names = _local_secrets(runtime.local)
         secrets += local_secrets
         names += local_names
-    if sources.vrm is not None:
-        secrets.append(sources.vrm.site_id)
-        names += _vrm_names(sources.vrm)
+    if runtime.vrm is not None:
+        secrets.append(runtime.vrm.site_id)
+        names += _vrm_names(runtime.vrm)
     # A default title or monitor name ("Cerbo GX", "Battery Monitor") is not personal, and
     # scrubbing it would hide the model.
     public = set(_product_names(sources))

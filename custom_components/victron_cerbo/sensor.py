@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -25,7 +25,8 @@ from homeassistant.const import (
 )
 
 from .api.victron import BATTERY_FLOW_STATES, VEBUS_MODES, VEBUS_STATES
-from .entity import DeviceKind, EntryDevices, VictronEntity, recorded, source_attributes
+from .battery import BatteryView
+from .entity import DeviceKind, EntryDevices, VictronEntity
 from .solark import SocDifferenceSensor
 from .sources import VALUES, BatterySources, Source
 
@@ -34,7 +35,7 @@ if TYPE_CHECKING:
     from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
     from homeassistant.helpers.typing import StateType
 
-    from .coordinator import VictronConfigEntry
+    from .runtime import VictronConfigEntry
 
 PARALLEL_UPDATES = 0
 
@@ -54,8 +55,9 @@ class VictronSensorEntityDescription(SensorEntityDescription):
 class VictronHealthSensorEntityDescription(SensorEntityDescription):
     """How one source is doing; `source` None means it is about both."""
 
-    value_fn: Callable[[BatterySources, datetime], StateType | datetime]
-    attributes_fn: Callable[[BatterySources, datetime], dict[str, Any]] | None = None
+    value_fn: Callable[[BatteryView], StateType | datetime]
+    attributes_fn: Callable[[BatteryView], dict[str, Any]] | None = None
+    parts: frozenset[str]  # the parts of the view it shows
     source: Source | None = None
 
 
@@ -217,12 +219,12 @@ SENSORS: tuple[VictronSensorEntityDescription, ...] = (
 )
 
 
-def _readings_total(sources: BatterySources, now: datetime) -> int:
-    return sum(sources.readings_24h(now).values())
+def _readings_total(view: BatteryView) -> int:
+    return sum(view.readings_24h.values())
 
 
-def _readings_by_source(sources: BatterySources, now: datetime) -> dict[str, Any]:
-    return {f"{source.value}_readings": n for source, n in sources.readings_24h(now).items()}
+def _readings_by_source(view: BatteryView) -> dict[str, Any]:
+    return {f"{source.value}_readings": n for source, n in view.readings_24h.items()}
 
 
 def _counter(key: str, source: Source | None, **kwargs: Any) -> dict[str, Any]:
@@ -245,7 +247,8 @@ HEALTH_SENSORS: tuple[VictronHealthSensorEntityDescription, ...] = (
         source=Source.VRM,
         device_class=SensorDeviceClass.TIMESTAMP,
         entity_category=EntityCategory.DIAGNOSTIC,
-        value_fn=lambda s, _: s.vrm.health.last_success if s.vrm else None,
+        value_fn=lambda v: v.vrm.last_success if v.vrm else None,
+        parts=frozenset({"vrm.last_success"}),
     ),
     VictronHealthSensorEntityDescription(
         key="local_last_success",
@@ -255,24 +258,29 @@ HEALTH_SENSORS: tuple[VictronHealthSensorEntityDescription, ...] = (
         entity_category=EntityCategory.DIAGNOSTIC,
         # Changes with every 10 s tick: off unless wanted, to spare the recorder.
         entity_registry_enabled_default=False,
-        value_fn=lambda s, _: s.local.health.last_success if s.local else None,
+        value_fn=lambda v: v.local.last_success if v.local else None,
+        parts=frozenset({"local.last_success"}),
     ),
     VictronHealthSensorEntityDescription(
         **_counter("vrm_consecutive_failures", Source.VRM),
-        value_fn=lambda s, _: s.vrm.health.consecutive_failures if s.vrm else None,
+        value_fn=lambda v: v.vrm.failures if v.vrm else None,
+        parts=frozenset({"vrm.failures"}),
     ),
     VictronHealthSensorEntityDescription(
         **_counter("local_consecutive_failures", Source.LOCAL),
-        value_fn=lambda s, _: s.local.health.consecutive_failures if s.local else None,
+        value_fn=lambda v: v.local.failures if v.local else None,
+        parts=frozenset({"local.failures"}),
     ),
     VictronHealthSensorEntityDescription(
         **_counter("vrm_requests_last_hour", Source.VRM),
-        value_fn=lambda s, _: s.vrm.budget.used if s.vrm else None,
+        value_fn=lambda v: v.vrm.requests_last_hour if v.vrm else None,
+        parts=frozenset({"vrm.requests_last_hour"}),
     ),
     VictronHealthSensorEntityDescription(
         **_counter("readings_24h", None, entity_registry_enabled_default=False),
         value_fn=_readings_total,
         attributes_fn=_readings_by_source,
+        parts=frozenset({"readings_24h"}),
     ),
 )
 
@@ -295,12 +303,14 @@ async def async_setup_entry(
         return
     devices = EntryDevices(hass, entry)
     entities: list[SensorEntity] = [
-        VictronValueSensor(entry, description, devices.info(description.device))
+        VictronValueSensor(
+            entry, description, devices.info(description.device), frozenset({description.value})
+        )
         for description in SENSORS
         if sources.can_serve(VALUES[description.value])
     ]
     entities.extend(
-        VictronHealthSensor(entry, description, devices.installation)
+        VictronHealthSensor(entry, description, devices.installation, description.parts)
         for description in HEALTH_SENSORS
         if _health_applies(description, sources)
     )
@@ -314,19 +324,22 @@ class VictronValueSensor(VictronEntity, SensorEntity):
 
     entity_description: VictronSensorEntityDescription
 
-    def _recompute(self, now: datetime) -> Hashable:
-        reading = self.sources.value(self.entity_description.value, now)
-        if reading is None:
-            self._served_by = None
-            self._attr_available = False
-            self._attr_native_value = None
-            self._attr_extra_state_attributes = {}
-            return (False,)
-        self._served_by = reading.source
-        self._attr_available = True
-        self._attr_native_value = reading.value
-        self._attr_extra_state_attributes = source_attributes(reading, now)
-        return (True, reading.value, reading.source)
+    @property
+    def available(self) -> bool:
+        """Available while a fresh source serves the value."""
+        return self.view.values.get(self.entity_description.value) is not None
+
+    @property
+    def native_value(self) -> StateType:
+        """The value as the freshest source has it (None: that source has no such value)."""
+        value: StateType = self.view.value(self.entity_description.value)
+        return value
+
+    @property
+    def extra_state_attributes(self) -> dict[str, Any]:
+        """Its source and age, and the measuring device of a stand-in."""
+        shown = self.view.values.get(self.entity_description.value)
+        return shown.attributes() if shown is not None else {}
 
 
 class VictronHealthSensor(VictronEntity, SensorEntity):
@@ -334,12 +347,13 @@ class VictronHealthSensor(VictronEntity, SensorEntity):
 
     entity_description: VictronHealthSensorEntityDescription
 
-    def _recompute(self, now: datetime) -> Hashable:
-        description = self.entity_description
-        self._served_by = description.source
-        self._attr_native_value = description.value_fn(self.sources, now)
-        attributes = (
-            description.attributes_fn(self.sources, now) if description.attributes_fn else None
-        )
-        self._attr_extra_state_attributes = attributes or {}
-        return (self._attr_native_value, recorded(attributes))
+    @property
+    def native_value(self) -> StateType | datetime:
+        """What the description reads from the view."""
+        return self.entity_description.value_fn(self.view)
+
+    @property
+    def extra_state_attributes(self) -> dict[str, Any] | None:
+        """Its attributes, if the description has any."""
+        attributes_fn = self.entity_description.attributes_fn
+        return attributes_fn(self.view) if attributes_fn else None

@@ -46,8 +46,8 @@ from .const import (
     DEFAULT_SOLARK_THRESHOLD,
     DOMAIN,
 )
-from .coordinator import VictronConfigEntry
 from .entity import entry_key
+from .runtime import VictronConfigEntry
 from .sources import BatterySources
 
 RECHECK_INTERVAL: Final = timedelta(seconds=30)

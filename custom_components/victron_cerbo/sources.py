@@ -17,19 +17,16 @@ the same table, so diagnostics can say which source served which value.
 from __future__ import annotations
 
 import re
-from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from operator import attrgetter
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 from .api.cerbo import CerboBattery
-
-if TYPE_CHECKING:
-    from .api.vrm import VrmBatteryReading
-    from .coordinator import LocalCoordinator, LocalData, VictronRuntimeData, VrmCoordinator
+from .api.vrm import VrmBatteryReading
+from .models import LocalData, LocalSource, Sources, VrmSource
 
 VRM_MAX_AGE: Final = timedelta(minutes=10)
 STALE_AFTER: Final = timedelta(minutes=10)
@@ -268,10 +265,10 @@ class _VrmSample:
 class BatterySources:
     """Decides, at a given moment, which source serves each value of one config entry."""
 
-    def __init__(self, runtime: VictronRuntimeData) -> None:
-        """Read the entry's coordinators; a source that is not configured is None."""
-        self.local: LocalCoordinator | None = runtime.local
-        self.vrm: VrmCoordinator | None = runtime.vrm
+    def __init__(self, sources: Sources) -> None:
+        """Read the entry's source coordinators; a source that is not configured is None."""
+        self.local: LocalSource | None = sources.local
+        self.vrm: VrmSource | None = sources.vrm
 
     def configured(self) -> tuple[Source, ...]:
         """The sources this entry uses, local first."""
@@ -402,38 +399,3 @@ class BatterySources:
         if self.vrm is not None:
             counts[Source.VRM] = self.vrm.readings.count(now)
         return counts
-
-
-class RollingCount:
-    """Counts events in a rolling window, in one-minute buckets so memory stays small.
-
-    A day of 5-second local polls is 17 280 events but at most 1 441 buckets.
-    """
-
-    def __init__(self, window: timedelta = timedelta(hours=24)) -> None:
-        """Count over `window` (whole minutes)."""
-        self._minutes = max(1, int(window.total_seconds() // 60))
-        self._buckets: deque[list[int]] = deque()  # [minute number, count], oldest first
-
-    @staticmethod
-    def _minute(moment: datetime) -> int:
-        return int(moment.timestamp() // 60)
-
-    def add(self, moment: datetime) -> None:
-        """Count one event at `moment` (events arrive in time order)."""
-        minute = self._minute(moment)
-        if self._buckets and self._buckets[-1][0] >= minute:
-            self._buckets[-1][1] += 1
-        else:
-            self._buckets.append([minute, 1])
-        self._prune(minute)
-
-    def count(self, now: datetime) -> int:
-        """Events in the window that ends at `now`."""
-        self._prune(self._minute(now))
-        return sum(count for _, count in self._buckets)
-
-    def _prune(self, minute: int) -> None:
-        cutoff = minute - self._minutes
-        while self._buckets and self._buckets[0][0] <= cutoff:
-            self._buckets.popleft()

@@ -17,7 +17,7 @@ from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.json import json_bytes, json_fragment
 
 from ..const import CONF_SHOW_DASHBOARD, CONF_SOLARK_ENTITY, DEFAULT_SHOW_DASHBOARD, LOGGER
-from ..coordinator import VictronConfigEntry
+from ..runtime import VictronConfigEntry
 from .registry import async_build_dashboard, dashboard_entities
 
 URL_PREFIX: Final = "victron-cerbo"  # lovelace needs a hyphen in a dashboard's URL path

@@ -10,8 +10,8 @@ from homeassistant.helpers import entity_registry as er
 from homeassistant.util.unit_conversion import TemperatureConverter
 
 from ..const import CONF_SOLARK_ENTITY, DOMAIN
-from ..coordinator import VictronConfigEntry
 from ..limits import temperature_range, voltage_range
+from ..runtime import VictronConfigEntry
 from .builder import build_dashboard
 from .cards import SOLARK, DashboardSettings
 from .keys import BINARY_SENSOR_KEYS, SENSOR_KEYS

@@ -1,0 +1,27 @@
+"""What one config entry keeps while it is loaded."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from homeassistant.config_entries import ConfigEntry
+
+from .battery import BatteryCoordinator
+from .coordinator import LocalCoordinator, VrmCoordinator
+
+if TYPE_CHECKING:
+    from .solark import SolarkComparison
+
+
+@dataclass(kw_only=True)
+class VictronRuntimeData:
+    """The entry's sources (None when not configured) and its merged battery view."""
+
+    local: LocalCoordinator | None = None
+    vrm: VrmCoordinator | None = None
+    battery: BatteryCoordinator
+    comparison: SolarkComparison | None = None  # only when an inverter SOC entity is chosen
+
+
+type VictronConfigEntry = ConfigEntry[VictronRuntimeData]
