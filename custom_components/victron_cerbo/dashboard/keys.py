@@ -8,7 +8,11 @@ from __future__ import annotations
 
 from typing import Final
 
-from homeassistant.components.binary_sensor import BinarySensorDeviceClass
+# HA 2026.10 moved the class to binary_sensor.const and re-exports it implicitly; 2026.2 has no
+# const module, so import it where both versions have it.
+from homeassistant.components.binary_sensor import (  # type: ignore[attr-defined, unused-ignore]
+    BinarySensorDeviceClass,
+)
 
 from ..binary_sensor import BATTERY_BINARY_SENSORS, HEALTH_BINARY_SENSORS, SOC_DISAGREEMENT
 from ..sensor import HEALTH_SENSORS, SENSORS, SOC_DIFFERENCE
