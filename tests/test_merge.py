@@ -14,6 +14,7 @@ from freezegun.api import FrozenDateTimeFactory
 from homeassistant.core import HomeAssistant
 from pytest_homeassistant_custom_component.test_util.aiohttp import AiohttpClientMocker
 
+from custom_components.victron_cerbo.models import RollingCount
 from custom_components.victron_cerbo.sources import (
     STALE_AFTER,
     VALUES,
@@ -21,7 +22,6 @@ from custom_components.victron_cerbo.sources import (
     BatterySources,
     GridStatus,
     Reading,
-    RollingCount,
     Source,
     alarm_name,
 )
