@@ -110,7 +110,7 @@ def _async_start_comparison(hass: HomeAssistant, entry: VictronConfigEntry) -> N
         async_delete_comparison_issue(hass, entry)
         async_remove_comparison_entities(hass, entry)
         return
-    comparison = SolarkComparison(hass, entry, settings)
+    comparison = SolarkComparison(hass, entry, settings, entry.runtime_data.battery)
     entry.runtime_data.comparison = comparison
     comparison.async_start()
 

@@ -22,9 +22,8 @@ from homeassistant.const import EntityCategory
 
 from .api.victron import ALARM_LEVELS
 from .battery import BatteryView
-from .entity import DeviceKind, EntryDevices, VictronEntity
+from .entity import ComparisonEntity, DeviceKind, EntryDevices, VictronEntity
 from .limits import Limits
-from .solark import SocDisagreementBinarySensor
 from .sources import VALUES, BatterySources, GridStatus, Source
 
 if TYPE_CHECKING:
@@ -279,3 +278,25 @@ class VictronHealthBinarySensor(VictronEntity, BinarySensorEntity):
         """Its attributes, if the description has any."""
         attributes_fn = self.entity_description.attributes_fn
         return attributes_fn(self.view) if attributes_fn else {}
+
+
+class SocDisagreementBinarySensor(ComparisonEntity, BinarySensorEntity):
+    """On while the two estimates differ by more than the threshold (after the dwell time)."""
+
+    _attr_device_class = BinarySensorDeviceClass.PROBLEM
+
+    @property
+    def is_on(self) -> bool | None:
+        """The verdict."""
+        result = self.comparison.result
+        return result.disagree if result else None
+
+    @property
+    def extra_state_attributes(self) -> dict[str, Any]:
+        """Both values, the threshold and since when they have disagreed."""
+        result = self.comparison.result
+        since = result.disagreeing_since if result else None
+        return self.comparison.attributes() | {
+            # No running "for how long": it would write a new state every few seconds.
+            "disagreeing_since": since.isoformat() if since else None,
+        }

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from homeassistant.config_entries import ConfigEntry
 
 from .battery import BatteryCoordinator
 from .coordinator import LocalCoordinator, VrmCoordinator
-
-if TYPE_CHECKING:
-    from .solark import SolarkComparison
+from .solark import SolarkComparison
 
 
 @dataclass(kw_only=True)

@@ -26,8 +26,7 @@ from homeassistant.const import (
 
 from .api.victron import BATTERY_FLOW_STATES, VEBUS_MODES, VEBUS_STATES
 from .battery import BatteryView
-from .entity import DeviceKind, EntryDevices, VictronEntity
-from .solark import SocDifferenceSensor
+from .entity import ComparisonEntity, DeviceKind, EntryDevices, VictronEntity
 from .sources import VALUES, BatterySources, Source
 
 if TYPE_CHECKING:
@@ -357,3 +356,22 @@ class VictronHealthSensor(VictronEntity, SensorEntity):
         """Its attributes, if the description has any."""
         attributes_fn = self.entity_description.attributes_fn
         return attributes_fn(self.view) if attributes_fn else None
+
+
+class SocDifferenceSensor(ComparisonEntity, SensorEntity):
+    """Victron minus Sol-Ark state of charge, in percentage points."""
+
+    _attr_native_unit_of_measurement = PERCENTAGE
+    _attr_state_class = SensorStateClass.MEASUREMENT
+    _attr_suggested_display_precision = 1
+
+    @property
+    def native_value(self) -> float | None:
+        """The signed difference."""
+        result = self.comparison.result
+        return result.difference if result else None
+
+    @property
+    def extra_state_attributes(self) -> dict[str, Any]:
+        """Both values and what they are compared with."""
+        return self.comparison.attributes()

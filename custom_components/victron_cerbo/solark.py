@@ -14,14 +14,8 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Final
 
-# HA 2026.10 moved the class to binary_sensor.const and re-exports it implicitly; 2026.2 has no
-# const module, so import it where both versions have it.
-from homeassistant.components.binary_sensor import (  # type: ignore[attr-defined, unused-ignore]
-    BinarySensorDeviceClass,
-    BinarySensorEntity,
-)
-from homeassistant.components.sensor import SensorEntity, SensorStateClass
-from homeassistant.const import PERCENTAGE, STATE_UNAVAILABLE, STATE_UNKNOWN
+from homeassistant.config_entries import ConfigEntry
+from homeassistant.const import STATE_UNAVAILABLE, STATE_UNKNOWN
 from homeassistant.core import (
     CALLBACK_TYPE,
     Event,
@@ -32,11 +26,10 @@ from homeassistant.core import (
 )
 from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers import issue_registry as ir
-from homeassistant.helpers.device_registry import DeviceInfo
-from homeassistant.helpers.entity import Entity
-from homeassistant.helpers.event import async_track_state_change_event, async_track_time_interval
+from homeassistant.helpers.event import async_track_state_change_event
 from homeassistant.util import dt as dt_util
 
+from .battery import BatteryCoordinator
 from .comparison import ComparisonResult, SocComparator, parse_soc
 from .const import (
     CONF_SOLARK_DWELL,
@@ -46,11 +39,7 @@ from .const import (
     DEFAULT_SOLARK_THRESHOLD,
     DOMAIN,
 )
-from .entity import entry_key
-from .runtime import VictronConfigEntry
-from .sources import BatterySources
 
-RECHECK_INTERVAL: Final = timedelta(seconds=30)
 # How long the inverter entity may be unusable before a repair issue says so. Long enough for
 # the inverter's integration to start after ours, or to ride out a short outage.
 UNUSABLE_ISSUE_AFTER: Final = timedelta(minutes=10)
@@ -116,7 +105,7 @@ class ComparisonSettings:
     dwell: timedelta
 
     @classmethod
-    def from_entry(cls, entry: VictronConfigEntry) -> ComparisonSettings | None:
+    def from_entry(cls, entry: ConfigEntry) -> ComparisonSettings | None:
         """None when no inverter entity is configured."""
         options = entry.options
         if not (entity_id := options.get(CONF_SOLARK_ENTITY)):
@@ -132,14 +121,19 @@ class SolarkComparison:
     """Keeps the comparison result of one entry up to date."""
 
     def __init__(
-        self, hass: HomeAssistant, entry: VictronConfigEntry, settings: ComparisonSettings
+        self,
+        hass: HomeAssistant,
+        entry: ConfigEntry,
+        settings: ComparisonSettings,
+        battery: BatteryCoordinator,
     ) -> None:
         """Nothing runs until `async_start`."""
         self.hass = hass
         self.entry = entry
         self.settings = settings
         self.comparator = SocComparator(threshold=settings.threshold, dwell=settings.dwell)
-        self.sources = BatterySources(entry.runtime_data)
+        self.battery = battery
+        self.sources = battery.sources
         self.result: ComparisonResult | None = None
         self.other_status = OtherStatus.MISSING
         self.other_state: str | None = None
@@ -153,19 +147,18 @@ class SolarkComparison:
 
     @callback
     def async_start(self) -> None:
-        """Follow the inverter entity, both sources and the clock until the entry unloads."""
+        """Follow the inverter entity and the battery view until the entry unloads.
+
+        The view updates with every source update and every 30 s, so the dwell time can pass
+        without new samples and without a timer of its own.
+        """
         entry = self.entry
         entry.async_on_unload(
             async_track_state_change_event(
                 self.hass, [self.settings.entity_id], self._async_inverter_changed
             )
         )
-        for coordinator in (entry.runtime_data.local, entry.runtime_data.vrm):
-            if coordinator is not None:
-                entry.async_on_unload(coordinator.async_add_listener(self._async_victron_updated))
-        entry.async_on_unload(
-            async_track_time_interval(self.hass, self._async_tick, RECHECK_INTERVAL)
-        )
+        entry.async_on_unload(self.battery.async_add_listener(self._async_victron_updated))
         now = dt_util.utcnow()
         self._take_inverter_state(self.hass.states.get(self.settings.entity_id), now)
         self._recompute(now)
@@ -184,10 +177,6 @@ class SolarkComparison:
 
     @callback
     def _async_victron_updated(self) -> None:
-        self._recompute(dt_util.utcnow())
-
-    @callback
-    def _async_tick(self, now: datetime) -> None:
         self._recompute(dt_util.utcnow())
 
     def _take_inverter_state(self, state: State | None, now: datetime) -> None:
@@ -257,7 +246,7 @@ class SolarkComparison:
 
 
 @callback
-def async_delete_comparison_issue(hass: HomeAssistant, entry: VictronConfigEntry) -> None:
+def async_delete_comparison_issue(hass: HomeAssistant, entry: ConfigEntry) -> None:
     """Remove the comparison's repair issue (entry removed or comparison turned off)."""
     ir.async_delete_issue(hass, DOMAIN, f"{ISSUE_SOLARK_UNUSABLE}_{entry.entry_id}")
 
@@ -267,76 +256,10 @@ COMPARISON_ENTITIES: Final = (("sensor", "soc_difference"), ("binary_sensor", "s
 
 
 @callback
-def async_remove_comparison_entities(hass: HomeAssistant, entry: VictronConfigEntry) -> None:
+def async_remove_comparison_entities(hass: HomeAssistant, entry: ConfigEntry) -> None:
     """Forget the comparison entities once it is off, not leave them "unavailable (restored)"."""
     registry = er.async_get(hass)
     for platform, key in COMPARISON_ENTITIES:
-        if entity_id := registry.async_get_entity_id(platform, DOMAIN, f"{entry_key(entry)}_{key}"):
+        unique_id = f"{entry.unique_id or entry.entry_id}_{key}"  # as entity.entry_key
+        if entity_id := registry.async_get_entity_id(platform, DOMAIN, unique_id):
             registry.async_remove(entity_id)
-
-
-class _ComparisonEntity(Entity):
-    """Base of the two comparison entities: both show the one result of `SolarkComparison`."""
-
-    _attr_has_entity_name = True
-    _attr_should_poll = False
-    # these follow every sample; the recorder keeps only the state and the stable attributes
-    _unrecorded_attributes = frozenset({"victron_soc", "solark_soc"})
-
-    def __init__(self, comparison: SolarkComparison, key: str, device_info: DeviceInfo) -> None:
-        """Bind the entity to its entry's comparison."""
-        self.comparison = comparison
-        self._attr_translation_key = key
-        self._attr_unique_id = f"{entry_key(comparison.entry)}_{key}"
-        self._attr_device_info = device_info
-
-    @property
-    def available(self) -> bool:
-        """Unavailable, never 0, while either side cannot be compared."""
-        return self.comparison.result is not None
-
-    async def async_added_to_hass(self) -> None:
-        """Write the state whenever the comparison is recomputed."""
-        await super().async_added_to_hass()
-        self.async_on_remove(self.comparison.async_add_listener(self.async_write_ha_state))
-
-
-class SocDifferenceSensor(_ComparisonEntity, SensorEntity):
-    """Victron minus Sol-Ark state of charge, in percentage points."""
-
-    _attr_native_unit_of_measurement = PERCENTAGE
-    _attr_state_class = SensorStateClass.MEASUREMENT
-    _attr_suggested_display_precision = 1
-
-    @property
-    def native_value(self) -> float | None:
-        """The signed difference."""
-        result = self.comparison.result
-        return result.difference if result else None
-
-    @property
-    def extra_state_attributes(self) -> dict[str, Any]:
-        """Both values and what they are compared with."""
-        return self.comparison.attributes()
-
-
-class SocDisagreementBinarySensor(_ComparisonEntity, BinarySensorEntity):
-    """On while the two estimates differ by more than the threshold (after the dwell time)."""
-
-    _attr_device_class = BinarySensorDeviceClass.PROBLEM
-
-    @property
-    def is_on(self) -> bool | None:
-        """The verdict."""
-        result = self.comparison.result
-        return result.disagree if result else None
-
-    @property
-    def extra_state_attributes(self) -> dict[str, Any]:
-        """Both values, the threshold and since when they have disagreed."""
-        result = self.comparison.result
-        since = result.disagreeing_since if result else None
-        return self.comparison.attributes() | {
-            # No running "for how long": it would write a new state every few seconds.
-            "disagreeing_since": since.isoformat() if since else None,
-        }
