@@ -99,20 +99,6 @@ class GridStatus:
 # --- local readers ---------------------------------------------------------------------------
 
 
-def _battery_value(data: LocalData, name: str) -> Any:
-    """A value of the battery monitor root, else of the separate BMS root."""
-    return data.battery_value(name)
-
-
-def _system_or_battery(name: str) -> Callable[[LocalData], Any]:
-    """The GX's system value while it follows the monitor, else the monitor's own."""
-
-    def read(data: LocalData) -> Any:
-        return data.monitor_value(name)
-
-    return read
-
-
 def alarm_name(name: str) -> str:
     """D-Bus alarm names ("LowVoltage", "L1/Overload") in VRM's snake case ("low_voltage")."""
     return _SNAKE.sub("_", name.replace("/", "_")).lower()
@@ -166,7 +152,7 @@ _VI = frozenset({"voltage", "current"})
 def _battery_measurement(name: str, *, local_final: bool = False) -> ValueSpec:
     """A value both sources name alike: the GX's system value (else the battery's) or VRM's."""
     return ValueSpec(
-        local=_system_or_battery(name),
+        local=lambda d: d.monitor_value(name),
         vrm=attrgetter(name),
         vrm_fields=frozenset({name}),
         local_final=local_final,
@@ -176,7 +162,7 @@ def _battery_measurement(name: str, *, local_final: bool = False) -> ValueSpec:
 
 def _monitor_value(name: str, **kwargs: Any) -> ValueSpec:
     """A value only the battery monitor (or its BMS) has."""
-    return ValueSpec(local=lambda d: _battery_value(d, name), monitor=True, **kwargs)
+    return ValueSpec(local=lambda d: d.battery_value(name), monitor=True, **kwargs)
 
 
 CHARGING_SHARE_ON: Final = 100  # percent while charging, 0 otherwise
@@ -199,7 +185,10 @@ VALUES: Final[Mapping[str, ValueSpec]] = {
     "current": _battery_measurement("current"),
     # VRM's power is computed from voltage and current
     "power": ValueSpec(
-        local=_system_or_battery("power"), vrm=attrgetter("power"), vrm_fields=_VI, monitor=True
+        local=lambda d: d.monitor_value("power"),
+        vrm=attrgetter("power"),
+        vrm_fields=_VI,
+        monitor=True,
     ),
     "temperature": _battery_measurement("temperature"),
     "state": ValueSpec(
