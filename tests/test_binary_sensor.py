@@ -467,3 +467,33 @@ def test_descriptions_are_unique_and_translated() -> None:
     for key in keys:
         assert strings["entity"]["binary_sensor"][key]["name"]
     assert set(icons["entity"]["binary_sensor"]) <= set(keys)
+
+
+async def test_a_moving_value_writes_its_problem_sensor_only_when_the_verdict_changes(
+    hass: HomeAssistant, cerbo: FakeCerbo, tick: Tick
+) -> None:
+    """Voltage and SOC move every tick; their problem sensors write nothing until judged anew.
+
+    An entity writing the same state again would move `last_reported` (and cost a state
+    machine write); the battery view judges once and tells only the verdicts that changed.
+    """
+    await local_entry(hass, cerbo, **{"Dc/Battery/Voltage": 53.0, "Dc/Battery/Soc": 80})
+    voltage = "binary_sensor.cabin_battery_voltage_out_of_range"
+    low_soc = "binary_sensor.cabin_battery_low_state_of_charge"
+    # the time of the last write, kept apart: a write of an equal state updates the same object
+    reported = {
+        entity_id: hass.states.get(entity_id).last_reported for entity_id in (voltage, low_soc)
+    }
+    for step in range(1, 4):
+        await set_system(
+            cerbo, tick, **{"Dc/Battery/Voltage": 53.0 + step / 10, "Dc/Battery/Soc": 80 - step}
+        )
+        assert float(state_of(hass, "sensor", "voltage")) == pytest.approx(53.0 + step / 10)
+        for entity_id, last_reported in reported.items():
+            state = hass.states.get(entity_id)
+            assert state is not None
+            assert state.state == STATE_OFF
+            assert state.last_reported == last_reported  # not written again
+
+    await set_system(cerbo, tick, **{"Dc/Battery/Voltage": 44.0, "Dc/Battery/Soc": 80})
+    assert state_of(hass, "binary_sensor", "voltage_out_of_range") == STATE_ON

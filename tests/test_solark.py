@@ -25,7 +25,11 @@ from custom_components.victron_cerbo.const import (
     CONF_SOLARK_THRESHOLD,
     DOMAIN,
 )
-from custom_components.victron_cerbo.solark import OtherStatus, async_suggest_solark_entity
+from custom_components.victron_cerbo.solark import (
+    ComparisonView,
+    OtherStatus,
+    async_suggest_solark_entity,
+)
 from tests.cerbo_helpers import HOST, PORT, PORTAL_ID, SYSTEM, FakeCerbo, root_of
 
 SOLARK = "sensor.ss_battery_soc"
@@ -95,6 +99,13 @@ async def test_options_form_prefills_the_suggestion(hass: HomeAssistant) -> None
     assert suggested[CONF_SOLARK_ENTITY] == SOLARK
 
 
+def shown(entry: MockConfigEntry) -> ComparisonView:
+    """The comparison as the entry's battery view holds it."""
+    comparison = entry.runtime_data.battery.data.comparison
+    assert comparison is not None
+    return comparison
+
+
 async def test_live_comparison_with_dwell(
     hass: HomeAssistant, aioclient_mock: AiohttpClientMocker, freezer: FrozenDateTimeFactory
 ) -> None:
@@ -103,9 +114,9 @@ async def test_live_comparison_with_dwell(
     comparison = entry.runtime_data.comparison
     assert comparison is not None
     seen: list[None] = []
-    unsubscribe = comparison.async_add_listener(lambda: seen.append(None))
+    unsubscribe = entry.runtime_data.battery.async_add_listener(lambda: seen.append(None))
 
-    result = comparison.result
+    result = shown(entry).result
     assert result is not None
     assert result.difference == 1.0
     assert result.other_soc == 70.0
@@ -114,17 +125,17 @@ async def test_live_comparison_with_dwell(
     set_solark(hass, "60")  # 11 points apart now
     await hass.async_block_till_done()
     assert seen  # the entities were told
-    assert comparison.result is not None
-    assert comparison.result.difference == 11.0
-    assert comparison.result.disagree is False  # not for a single sample
+    assert shown(entry).result is not None
+    assert shown(entry).result.difference == 11.0
+    assert shown(entry).result.disagree is False  # not for a single sample
 
     for _ in range(7):  # the local source keeps polling every 10 s meanwhile
         freezer.tick(timedelta(seconds=10))
         async_fire_time_changed(hass)
         await hass.async_block_till_done()
-    assert comparison.result is not None
-    assert comparison.result.disagree is True
-    assert comparison.attributes() == {
+    assert shown(entry).result is not None
+    assert shown(entry).result.disagree is True
+    assert shown(entry).attributes() == {
         "victron_soc": 71.0,
         "solark_soc": 60.0,
         "solark_entity": SOLARK,
@@ -188,12 +199,12 @@ async def test_unusable_inverter_value_gives_no_result(
     set_solark(hass, state)
     await hass.async_block_till_done()
     assert comparison.other_status is status
-    assert comparison.result is None  # never a made-up 0
+    assert shown(entry).result is None  # never a made-up 0
 
     set_solark(hass, "69")
     await hass.async_block_till_done()
-    assert comparison.result is not None
-    assert comparison.result.difference == 2.0
+    assert shown(entry).result is not None
+    assert shown(entry).result.difference == 2.0
 
 
 async def test_missing_entity_raises_a_fixable_repair(
@@ -244,8 +255,8 @@ async def test_missing_entity_raises_a_fixable_repair(
     assert entry.state is ConfigEntryState.LOADED
     comparison = entry.runtime_data.comparison
     assert comparison is not None
-    assert comparison.result is not None
-    assert comparison.result.difference == 6.0
+    assert shown(entry).result is not None
+    assert shown(entry).result.difference == 6.0
     assert issue_registry.async_get_issue(DOMAIN, issue_id) is None
 
 
@@ -321,5 +332,5 @@ async def test_a_week_of_attribute_updates_keeps_the_history_bounded(
         await hass.async_block_till_done()
         sizes.append(len(comparison.comparator._times))
     assert max(sizes) == 2  # the reading in effect and, for 20 minutes, the one before it
-    assert comparison.result is not None
-    assert comparison.result.other_soc == 99.0  # the last hour's state
+    assert shown(entry).result is not None
+    assert shown(entry).result.other_soc == 99.0  # the last hour's state

@@ -56,14 +56,17 @@ async def async_setup_entry(hass: HomeAssistant, entry: VictronConfigEntry) -> b
         vrm = VrmCoordinator(hass, entry, client)
 
     await _async_first_refresh(local, vrm)
-    battery = BatteryCoordinator(hass, entry, local, vrm)
-    entry.runtime_data = VictronRuntimeData(local=local, vrm=vrm, battery=battery)
-    battery.async_start()  # the first view, then one per source update and every 30 s
+    comparison = _comparison(hass, entry)
+    battery = BatteryCoordinator(hass, entry, local, vrm, comparison)
+    entry.runtime_data = VictronRuntimeData(
+        local=local, vrm=vrm, battery=battery, comparison=comparison
+    )
+    # the first view, then one per source update, inverter change and every 30 s
+    battery.async_start()
     if local is not None or vrm is not None:
         # Battery devices link to it by device id (via_device_id), so it must exist first.
         async_register_installation_device(hass, entry)
     async_setup_issue_checks(hass, entry)
-    _async_start_comparison(hass, entry)
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     async_register_dashboard(hass, entry)  # built from the registry, so after the platforms
     return True
@@ -103,16 +106,14 @@ async def _async_first_refresh(local: LocalCoordinator | None, vrm: VrmCoordinat
         LOGGER.info("Starting with one source unavailable: %s", failure)
 
 
-def _async_start_comparison(hass: HomeAssistant, entry: VictronConfigEntry) -> None:
-    """Compare with the inverter's SOC when the user chose its entity."""
+def _comparison(hass: HomeAssistant, entry: VictronConfigEntry) -> SolarkComparison | None:
+    """Compare with the inverter's SOC when the user chose its entity; else clear what was."""
     settings = ComparisonSettings.from_entry(entry)
     if settings is None:
         async_delete_comparison_issue(hass, entry)
         async_remove_comparison_entities(hass, entry)
-        return
-    comparison = SolarkComparison(hass, entry, settings, entry.runtime_data.battery)
-    entry.runtime_data.comparison = comparison
-    comparison.async_start()
+        return None
+    return SolarkComparison(hass, entry, settings)
 
 
 async def async_unload_entry(hass: HomeAssistant, entry: VictronConfigEntry) -> bool:

@@ -22,6 +22,8 @@ from homeassistant.util import dt as dt_util
 from .const import DOMAIN, LOGGER
 from .coordinator import LocalCoordinator, VrmCoordinator
 from .limits import BATTERY_LIMITS, Limits, Thresholds
+from .problems import PROBLEMS, Verdict, judge
+from .solark import ComparisonView, SolarkComparison
 from .sources import VALUES, BatterySources, Reading, Source
 
 RECHECK_INTERVAL: Final = timedelta(seconds=30)
@@ -73,13 +75,18 @@ class BatteryView:
     """Everything the entities of one entry show, at one moment.
 
     `values` holds every value of `sources.VALUES`: None while no fresh source serves it.
-    `changed` names the parts that differ from the previous view ("soc", "limits",
+    `problems` holds the verdict on each battery problem (`problems.PROBLEMS`) that the sources
+    can serve: None while no fresh source serves the value it judges. `comparison` is the
+    inverter comparison, None when no inverter entity is chosen. `changed` names the parts
+    that differ from the previous view ("soc", "limits",
     "local.connected", ...): an entity writes its state only when a part it shows changed.
     """
 
     now: datetime = field(compare=False)
     values: Mapping[str, Shown | None]
     limits: Limits
+    problems: Mapping[str, Verdict | None]
+    comparison: ComparisonView | None
     stale: bool
     local: LocalStatus | None
     vrm: VrmStatus | None
@@ -95,7 +102,13 @@ class BatteryView:
 def _parts(view: BatteryView) -> dict[str, Any]:
     """The view flattened to named parts, for telling what changed."""
     parts: dict[str, Any] = dict(view.values)
-    parts |= {"limits": view.limits, "stale": view.stale, "readings_24h": view.readings_24h}
+    parts |= {f"problem.{key}": verdict for key, verdict in view.problems.items()}
+    parts |= {
+        "limits": view.limits,
+        "comparison": view.comparison,
+        "stale": view.stale,
+        "readings_24h": view.readings_24h,
+    }
     for name in ("local", "vrm"):
         status = getattr(view, name)
         for item in fields(LocalStatus if name == "local" else VrmStatus):
@@ -123,6 +136,7 @@ class BatteryCoordinator(DataUpdateCoordinator[BatteryView]):
         entry: ConfigEntry,
         local: LocalCoordinator | None,
         vrm: VrmCoordinator | None,
+        comparison: SolarkComparison | None = None,
     ) -> None:
         """Merge these sources; nothing is read here, only what the sources hold."""
         super().__init__(
@@ -137,6 +151,7 @@ class BatteryCoordinator(DataUpdateCoordinator[BatteryView]):
         self.local = local
         self.vrm = vrm
         self.sources = BatterySources(self)
+        self.comparison = comparison
         self.thresholds = Thresholds.from_options(entry.options)
 
     @callback
@@ -145,6 +160,8 @@ class BatteryCoordinator(DataUpdateCoordinator[BatteryView]):
         for source in (self.local, self.vrm):
             if source is not None:
                 self.config_entry.async_on_unload(source.async_add_listener(self._async_merge))
+        if self.comparison is not None:
+            self.comparison.async_start(self._async_merge)
         self.async_set_updated_data(self.compute(dt_util.utcnow()))
 
     @callback
@@ -164,16 +181,35 @@ class BatteryCoordinator(DataUpdateCoordinator[BatteryView]):
             if sources.can_serve(spec)
         }
         battery_limits = sources.pick(BATTERY_LIMITS, now)
+        limits = self.thresholds.limits(battery_limits.value if battery_limits else None)
         view = BatteryView(
             now=now,
             values=values,
-            limits=self.thresholds.limits(battery_limits.value if battery_limits else None),
+            limits=limits,
+            problems={
+                key: None
+                if (shown := values.get(problem.value)) is None
+                # judged from the value and its source and age, as the sensor shows them
+                else judge(problem, shown.value, shown.attributes(), limits)
+                for key, problem in PROBLEMS.items()
+                if problem.value in values
+            },
+            comparison=self._compare(now),
             stale=sources.is_stale(now),
             local=self._local_status(),
             vrm=self._vrm_status(),
             readings_24h=sources.readings_24h(now),
         )
         return replace(view, changed=changed_parts(self.data, view))
+
+    def _compare(self, now: datetime) -> ComparisonView | None:
+        """The inverter comparison with the state of charge as served now."""
+        if self.comparison is None:
+            return None
+        soc = self.sources.value("soc", now)
+        if soc is None:
+            return self.comparison.compare(None, now, now)
+        return self.comparison.compare(soc.value, soc.sampled_at, now)
 
     def _shown(self, reading: Reading | None, now: datetime) -> Shown | None:
         """A reading as entities show it.

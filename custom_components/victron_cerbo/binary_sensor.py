@@ -1,13 +1,14 @@
 """Health binary sensors: each source's connection, stale data, the VRM budget, battery problems.
 
-Battery problems judge the value the freshest source serves, against the limits in force
-(`limits.py`: the user's own, else the battery's, else safe presets); source health stays
+Battery problems show the verdicts of the battery view (`problems.py`: the value the freshest
+source serves, against the limits in force of `limits.py`: the user's own, else the battery's,
+else safe presets); source health stays
 available while a source is down, because that is what it reports.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
@@ -20,11 +21,10 @@ from homeassistant.components.binary_sensor import (  # type: ignore[attr-define
 )
 from homeassistant.const import EntityCategory
 
-from .api.victron import ALARM_LEVELS
 from .battery import BatteryView
 from .entity import ComparisonEntity, DeviceKind, EntryDevices, VictronEntity
-from .limits import Limits
-from .sources import VALUES, BatterySources, GridStatus, Source
+from .problems import Verdict
+from .sources import Source
 
 if TYPE_CHECKING:
     from homeassistant.core import HomeAssistant
@@ -34,19 +34,13 @@ if TYPE_CHECKING:
 
 PARALLEL_UPDATES = 0
 
-CELL_IMBALANCE_SPREAD: Final = 0.10  # V between the highest and the lowest cell
-CELL_IMBALANCE_CRITICAL: Final = 0.15  # V
-SOH_DEGRADED_BELOW: Final = 85.0  # %
 SOC_DISAGREEMENT: Final = "soc_disagreement"  # the Sol-Ark comparison's problem sensor
 
 
 @dataclass(frozen=True, kw_only=True)
 class VictronBatteryBinarySensorEntityDescription(BinarySensorEntityDescription):
-    """A problem judged from one value of `sources.VALUES` (None input: state unknown)."""
+    """A battery problem of `problems.PROBLEMS`, by the same key; the view holds its verdict."""
 
-    value: str
-    is_on_fn: Callable[[Any, Limits], bool | None]
-    attributes_fn: Callable[[Any, Limits], dict[str, Any]]
     device: DeviceKind = DeviceKind.BATTERY
 
 
@@ -60,86 +54,48 @@ class VictronHealthBinarySensorEntityDescription(BinarySensorEntityDescription):
     source: Source | None = None
 
 
-def _severity(spread: float) -> str:
-    if spread > CELL_IMBALANCE_CRITICAL:
-        return "critical"
-    if spread > CELL_IMBALANCE_SPREAD:
-        return "warning"
-    return "ok"
-
-
-def _alarm_attributes(alarms: Mapping[str, int] | None, _: Limits) -> dict[str, Any]:
-    raised = {name: ALARM_LEVELS[level] for name, level in (alarms or {}).items() if level}
-    highest = max((alarms or {}).values(), default=0)
-    return {"alarms": raised, "level": ALARM_LEVELS[highest]}
-
-
-def _grid_attributes(grid: GridStatus, _: Limits) -> dict[str, Any]:
-    return {
-        "alarm": ALARM_LEVELS.get(grid.alarm) if grid.alarm is not None else None,
-        "ac_input_connected": grid.ac_input_connected,
-        "active_input": grid.active_input,
-    }
-
-
 BATTERY_BINARY_SENSORS: tuple[VictronBatteryBinarySensorEntityDescription, ...] = (
     VictronBatteryBinarySensorEntityDescription(
         key="voltage_out_of_range",
         translation_key="voltage_out_of_range",
-        value="voltage",
         device_class=BinarySensorDeviceClass.PROBLEM,
-        is_on_fn=lambda v, limits: limits.voltage.outside(v),
-        attributes_fn=lambda _, limits: limits.voltage.attributes(),
     ),
     VictronBatteryBinarySensorEntityDescription(
         key="temperature_out_of_range",
         translation_key="temperature_out_of_range",
-        value="temperature",
         device_class=BinarySensorDeviceClass.PROBLEM,
-        is_on_fn=lambda v, limits: limits.temperature.outside(v),
-        attributes_fn=lambda _, limits: limits.temperature.attributes(),
     ),
     VictronBatteryBinarySensorEntityDescription(
         key="low_soc",
         translation_key="low_soc",
-        value="soc",
         device_class=BinarySensorDeviceClass.BATTERY,
-        is_on_fn=lambda v, limits: v <= limits.low_soc,
-        attributes_fn=lambda _, limits: {"threshold": limits.low_soc},
     ),
     VictronBatteryBinarySensorEntityDescription(
         key="grid_lost",
         translation_key="grid_lost",
-        value="grid",
         device=DeviceKind.INSTALLATION,
         device_class=BinarySensorDeviceClass.PROBLEM,
-        is_on_fn=lambda grid, _: grid.lost,
-        attributes_fn=_grid_attributes,
     ),
     VictronBatteryBinarySensorEntityDescription(
         key="cell_imbalance",
         translation_key="cell_imbalance",
-        value="cell_voltage_spread",
         device_class=BinarySensorDeviceClass.PROBLEM,
-        is_on_fn=lambda spread, _: spread > CELL_IMBALANCE_SPREAD,
-        attributes_fn=lambda spread, _: {"severity": _severity(spread)},
     ),
     VictronBatteryBinarySensorEntityDescription(
         key="soh_degraded",
         translation_key="soh_degraded",
-        value="soh",
         device_class=BinarySensorDeviceClass.PROBLEM,
-        is_on_fn=lambda soh, _: soh < SOH_DEGRADED_BELOW,
-        attributes_fn=lambda _, __: {"threshold": SOH_DEGRADED_BELOW},
     ),
     VictronBatteryBinarySensorEntityDescription(
         key="battery_alarm",
         translation_key="battery_alarm",
-        value="alarms",
         device_class=BinarySensorDeviceClass.PROBLEM,
-        is_on_fn=lambda alarms, _: any(alarms.values()),
-        attributes_fn=_alarm_attributes,
     ),
+)
+SOC_DISAGREEMENT_DESCRIPTION: Final = BinarySensorEntityDescription(
+    key=SOC_DISAGREEMENT,
+    translation_key=SOC_DISAGREEMENT,
+    device_class=BinarySensorDeviceClass.PROBLEM,
 )
 
 
@@ -207,7 +163,7 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add the binary sensors that the entry's configured sources can feed."""
-    sources = BatterySources(entry.runtime_data)
+    sources = entry.runtime_data.battery.sources
     configured = sources.configured()
     if not configured:
         return
@@ -217,50 +173,49 @@ async def async_setup_entry(
         for description in HEALTH_BINARY_SENSORS
         if description.source is None or description.source in configured
     ]
+    problems = entry.runtime_data.battery.data.problems
     entities.extend(
         VictronBatteryBinarySensor(
             entry,
             description,
             devices.info(description.device),
-            frozenset({description.value, "limits"}),
+            frozenset({f"problem.{description.key}"}),
         )
         for description in BATTERY_BINARY_SENSORS
-        if sources.can_serve(VALUES[description.value])
+        if description.key in problems
     )
-    if (comparison := entry.runtime_data.comparison) is not None:
-        entities.append(SocDisagreementBinarySensor(comparison, SOC_DISAGREEMENT, devices.battery))
+    if entry.runtime_data.comparison is not None:
+        entities.append(
+            SocDisagreementBinarySensor(entry, SOC_DISAGREEMENT_DESCRIPTION, devices.battery)
+        )
     async_add_entities(entities)
 
 
 class VictronBatteryBinarySensor(VictronEntity, BinarySensorEntity):
-    """A battery or installation problem, judged from the freshest source's value."""
+    """A battery or installation problem, judged in the view from the freshest source's value."""
 
     entity_description: VictronBatteryBinarySensorEntityDescription
 
     @property
+    def _verdict(self) -> Verdict | None:
+        return self.view.problems.get(self.entity_description.key)
+
+    @property
     def available(self) -> bool:
         """Available while a fresh source serves the value it judges."""
-        return self.view.values.get(self.entity_description.value) is not None
+        return self._verdict is not None
 
     @property
     def is_on(self) -> bool | None:
         """The verdict; None while the serving source has no such value."""
-        value = self.view.value(self.entity_description.value)
-        if value is None:
-            return None
-        return self.entity_description.is_on_fn(value, self.view.limits)
+        verdict = self._verdict
+        return verdict.on if verdict is not None else None
 
     @property
     def extra_state_attributes(self) -> dict[str, Any]:
         """The value's source and age, and what it is judged against."""
-        description = self.entity_description
-        shown = self.view.values.get(description.value)
-        if shown is None:
-            return {}
-        attributes = shown.attributes()
-        if shown.value is not None:
-            attributes |= description.attributes_fn(shown.value, self.view.limits)
-        return attributes
+        verdict = self._verdict
+        return dict(verdict.attributes) if verdict is not None else {}
 
 
 class VictronHealthBinarySensor(VictronEntity, BinarySensorEntity):
@@ -283,20 +238,20 @@ class VictronHealthBinarySensor(VictronEntity, BinarySensorEntity):
 class SocDisagreementBinarySensor(ComparisonEntity, BinarySensorEntity):
     """On while the two estimates differ by more than the threshold (after the dwell time)."""
 
-    _attr_device_class = BinarySensorDeviceClass.PROBLEM
-
     @property
     def is_on(self) -> bool | None:
         """The verdict."""
-        result = self.comparison.result
+        comparison = self.view.comparison
+        result = comparison.result if comparison is not None else None
         return result.disagree if result else None
 
     @property
     def extra_state_attributes(self) -> dict[str, Any]:
         """Both values, the threshold and since when they have disagreed."""
-        result = self.comparison.result
+        comparison = self.view.comparison
+        result = comparison.result if comparison is not None else None
         since = result.disagreeing_since if result else None
-        return self.comparison.attributes() | {
+        return super().extra_state_attributes | {
             # No running "for how long": it would write a new state every few seconds.
             "disagreeing_since": since.isoformat() if since else None,
         }

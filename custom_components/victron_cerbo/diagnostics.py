@@ -16,11 +16,12 @@ from typing import TYPE_CHECKING, Any
 from homeassistant.util import dt as dt_util
 
 from .api.cerbo import CerboRawPayload
+from .battery import BatteryView
 from .binary_sensor import BATTERY_BINARY_SENSORS, HEALTH_BINARY_SENSORS
 from .entity import DeviceKind, battery_identifier
 from .redact import redact_device_diagnostics, redact_entry_diagnostics, redact_text
 from .sensor import HEALTH_SENSORS, SENSORS
-from .sources import VALUES, BatterySources
+from .sources import BatterySources
 
 if TYPE_CHECKING:
     from homeassistant.core import HomeAssistant
@@ -105,23 +106,14 @@ def _vrm_section(vrm: VrmCoordinator, sources: BatterySources, now: datetime) ->
     }
 
 
-def _values(sources: BatterySources, now: datetime) -> dict[str, Any]:
-    """Which source serves each value now, how old its sample is, and the value."""
-    values: dict[str, Any] = {}
-    for key, spec in VALUES.items():
-        if not sources.can_serve(spec):
-            continue
-        reading = sources.pick(spec, now)
-        values[key] = (
-            {"source": None}
-            if reading is None
-            else {
-                "source": reading.source.value,
-                "data_age": reading.age(now),
-                "value": plain(reading.value),
-            }
-        )
-    return values
+def _values(view: BatteryView) -> dict[str, Any]:
+    """Which source serves each value, how old its sample is, and the value, as entities show."""
+    return {
+        key: {"source": None}
+        if shown is None
+        else {"source": shown.source.value, "data_age": shown.data_age, "value": plain(shown.value)}
+        for key, shown in view.values.items()
+    }
 
 
 async def async_get_config_entry_diagnostics(
@@ -131,11 +123,12 @@ async def async_get_config_entry_diagnostics(
     """Everything needed to tell why a value came from where it did, without secrets."""
     now = dt_util.utcnow()
     runtime = entry.runtime_data
-    sources = BatterySources(runtime)
+    sources = runtime.battery.sources
+    view = runtime.battery.data  # what the entities show
     sections: dict[str, Any] = {
         "fresh": {source.value: sources.is_fresh(source, now) for source in sources.configured()},
-        "stale": sources.is_stale(now),
-        "values": _values(sources, now),
+        "stale": view.stale,
+        "values": _values(view),
         "local": None if (local := runtime.local) is None else _local_section(local, now),
         "vrm": None if (vrm := runtime.vrm) is None else _vrm_section(vrm, sources, now),
     }
@@ -152,7 +145,7 @@ async def async_get_device_diagnostics(
     keys = [d.key for d in SENSORS if d.device is kind]
     keys += [d.key for d in BATTERY_BINARY_SENSORS if d.device is kind]
     if kind is DeviceKind.INSTALLATION:
-        configured = BatterySources(entry.runtime_data).configured()
+        configured = entry.runtime_data.battery.sources.configured()
         keys += [d.key for d in HEALTH_SENSORS if d.source is None or d.source in configured]
         keys += [d.key for d in HEALTH_BINARY_SENSORS if d.source is None or d.source in configured]
     result["device"] = {
@@ -161,4 +154,4 @@ async def async_get_device_diagnostics(
         "sw_version": device.sw_version,
         "entities": keys,
     }
-    return redact_device_diagnostics(entry, device, BatterySources(entry.runtime_data), result)
+    return redact_device_diagnostics(entry, device, entry.runtime_data.battery.sources, result)

@@ -13,13 +13,12 @@ from typing import TYPE_CHECKING, Any, Final, cast
 from homeassistant.core import callback
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.device_registry import DeviceInfo
-from homeassistant.helpers.entity import Entity, EntityDescription
+from homeassistant.helpers.entity import EntityDescription
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
 from yarl import URL
 
 from .battery import BatteryCoordinator, BatteryView
 from .const import CONF_HOST, CONF_SITE_ID, DOMAIN
-from .solark import SolarkComparison
 
 if TYPE_CHECKING:
     from homeassistant.core import HomeAssistant
@@ -190,27 +189,26 @@ class VictronEntity(CoordinatorEntity[BatteryCoordinator]):
             self.async_write_ha_state()
 
 
-class ComparisonEntity(Entity):
-    """Base of the two comparison entities: both show the one result of `SolarkComparison`."""
+class ComparisonEntity(VictronEntity):
+    """Base of the two comparison entities: both show the one comparison in the view."""
 
-    _attr_has_entity_name = True
-    _attr_should_poll = False
     # these follow every sample; the recorder keeps only the state and the stable attributes
-    _unrecorded_attributes = frozenset({"victron_soc", "solark_soc"})
+    _unrecorded_attributes = UNRECORDED | {"victron_soc", "solark_soc"}
 
-    def __init__(self, comparison: SolarkComparison, key: str, device_info: DeviceInfo) -> None:
-        """Bind the entity to its entry's comparison."""
-        self.comparison = comparison
-        self._attr_translation_key = key
-        self._attr_unique_id = f"{entry_key(comparison.entry)}_{key}"
-        self._attr_device_info = device_info
+    def __init__(
+        self, entry: VictronConfigEntry, description: EntityDescription, device_info: DeviceInfo
+    ) -> None:
+        """Bind the entity to its entry's battery view; it shows the comparison only."""
+        super().__init__(entry, description, device_info, frozenset({"comparison"}))
 
     @property
     def available(self) -> bool:
         """Unavailable, never 0, while either side cannot be compared."""
-        return self.comparison.result is not None
+        comparison = self.view.comparison
+        return comparison is not None and comparison.result is not None
 
-    async def async_added_to_hass(self) -> None:
-        """Write the state whenever the comparison is recomputed."""
-        await super().async_added_to_hass()
-        self.async_on_remove(self.comparison.async_add_listener(self.async_write_ha_state))
+    @property
+    def extra_state_attributes(self) -> dict[str, Any]:
+        """Both values and what they are compared with."""
+        comparison = self.view.comparison
+        return comparison.attributes() if comparison is not None else {}

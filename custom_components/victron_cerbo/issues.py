@@ -1,8 +1,8 @@
 """Repair issues raised from the health of the two sources.
 
-Coordinators stop notifying listeners while they keep failing, so the checks also run on a
-timer. Each issue is created once when its condition has lasted long enough and deleted as soon
-as it is over.
+The checks follow the battery view, which updates with every source update and every 30 s
+(source coordinators stop notifying listeners while they keep failing). Each issue is created
+once when its condition has lasted long enough and deleted as soon as it is over.
 """
 
 from __future__ import annotations
@@ -11,13 +11,11 @@ from datetime import datetime, timedelta
 
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import issue_registry as ir
-from homeassistant.helpers.event import async_track_time_interval
 from homeassistant.util import dt as dt_util
 
 from .const import CONF_HOST, CONF_PORT, DEFAULT_LOCAL_PORT, DOMAIN
 from .runtime import VictronConfigEntry
 
-CHECK_EVERY = timedelta(minutes=1)
 LOCAL_UNREACHABLE_AFTER = timedelta(minutes=30)
 VRM_SILENT_AFTER = timedelta(hours=1)
 MONITOR_MISSING_AFTER = timedelta(minutes=10)
@@ -34,20 +32,16 @@ def issue_id(entry: VictronConfigEntry, kind: str) -> str:
 
 @callback
 def async_setup_issue_checks(hass: HomeAssistant, entry: VictronConfigEntry) -> None:
-    """Check now, after every coordinator update and every minute, until the entry unloads."""
+    """Check now and on every update of the battery view, until the entry unloads."""
     started = dt_util.utcnow()
 
     @callback
-    def check(_now: datetime | None = None) -> None:
+    def check() -> None:
         _check_local(hass, entry, started)
         _check_monitor(hass, entry)
         _check_vrm(hass, entry)
 
-    runtime = entry.runtime_data
-    for coordinator in (runtime.local, runtime.vrm):
-        if coordinator is not None:
-            entry.async_on_unload(coordinator.async_add_listener(check))
-    entry.async_on_unload(async_track_time_interval(hass, check, CHECK_EVERY))
+    entry.async_on_unload(entry.runtime_data.battery.async_add_listener(check))
     check()
 
 

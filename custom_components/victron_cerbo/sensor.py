@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from homeassistant.components.sensor import (
     SensorDeviceClass,
@@ -284,6 +284,15 @@ HEALTH_SENSORS: tuple[VictronHealthSensorEntityDescription, ...] = (
 )
 
 
+SOC_DIFFERENCE_DESCRIPTION: Final = SensorEntityDescription(
+    key=SOC_DIFFERENCE,
+    translation_key=SOC_DIFFERENCE,
+    native_unit_of_measurement=PERCENTAGE,
+    state_class=SensorStateClass.MEASUREMENT,
+    suggested_display_precision=1,
+)
+
+
 def _health_applies(
     description: VictronHealthSensorEntityDescription, sources: BatterySources
 ) -> bool:
@@ -297,7 +306,7 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add the sensors that the entry's configured sources can feed."""
-    sources = BatterySources(entry.runtime_data)
+    sources = entry.runtime_data.battery.sources
     if not sources.configured():
         return
     devices = EntryDevices(hass, entry)
@@ -313,8 +322,8 @@ async def async_setup_entry(
         for description in HEALTH_SENSORS
         if _health_applies(description, sources)
     )
-    if (comparison := entry.runtime_data.comparison) is not None:
-        entities.append(SocDifferenceSensor(comparison, SOC_DIFFERENCE, devices.battery))
+    if entry.runtime_data.comparison is not None:
+        entities.append(SocDifferenceSensor(entry, SOC_DIFFERENCE_DESCRIPTION, devices.battery))
     async_add_entities(entities)
 
 
@@ -361,17 +370,9 @@ class VictronHealthSensor(VictronEntity, SensorEntity):
 class SocDifferenceSensor(ComparisonEntity, SensorEntity):
     """Victron minus Sol-Ark state of charge, in percentage points."""
 
-    _attr_native_unit_of_measurement = PERCENTAGE
-    _attr_state_class = SensorStateClass.MEASUREMENT
-    _attr_suggested_display_precision = 1
-
     @property
     def native_value(self) -> float | None:
         """The signed difference."""
-        result = self.comparison.result
+        comparison = self.view.comparison
+        result = comparison.result if comparison is not None else None
         return result.difference if result else None
-
-    @property
-    def extra_state_attributes(self) -> dict[str, Any]:
-        """Both values and what they are compared with."""
-        return self.comparison.attributes()

@@ -1,14 +1,14 @@
 """The Victron vs Sol-Ark state-of-charge comparison inside Home Assistant.
 
-`comparison.py` holds the rule; this module feeds it: the inverter entity's state changes, the
-Victron state of charge from whichever source serves it, and a timer so the dwell time can pass
-without new samples. Both comparison entities read the one result kept here.
+`comparison.py` holds the rule; this module feeds it the inverter entity's state changes. The
+battery view (`battery.py`) compares on each of its updates, with the Victron state of charge
+it serves, so the dwell time passes with its 30 s recheck; both comparison entities read the one
+result in the view.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -29,7 +29,6 @@ from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.event import async_track_state_change_event
 from homeassistant.util import dt as dt_util
 
-from .battery import BatteryCoordinator
 from .comparison import ComparisonResult, SocComparator, parse_soc
 from .const import (
     CONF_SOLARK_DWELL,
@@ -117,28 +116,43 @@ class ComparisonSettings:
         )
 
 
+@dataclass(frozen=True, kw_only=True)
+class ComparisonView:
+    """The comparison as the battery view holds it: the result (None: cannot compare now)."""
+
+    result: ComparisonResult | None
+    entity_id: str
+    threshold: float
+
+    def attributes(self) -> dict[str, Any]:
+        """What both comparison entities show besides their state."""
+        result = self.result
+        return {
+            "victron_soc": result.victron_soc if result else None,
+            "solark_soc": result.other_soc if result else None,
+            "solark_entity": self.entity_id,
+            "threshold": self.threshold,
+        }
+
+
 class SolarkComparison:
-    """Keeps the comparison result of one entry up to date."""
+    """Feeds the inverter's state of charge to the comparison rule of one entry.
+
+    The battery view asks it for the result on every update (`compare`), so both comparison
+    entities read the one result in the view; an inverter state change asks for a new view.
+    """
 
     def __init__(
-        self,
-        hass: HomeAssistant,
-        entry: ConfigEntry,
-        settings: ComparisonSettings,
-        battery: BatteryCoordinator,
+        self, hass: HomeAssistant, entry: ConfigEntry, settings: ComparisonSettings
     ) -> None:
         """Nothing runs until `async_start`."""
         self.hass = hass
         self.entry = entry
         self.settings = settings
         self.comparator = SocComparator(threshold=settings.threshold, dwell=settings.dwell)
-        self.battery = battery
-        self.sources = battery.sources
-        self.result: ComparisonResult | None = None
         self.other_status = OtherStatus.MISSING
         self.other_state: str | None = None
         self.unusable_since: datetime | None = None
-        self._listeners: list[CALLBACK_TYPE] = []
 
     @property
     def issue_id(self) -> str:
@@ -146,38 +160,18 @@ class SolarkComparison:
         return f"{ISSUE_SOLARK_UNUSABLE}_{self.entry.entry_id}"
 
     @callback
-    def async_start(self) -> None:
-        """Follow the inverter entity and the battery view until the entry unloads.
+    def async_start(self, inverter_changed: CALLBACK_TYPE) -> None:
+        """Follow the inverter entity until the entry unloads; call back on each change."""
 
-        The view updates with every source update and every 30 s, so the dwell time can pass
-        without new samples and without a timer of its own.
-        """
-        entry = self.entry
-        entry.async_on_unload(
-            async_track_state_change_event(
-                self.hass, [self.settings.entity_id], self._async_inverter_changed
-            )
+        @callback
+        def _changed(event: Event[EventStateChangedData]) -> None:
+            self._take_inverter_state(event.data["new_state"], dt_util.utcnow())
+            inverter_changed()
+
+        self.entry.async_on_unload(
+            async_track_state_change_event(self.hass, [self.settings.entity_id], _changed)
         )
-        entry.async_on_unload(self.battery.async_add_listener(self._async_victron_updated))
-        now = dt_util.utcnow()
-        self._take_inverter_state(self.hass.states.get(self.settings.entity_id), now)
-        self._recompute(now)
-
-    @callback
-    def async_add_listener(self, update: CALLBACK_TYPE) -> Callable[[], None]:
-        """Call `update` whenever the result may have changed."""
-        self._listeners.append(update)
-        return lambda: self._listeners.remove(update)
-
-    @callback
-    def _async_inverter_changed(self, event: Event[EventStateChangedData]) -> None:
-        now = dt_util.utcnow()
-        self._take_inverter_state(event.data["new_state"], now)
-        self._recompute(now)
-
-    @callback
-    def _async_victron_updated(self) -> None:
-        self._recompute(dt_util.utcnow())
+        self._take_inverter_state(self.hass.states.get(self.settings.entity_id), dt_util.utcnow())
 
     def _take_inverter_state(self, state: State | None, now: datetime) -> None:
         """Record the inverter's value; anything but a state of charge breaks the history."""
@@ -202,16 +196,15 @@ class SolarkComparison:
                 self.unusable_since = now
         self.other_status = status
 
-    def _recompute(self, now: datetime) -> None:
-        """Compare, raise or clear the repair issue, and tell the entities."""
-        victron = self.sources.value("soc", now)
-        if self.other_status is OtherStatus.OK and victron is not None:
-            self.result = self.comparator.compare(victron.value, victron.sampled_at, now)
-        else:
-            self.result = None
+    def compare(self, soc: float | None, sampled_at: datetime, now: datetime) -> ComparisonView:
+        """Compare the Victron state of charge served now; raise or clear the repair issue."""
+        result = None
+        if self.other_status is OtherStatus.OK and soc is not None:
+            result = self.comparator.compare(soc, sampled_at, now)
         self._update_issue(now)
-        for update in list(self._listeners):
-            update()
+        return ComparisonView(
+            result=result, entity_id=self.settings.entity_id, threshold=self.settings.threshold
+        )
 
     def _update_issue(self, now: datetime) -> None:
         since = self.unusable_since
@@ -233,16 +226,6 @@ class SolarkComparison:
             },
             data={"entry_id": self.entry.entry_id},
         )
-
-    def attributes(self) -> dict[str, Any]:
-        """What both comparison entities show besides their state."""
-        result = self.result
-        return {
-            "victron_soc": result.victron_soc if result else None,
-            "solark_soc": result.other_soc if result else None,
-            "solark_entity": self.settings.entity_id,
-            "threshold": self.settings.threshold,
-        }
 
 
 @callback
