@@ -34,8 +34,8 @@ from custom_components.victron_cerbo.const import (
 from custom_components.victron_cerbo.coordinator import (
     FAILURES_BEFORE_UNAVAILABLE,
     LocalCoordinator,
-    fast_interval,
 )
+from custom_components.victron_cerbo.options import fast_interval
 from tests.cerbo_helpers import (
     HOST,
     NOT_FOUND_404,

@@ -42,9 +42,9 @@ from custom_components.victron_cerbo.coordinator import (
     VrmCoordinator,
     VrmData,
     VrmHealth,
-    budget_thresholds,
     entry_request_budget,
 )
+from custom_components.victron_cerbo.options import budget_thresholds
 
 from .vrm_helpers import (
     BATTERY_URL,

@@ -26,9 +26,9 @@ from .dashboard import async_register_dashboard
 from .entity import async_register_installation_device
 from .issues import async_delete_issues, async_setup_issue_checks
 from .limits import migrate_limit_options
+from .options import EntryOptions
 from .runtime import VictronConfigEntry, VictronRuntimeData
 from .solark import (
-    ComparisonSettings,
     SolarkComparison,
     async_delete_comparison_issue,
     async_remove_comparison_entities,
@@ -40,24 +40,25 @@ PLATFORMS: list[Platform] = [Platform.BINARY_SENSOR, Platform.SENSOR]
 async def async_setup_entry(hass: HomeAssistant, entry: VictronConfigEntry) -> bool:
     """Set up Victron Cerbo GX from a config entry."""
     session = async_get_clientsession(hass)
+    options = EntryOptions.from_entry(entry)
     local: LocalCoordinator | None = None
     vrm: VrmCoordinator | None = None
     if CONF_HOST in entry.data:
         cerbo = CerboClient(
             session, entry.data[CONF_HOST], entry.data.get(CONF_PORT, DEFAULT_LOCAL_PORT)
         )
-        local = LocalCoordinator(hass, entry, cerbo)
+        local = LocalCoordinator(hass, entry, cerbo, options=options)
     if CONF_VRM_TOKEN in entry.data:
         client = VrmClient(
             session,
             entry.data[CONF_VRM_TOKEN],
             base_url=entry.data.get(CONF_VRM_API_URL, DEFAULT_VRM_API_URL),
         )
-        vrm = VrmCoordinator(hass, entry, client)
+        vrm = VrmCoordinator(hass, entry, client, options=options)
 
     await _async_first_refresh(local, vrm)
-    battery = BatteryCoordinator(hass, entry, local, vrm)
-    entry.runtime_data = VictronRuntimeData(local=local, vrm=vrm, battery=battery)
+    battery = BatteryCoordinator(hass, entry, local, vrm, options=options)
+    entry.runtime_data = VictronRuntimeData(options=options, local=local, vrm=vrm, battery=battery)
     battery.async_start()  # the first view, then one per source update and every 30 s
     if local is not None or vrm is not None:
         # Battery devices link to it by device id (via_device_id), so it must exist first.
@@ -105,7 +106,7 @@ async def _async_first_refresh(local: LocalCoordinator | None, vrm: VrmCoordinat
 
 def _async_start_comparison(hass: HomeAssistant, entry: VictronConfigEntry) -> None:
     """Compare with the inverter's SOC when the user chose its entity."""
-    settings = ComparisonSettings.from_entry(entry)
+    settings = entry.runtime_data.options.comparison
     if settings is None:
         async_delete_comparison_issue(hass, entry)
         async_remove_comparison_entities(hass, entry)

@@ -21,7 +21,8 @@ from homeassistant.util import dt as dt_util
 
 from .const import DOMAIN, LOGGER
 from .coordinator import LocalCoordinator, VrmCoordinator
-from .limits import BATTERY_LIMITS, Limits, Thresholds
+from .limits import BATTERY_LIMITS, Limits
+from .options import EntryOptions
 from .sources import VALUES, BatterySources, Reading, Source
 
 RECHECK_INTERVAL: Final = timedelta(seconds=30)
@@ -123,6 +124,8 @@ class BatteryCoordinator(DataUpdateCoordinator[BatteryView]):
         entry: ConfigEntry,
         local: LocalCoordinator | None,
         vrm: VrmCoordinator | None,
+        *,
+        options: EntryOptions | None = None,
     ) -> None:
         """Merge these sources; nothing is read here, only what the sources hold."""
         super().__init__(
@@ -137,7 +140,7 @@ class BatteryCoordinator(DataUpdateCoordinator[BatteryView]):
         self.local = local
         self.vrm = vrm
         self.sources = BatterySources(self)
-        self.thresholds = Thresholds.from_options(entry.options)
+        self.thresholds = (options or EntryOptions.from_entry(entry)).thresholds
 
     @callback
     def async_start(self) -> None:

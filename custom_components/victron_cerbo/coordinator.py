@@ -56,27 +56,17 @@ from .api.vrm import (
 )
 from .const import (
     CONF_BATTERY_INSTANCE,
-    CONF_BUDGET_LIMIT,
-    CONF_BUDGET_WARNING,
-    CONF_FOLLOW_SYSTEM_BATTERY,
-    CONF_LOCAL_FAST_INTERVAL,
     CONF_PORTAL_ID,
     CONF_SITE_ID,
-    CONF_VRM_POLL_INTERVAL,
     CONF_VRM_USER_ID,
-    DEFAULT_BUDGET_LIMIT,
-    DEFAULT_BUDGET_WARNING,
-    DEFAULT_LOCAL_FAST_INTERVAL,
-    DEFAULT_VRM_POLL_INTERVAL,
     DOMAIN,
     LOGGER,
-    MIN_VRM_POLL_INTERVAL,
 )
-from .limits import option_number
 from .models import LocalData, RollingCount, VrmData
+from .options import EntryOptions
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Callable
 
     from homeassistant.core import HomeAssistant
 
@@ -164,20 +154,11 @@ class VrmHealth:
         }
 
 
-def _option_int(options: Mapping[str, Any], key: str, default: int) -> int:
-    """Number selectors store floats; anything unusable falls back to the default."""
-    return int(option_number(options.get(key), default))
-
-
-def budget_thresholds(options: Mapping[str, Any]) -> tuple[int, int]:
-    """(warning, limit) from the entry options, made consistent."""
-    limit = max(1, _option_int(options, CONF_BUDGET_LIMIT, DEFAULT_BUDGET_LIMIT))
-    warning = min(limit, max(0, _option_int(options, CONF_BUDGET_WARNING, DEFAULT_BUDGET_WARNING)))
-    return warning, limit
-
-
 def entry_request_budget(
-    hass: HomeAssistant, entry: ConfigEntry, fallback: RequestBudget | None = None
+    hass: HomeAssistant,
+    entry: ConfigEntry,
+    fallback: RequestBudget | None = None,
+    options: EntryOptions | None = None,
 ) -> RequestBudget:
     """The entry's request budget, shared by every client built for it across reloads.
 
@@ -188,8 +169,8 @@ def entry_request_budget(
     budget = budgets.get(entry.entry_id)
     if budget is None:
         budget = budgets[entry.entry_id] = fallback or RequestBudget()
-    warning, limit = budget_thresholds(entry.options)
-    budget.configure(warning=warning, limit=limit)
+    options = options or EntryOptions.from_entry(entry)
+    budget.configure(warning=options.budget_warning, limit=options.budget_limit)
     return budget
 
 
@@ -198,12 +179,17 @@ class VrmCoordinator(DataUpdateCoordinator[VrmData]):
 
     config_entry: ConfigEntry
 
-    def __init__(self, hass: HomeAssistant, entry: ConfigEntry, client: VrmClient) -> None:
-        """Read the site, battery instance and options from the entry."""
-        interval = max(
-            MIN_VRM_POLL_INTERVAL,
-            _option_int(entry.options, CONF_VRM_POLL_INTERVAL, DEFAULT_VRM_POLL_INTERVAL),
-        )
+    def __init__(
+        self,
+        hass: HomeAssistant,
+        entry: ConfigEntry,
+        client: VrmClient,
+        *,
+        options: EntryOptions | None = None,
+    ) -> None:
+        """Read the site and battery instance from the entry; `options` as read at setup."""
+        options = options or EntryOptions.from_entry(entry)
+        interval = options.vrm_poll_interval
         super().__init__(
             hass,
             LOGGER,
@@ -220,7 +206,7 @@ class VrmCoordinator(DataUpdateCoordinator[VrmData]):
         user_id = entry.data.get(CONF_VRM_USER_ID)
         self.user_id: int | None = None if user_id is None else int(user_id)
         # Keep counting across reloads: adopt the entry's budget into this client.
-        client.budget = entry_request_budget(hass, entry, client.budget)
+        client.budget = entry_request_budget(hass, entry, client.budget, options)
         self.budget = client.budget
         self.health = VrmHealth()  # the budget itself tells its own state
         self.overview: VrmSystemOverview | None = None
@@ -392,14 +378,6 @@ class VrmCoordinator(DataUpdateCoordinator[VrmData]):
 # --- local ----------------------------------------------------------------------------------
 
 FAILURES_BEFORE_UNAVAILABLE: Final = 3
-MIN_FAST_INTERVAL: Final = 5  # seconds; the server is single-threaded
-MAX_FAST_INTERVAL: Final = 3600
-
-
-def fast_interval(options: Mapping[str, Any]) -> int:
-    """The fast-tier interval from the entry options, clamped to a sane range."""
-    seconds = _option_int(options, CONF_LOCAL_FAST_INTERVAL, DEFAULT_LOCAL_FAST_INTERVAL)
-    return min(max(seconds, MIN_FAST_INTERVAL), MAX_FAST_INTERVAL)
 
 
 def _setup_error(err: CerboError, host: str) -> UpdateFailed:
@@ -429,9 +407,11 @@ class LocalCoordinator(DataUpdateCoordinator[LocalData]):
         client: CerboClient,
         *,
         clock: Callable[[], float] | None = None,
+        options: EntryOptions | None = None,
     ) -> None:
-        """Set the cadence from the entry options; nothing is read before the first refresh."""
-        interval = fast_interval(entry.options)
+        """Set the cadence from the options read at setup; nothing is read before a refresh."""
+        options = options or EntryOptions.from_entry(entry)
+        interval = options.local_fast_interval
         super().__init__(
             hass,
             LOGGER,
@@ -447,7 +427,7 @@ class LocalCoordinator(DataUpdateCoordinator[LocalData]):
             fast_interval=interval,
             clock=clock,
             expected_portal_id=portal_id if isinstance(portal_id, str) else None,
-            follow_system_battery=bool(entry.options.get(CONF_FOLLOW_SYSTEM_BATTERY, False)),
+            follow_system_battery=options.follow_system_battery,
         )
         # For the health entities and diagnostics.
         self.readings = RollingCount()

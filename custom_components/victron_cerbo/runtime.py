@@ -8,13 +8,15 @@ from homeassistant.config_entries import ConfigEntry
 
 from .battery import BatteryCoordinator
 from .coordinator import LocalCoordinator, VrmCoordinator
+from .options import EntryOptions
 from .solark import SolarkComparison
 
 
 @dataclass(kw_only=True)
 class VictronRuntimeData:
-    """The entry's sources (None when not configured) and its merged battery view."""
+    """The options as read at setup, the sources (None when not configured), the merged view."""
 
+    options: EntryOptions
     local: LocalCoordinator | None = None
     vrm: VrmCoordinator | None = None
     battery: BatteryCoordinator
