@@ -21,11 +21,11 @@ from .const import (
     DEFAULT_VRM_API_URL,
     LOGGER,
 )
-from .coordinator import DATA_VRM_BUDGETS, LocalCoordinator, VrmCoordinator
 from .dashboard import async_register_dashboard
 from .entity import async_register_installation_device
 from .issues import async_delete_issues, async_setup_issue_checks
 from .limits import migrate_limit_options
+from .local_coordinator import LocalCoordinator
 from .options import EntryOptions
 from .runtime import VictronConfigEntry, VictronRuntimeData
 from .solark import (
@@ -33,6 +33,7 @@ from .solark import (
     async_delete_comparison_issue,
     async_remove_comparison_entities,
 )
+from .vrm_coordinator import DATA_VRM_BUDGETS, VrmCoordinator
 
 PLATFORMS: list[Platform] = [Platform.BINARY_SENSOR, Platform.SENSOR]
 

@@ -20,10 +20,11 @@ from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
 from homeassistant.util import dt as dt_util
 
 from .const import DOMAIN, LOGGER
-from .coordinator import LocalCoordinator, VrmCoordinator
 from .limits import BATTERY_LIMITS, Limits
+from .local_coordinator import LocalCoordinator
 from .options import EntryOptions
 from .sources import VALUES, BatterySources, Reading, Source
+from .vrm_coordinator import VrmCoordinator
 
 RECHECK_INTERVAL: Final = timedelta(seconds=30)
 

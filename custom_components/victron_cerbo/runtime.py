@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from homeassistant.config_entries import ConfigEntry
 
 from .battery import BatteryCoordinator
-from .coordinator import LocalCoordinator, VrmCoordinator
+from .local_coordinator import LocalCoordinator
 from .options import EntryOptions
 from .solark import SolarkComparison
+from .vrm_coordinator import VrmCoordinator
 
 
 @dataclass(kw_only=True)
