@@ -58,11 +58,11 @@ from custom_components.victron_cerbo.const import (  # noqa: E402
     CONF_VRM_TOKEN,
     DOMAIN,
 )
-from custom_components.victron_cerbo.coordinator import DATA_VRM_BUDGETS  # noqa: E402
 from custom_components.victron_cerbo.diagnostics import (  # noqa: E402
     async_get_config_entry_diagnostics,
 )
 from custom_components.victron_cerbo.entity import UNRECORDED  # noqa: E402
+from custom_components.victron_cerbo.vrm_coordinator import DATA_VRM_BUDGETS  # noqa: E402
 
 CERBO = ROOT / "tests" / "fixtures" / "cerbo"
 VRM = ROOT / "tests" / "fixtures" / "vrm"

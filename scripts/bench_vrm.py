@@ -54,7 +54,7 @@ from custom_components.victron_cerbo.const import (  # noqa: E402
     CONF_VRM_TOKEN,
     DOMAIN,
 )
-from custom_components.victron_cerbo.coordinator import VrmCoordinator  # noqa: E402
+from custom_components.victron_cerbo.vrm_coordinator import VrmCoordinator  # noqa: E402
 
 FIXTURES = ROOT / "tests" / "fixtures" / "vrm"
 SUMMARY = json.loads((FIXTURES / "battery_summary.json").read_text(encoding="utf-8"))

@@ -61,11 +61,8 @@ from custom_components.victron_cerbo.const import (
     DOMAIN,
     ENV_DEV_VRM_API_URL,
 )
-from custom_components.victron_cerbo.coordinator import (
-    DATA_VRM_BUDGETS,
-    LocalCoordinator,
-    VrmCoordinator,
-)
+from custom_components.victron_cerbo.local_coordinator import LocalCoordinator
+from custom_components.victron_cerbo.vrm_coordinator import DATA_VRM_BUDGETS, VrmCoordinator
 from dev import develop
 from dev.simulator import (
     BATTERY,

@@ -23,7 +23,7 @@ from custom_components.victron_cerbo.const import (
     CONF_VRM_TOKEN,
     DOMAIN,
 )
-from custom_components.victron_cerbo.coordinator import DATA_VRM_BUDGETS
+from custom_components.victron_cerbo.vrm_coordinator import DATA_VRM_BUDGETS
 from tests.cerbo_helpers import HOST, PORT, PORTAL_ID, SYSTEM, FakeCerbo, root_of
 from tests.entity_helpers import LOCAL_DATA, break_cerbo
 from tests.vrm_helpers import BATTERY_URL, INSTANCE, OVERVIEW_URL, SITE_ID, TOKEN, vrm_json

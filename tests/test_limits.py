@@ -33,7 +33,6 @@ from custom_components.victron_cerbo.const import (
     CONF_VOLTAGE_MIN,
     DOMAIN,
 )
-from custom_components.victron_cerbo.coordinator import DATA_VRM_BUDGETS
 from custom_components.victron_cerbo.limits import (
     BatteryLimits,
     Limit,
@@ -42,6 +41,7 @@ from custom_components.victron_cerbo.limits import (
     Thresholds,
     migrate_limit_options,
 )
+from custom_components.victron_cerbo.vrm_coordinator import DATA_VRM_BUDGETS
 from dev import develop
 from dev.simulator import (
     PROFILES,

@@ -30,12 +30,10 @@ from custom_components.victron_cerbo.const import (
     CONF_PORT,
     CONF_PORTAL_ID,
     DOMAIN,
-)
-from custom_components.victron_cerbo.coordinator import (
     FAILURES_BEFORE_UNAVAILABLE,
-    LocalCoordinator,
-    fast_interval,
 )
+from custom_components.victron_cerbo.local_coordinator import LocalCoordinator
+from custom_components.victron_cerbo.options import fast_interval
 from tests.cerbo_helpers import (
     HOST,
     NOT_FOUND_404,

@@ -37,12 +37,12 @@ from custom_components.victron_cerbo.const import (
     CONF_VRM_USER_ID,
     DOMAIN,
 )
-from custom_components.victron_cerbo.coordinator import (
+from custom_components.victron_cerbo.options import budget_thresholds
+from custom_components.victron_cerbo.vrm_coordinator import (
     DATA_VRM_BUDGETS,
     VrmCoordinator,
     VrmData,
     VrmHealth,
-    budget_thresholds,
     entry_request_budget,
 )
 

@@ -35,7 +35,7 @@ from custom_components.victron_cerbo.const import (
     CONF_VRM_TOKEN,
     DOMAIN,
 )
-from custom_components.victron_cerbo.coordinator import DATA_VRM_BUDGETS, VrmCoordinator
+from custom_components.victron_cerbo.vrm_coordinator import DATA_VRM_BUDGETS, VrmCoordinator
 from dev.simulator import (
     BATTERY,
     BATTERY_INSTANCE,

@@ -21,18 +21,19 @@ from .const import (
     DEFAULT_VRM_API_URL,
     LOGGER,
 )
-from .coordinator import DATA_VRM_BUDGETS, LocalCoordinator, VrmCoordinator
 from .dashboard import async_register_dashboard
 from .entity import async_register_installation_device
 from .issues import async_delete_issues, async_setup_issue_checks
 from .limits import migrate_limit_options
+from .local_coordinator import LocalCoordinator
+from .options import EntryOptions
 from .runtime import VictronConfigEntry, VictronRuntimeData
 from .solark import (
-    ComparisonSettings,
     SolarkComparison,
     async_delete_comparison_issue,
     async_remove_comparison_entities,
 )
+from .vrm_coordinator import DATA_VRM_BUDGETS, VrmCoordinator
 
 PLATFORMS: list[Platform] = [Platform.BINARY_SENSOR, Platform.SENSOR]
 
@@ -40,26 +41,27 @@ PLATFORMS: list[Platform] = [Platform.BINARY_SENSOR, Platform.SENSOR]
 async def async_setup_entry(hass: HomeAssistant, entry: VictronConfigEntry) -> bool:
     """Set up Victron Cerbo GX from a config entry."""
     session = async_get_clientsession(hass)
+    options = EntryOptions.from_entry(entry)
     local: LocalCoordinator | None = None
     vrm: VrmCoordinator | None = None
     if CONF_HOST in entry.data:
         cerbo = CerboClient(
             session, entry.data[CONF_HOST], entry.data.get(CONF_PORT, DEFAULT_LOCAL_PORT)
         )
-        local = LocalCoordinator(hass, entry, cerbo)
+        local = LocalCoordinator(hass, entry, cerbo, options=options)
     if CONF_VRM_TOKEN in entry.data:
         client = VrmClient(
             session,
             entry.data[CONF_VRM_TOKEN],
             base_url=entry.data.get(CONF_VRM_API_URL, DEFAULT_VRM_API_URL),
         )
-        vrm = VrmCoordinator(hass, entry, client)
+        vrm = VrmCoordinator(hass, entry, client, options=options)
 
     await _async_first_refresh(local, vrm)
-    comparison = _comparison(hass, entry)
-    battery = BatteryCoordinator(hass, entry, local, vrm, comparison)
+    comparison = _comparison(hass, entry, options)
+    battery = BatteryCoordinator(hass, entry, local, vrm, comparison, options=options)
     entry.runtime_data = VictronRuntimeData(
-        local=local, vrm=vrm, battery=battery, comparison=comparison
+        options=options, local=local, vrm=vrm, battery=battery, comparison=comparison
     )
     # the first view, then one per source update, inverter change and every 30 s
     battery.async_start()
@@ -106,9 +108,11 @@ async def _async_first_refresh(local: LocalCoordinator | None, vrm: VrmCoordinat
         LOGGER.info("Starting with one source unavailable: %s", failure)
 
 
-def _comparison(hass: HomeAssistant, entry: VictronConfigEntry) -> SolarkComparison | None:
+def _comparison(
+    hass: HomeAssistant, entry: VictronConfigEntry, options: EntryOptions
+) -> SolarkComparison | None:
     """Compare with the inverter's SOC when the user chose its entity; else clear what was."""
-    settings = ComparisonSettings.from_entry(entry)
+    settings = options.comparison
     if settings is None:
         async_delete_comparison_issue(hass, entry)
         async_remove_comparison_entities(hass, entry)

@@ -20,11 +20,13 @@ from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
 from homeassistant.util import dt as dt_util
 
 from .const import DOMAIN, LOGGER
-from .coordinator import LocalCoordinator, VrmCoordinator
-from .limits import BATTERY_LIMITS, Limits, Thresholds
+from .limits import BATTERY_LIMITS, Limits
+from .local_coordinator import LocalCoordinator
+from .options import EntryOptions
 from .problems import PROBLEMS, Verdict, judge
 from .solark import ComparisonView, SolarkComparison
 from .sources import VALUES, BatterySources, Reading, Source
+from .vrm_coordinator import VrmCoordinator
 
 RECHECK_INTERVAL: Final = timedelta(seconds=30)
 
@@ -137,6 +139,8 @@ class BatteryCoordinator(DataUpdateCoordinator[BatteryView]):
         local: LocalCoordinator | None,
         vrm: VrmCoordinator | None,
         comparison: SolarkComparison | None = None,
+        *,
+        options: EntryOptions | None = None,
     ) -> None:
         """Merge these sources; nothing is read here, only what the sources hold."""
         super().__init__(
@@ -152,7 +156,7 @@ class BatteryCoordinator(DataUpdateCoordinator[BatteryView]):
         self.vrm = vrm
         self.sources = BatterySources(self)
         self.comparison = comparison
-        self.thresholds = Thresholds.from_options(entry.options)
+        self.thresholds = (options or EntryOptions.from_entry(entry)).thresholds
 
     @callback
     def async_start(self) -> None:

@@ -21,6 +21,10 @@ CONF_PORTAL_ID: Final = "portal_id"  # VRM identifier == the Cerbo's system /Ser
 
 DEFAULT_LOCAL_PORT: Final = 8088
 
+# Either source keeps serving its last data through two failed polls in a row; the third makes
+# its entities unavailable.
+FAILURES_BEFORE_UNAVAILABLE: Final = 3
+
 # Not asked in the UI: lets scripts/develop and the end-to-end tests point VRM at the simulator.
 CONF_VRM_API_URL: Final = "vrm_api_url"
 DEFAULT_VRM_API_URL: Final = "https://vrmapi.victronenergy.com/v2"

@@ -27,8 +27,9 @@ if TYPE_CHECKING:
     from homeassistant.core import HomeAssistant
     from homeassistant.helpers.device_registry import DeviceEntry
 
-    from .coordinator import LocalCoordinator, VrmCoordinator
+    from .local_coordinator import LocalCoordinator
     from .runtime import VictronConfigEntry
+    from .vrm_coordinator import VrmCoordinator
 
 
 def plain(value: Any) -> Any:  # noqa: PLR0911 (one return per type)

@@ -25,9 +25,10 @@ from .const import CONF_HOST, CONF_PORTAL_ID, CONF_SITE_ID, CONF_VRM_TOKEN
 if TYPE_CHECKING:
     from homeassistant.helpers.device_registry import DeviceEntry
 
-    from .coordinator import LocalCoordinator, VrmCoordinator
+    from .local_coordinator import LocalCoordinator
     from .runtime import VictronConfigEntry
     from .sources import BatterySources
+    from .vrm_coordinator import VrmCoordinator
 
 __all__ = [
     "REDACTED",

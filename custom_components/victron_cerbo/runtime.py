@@ -7,14 +7,17 @@ from dataclasses import dataclass
 from homeassistant.config_entries import ConfigEntry
 
 from .battery import BatteryCoordinator
-from .coordinator import LocalCoordinator, VrmCoordinator
+from .local_coordinator import LocalCoordinator
+from .options import EntryOptions
 from .solark import SolarkComparison
+from .vrm_coordinator import VrmCoordinator
 
 
 @dataclass(kw_only=True)
 class VictronRuntimeData:
-    """The entry's sources (None when not configured) and its merged battery view."""
+    """The options as read at setup, the sources (None when not configured), the merged view."""
 
+    options: EntryOptions
     local: LocalCoordinator | None = None
     vrm: VrmCoordinator | None = None
     battery: BatteryCoordinator

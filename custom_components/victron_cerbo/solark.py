@@ -30,14 +30,8 @@ from homeassistant.helpers.event import async_track_state_change_event
 from homeassistant.util import dt as dt_util
 
 from .comparison import ComparisonResult, SocComparator, parse_soc
-from .const import (
-    CONF_SOLARK_DWELL,
-    CONF_SOLARK_ENTITY,
-    CONF_SOLARK_THRESHOLD,
-    DEFAULT_SOLARK_DWELL,
-    DEFAULT_SOLARK_THRESHOLD,
-    DOMAIN,
-)
+from .const import DOMAIN
+from .options import ComparisonSettings
 
 # How long the inverter entity may be unusable before a repair issue says so. Long enough for
 # the inverter's integration to start after ours, or to ride out a short outage.
@@ -93,27 +87,6 @@ def async_suggest_solark_entity(hass: HomeAssistant) -> str | None:
         if best is None or (rank, state.entity_id) < best:
             best = (rank, state.entity_id)
     return best[1] if best else None
-
-
-@dataclass(frozen=True, kw_only=True)
-class ComparisonSettings:
-    """The comparison options of an entry."""
-
-    entity_id: str
-    threshold: float
-    dwell: timedelta
-
-    @classmethod
-    def from_entry(cls, entry: ConfigEntry) -> ComparisonSettings | None:
-        """None when no inverter entity is configured."""
-        options = entry.options
-        if not (entity_id := options.get(CONF_SOLARK_ENTITY)):
-            return None
-        return cls(
-            entity_id=entity_id,
-            threshold=float(options.get(CONF_SOLARK_THRESHOLD, DEFAULT_SOLARK_THRESHOLD)),
-            dwell=timedelta(seconds=float(options.get(CONF_SOLARK_DWELL, DEFAULT_SOLARK_DWELL))),
-        )
 
 
 @dataclass(frozen=True, kw_only=True)

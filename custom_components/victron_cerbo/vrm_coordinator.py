@@ -1,20 +1,9 @@
-"""The two coordinators of a config entry and the runtime data that holds them.
+"""The VRM (cloud) coordinator of a config entry, with the health of its polls.
 
-Each source has its own coordinator, so one failing never marks the other's entities
-unavailable.
-
-VRM (cloud): one request per poll (the monitor's BatterySummary, or for a site without a monitor
-the installations list with the GX's system battery), discovery at most hourly. At the 180 s
+One request per poll (the monitor's BatterySummary, or for a site without a monitor the
+installations list with the GX's system battery), discovery at most hourly. At the 180 s
 default that is 20 requests an hour plus one system-overview. A failed poll keeps the last data
 until the third failure in a row; `health` records every attempt for the health entities.
-
-Local (the Cerbo GX's DBus HTTP API) on a tiered cadence: every fast interval (10 s by default)
-one tick reads the `system` root and the active battery root; at most one slower root rides
-along (inverter about every 30 s; platform, temperature sensors and a separate BMS about every
-60 s), and every 5 minutes the services are discovered again. The tiers live in `CerboPoller`;
-this module adds Home Assistant's side: typed data, translated errors and availability. A failed
-tick keeps the last good data; only the third failure in a row makes the entities unavailable,
-which Home Assistant logs once, and once again when data is back.
 """
 
 from __future__ import annotations
@@ -30,16 +19,6 @@ from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, Upda
 from homeassistant.util import dt as dt_util
 from homeassistant.util.hass_dict import HassKey
 
-from .api.cerbo import (
-    CerboClient,
-    CerboConnectionError,
-    CerboDiscovery,
-    CerboError,
-    CerboHealth,
-    CerboMonitor,
-    CerboPoller,
-    CerboServerInfo,
-)
 from .api.vrm import (
     DEFAULT_RATE_LIMIT_HOLD,
     RequestBudget,
@@ -56,32 +35,18 @@ from .api.vrm import (
 )
 from .const import (
     CONF_BATTERY_INSTANCE,
-    CONF_BUDGET_LIMIT,
-    CONF_BUDGET_WARNING,
-    CONF_FOLLOW_SYSTEM_BATTERY,
-    CONF_LOCAL_FAST_INTERVAL,
-    CONF_PORTAL_ID,
     CONF_SITE_ID,
-    CONF_VRM_POLL_INTERVAL,
     CONF_VRM_USER_ID,
-    DEFAULT_BUDGET_LIMIT,
-    DEFAULT_BUDGET_WARNING,
-    DEFAULT_LOCAL_FAST_INTERVAL,
-    DEFAULT_VRM_POLL_INTERVAL,
     DOMAIN,
+    FAILURES_BEFORE_UNAVAILABLE,
     LOGGER,
-    MIN_VRM_POLL_INTERVAL,
 )
-from .limits import option_number
-from .models import LocalData, RollingCount, VrmData
+from .models import RollingCount, VrmData
+from .options import EntryOptions
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
-
     from homeassistant.core import HomeAssistant
 
-
-# --- VRM ----------------------------------------------------------------------------------
 
 OVERVIEW_REFRESH: Final = timedelta(hours=1)
 HEALTHY_WITHIN: Final = timedelta(minutes=10)
@@ -164,20 +129,11 @@ class VrmHealth:
         }
 
 
-def _option_int(options: Mapping[str, Any], key: str, default: int) -> int:
-    """Number selectors store floats; anything unusable falls back to the default."""
-    return int(option_number(options.get(key), default))
-
-
-def budget_thresholds(options: Mapping[str, Any]) -> tuple[int, int]:
-    """(warning, limit) from the entry options, made consistent."""
-    limit = max(1, _option_int(options, CONF_BUDGET_LIMIT, DEFAULT_BUDGET_LIMIT))
-    warning = min(limit, max(0, _option_int(options, CONF_BUDGET_WARNING, DEFAULT_BUDGET_WARNING)))
-    return warning, limit
-
-
 def entry_request_budget(
-    hass: HomeAssistant, entry: ConfigEntry, fallback: RequestBudget | None = None
+    hass: HomeAssistant,
+    entry: ConfigEntry,
+    fallback: RequestBudget | None = None,
+    options: EntryOptions | None = None,
 ) -> RequestBudget:
     """The entry's request budget, shared by every client built for it across reloads.
 
@@ -188,8 +144,8 @@ def entry_request_budget(
     budget = budgets.get(entry.entry_id)
     if budget is None:
         budget = budgets[entry.entry_id] = fallback or RequestBudget()
-    warning, limit = budget_thresholds(entry.options)
-    budget.configure(warning=warning, limit=limit)
+    options = options or EntryOptions.from_entry(entry)
+    budget.configure(warning=options.budget_warning, limit=options.budget_limit)
     return budget
 
 
@@ -198,12 +154,17 @@ class VrmCoordinator(DataUpdateCoordinator[VrmData]):
 
     config_entry: ConfigEntry
 
-    def __init__(self, hass: HomeAssistant, entry: ConfigEntry, client: VrmClient) -> None:
-        """Read the site, battery instance and options from the entry."""
-        interval = max(
-            MIN_VRM_POLL_INTERVAL,
-            _option_int(entry.options, CONF_VRM_POLL_INTERVAL, DEFAULT_VRM_POLL_INTERVAL),
-        )
+    def __init__(
+        self,
+        hass: HomeAssistant,
+        entry: ConfigEntry,
+        client: VrmClient,
+        *,
+        options: EntryOptions | None = None,
+    ) -> None:
+        """Read the site and battery instance from the entry; `options` as read at setup."""
+        options = options or EntryOptions.from_entry(entry)
+        interval = options.vrm_poll_interval
         super().__init__(
             hass,
             LOGGER,
@@ -220,7 +181,7 @@ class VrmCoordinator(DataUpdateCoordinator[VrmData]):
         user_id = entry.data.get(CONF_VRM_USER_ID)
         self.user_id: int | None = None if user_id is None else int(user_id)
         # Keep counting across reloads: adopt the entry's budget into this client.
-        client.budget = entry_request_budget(hass, entry, client.budget)
+        client.budget = entry_request_budget(hass, entry, client.budget, options)
         self.budget = client.budget
         self.health = VrmHealth()  # the budget itself tells its own state
         self.overview: VrmSystemOverview | None = None
@@ -387,138 +348,3 @@ class VrmCoordinator(DataUpdateCoordinator[VrmData]):
             translation_placeholders=placeholders,
             retry_after=retry_after,
         )
-
-
-# --- local ----------------------------------------------------------------------------------
-
-FAILURES_BEFORE_UNAVAILABLE: Final = 3
-MIN_FAST_INTERVAL: Final = 5  # seconds; the server is single-threaded
-MAX_FAST_INTERVAL: Final = 3600
-
-
-def fast_interval(options: Mapping[str, Any]) -> int:
-    """The fast-tier interval from the entry options, clamped to a sane range."""
-    seconds = _option_int(options, CONF_LOCAL_FAST_INTERVAL, DEFAULT_LOCAL_FAST_INTERVAL)
-    return min(max(seconds, MIN_FAST_INTERVAL), MAX_FAST_INTERVAL)
-
-
-def _setup_error(err: CerboError, host: str) -> UpdateFailed:
-    """A translated error for a failed discovery or first refresh."""
-    if isinstance(err, CerboConnectionError):
-        key = "local_cannot_connect"
-    elif err.kind == "wrong_device":
-        key = "local_wrong_device"
-    else:
-        key = "local_invalid_response"
-    return UpdateFailed(
-        translation_domain=DOMAIN,
-        translation_key=key,
-        translation_placeholders={"host": host, "error": str(err)},
-    )
-
-
-class LocalCoordinator(DataUpdateCoordinator[LocalData]):
-    """Polls one Cerbo GX over its local DBus HTTP API."""
-
-    config_entry: ConfigEntry
-
-    def __init__(
-        self,
-        hass: HomeAssistant,
-        entry: ConfigEntry,
-        client: CerboClient,
-        *,
-        clock: Callable[[], float] | None = None,
-    ) -> None:
-        """Set the cadence from the entry options; nothing is read before the first refresh."""
-        interval = fast_interval(entry.options)
-        super().__init__(
-            hass,
-            LOGGER,
-            config_entry=entry,
-            name=f"{DOMAIN} local",
-            update_interval=timedelta(seconds=interval),
-            always_update=False,
-        )
-        self.client = client
-        portal_id = entry.data.get(CONF_PORTAL_ID)
-        self.poller = CerboPoller(
-            client,
-            fast_interval=interval,
-            clock=clock,
-            expected_portal_id=portal_id if isinstance(portal_id, str) else None,
-            follow_system_battery=bool(entry.options.get(CONF_FOLLOW_SYSTEM_BATTERY, False)),
-        )
-        # For the health entities and diagnostics.
-        self.readings = RollingCount()
-        self.last_duration: float | None = None  # seconds the last tick took
-        # When the latest tick ended, good or not: a local value's age is counted to it.
-        self.ticked_at: datetime | None = None
-
-    @property
-    def health(self) -> CerboHealth:
-        """Live health of the local source, also while the entities are unavailable."""
-        return self.poller.health
-
-    @property
-    def discovery(self) -> CerboDiscovery | None:
-        """The services found on the Cerbo, None before the first refresh."""
-        return self.poller.discovery
-
-    @property
-    def server(self) -> CerboServerInfo | None:
-        """The DBus HTTP API's own `/health` answer (version for diagnostics)."""
-        return self.poller.server
-
-    async def _async_setup(self) -> None:
-        """Discover the installation's services once, before the first refresh."""
-        try:
-            await self.poller.setup()
-        except CerboError as err:
-            raise _setup_error(err, self.client.host) from err
-
-    async def _async_update_data(self) -> LocalData:
-        """Run one tick; tolerate up to two failed ticks in a row with the last good data."""
-        started = time.monotonic()
-        try:
-            snapshot = await self.poller.poll()
-        except CerboError as err:
-            # Another GX at the address is not a passing failure: say so at once.
-            if self.data is None or err.kind == "wrong_device":
-                raise _setup_error(err, self.client.host) from err
-            failures = self.poller.health.consecutive_failures
-            if failures >= FAILURES_BEFORE_UNAVAILABLE:
-                raise UpdateFailed(
-                    translation_domain=DOMAIN,
-                    translation_key="local_unavailable",
-                    translation_placeholders={
-                        "host": self.client.host,
-                        "failures": str(failures),
-                        "error": str(err),
-                    },
-                ) from err
-            LOGGER.debug(
-                "Local tick failed (%s in a row), keeping the last data: %s", failures, err
-            )
-            return replace(self.data, health=self.poller.health)
-        finally:
-            self.last_duration = time.monotonic() - started
-            self.ticked_at = dt_util.utcnow()
-        self.readings.add(dt_util.utcnow())
-        self._log_monitor(snapshot.monitor)
-        return snapshot
-
-    def _log_monitor(self, monitor: CerboMonitor) -> None:
-        """One warning when the battery monitor drops off the bus, one line when it is back."""
-        if monitor.following_system:
-            return
-        was_present = self.data.monitor.present if self.data is not None else True
-        if was_present and not monitor.present:
-            LOGGER.warning(
-                "The battery monitor %s stopped answering on the Cerbo GX at %s; until it is "
-                "back its values come from VRM while fresh, never from the GX's stand-in",
-                monitor.name or monitor.service,
-                self.client.host,
-            )
-        elif monitor.present and not was_present:
-            LOGGER.info("The battery monitor %s is back", monitor.name or monitor.service)

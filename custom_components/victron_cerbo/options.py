@@ -1,0 +1,115 @@
+"""The entry options, read once per setup with one rule.
+
+Number selectors store floats (older entries may hold strings); anything unusable (empty, not
+a number, NaN, a bool) falls back to the default, and intervals and budgets are clamped to what
+the sources can bear. The setup reads the options here once and hands the result to the
+coordinators and the comparison; a change in the options form reloads the entry.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, Final
+
+from .const import (
+    CONF_BUDGET_LIMIT,
+    CONF_BUDGET_WARNING,
+    CONF_FOLLOW_SYSTEM_BATTERY,
+    CONF_LOCAL_FAST_INTERVAL,
+    CONF_SOLARK_DWELL,
+    CONF_SOLARK_ENTITY,
+    CONF_SOLARK_THRESHOLD,
+    CONF_VRM_POLL_INTERVAL,
+    DEFAULT_BUDGET_LIMIT,
+    DEFAULT_BUDGET_WARNING,
+    DEFAULT_LOCAL_FAST_INTERVAL,
+    DEFAULT_SOLARK_DWELL,
+    DEFAULT_SOLARK_THRESHOLD,
+    DEFAULT_VRM_POLL_INTERVAL,
+    MIN_VRM_POLL_INTERVAL,
+)
+from .limits import Thresholds, option_number
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from homeassistant.config_entries import ConfigEntry
+
+MIN_FAST_INTERVAL: Final = 5  # seconds; the Cerbo's API server is single-threaded
+MAX_FAST_INTERVAL: Final = 3600
+
+
+def _option_int(options: Mapping[str, Any], key: str, default: int) -> int:
+    return int(option_number(options.get(key), default))
+
+
+def fast_interval(options: Mapping[str, Any]) -> int:
+    """The local fast-tier interval in seconds, clamped to a sane range."""
+    seconds = _option_int(options, CONF_LOCAL_FAST_INTERVAL, DEFAULT_LOCAL_FAST_INTERVAL)
+    return min(max(seconds, MIN_FAST_INTERVAL), MAX_FAST_INTERVAL)
+
+
+def vrm_poll_interval(options: Mapping[str, Any]) -> int:
+    """The VRM poll interval in seconds, never below what keeps within VRM's rate limit."""
+    seconds = _option_int(options, CONF_VRM_POLL_INTERVAL, DEFAULT_VRM_POLL_INTERVAL)
+    return max(MIN_VRM_POLL_INTERVAL, seconds)
+
+
+def budget_thresholds(options: Mapping[str, Any]) -> tuple[int, int]:
+    """(warning, limit) of the VRM request budget, made consistent."""
+    limit = max(1, _option_int(options, CONF_BUDGET_LIMIT, DEFAULT_BUDGET_LIMIT))
+    warning = min(limit, max(0, _option_int(options, CONF_BUDGET_WARNING, DEFAULT_BUDGET_WARNING)))
+    return warning, limit
+
+
+@dataclass(frozen=True, kw_only=True)
+class ComparisonSettings:
+    """The Sol-Ark comparison options of an entry."""
+
+    entity_id: str
+    threshold: float
+    dwell: timedelta
+
+    @classmethod
+    def from_options(cls, options: Mapping[str, Any]) -> ComparisonSettings | None:
+        """None when no inverter entity is configured."""
+        entity_id = options.get(CONF_SOLARK_ENTITY)
+        if not isinstance(entity_id, str) or not entity_id:
+            return None
+        threshold = option_number(options.get(CONF_SOLARK_THRESHOLD), DEFAULT_SOLARK_THRESHOLD)
+        dwell = option_number(options.get(CONF_SOLARK_DWELL), DEFAULT_SOLARK_DWELL)
+        return cls(entity_id=entity_id, threshold=float(threshold), dwell=timedelta(seconds=dwell))
+
+
+@dataclass(frozen=True, kw_only=True)
+class EntryOptions:
+    """Everything the entry options decide while the entry is loaded."""
+
+    local_fast_interval: int
+    vrm_poll_interval: int
+    budget_warning: int
+    budget_limit: int
+    follow_system_battery: bool
+    thresholds: Thresholds
+    comparison: ComparisonSettings | None
+
+    @classmethod
+    def from_options(cls, options: Mapping[str, Any]) -> EntryOptions:
+        """Read every option; see the module docstring for the rule."""
+        warning, limit = budget_thresholds(options)
+        follow = options.get(CONF_FOLLOW_SYSTEM_BATTERY)
+        return cls(
+            local_fast_interval=fast_interval(options),
+            vrm_poll_interval=vrm_poll_interval(options),
+            budget_warning=warning,
+            budget_limit=limit,
+            follow_system_battery=follow if isinstance(follow, bool) else False,
+            thresholds=Thresholds.from_options(options),
+            comparison=ComparisonSettings.from_options(options),
+        )
+
+    @classmethod
+    def from_entry(cls, entry: ConfigEntry) -> EntryOptions:
+        """Read the options of a config entry."""
+        return cls.from_options(entry.options)
