@@ -92,7 +92,7 @@ def _check_monitor(hass: HomeAssistant, entry: VictronConfigEntry) -> None:
         ISSUE_MONITOR_MISSING,
         active=missing,
         # product and custom name only: a service name can carry the serial
-        placeholders={"name": entry.title, "device": monitor.name or "(no name)"},
+        placeholders={"name": entry.title, "device": monitor.label},
     )
 
 

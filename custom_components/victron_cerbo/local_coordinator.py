@@ -160,8 +160,8 @@ class LocalCoordinator(DataUpdateCoordinator[LocalData]):
             LOGGER.warning(
                 "The battery monitor %s stopped answering on the Cerbo GX at %s; until it is "
                 "back its values come from VRM while fresh, never from the GX's stand-in",
-                monitor.name or monitor.service,
+                monitor.label,
                 self.client.host,
             )
         elif monitor.present and not was_present:
-            LOGGER.info("The battery monitor %s is back", monitor.name or monitor.service)
+            LOGGER.info("The battery monitor %s is back", monitor.label)

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from custom_components.victron_cerbo.api.cerbo import (
     CerboBattery,
     CerboCanStats,
+    CerboMonitor,
     CerboPlatform,
     CerboSystem,
     CerboTemperature,
@@ -325,3 +326,20 @@ def test_a_root_cleaned_when_read_equals_the_root_cleaned_whole(raw: dict[str, A
     assert len(root) == len(whole)
     assert all(root.get(key) == whole[key] for key in raw)
     assert root.get("/absent", "default") == "default"
+
+
+@pytest.mark.parametrize(
+    ("custom", "product", "label"),
+    [
+        ("House bank", "SmartShunt 500A", "House bank (SmartShunt 500A)"),
+        (None, "SmartShunt 500A", "SmartShunt 500A"),
+        ("", None, "(no name)"),
+    ],
+)
+def test_monitor_label_never_shows_the_service(
+    custom: str | None, product: str | None, label: str
+) -> None:
+    """A VE.Can service name carries the device's serial; logs and repairs name it otherwise."""
+    service = "com.victronenergy.battery.socketcan_can1_vi0_uc12345"
+    monitor = CerboMonitor(service=service, product_name=product, custom_name=custom)
+    assert monitor.label == label

@@ -78,6 +78,11 @@ class CerboMonitor:
             return f"{self.custom_name} ({self.product_name})"
         return self.custom_name or self.product_name
 
+    @property
+    def label(self) -> str:
+        """Its name for logs and repairs; never the D-Bus service (VE.Can ones carry a serial)."""
+        return self.name or "(no name)"
+
 
 @dataclass(frozen=True)
 class CerboSnapshot:
