@@ -30,22 +30,27 @@ from custom_components.victron_cerbo.const import (
     DOMAIN,
     SAFE_VOLTAGE_RANGES,
 )
-from tests.cerbo_helpers import PORTAL_ID, PYLONTECH, SYSTEM, VEBUS, FakeCerbo, root_of
-from tests.entity_helpers import (
+from tests.helpers import (
     LOCAL_DATA,
+    PORTAL_ID,
+    PYLONTECH,
     START,
+    SYSTEM,
+    VEBUS,
     VRM_DATA,
+    FakeCerbo,
     FakeVrm,
     Tick,
     attributes,
     break_cerbo,
     make_entry,
     make_tick,
+    root_of,
     setup_entry,
     state_of,
     update_entity,
+    vrm_json,
 )
-from tests.vrm_helpers import vrm_json
 
 MAINTENANCE = "<html><body>Maintenance</body></html>"
 

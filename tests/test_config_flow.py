@@ -50,14 +50,20 @@ from custom_components.victron_cerbo.const import (
     ENV_DEV_VRM_API_URL,
 )
 from custom_components.victron_cerbo.schema import vol
-from tests.cerbo_helpers import HOST, PORT, PORTAL_ID, SYSTEM, FakeCerbo, Reply, root_of
-from tests.vrm_helpers import (
+from tests.helpers import (
+    HOST,
     INSTALLATIONS_URL,
     OVERVIEW_URL,
+    PORT,
+    PORTAL_ID,
     SITE_ID,
+    SYSTEM,
     TOKEN,
     USER_ID,
     USERS_ME_URL,
+    FakeCerbo,
+    Reply,
+    root_of,
     vrm_json,
     vrm_text,
 )

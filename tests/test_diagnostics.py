@@ -27,33 +27,30 @@ from custom_components.victron_cerbo.diagnostics import _local_payload, plain
 from custom_components.victron_cerbo.redact import REDACTED, Scrubber, redact_entry, redact_keys
 from custom_components.victron_cerbo.sources import Source
 from tests.api.fakes import FIXTURES
-from tests.cerbo_helpers import (
-    LYNX,
-    PLATFORM,
-    SYSTEM,
-    TEMP_5,
-    VEBUS,
-    VIRTUAL,
-    FakeCerbo,
-    Reply,
-    root_of,
-)
-from tests.entity_helpers import (
+from tests.helpers import (
     HOST,
     LOCAL_DATA,
+    LYNX,
+    PLATFORM,
     PORTAL_ID,
     SITE_ID,
     START,
+    SYSTEM,
+    TEMP_5,
     TOKEN,
+    VEBUS,
+    VIRTUAL,
     VRM_DATA,
+    FakeCerbo,
     FakeVrm,
+    Reply,
     break_cerbo,
     make_entry,
     make_tick,
+    root_of,
     setup_entry,
-    snapshot,  # noqa: F401 (fixture)
+    vrm_json,
 )
-from tests.vrm_helpers import vrm_json
 
 # Keys whose values identify a device, an account or a network, chosen here apart from the
 # redaction module's own list, so that a key it forgets shows up.
@@ -120,7 +117,7 @@ async def test_entry_diagnostics(
     hass: HomeAssistant,
     hass_client: ClientSessionGenerator,
     aioclient_mock: AiohttpClientMocker,
-    snapshot: SnapshotAssertion,  # noqa: F811
+    snapshot: SnapshotAssertion,
 ) -> None:
     FakeCerbo(aioclient_mock)
     FakeVrm(aioclient_mock)
@@ -140,7 +137,7 @@ async def test_device_diagnostics(
     hass: HomeAssistant,
     hass_client: ClientSessionGenerator,
     aioclient_mock: AiohttpClientMocker,
-    snapshot: SnapshotAssertion,  # noqa: F811
+    snapshot: SnapshotAssertion,
 ) -> None:
     FakeCerbo(aioclient_mock)
     FakeVrm(aioclient_mock)

@@ -24,9 +24,22 @@ from custom_components.victron_cerbo.const import (
     DOMAIN,
 )
 from custom_components.victron_cerbo.coordinator import DATA_VRM_BUDGETS
-from tests.cerbo_helpers import HOST, PORT, PORTAL_ID, SYSTEM, FakeCerbo, root_of
-from tests.entity_helpers import LOCAL_DATA, break_cerbo
-from tests.vrm_helpers import BATTERY_URL, INSTANCE, OVERVIEW_URL, SITE_ID, TOKEN, vrm_json
+from tests.helpers import (
+    BATTERY_URL,
+    HOST,
+    INSTANCE,
+    LOCAL_DATA,
+    OVERVIEW_URL,
+    PORT,
+    PORTAL_ID,
+    SITE_ID,
+    SYSTEM,
+    TOKEN,
+    FakeCerbo,
+    break_cerbo,
+    root_of,
+    vrm_json,
+)
 
 # Without the portal ID, as the flow stores a VRM-only entry (entity_helpers' VRM_DATA has one).
 VRM_DATA = {CONF_VRM_TOKEN: TOKEN, CONF_SITE_ID: SITE_ID, CONF_BATTERY_INSTANCE: INSTANCE}

@@ -54,8 +54,7 @@ from dev.simulator import (
     with_profile,
 )
 from dev.simulator import __main__ as cli
-from tests.cerbo_helpers import PORTAL_ID
-from tests.entity_helpers import LOCAL_DATA
+from tests.helpers import LOCAL_DATA, PORTAL_ID
 
 PYLONTECH = BatteryLimits(low_voltage=45.0, max_charge_voltage=52.5, dvcc_charge_voltage=52.5)
 

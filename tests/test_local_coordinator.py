@@ -36,7 +36,7 @@ from custom_components.victron_cerbo.coordinator import (
     LocalCoordinator,
     fast_interval,
 )
-from tests.cerbo_helpers import (
+from tests.helpers import (
     HOST,
     NOT_FOUND_404,
     PLATFORM,

@@ -25,15 +25,20 @@ from custom_components.victron_cerbo.sources import (
     Source,
     alarm_name,
 )
-from tests.cerbo_helpers import PYLONTECH, SYSTEM, VIRTUAL, FakeCerbo, Reply, root_of
-from tests.entity_helpers import (
+from tests.helpers import (
     LOCAL_DATA,
+    PYLONTECH,
     START,
+    SYSTEM,
+    VIRTUAL,
     VRM_DATA,
+    FakeCerbo,
     FakeVrm,
+    Reply,
     break_cerbo,
     make_entry,
     make_tick,
+    root_of,
     setup_entry,
 )
 

@@ -29,31 +29,27 @@ from syrupy.assertion import SnapshotAssertion
 from custom_components.victron_cerbo.const import CONF_HOST, CONF_SITE_ID, DOMAIN
 from custom_components.victron_cerbo.entity import _configuration_url
 from custom_components.victron_cerbo.sensor import HEALTH_SENSORS, SENSORS
-from tests.cerbo_helpers import (
-    PYLONTECH,
-    ROOT_FIXTURES,
-    SYSTEM,
-    VIRTUAL,
-    FakeCerbo,
-    root_of,
-)
-from tests.entity_helpers import (
+from tests.helpers import (
     LOCAL_DATA,
     PORTAL_ID,
+    PYLONTECH,
+    ROOT_FIXTURES,
     START,
+    SYSTEM,
+    VIRTUAL,
     VRM_DATA,
+    FakeCerbo,
     FakeVrm,
     Tick,
     attributes,
     break_cerbo,
     devices,
     entity_ids,
-    entity_registry_enabled_by_default,  # noqa: F401 (fixture)
     make_entry,
     make_tick,
     project,
+    root_of,
     setup_entry,
-    snapshot,  # noqa: F401 (fixture)
     state_of,
     states,
     update_all,
@@ -107,7 +103,7 @@ async def test_entities(
     hass: HomeAssistant,
     aioclient_mock: AiohttpClientMocker,
     tick: Tick,
-    snapshot: SnapshotAssertion,  # noqa: F811
+    snapshot: SnapshotAssertion,
     scenario: str,
 ) -> None:
     entry = await arrange(scenario, hass, aioclient_mock, tick)
@@ -198,7 +194,7 @@ async def test_entity_ids_survive_restarts_and_source_switches(
     hass: HomeAssistant,
     aioclient_mock: AiohttpClientMocker,
     tick: Tick,
-    snapshot: SnapshotAssertion,  # noqa: F811
+    snapshot: SnapshotAssertion,
 ) -> None:
     cerbo = FakeCerbo(aioclient_mock)
     FakeVrm(aioclient_mock)

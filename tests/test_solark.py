@@ -26,7 +26,7 @@ from custom_components.victron_cerbo.const import (
     DOMAIN,
 )
 from custom_components.victron_cerbo.solark import OtherStatus, async_suggest_solark_entity
-from tests.cerbo_helpers import HOST, PORT, PORTAL_ID, SYSTEM, FakeCerbo, root_of
+from tests.helpers import HOST, PORT, PORTAL_ID, SYSTEM, FakeCerbo, root_of
 
 SOLARK = "sensor.ss_battery_soc"
 DIFFERENCE = "sensor.cabin_battery_state_of_charge_difference"

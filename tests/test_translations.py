@@ -21,12 +21,11 @@ from homeassistant.helpers import entity_registry as er
 from pytest_homeassistant_custom_component.test_util.aiohttp import AiohttpClientMocker
 
 from custom_components.victron_cerbo.const import CONF_SOLARK_ENTITY
-from tests.cerbo_helpers import FakeCerbo
-from tests.entity_helpers import (
+from tests.helpers import (
     LOCAL_DATA,
     VRM_DATA,
+    FakeCerbo,
     FakeVrm,
-    entity_registry_enabled_by_default,  # noqa: F401 (fixture)
     make_entry,
     setup_entry,
 )

@@ -45,8 +45,7 @@ from custom_components.victron_cerbo.coordinator import (
     budget_thresholds,
     entry_request_budget,
 )
-
-from .vrm_helpers import (
+from tests.helpers import (
     BATTERY_URL,
     INSTALLATIONS_URL,
     INSTANCE,

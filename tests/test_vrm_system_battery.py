@@ -23,25 +23,23 @@ from custom_components.victron_cerbo.const import (
     DOMAIN,
 )
 from dev.simulator import SYSTEM, SimConfig, SimulatedInstallation, create_vrm_app
-from tests.cerbo_helpers import PORTAL_ID
-from tests.entity_helpers import (
+from tests.helpers import (
+    INSTALLATIONS_URL,
+    OVERVIEW_URL,
+    PORTAL_ID,
+    SITE_ID,
     START,
+    TOKEN,
+    USER_ID,
     Tick,
     attributes,
     devices,
     make_entry,
     make_tick,
+    request_count,
     setup_entry,
     state_of,
     states,
-)
-from tests.vrm_helpers import (
-    INSTALLATIONS_URL,
-    OVERVIEW_URL,
-    SITE_ID,
-    TOKEN,
-    USER_ID,
-    request_count,
     vrm_json,
 )
 
