@@ -8,11 +8,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from freezegun.api import FrozenDateTimeFactory
 from homeassistant.const import STATE_OFF, STATE_ON, STATE_UNAVAILABLE, STATE_UNKNOWN
 from homeassistant.core import HomeAssistant
 from pytest_homeassistant_custom_component.common import MockConfigEntry
-from pytest_homeassistant_custom_component.test_util.aiohttp import AiohttpClientMocker
 
 from custom_components.victron_cerbo.binary_sensor import (
     BATTERY_BINARY_SENSORS,
@@ -34,7 +32,6 @@ from tests.helpers import (
     LOCAL_DATA,
     PORTAL_ID,
     PYLONTECH,
-    START,
     SYSTEM,
     VEBUS,
     VRM_DATA,
@@ -44,7 +41,6 @@ from tests.helpers import (
     attributes,
     break_cerbo,
     make_entry,
-    make_tick,
     root_of,
     setup_entry,
     state_of,
@@ -53,12 +49,6 @@ from tests.helpers import (
 )
 
 MAINTENANCE = "<html><body>Maintenance</body></html>"
-
-
-@pytest.fixture
-def tick(hass: HomeAssistant, freezer: FrozenDateTimeFactory) -> Tick:
-    freezer.move_to(START)
-    return make_tick(hass, freezer)
 
 
 async def local_entry(
@@ -306,10 +296,7 @@ async def test_battery_alarms_from_the_cerbo(
     assert found["level"] == "alarm"
 
 
-async def test_battery_alarms_from_vrm(
-    hass: HomeAssistant, aioclient_mock: AiohttpClientMocker, tick: Tick
-) -> None:
-    vrm = FakeVrm(aioclient_mock)
+async def test_battery_alarms_from_vrm(hass: HomeAssistant, vrm: FakeVrm, tick: Tick) -> None:
     vrm.summary = vrm_json("battery_summary_numeric")
     await setup_entry(hass, make_entry(hass, VRM_DATA))
     assert state_of(hass, "binary_sensor", "battery_alarm") == STATE_ON
@@ -377,10 +364,9 @@ async def test_grid_lost_unknown_without_any_signal(
 
 
 async def test_problem_sensors_follow_the_source(
-    hass: HomeAssistant, cerbo: FakeCerbo, aioclient_mock: AiohttpClientMocker, tick: Tick
+    hass: HomeAssistant, cerbo: FakeCerbo, vrm: FakeVrm, tick: Tick
 ) -> None:
     """Judged on VRM's values while the Cerbo is away; unavailable when no source is fresh."""
-    vrm = FakeVrm(aioclient_mock)
     cerbo.set_root(SYSTEM, root_of("system.json") | {"Dc/Battery/Voltage": 60.0})
     await setup_entry(hass, make_entry(hass, LOCAL_DATA | VRM_DATA))
     assert state_of(hass, "binary_sensor", "voltage_out_of_range") == STATE_ON  # Cerbo: 60 V
@@ -397,9 +383,8 @@ async def test_problem_sensors_follow_the_source(
 
 
 async def test_connectivity_and_staleness(
-    hass: HomeAssistant, cerbo: FakeCerbo, aioclient_mock: AiohttpClientMocker, tick: Tick
+    hass: HomeAssistant, cerbo: FakeCerbo, vrm: FakeVrm, tick: Tick
 ) -> None:
-    vrm = FakeVrm(aioclient_mock)
     await setup_entry(hass, make_entry(hass, LOCAL_DATA | VRM_DATA))
     assert state_of(hass, "binary_sensor", "local_reachable") == STATE_ON
     assert state_of(hass, "binary_sensor", "vrm_reachable") == STATE_ON
@@ -431,10 +416,8 @@ async def test_connectivity_and_staleness(
     assert state_of(hass, "binary_sensor", "data_stale") == STATE_ON
 
 
-async def test_vrm_budget_near_its_limit(
-    hass: HomeAssistant, aioclient_mock: AiohttpClientMocker, tick: Tick
-) -> None:
-    FakeVrm(aioclient_mock)
+@pytest.mark.usefixtures("vrm")
+async def test_vrm_budget_near_its_limit(hass: HomeAssistant, tick: Tick) -> None:
     entry = make_entry(hass, VRM_DATA, {CONF_BUDGET_WARNING: 3, CONF_BUDGET_LIMIT: 10})
     await setup_entry(hass, entry)
     assert state_of(hass, "binary_sensor", "vrm_budget") == STATE_OFF

@@ -63,9 +63,8 @@ def mock_vrm(aioclient_mock: AiohttpClientMocker, seconds_ago: int | None = None
 
 
 async def test_local_only_setup_reload_unload(
-    hass: HomeAssistant, aioclient_mock: AiohttpClientMocker
+    hass: HomeAssistant, aioclient_mock: AiohttpClientMocker, cerbo: FakeCerbo
 ) -> None:
-    cerbo = FakeCerbo(aioclient_mock)
     entry = add_entry(hass, LOCAL_DATA)
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
@@ -113,9 +112,11 @@ async def test_vrm_only_setup(hass: HomeAssistant, aioclient_mock: AiohttpClient
 
 
 async def test_one_failing_source_does_not_block_setup(
-    hass: HomeAssistant, aioclient_mock: AiohttpClientMocker, caplog: pytest.LogCaptureFixture
+    hass: HomeAssistant,
+    aioclient_mock: AiohttpClientMocker,
+    cerbo: FakeCerbo,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
-    cerbo = FakeCerbo(aioclient_mock)
     break_cerbo(cerbo)
     mock_vrm(aioclient_mock)
     entry = add_entry(hass, LOCAL_DATA | VRM_DATA)
@@ -130,9 +131,9 @@ async def test_one_failing_source_does_not_block_setup(
 
 
 async def test_both_sources_failing_retries_setup(
-    hass: HomeAssistant, aioclient_mock: AiohttpClientMocker
+    hass: HomeAssistant, aioclient_mock: AiohttpClientMocker, cerbo: FakeCerbo
 ) -> None:
-    break_cerbo(FakeCerbo(aioclient_mock))
+    break_cerbo(cerbo)
     aioclient_mock.get(OVERVIEW_URL, status=403, json=vrm_json("error_403"))
     entry = add_entry(hass, LOCAL_DATA | VRM_DATA)
     await hass.config_entries.async_setup(entry.entry_id)
@@ -141,9 +142,8 @@ async def test_both_sources_failing_retries_setup(
 
 
 async def test_rejected_token_starts_reauth(
-    hass: HomeAssistant, aioclient_mock: AiohttpClientMocker
+    hass: HomeAssistant, aioclient_mock: AiohttpClientMocker, cerbo: FakeCerbo
 ) -> None:
-    FakeCerbo(aioclient_mock)
     aioclient_mock.get(OVERVIEW_URL, status=401, json=vrm_json("error_401"))
     entry = add_entry(hass, LOCAL_DATA | VRM_DATA)
     await hass.config_entries.async_setup(entry.entry_id)
@@ -155,11 +155,10 @@ async def test_rejected_token_starts_reauth(
 
 async def test_local_unreachable_repair(
     hass: HomeAssistant,
-    aioclient_mock: AiohttpClientMocker,
+    cerbo: FakeCerbo,
     freezer: FrozenDateTimeFactory,
     issue_registry: ir.IssueRegistry,
 ) -> None:
-    cerbo = FakeCerbo(aioclient_mock)
     entry = add_entry(hass, LOCAL_DATA)
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
@@ -195,11 +194,11 @@ async def test_local_unreachable_repair(
 async def test_local_unreachable_fix_flow_changes_the_address(
     hass: HomeAssistant,
     aioclient_mock: AiohttpClientMocker,
+    cerbo: FakeCerbo,
     freezer: FrozenDateTimeFactory,
     issue_registry: ir.IssueRegistry,
 ) -> None:
     """The Cerbo moved: the repair takes the new address, checked like the Cerbo step."""
-    cerbo = FakeCerbo(aioclient_mock)
     entry = add_entry(hass, LOCAL_DATA)
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()

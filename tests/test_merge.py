@@ -12,7 +12,6 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.core import HomeAssistant
-from pytest_homeassistant_custom_component.test_util.aiohttp import AiohttpClientMocker
 
 from custom_components.victron_cerbo.models import RollingCount
 from custom_components.victron_cerbo.sources import (
@@ -43,11 +42,6 @@ from tests.helpers import (
 )
 
 VRM_SAMPLE = START - timedelta(seconds=42)  # the fixture's secondsAgo
-
-
-@pytest.fixture
-def vrm(aioclient_mock: AiohttpClientMocker) -> FakeVrm:
-    return FakeVrm(aioclient_mock)
 
 
 async def both(hass: HomeAssistant, freezer: FrozenDateTimeFactory) -> BatterySources:
