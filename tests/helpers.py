@@ -320,12 +320,14 @@ def make_entry(
     title: str = "Cabin",
     unique_id: str | None = PORTAL_ID,
     minor_version: int = 2,  # as the config flow creates it today
+    frozen_budget: bool = True,
     **kwargs: Any,
 ) -> MockConfigEntry:
     """An entry like the config flow creates, added to `hass`.
 
     Its VRM request budget follows Home Assistant's (frozen) clock, handed over through
-    `hass.data` where the integration keeps it, so the rolling hour moves with `freezer.tick`.
+    `hass.data` where the integration keeps it, so the rolling hour moves with `freezer.tick`;
+    without `frozen_budget` the integration makes its own.
     """
     entry = MockConfigEntry(
         domain=DOMAIN,
@@ -337,8 +339,9 @@ def make_entry(
         **kwargs,
     )
     entry.add_to_hass(hass)
-    budget = RequestBudget(clock=frozen_clock)
-    hass.data.setdefault(DATA_VRM_BUDGETS, {})[entry.entry_id] = budget
+    if frozen_budget:
+        budget = RequestBudget(clock=frozen_clock)
+        hass.data.setdefault(DATA_VRM_BUDGETS, {})[entry.entry_id] = budget
     return entry
 
 
