@@ -10,7 +10,6 @@ from freezegun.api import FrozenDateTimeFactory
 from homeassistant.const import STATE_UNKNOWN
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
-from pytest_homeassistant_custom_component.test_util.aiohttp import AiohttpClientMocker
 
 from custom_components.victron_cerbo.api.vrm import VrmClient
 from custom_components.victron_cerbo.const import (
@@ -24,19 +23,15 @@ from custom_components.victron_cerbo.const import (
 )
 from dev.simulator import SYSTEM, SimConfig, SimulatedInstallation, create_vrm_app
 from tests.helpers import (
-    INSTALLATIONS_URL,
-    OVERVIEW_URL,
     PORTAL_ID,
     SITE_ID,
-    START,
     TOKEN,
     USER_ID,
+    FakeVrm,
     Tick,
     attributes,
     devices,
     make_entry,
-    make_tick,
-    request_count,
     setup_entry,
     state_of,
     states,
@@ -62,22 +57,11 @@ SYSTEM_DATA = {
 }
 
 
-@pytest.fixture
-def tick(hass: HomeAssistant, freezer: FrozenDateTimeFactory) -> Tick:
-    freezer.move_to(START)
-    return make_tick(hass, freezer)
-
-
-@pytest.fixture
-def vrm(aioclient_mock: AiohttpClientMocker) -> AiohttpClientMocker:
-    aioclient_mock.get(OVERVIEW_URL, json=vrm_json("system_overview_no_battery"))
-    aioclient_mock.get(INSTALLATIONS_URL, json=vrm_json("installations_system_battery"))
-    return aioclient_mock
-
-
 async def test_values_vrm_has_and_the_device_that_measured_them(
-    hass: HomeAssistant, vrm: AiohttpClientMocker, tick: Tick
+    hass: HomeAssistant, vrm: FakeVrm, tick: Tick
 ) -> None:
+    vrm.overview = vrm_json("system_overview_no_battery")
+    vrm.installations = vrm_json("installations_system_battery")
     await setup_entry(hass, make_entry(hass, SYSTEM_DATA))
 
     assert state_of(hass, "sensor", "soc") == "81.5"
@@ -96,8 +80,8 @@ async def test_values_vrm_has_and_the_device_that_measured_them(
     assert battery["model"] == f"No battery monitor; measured by {MEASURED_BY}"
 
     await tick(180)
-    assert request_count(vrm, "extended=1") == 2
-    assert request_count(vrm, "BatterySummary") == 0
+    assert vrm.count("extended=1") == 2
+    assert vrm.count("BatterySummary") == 0
 
 
 # --- played by the simulator ----------------------------------------------------------------
