@@ -11,13 +11,15 @@ from __future__ import annotations
 import asyncio
 import re
 from collections import Counter
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
 from typing import Any, Protocol
 
 import aiohttp
+from aiohttp.test_utils import TestServer
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers import entity_registry as er
@@ -41,6 +43,7 @@ from custom_components.victron_cerbo.const import (
     DOMAIN,
 )
 from custom_components.victron_cerbo.coordinator import DATA_VRM_BUDGETS
+from dev.simulator import SimulatedInstallation, create_local_app, create_vrm_app
 from tests.api import fakes
 from tests.api.fakes import (
     BATTERY,
@@ -119,6 +122,7 @@ __all__ = [
     "request_count",
     "root_of",
     "setup_entry",
+    "simulator",
     "state_of",
     "states",
     "update_all",
@@ -409,6 +413,25 @@ def make_tick(hass: HomeAssistant, freezer: Freezer) -> Tick:
         await advance(hass, freezer, seconds, step=step)
 
     return tick
+
+
+# --- the simulator over loopback ----------------------------------------------------------------
+
+
+@asynccontextmanager
+async def simulator(
+    model: SimulatedInstallation,
+) -> AsyncIterator[tuple[TestServer, TestServer]]:
+    """The simulator's Cerbo and VRM APIs on free 127.0.0.1 ports: (local, vrm)."""
+    local = TestServer(create_local_app(model), host="127.0.0.1")
+    vrm = TestServer(create_vrm_app(model), host="127.0.0.1")
+    await local.start_server()
+    await vrm.start_server()
+    try:
+        yield local, vrm
+    finally:
+        await local.close()
+        await vrm.close()
 
 
 # --- what the entities show -----------------------------------------------------------------------
