@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from aiohttp.test_utils import TestServer
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.const import STATE_UNKNOWN
 from homeassistant.core import HomeAssistant
@@ -21,7 +20,7 @@ from custom_components.victron_cerbo.const import (
     CONF_VRM_USER_ID,
     DOMAIN,
 )
-from dev.simulator import SYSTEM, SimConfig, SimulatedInstallation, create_vrm_app
+from dev.simulator import SYSTEM, SimConfig, SimulatedInstallation
 from tests.helpers import (
     PORTAL_ID,
     SITE_ID,
@@ -33,6 +32,7 @@ from tests.helpers import (
     devices,
     make_entry,
     setup_entry,
+    simulator,
     state_of,
     states,
     vrm_json,
@@ -96,7 +96,7 @@ async def test_a_site_without_a_monitor_from_the_simulator(
     freezer.move_to(start)
     config = SimConfig(vrm_battery_monitor=False)
     model = SimulatedInstallation(start, speed=0, seed=1, config=config)
-    async with TestServer(create_vrm_app(model), host="127.0.0.1") as server:
+    async with simulator(model) as (_, server):
         overview = await VrmClient(
             async_get_clientsession(hass), config.token, base_url=str(server.make_url("/v2"))
         ).get_system_overview(config.site_id)
