@@ -240,6 +240,8 @@ class FakeVrm:
     By default the system overview and BatterySummary answer with the reference fixtures (edit
     `overview` and `summary` in place); `installations` and `users_me` answer once given a body.
     `serve` scripts one endpoint: its answers are played in order and the last one repeats.
+    `plan`, when set, is asked first for every request (the benches answer by simulated time);
+    it returns an answer like `serve`'s or None for the usual one.
     An endpoint with nothing to answer fails the test, as an unmocked URL does.
     """
 
@@ -253,6 +255,7 @@ class FakeVrm:
         self.html: str | None = None  # answer every request with this HTML page
         self.error: tuple[int, Any] | None = None  # answer every request with (status, json)
         self.scripts: dict[str, list[dict[str, Any]]] = {}
+        self.plan: Callable[[URL], dict[str, Any] | None] | None = None
         self.calls: list[str] = []
         for url in (OVERVIEW_URL, BATTERY_URL, INSTALLATIONS_URL, USERS_ME_URL):
             mocker.get(url, side_effect=self._answer)
@@ -275,8 +278,10 @@ class FakeVrm:
 
     async def _answer(self, method: str, url: URL, data: Any) -> AiohttpClientMockResponse:
         self.calls.append(url.path.rsplit("/", 1)[-1])
-        if (script := self.scripts.get(url.path)) is not None:
+        spec: dict[str, Any] | None = None if self.plan is None else self.plan(url)
+        if spec is None and (script := self.scripts.get(url.path)) is not None:
             spec = dict(script.pop(0) if len(script) > 1 else script[0])
+        if spec is not None:
             if "exc" in spec:
                 raise spec["exc"]
             return AiohttpClientMockResponse(method, url, **spec)
