@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 from homeassistant.const import STATE_OFF, STATE_ON, STATE_UNAVAILABLE, STATE_UNKNOWN
 from homeassistant.core import HomeAssistant
-from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.victron_cerbo.binary_sensor import (
     BATTERY_BINARY_SENSORS,
@@ -25,12 +24,10 @@ from custom_components.victron_cerbo.const import (
     CONF_TEMPERATURE_MIN,
     CONF_VOLTAGE_MAX,
     CONF_VOLTAGE_MIN,
-    DOMAIN,
     SAFE_VOLTAGE_RANGES,
 )
 from tests.helpers import (
     LOCAL_DATA,
-    PORTAL_ID,
     PYLONTECH,
     SYSTEM,
     VEBUS,
@@ -212,15 +209,8 @@ async def test_own_temperature_limits_keep_behaving_as_before(
     hass: HomeAssistant, cerbo: FakeCerbo, tick: Tick
 ) -> None:
     """An entry stored before options 1.2 keeps the limits its user set (15-28 °C)."""
-    entry = MockConfigEntry(
-        domain=DOMAIN,
-        title="Cabin",
-        unique_id=PORTAL_ID,
-        data=LOCAL_DATA,
-        options={CONF_TEMPERATURE_MIN: 15.0, CONF_TEMPERATURE_MAX: 28.0},
-        minor_version=1,
-    )
-    entry.add_to_hass(hass)
+    options = {CONF_TEMPERATURE_MIN: 15.0, CONF_TEMPERATURE_MAX: 28.0}
+    entry = make_entry(hass, LOCAL_DATA, options, minor_version=1)
     cerbo.set_root(SYSTEM, root_of("system.json"))
     await setup_entry(hass, entry)
     assert state_of(hass, "binary_sensor", "temperature_out_of_range") == STATE_ON  # 30.7 °C

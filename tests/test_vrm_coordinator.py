@@ -52,6 +52,7 @@ from tests.helpers import (
     USER_ID,
     FakeVrm,
     Tick,
+    frozen_clock,
     make_entry,
     request_count,
     vrm_json,
@@ -101,7 +102,7 @@ def client(session: aiohttp.ClientSession, sleeps: list[float]) -> VrmClient:
         sleeps.append(seconds)
 
     # The budget follows Home Assistant's (frozen) clock so freezer.tick moves it.
-    budget = RequestBudget(clock=lambda: dt_util.utcnow().timestamp())
+    budget = RequestBudget(clock=frozen_clock)
     return VrmClient(session, TOKEN, budget=budget, sleep=no_wait)
 
 
