@@ -1,7 +1,7 @@
 """Sensors in a real Home Assistant: every entity per source situation, switching, health.
 
 Snapshots hold a projection of each entity (registry fields and state) that both supported
-Home Assistant versions produce alike; `tests/entity_helpers.py` builds it.
+Home Assistant versions produce alike; `project` in tests/helpers.py builds it.
 """
 
 from __future__ import annotations
