@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 import pytest
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.components.repairs import repairs_flow_manager
@@ -9,7 +11,9 @@ from homeassistant.config_entries import SOURCE_REAUTH, ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.setup import async_setup_component
+from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.test_util.aiohttp import AiohttpClientMocker
+from yarl import URL
 
 from custom_components.victron_cerbo.const import (
     CONF_BATTERY_INSTANCE,
@@ -43,6 +47,7 @@ from tests.helpers import (
 # Without the portal ID, as the flow stores a VRM-only entry (helpers' VRM_DATA has one).
 VRM_DATA = {CONF_VRM_TOKEN: TOKEN, CONF_SITE_ID: SITE_ID, CONF_BATTERY_INSTANCE: INSTANCE}
 
+VRM_HOST = URL(OVERVIEW_URL).host
 NEW_HOST = "192.168.1.30"
 OTHER_GX_HOST = "192.168.1.31"
 
@@ -251,3 +256,37 @@ async def test_vrm_not_reporting_repair(
 
     await hass.config_entries.async_remove(entry.entry_id)
     await hass.async_block_till_done()
+
+
+# What setting an entry up asks each source: every Cerbo root once (after /health and
+# /services), VRM's system overview and one BatterySummary.
+SETUP_REQUESTS = {
+    "local": {HOST: 9},
+    "vrm": {VRM_HOST: 2},
+    "both": {HOST: 9, VRM_HOST: 2},
+}
+
+
+@pytest.mark.parametrize("source", ["local", "vrm", "both"])
+async def test_each_source_alone_or_both(
+    hass: HomeAssistant,
+    aioclient_mock: AiohttpClientMocker,
+    tick: Tick,
+    source: str,
+    init_integration: MockConfigEntry,
+) -> None:
+    """Setup asks only the configured sources, once each; unloaded, the entry asks nothing."""
+    assert init_integration.state is ConfigEntryState.LOADED
+    runtime = init_integration.runtime_data
+    assert (runtime.local is not None, runtime.vrm is not None) == (
+        source != "vrm",
+        source != "local",
+    )
+    hosts = Counter(URL(str(call[1])).host for call in aioclient_mock.mock_calls)
+    assert hosts == SETUP_REQUESTS[source]
+
+    assert await hass.config_entries.async_unload(init_integration.entry_id)
+    await hass.async_block_till_done()
+    asked = aioclient_mock.call_count
+    await tick(600)
+    assert aioclient_mock.call_count == asked
