@@ -1,8 +1,9 @@
 """Benchmark of the entities: recorder load and CPU per simulated hour, merge and diagnostics speed.
 
 The whole integration runs inside a test Home Assistant from pytest-homeassistant-custom-component,
-set up through `hass.config_entries.async_setup` with both sources. The Cerbo and VRM are answered
-in-process by its AiohttpClientMocker; freezegun moves the clock, so nothing waits for real. The
+set up through `hass.config_entries.async_setup` with both sources. The Cerbo and VRM are the
+tests' fakes (tests/helpers.py) on its AiohttpClientMocker, and the entry and the clock helper are
+the tests' too; freezegun moves the clock, so nothing waits for real. The
 Cerbo's battery values move like a real battery (voltage, current and power every tick, SOC every
 few minutes), so the figures show what the state machine and the recorder would see.
 
@@ -16,11 +17,10 @@ import asyncio
 import json
 import logging
 import random
-import re
 import sys
 import time
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -37,73 +37,52 @@ from homeassistant.helpers.entity import Entity  # noqa: E402
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator  # noqa: E402
 from homeassistant.util import dt as dt_util  # noqa: E402
 from pytest_homeassistant_custom_component.common import (  # noqa: E402
-    MockConfigEntry,
-    async_fire_time_changed,
     async_test_home_assistant,
 )
 from pytest_homeassistant_custom_component.test_util.aiohttp import (  # noqa: E402
-    AiohttpClientMockResponse,
     mock_aiohttp_client,
 )
-from yarl import URL  # noqa: E402
 
-from custom_components.victron_cerbo.api.vrm import RequestBudget  # noqa: E402
 from custom_components.victron_cerbo.battery import BatteryCoordinator  # noqa: E402
 from custom_components.victron_cerbo.const import (  # noqa: E402
-    CONF_BATTERY_INSTANCE,
-    CONF_HOST,
-    CONF_PORT,
-    CONF_PORTAL_ID,
-    CONF_SITE_ID,
-    CONF_VRM_TOKEN,
     DOMAIN,
 )
 from custom_components.victron_cerbo.diagnostics import (  # noqa: E402
     async_get_config_entry_diagnostics,
 )
 from custom_components.victron_cerbo.entity import UNRECORDED  # noqa: E402
-from custom_components.victron_cerbo.vrm_coordinator import DATA_VRM_BUDGETS  # noqa: E402
+from tests.helpers import (  # noqa: E402
+    ROOT_FIXTURES,
+    SOURCE_DATA,
+    SYSTEM,
+    FakeCerbo,
+    FakeVrm,
+    advance,
+    make_entry,
+    root_of,
+    setup_entry,
+)
 
-CERBO = ROOT / "tests" / "fixtures" / "cerbo"
-VRM = ROOT / "tests" / "fixtures" / "vrm"
-HOST = "192.168.1.20"
-PORTAL_ID = "c0619ab4e53f"
-SITE_ID = 123456
 START = datetime(2026, 1, 15, 0, 0, 0, tzinfo=UTC)
 STEP = 10  # seconds per clock step: one local tick
 # The real clock, kept in a container: freezegun replaces module-level references to it.
 REAL = {"perf_counter": time.perf_counter}
-ROOTS = {
-    "com.victronenergy.system": "system.json",
-    "com.victronenergy.platform": "platform.json",
-    "com.victronenergy.battery.virtual_6167fb1a3a50da34": "battery_virtual.json",
-    "com.victronenergy.battery.socketcan_can0": "battery_pylontech.json",
-    "com.victronenergy.vebus.ttyS4": "vebus.json",
-    "com.victronenergy.temperature.adc_builtin0_5": "temperature_5.json",
-    "com.victronenergy.temperature.adc_builtin0_6": "temperature_6.json",
-}
 
 
-class Cerbo:
-    """The Cerbo's answers; the system root drifts like a battery in use."""
+class Battery:
+    """The Cerbo's system root drifting like a battery in use, served by the tests' FakeCerbo."""
 
-    def __init__(self) -> None:
-        """Load the fixtures."""
-        self.texts = {
-            "/health": (CERBO / "health_v32.json").read_text(encoding="utf-8"),
-            "/services": (CERBO / "services.json").read_text(encoding="utf-8"),
-        }
-        self.roots = {
-            service: json.loads((CERBO / name).read_text(encoding="utf-8"))["value"]
-            for service, name in ROOTS.items()
-        }
+    def __init__(self, cerbo: FakeCerbo) -> None:
+        """Start from the fixture's system root."""
+        self.cerbo = cerbo
+        self.system = root_of(ROOT_FIXTURES[SYSTEM])
         self.random = random.Random(1)
         self.step = 0
 
     def drift(self) -> None:
         """One tick of a battery discharging with a noisy load."""
         self.step += 1
-        system = self.roots["com.victronenergy.system"]
+        system = self.system
         current = round(-8.0 + self.random.uniform(-3, 3), 1)
         voltage = round(51.0 + self.random.uniform(-0.2, 0.2), 2)
         system["Dc/Battery/Current"] = current
@@ -115,28 +94,11 @@ class Cerbo:
             system["Dc/Battery/Soc"] = round(system["Dc/Battery/Soc"] - 0.1, 1)
         if self.step % 30 == 0:
             system["Dc/Battery/Temperature"] = round(25 + self.random.uniform(-1, 1), 1)
-
-    def answer(self, url: URL) -> str:
-        """The body for one request."""
-        if url.path in self.texts:
-            return self.texts[url.path]
-        service = url.query.get("service", "")
-        value = self.roots.get(service)
-        return json.dumps({"service": service, "path": "/", "value": value, "success": True})
+        self.cerbo.set_root(SYSTEM, system)
 
 
-async def run(hours: float) -> dict[str, Any]:  # noqa: PLR0915 - one scenario, top to bottom
+async def run(hours: float) -> dict[str, Any]:
     """Simulate `hours` with both sources; count what the state machine and recorder see."""
-    cerbo = Cerbo()
-    summary = json.loads((VRM / "battery_summary.json").read_text(encoding="utf-8"))
-    overview = json.loads((VRM / "system_overview.json").read_text(encoding="utf-8"))
-
-    async def respond(method: str, url: URL, _data: Any) -> AiohttpClientMockResponse:
-        if url.host == HOST:
-            return AiohttpClientMockResponse(method, url, text=cerbo.answer(url))
-        body = overview if url.path.endswith("system-overview") else summary
-        return AiohttpClientMockResponse(method, url, json=body)
-
     changes: Counter[str] = Counter()
     unrecorded_only: Counter[str] = Counter()
     writes = Counter[str]()
@@ -162,28 +124,14 @@ async def run(hours: float) -> dict[str, Any]:  # noqa: PLR0915 - one scenario, 
 
     with freeze_time(START) as frozen, mock_aiohttp_client() as mocker:
         assert isinstance(frozen, FrozenDateTimeFactory)
-        mocker.get(re.compile(".*"), side_effect=respond)
+        # the tests' fakes of both sources and the entry the config flow creates
+        battery = Battery(FakeCerbo(mocker))
+        FakeVrm(mocker)
         async with async_test_home_assistant() as hass:
             hass.data.pop(loader.DATA_CUSTOM_COMPONENTS)
-            entry = MockConfigEntry(
-                domain=DOMAIN,
-                title="Cabin",
-                unique_id=PORTAL_ID,
-                data={
-                    CONF_HOST: HOST,
-                    CONF_PORT: 8088,
-                    CONF_PORTAL_ID: PORTAL_ID,
-                    CONF_VRM_TOKEN: "0" * 64,
-                    CONF_SITE_ID: SITE_ID,
-                    CONF_BATTERY_INSTANCE: 512,
-                },
-            )
-            entry.add_to_hass(hass)
-            budget = RequestBudget(clock=lambda: dt_util.utcnow().timestamp())
-            hass.data.setdefault(DATA_VRM_BUDGETS, {})[entry.entry_id] = budget
+            entry = make_entry(hass, SOURCE_DATA["both"])
             timers_before = live_timers(hass)
-            assert await hass.config_entries.async_setup(entry.entry_id)
-            await hass.async_block_till_done()
+            await setup_entry(hass, entry)
             # Timer handles the entry keeps: coordinator refreshes and every recheck timer.
             timers = live_timers(hass) - timers_before
             # Besides each source's poll: what re-checks freshness and repairs.
@@ -195,10 +143,8 @@ async def run(hours: float) -> dict[str, Any]:  # noqa: PLR0915 - one scenario, 
             ticks = int(hours * 3600 / STEP)
             cpu = time.process_time()
             for _ in range(ticks):
-                cerbo.drift()
-                frozen.tick(timedelta(seconds=STEP))
-                async_fire_time_changed(hass)
-                await hass.async_block_till_done()
+                battery.drift()
+                await advance(hass, frozen, STEP, step=STEP)
             cpu = time.process_time() - cpu
 
             stop_counting()

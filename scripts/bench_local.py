@@ -1,7 +1,8 @@
 """Benchmark the local source: requests per minute at the default cadence and bytes per cycle.
 
-Runs the real client and poller (`api/cerbo/`, loaded without Home Assistant) against an
-aiohttp server on 127.0.0.1 that serves the dbus_api.md §10 fixtures, with a simulated clock:
+Runs the real client and poller (`api/cerbo/`, loaded without Home Assistant) against the client
+package tests' fake Cerbo (tests/api/fakes.py: an aiohttp server on 127.0.0.1 serving the
+tests/fixtures/cerbo answers) and their hand-moved clock:
 one simulated hour of 10 s ticks takes well under a second and nothing waits for real.
 
     .venv/3.13/bin/python scripts/bench_local.py [--minutes 60] [--interval 10]
@@ -20,19 +21,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
-from aiohttp import ClientSession, web
+from aiohttp import ClientSession
 
 ROOT = Path(__file__).resolve().parent.parent
-FIXTURES = ROOT / "tests" / "fixtures" / "cerbo"
-ROOTS = {
-    "com.victronenergy.system": "system.json",
-    "com.victronenergy.platform": "platform.json",
-    "com.victronenergy.battery.virtual_6167fb1a3a50da34": "battery_virtual.json",
-    "com.victronenergy.battery.socketcan_can0": "battery_pylontech.json",
-    "com.victronenergy.vebus.ttyS4": "vebus.json",
-    "com.victronenergy.temperature.adc_builtin0_5": "temperature_5.json",
-    "com.victronenergy.temperature.adc_builtin0_6": "temperature_6.json",
-}
+sys.path.insert(0, str(ROOT))
+ROOT_COUNT = 7  # the roots of the fixture installation
 REAL_SYSTEM_ROOT_BYTES = 50_000  # the API authors' figure for a real `system` root (dbus_api.md §6)
 
 
@@ -49,42 +42,6 @@ def load_client_module() -> ModuleType:
     module = importlib.import_module("custom_components.victron_cerbo.api.cerbo")
     assert not any(name.startswith("homeassistant") for name in sys.modules), "HA was imported"
     return module
-
-
-class FakeServer:
-    """Serves the fixtures like the DBus HTTP API and counts requests and bytes per target."""
-
-    def __init__(self) -> None:
-        """Read the fixture bodies once."""
-        self.bodies = {
-            "/health": (FIXTURES / "health_v32.json").read_bytes(),
-            "/services": (FIXTURES / "services.json").read_bytes(),
-            **{service: (FIXTURES / name).read_bytes() for service, name in ROOTS.items()},
-        }
-        self.requests: Counter[str] = Counter()
-        self.sent: Counter[str] = Counter()
-
-    async def handle(self, request: web.Request) -> web.Response:
-        """Answer one GET the way the DBus HTTP API would."""
-        key = request.query.get("service", "") if request.path == "/value" else request.path
-        self.requests[key] += 1
-        body = self.bodies.get(key)
-        if body is None or (request.path == "/value" and request.query.get("path") != "/"):
-            return web.json_response({"error": "Not found", "success": False}, status=404)
-        self.sent[key] += len(body)
-        return web.Response(body=body, content_type="application/json")
-
-
-class Clock:
-    """The simulated monotonic clock the poller reads."""
-
-    def __init__(self) -> None:
-        """Start at zero."""
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        """Return the simulated time."""
-        return self.now
 
 
 def tier(service: str) -> str:
@@ -116,34 +73,29 @@ class Result:
 async def simulate(minutes: int, interval: float) -> Result:
     """Set up, run the full first cycle, then `minutes` of ticks on the simulated clock."""
     api = load_client_module()
-    server = FakeServer()
-    app = web.Application()
-    app.router.add_get("/{tail:.*}", server.handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    clock = Clock()
-    try:
-        async with ClientSession() as session:
-            client = api.CerboClient(session, "127.0.0.1", runner.addresses[0][1])
-            poller = api.CerboPoller(client, fast_interval=interval, clock=clock)
-            await poller.setup()
-            setup_requests = sum(server.requests.values())
-            before = client.bytes_received
+    # the client package tests' fake Cerbo (loopback, no Home Assistant) and hand-moved clock
+    from tests.api.fakes import ROOT_FIXTURES, FakeCerbo, FakeClock  # noqa: PLC0415
+
+    clock = FakeClock(start=0.0)
+    async with FakeCerbo() as cerbo, ClientSession() as session:
+        served = {"/health": cerbo.health, "/services": cerbo.services, **cerbo.roots}
+        bodies = {key: len(reply.text.encode()) for key, reply in served.items()}
+        client = api.CerboClient(session, cerbo.host, cerbo.port)
+        poller = api.CerboPoller(client, fast_interval=interval, clock=clock)
+        await poller.setup()
+        setup_requests = len(cerbo.requests)
+        before = client.bytes_received
+        await poller.poll()
+        first_cycle_requests = len(cerbo.requests) - setup_requests
+        first_cycle_bytes = client.bytes_received - before
+        cerbo.reset()
+        ticks = round(minutes * 60 / interval)
+        started = time.perf_counter()
+        for _ in range(ticks):
+            clock.advance(interval)
             await poller.poll()
-            first_cycle_requests = sum(server.requests.values()) - setup_requests
-            first_cycle_bytes = client.bytes_received - before
-            server.requests.clear()
-            server.sent.clear()
-            ticks = round(minutes * 60 / interval)
-            started = time.perf_counter()
-            for _ in range(ticks):
-                clock.now += interval
-                await poller.poll()
-            elapsed = time.perf_counter() - started
-    finally:
-        await runner.cleanup()
+        elapsed = time.perf_counter() - started
+        requests = cerbo.counts()
     fast_keys = ["com.victronenergy.system", poller.discovery.battery_service]
     return Result(
         minutes=minutes,
@@ -151,11 +103,11 @@ async def simulate(minutes: int, interval: float) -> Result:
         setup_requests=setup_requests,
         first_cycle_requests=first_cycle_requests,
         first_cycle_bytes=first_cycle_bytes,
-        fast_cycle_bytes=sum(len(server.bodies[key]) for key in fast_keys if key),
-        full_cycle_bytes=sum(len(body) for key, body in server.bodies.items() if key in ROOTS),
-        system_root_bytes=len(server.bodies["com.victronenergy.system"]),
-        requests=server.requests,
-        sent_bytes=sum(server.sent.values()),
+        fast_cycle_bytes=sum(bodies[key] for key in fast_keys if key),
+        full_cycle_bytes=sum(bodies[key] for key in ROOT_FIXTURES),
+        system_root_bytes=bodies["com.victronenergy.system"],
+        requests=requests,
+        sent_bytes=sum(bodies.get(key, 0) * count for key, count in requests.items()),
         seconds_per_tick=elapsed / ticks,
         client_requests=client.request_count,
         client_bytes=client.bytes_received,
@@ -179,7 +131,7 @@ def report(result: Result) -> None:
         print(f"    {tier(key):42} {count / minutes:6.2f}/min")
     print(f"  bytes parsed per fast cycle (system + battery root): {result.fast_cycle_bytes}")
     print(
-        f"  bytes parsed per full cycle (all {len(ROOTS)} roots):         {result.full_cycle_bytes}"
+        f"  bytes parsed per full cycle (all {ROOT_COUNT} roots):         {result.full_cycle_bytes}"
     )
     print(f"  bytes parsed per minute: {result.sent_bytes / minutes:.0f}")
     scale = REAL_SYSTEM_ROOT_BYTES / result.system_root_bytes

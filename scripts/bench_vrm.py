@@ -10,7 +10,6 @@ Run from the repository root:  .venv/3.13/bin/python scripts/bench_vrm.py
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import re
 import sys
@@ -33,14 +32,12 @@ from homeassistant.config_entries import ConfigEntryState  # noqa: E402
 from homeassistant.exceptions import ConfigEntryNotReady  # noqa: E402
 from homeassistant.util import dt as dt_util  # noqa: E402
 from pytest_homeassistant_custom_component.common import (  # noqa: E402
-    MockConfigEntry,
-    async_fire_time_changed,
     async_test_home_assistant,
 )
 from pytest_homeassistant_custom_component.test_util.aiohttp import (  # noqa: E402
     AiohttpClientMocker,
-    AiohttpClientMockResponse,
 )
+from yarl import URL  # noqa: E402
 
 from custom_components.victron_cerbo.api.vrm import (  # noqa: E402
     RequestBudget,
@@ -52,16 +49,24 @@ from custom_components.victron_cerbo.const import (  # noqa: E402
     CONF_SITE_ID,
     CONF_VRM_POLL_INTERVAL,
     CONF_VRM_TOKEN,
-    DOMAIN,
 )
-from custom_components.victron_cerbo.vrm_coordinator import VrmCoordinator  # noqa: E402
+from custom_components.victron_cerbo.vrm_coordinator import (  # noqa: E402
+    DATA_VRM_BUDGETS,
+    VrmCoordinator,
+)
+from tests.helpers import (  # noqa: E402
+    INSTANCE,
+    SITE_ID,
+    TOKEN,
+    FakeVrm,
+    advance,
+    make_entry,
+    vrm_json,
+)
 
-FIXTURES = ROOT / "tests" / "fixtures" / "vrm"
-SUMMARY = json.loads((FIXTURES / "battery_summary.json").read_text(encoding="utf-8"))
-OVERVIEW = json.loads((FIXTURES / "system_overview.json").read_text(encoding="utf-8"))
-TOKEN = "0" * 64
-SITE_ID = 123456
-INSTANCE = 512
+SUMMARY = vrm_json("battery_summary")
+# As the flow stores a VRM-only entry.
+VRM_ONLY = {CONF_VRM_TOKEN: TOKEN, CONF_SITE_ID: SITE_ID, CONF_BATTERY_INSTANCE: INSTANCE}
 START = datetime(2026, 1, 15, 0, 0, 0, tzinfo=UTC)
 STEP = 10  # seconds of simulated time per clock step
 HOUR = 3600
@@ -113,39 +118,27 @@ async def simulate(
         async def sleep(seconds: float) -> None:  # backoff moves simulated time only
             frozen.tick(timedelta(seconds=seconds))
 
-        async def respond(method: str, url: Any, _data: Any) -> AiohttpClientMockResponse:
-            endpoint = "system-overview" if "system-overview" in str(url) else "BatterySummary"
+        def answer(url: URL) -> dict[str, Any] | None:
+            endpoint = "system-overview" if "system-overview" in url.path else "BatterySummary"
             result.sent.append((elapsed(), endpoint))
             answer = plan(elapsed(), endpoint)
             if answer == "timeout":
                 frozen.tick(timedelta(seconds=10))
-                raise TimeoutError
+                return {"exc": TimeoutError()}
             if answer == "503":
-                return AiohttpClientMockResponse(method, url, status=503, text="<html>503</html>")
+                return {"status": 503, "text": "<html>503</html>"}
             if isinstance(answer, tuple):
-                headers = {"Retry-After": str(answer[1])}
-                return AiohttpClientMockResponse(
-                    method, url, status=429, text="{}", headers=headers
-                )
-            body = OVERVIEW if endpoint == "system-overview" else SUMMARY
-            return AiohttpClientMockResponse(method, url, json=body)
+                return {"status": 429, "text": "{}", "headers": {"Retry-After": str(answer[1])}}
+            return None  # the reference fixtures
 
         async with async_test_home_assistant() as hass:
             mocker = AiohttpClientMocker()
-            mocker.get(re.compile(".*"), side_effect=respond)
+            FakeVrm(mocker).plan = answer  # the tests' VRM fake
             session = mocker.create_session(hass.loop)
-            entry = MockConfigEntry(
-                domain=DOMAIN,
-                data={
-                    CONF_VRM_TOKEN: TOKEN,
-                    CONF_SITE_ID: SITE_ID,
-                    CONF_BATTERY_INSTANCE: INSTANCE,
-                },
-                options=options or {},
-            )
-            entry.add_to_hass(hass)
+            # a VRM-only entry being set up, the budget on the frozen clock
+            entry = make_entry(hass, VRM_ONLY, options, unique_id=None, title="Bench")
             entry.mock_state(hass, ConfigEntryState.SETUP_IN_PROGRESS)
-            budget = RequestBudget(clock=lambda: dt_util.utcnow().timestamp())
+            budget = hass.data[DATA_VRM_BUDGETS][entry.entry_id]
             client = VrmClient(session, TOKEN, budget=budget, sleep=sleep)
             coordinator = VrmCoordinator(hass, entry, client)
             try:
@@ -155,9 +148,7 @@ async def simulate(
             unsubscribe = coordinator.async_add_listener(lambda: None)
             last_attempt = coordinator.health.last_attempt
             while elapsed() + STEP < hours * HOUR:  # the next day would start at hours * HOUR
-                frozen.tick(timedelta(seconds=STEP))
-                async_fire_time_changed(hass)
-                await hass.async_block_till_done()
+                await advance(hass, frozen, STEP, step=STEP)
                 health = coordinator.health
                 if health.last_attempt != last_attempt:
                     last_attempt = health.last_attempt

@@ -8,11 +8,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from freezegun.api import FrozenDateTimeFactory
 from homeassistant.const import STATE_OFF, STATE_ON, STATE_UNAVAILABLE, STATE_UNKNOWN
 from homeassistant.core import HomeAssistant
-from pytest_homeassistant_custom_component.common import MockConfigEntry
-from pytest_homeassistant_custom_component.test_util.aiohttp import AiohttpClientMocker
 
 from custom_components.victron_cerbo.binary_sensor import (
     BATTERY_BINARY_SENSORS,
@@ -27,33 +24,28 @@ from custom_components.victron_cerbo.const import (
     CONF_TEMPERATURE_MIN,
     CONF_VOLTAGE_MAX,
     CONF_VOLTAGE_MIN,
-    DOMAIN,
     SAFE_VOLTAGE_RANGES,
 )
-from tests.cerbo_helpers import PORTAL_ID, PYLONTECH, SYSTEM, VEBUS, FakeCerbo, root_of
-from tests.entity_helpers import (
+from tests.helpers import (
     LOCAL_DATA,
-    START,
+    PYLONTECH,
+    SYSTEM,
+    VEBUS,
     VRM_DATA,
+    FakeCerbo,
     FakeVrm,
     Tick,
     attributes,
     break_cerbo,
     make_entry,
-    make_tick,
+    root_of,
     setup_entry,
     state_of,
     update_entity,
+    vrm_json,
 )
-from tests.vrm_helpers import vrm_json
 
 MAINTENANCE = "<html><body>Maintenance</body></html>"
-
-
-@pytest.fixture
-def tick(hass: HomeAssistant, freezer: FrozenDateTimeFactory) -> Tick:
-    freezer.move_to(START)
-    return make_tick(hass, freezer)
 
 
 async def local_entry(
@@ -217,15 +209,8 @@ async def test_own_temperature_limits_keep_behaving_as_before(
     hass: HomeAssistant, cerbo: FakeCerbo, tick: Tick
 ) -> None:
     """An entry stored before options 1.2 keeps the limits its user set (15-28 °C)."""
-    entry = MockConfigEntry(
-        domain=DOMAIN,
-        title="Cabin",
-        unique_id=PORTAL_ID,
-        data=LOCAL_DATA,
-        options={CONF_TEMPERATURE_MIN: 15.0, CONF_TEMPERATURE_MAX: 28.0},
-        minor_version=1,
-    )
-    entry.add_to_hass(hass)
+    options = {CONF_TEMPERATURE_MIN: 15.0, CONF_TEMPERATURE_MAX: 28.0}
+    entry = make_entry(hass, LOCAL_DATA, options, minor_version=1)
     cerbo.set_root(SYSTEM, root_of("system.json"))
     await setup_entry(hass, entry)
     assert state_of(hass, "binary_sensor", "temperature_out_of_range") == STATE_ON  # 30.7 °C
@@ -301,10 +286,7 @@ async def test_battery_alarms_from_the_cerbo(
     assert found["level"] == "alarm"
 
 
-async def test_battery_alarms_from_vrm(
-    hass: HomeAssistant, aioclient_mock: AiohttpClientMocker, tick: Tick
-) -> None:
-    vrm = FakeVrm(aioclient_mock)
+async def test_battery_alarms_from_vrm(hass: HomeAssistant, vrm: FakeVrm, tick: Tick) -> None:
     vrm.summary = vrm_json("battery_summary_numeric")
     await setup_entry(hass, make_entry(hass, VRM_DATA))
     assert state_of(hass, "binary_sensor", "battery_alarm") == STATE_ON
@@ -372,10 +354,9 @@ async def test_grid_lost_unknown_without_any_signal(
 
 
 async def test_problem_sensors_follow_the_source(
-    hass: HomeAssistant, cerbo: FakeCerbo, aioclient_mock: AiohttpClientMocker, tick: Tick
+    hass: HomeAssistant, cerbo: FakeCerbo, vrm: FakeVrm, tick: Tick
 ) -> None:
     """Judged on VRM's values while the Cerbo is away; unavailable when no source is fresh."""
-    vrm = FakeVrm(aioclient_mock)
     cerbo.set_root(SYSTEM, root_of("system.json") | {"Dc/Battery/Voltage": 60.0})
     await setup_entry(hass, make_entry(hass, LOCAL_DATA | VRM_DATA))
     assert state_of(hass, "binary_sensor", "voltage_out_of_range") == STATE_ON  # Cerbo: 60 V
@@ -392,9 +373,8 @@ async def test_problem_sensors_follow_the_source(
 
 
 async def test_connectivity_and_staleness(
-    hass: HomeAssistant, cerbo: FakeCerbo, aioclient_mock: AiohttpClientMocker, tick: Tick
+    hass: HomeAssistant, cerbo: FakeCerbo, vrm: FakeVrm, tick: Tick
 ) -> None:
-    vrm = FakeVrm(aioclient_mock)
     await setup_entry(hass, make_entry(hass, LOCAL_DATA | VRM_DATA))
     assert state_of(hass, "binary_sensor", "local_reachable") == STATE_ON
     assert state_of(hass, "binary_sensor", "vrm_reachable") == STATE_ON
@@ -426,10 +406,8 @@ async def test_connectivity_and_staleness(
     assert state_of(hass, "binary_sensor", "data_stale") == STATE_ON
 
 
-async def test_vrm_budget_near_its_limit(
-    hass: HomeAssistant, aioclient_mock: AiohttpClientMocker, tick: Tick
-) -> None:
-    FakeVrm(aioclient_mock)
+@pytest.mark.usefixtures("vrm")
+async def test_vrm_budget_near_its_limit(hass: HomeAssistant, tick: Tick) -> None:
     entry = make_entry(hass, VRM_DATA, {CONF_BUDGET_WARNING: 3, CONF_BUDGET_LIMIT: 10})
     await setup_entry(hass, entry)
     assert state_of(hass, "binary_sensor", "vrm_budget") == STATE_OFF

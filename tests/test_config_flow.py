@@ -50,14 +50,22 @@ from custom_components.victron_cerbo.const import (
     ENV_DEV_VRM_API_URL,
 )
 from custom_components.victron_cerbo.schema import vol
-from tests.cerbo_helpers import HOST, PORT, PORTAL_ID, SYSTEM, FakeCerbo, Reply, root_of
-from tests.vrm_helpers import (
+from tests.helpers import (
+    HOST,
     INSTALLATIONS_URL,
     OVERVIEW_URL,
+    PORT,
+    PORTAL_ID,
     SITE_ID,
+    SYSTEM,
     TOKEN,
     USER_ID,
     USERS_ME_URL,
+    FakeCerbo,
+    FakeVrm,
+    Reply,
+    make_entry,
+    root_of,
     vrm_json,
     vrm_text,
 )
@@ -82,23 +90,23 @@ def mock_setup_entry() -> Any:
         yield mock
 
 
-def mock_vrm(
-    aioclient_mock: AiohttpClientMocker,
+def flow_vrm(
+    vrm: FakeVrm,
     *,
     installations: str = "installations_one",
     single_monitor: bool = False,
     overview: str = "system_overview",
 ) -> None:
     """Answer the VRM calls the flow makes."""
-    aioclient_mock.get(USERS_ME_URL, json=vrm_json("users_me"))
-    aioclient_mock.get(INSTALLATIONS_URL, json=vrm_json(installations))
-    overview_json = vrm_json(overview)
+    vrm.scripts.clear()
+    vrm.users_me = vrm_json("users_me")
+    vrm.installations = vrm_json(installations)
+    vrm.overview = vrm_json(overview)
     if single_monitor:
-        devices = overview_json["records"]["devices"]
-        overview_json["records"]["devices"] = [
+        devices = vrm.overview["records"]["devices"]
+        vrm.overview["records"]["devices"] = [
             d for d in devices if d.get("name") != "Battery Monitor" or d.get("instance") == 512
         ]
-    aioclient_mock.get(OVERVIEW_URL, json=overview_json)
 
 
 def cerbo_with_portal(aioclient_mock: AiohttpClientMocker, portal_id: str, host: str = HOST) -> Any:
@@ -140,9 +148,9 @@ async def test_local_only(hass: HomeAssistant, aioclient_mock: AiohttpClientMock
 
 
 async def test_vrm_only_one_site_two_monitors(
-    hass: HomeAssistant, aioclient_mock: AiohttpClientMocker
+    hass: HomeAssistant, aioclient_mock: AiohttpClientMocker, vrm: FakeVrm
 ) -> None:
-    mock_vrm(aioclient_mock)
+    flow_vrm(vrm)
     result = await start(hass, "vrm")
     assert result["step_id"] == "vrm"
     assert "vrm.victronenergy.com/access-tokens" in result["description_placeholders"]["token_url"]
@@ -198,10 +206,8 @@ async def test_development_vrm_address(
     assert result["data"].get(CONF_VRM_API_URL) == dev_url
 
 
-async def test_vrm_only_site_picker(
-    hass: HomeAssistant, aioclient_mock: AiohttpClientMocker
-) -> None:
-    mock_vrm(aioclient_mock, installations="installations_many", single_monitor=True)
+async def test_vrm_only_site_picker(hass: HomeAssistant, vrm: FakeVrm) -> None:
+    flow_vrm(vrm, installations="installations_many", single_monitor=True)
     result = await start(hass, "vrm")
     result = await submit(hass, result, {CONF_VRM_TOKEN: TOKEN})
     assert result["step_id"] == "site"
@@ -214,10 +220,10 @@ async def test_vrm_only_site_picker(
 
 
 async def test_both_sources_pick_the_matching_site(
-    hass: HomeAssistant, aioclient_mock: AiohttpClientMocker
+    hass: HomeAssistant, aioclient_mock: AiohttpClientMocker, vrm: FakeVrm
 ) -> None:
     cerbo_with_portal(aioclient_mock, "D41243CD7C66")  # the yacht, in capitals
-    mock_vrm(aioclient_mock, installations="installations_many", single_monitor=True)
+    flow_vrm(vrm, installations="installations_many", single_monitor=True)
     aioclient_mock.get(
         OVERVIEW_URL.replace(str(SITE_ID), "151734"), json=aioclient_mock_overview_single()
     )
@@ -241,11 +247,11 @@ def aioclient_mock_overview_single() -> Any:
 
 
 async def test_both_mismatch_with_one_site_asks_for_another_host(
-    hass: HomeAssistant, aioclient_mock: AiohttpClientMocker
+    hass: HomeAssistant, aioclient_mock: AiohttpClientMocker, vrm: FakeVrm
 ) -> None:
     FakeCerbo(aioclient_mock)  # portal c0619ab4e53f, not the Cabin's
     cerbo_with_portal(aioclient_mock, VRM_PORTAL_ID, host=OTHER_HOST)
-    mock_vrm(aioclient_mock, single_monitor=True)
+    flow_vrm(vrm, single_monitor=True)
     result = await start(hass, "both")
     result = await submit(hass, result, {CONF_HOST: HOST, CONF_PORT: PORT})
     result = await submit(hass, result, {CONF_VRM_TOKEN: TOKEN})
@@ -265,10 +271,10 @@ async def test_both_mismatch_with_one_site_asks_for_another_host(
 
 
 async def test_both_mismatch_with_several_sites_shows_the_picker(
-    hass: HomeAssistant, aioclient_mock: AiohttpClientMocker
+    hass: HomeAssistant, aioclient_mock: AiohttpClientMocker, vrm: FakeVrm
 ) -> None:
     cerbo_with_portal(aioclient_mock, VRM_PORTAL_ID)
-    mock_vrm(aioclient_mock, installations="installations_many", single_monitor=True)
+    flow_vrm(vrm, installations="installations_many", single_monitor=True)
     result = await start(hass, "both")
     result = await submit(hass, result, {CONF_HOST: HOST, CONF_PORT: PORT})
     result = await submit(hass, result, {CONF_VRM_TOKEN: TOKEN})
@@ -300,33 +306,39 @@ async def test_both_mismatch_with_several_sites_shows_the_picker(
     ],
 )
 async def test_vrm_token_errors_then_recovery(
-    hass: HomeAssistant, aioclient_mock: AiohttpClientMocker, answer: dict[str, Any], error: str
+    hass: HomeAssistant,
+    aioclient_mock: AiohttpClientMocker,
+    vrm: FakeVrm,
+    answer: dict[str, Any],
+    error: str,
 ) -> None:
-    aioclient_mock.get(USERS_ME_URL, **answer)
+    vrm.serve(USERS_ME_URL, [answer])
     result = await start(hass, "vrm")
     result = await submit(hass, result, {CONF_VRM_TOKEN: TOKEN})
     assert result["step_id"] == "vrm"
     assert result["errors"] == {"base": error}
     assert aioclient_mock.call_count == 1  # no retries while the user waits
 
-    aioclient_mock.clear_requests()
-    mock_vrm(aioclient_mock, single_monitor=True)
+    vrm.scripts.clear()
+    aioclient_mock.mock_calls.clear()
+    flow_vrm(vrm, single_monitor=True)
     result = await submit(hass, result, {CONF_VRM_TOKEN: TOKEN})
     assert result["type"] is FlowResultType.CREATE_ENTRY
 
 
 async def test_vrm_forbidden_and_no_sites(
-    hass: HomeAssistant, aioclient_mock: AiohttpClientMocker
+    hass: HomeAssistant, aioclient_mock: AiohttpClientMocker, vrm: FakeVrm
 ) -> None:
-    aioclient_mock.get(USERS_ME_URL, json=vrm_json("users_me"))
-    aioclient_mock.get(INSTALLATIONS_URL, status=403, text=vrm_text("error_403.json"))
+    vrm.users_me = vrm_json("users_me")
+    vrm.serve(INSTALLATIONS_URL, [{"status": 403, "text": vrm_text("error_403.json")}])
     result = await start(hass, "vrm")
     result = await submit(hass, result, {CONF_VRM_TOKEN: TOKEN})
     assert result["errors"] == {"base": "forbidden"}
 
-    aioclient_mock.clear_requests()
-    aioclient_mock.get(USERS_ME_URL, json=vrm_json("users_me"))
-    aioclient_mock.get(INSTALLATIONS_URL, json={"success": True, "records": []})
+    vrm.scripts.clear()
+    aioclient_mock.mock_calls.clear()
+    vrm.users_me = vrm_json("users_me")
+    vrm.serve(INSTALLATIONS_URL, [{"json": {"success": True, "records": []}}])
     result = await submit(hass, result, {CONF_VRM_TOKEN: TOKEN})
     assert result["errors"] == {"base": "no_sites"}
 
@@ -339,11 +351,11 @@ async def test_vrm_forbidden_and_no_sites(
     ],
 )
 async def test_site_errors(
-    hass: HomeAssistant, aioclient_mock: AiohttpClientMocker, overview: dict[str, Any], error: str
+    hass: HomeAssistant, vrm: FakeVrm, overview: dict[str, Any], error: str
 ) -> None:
-    aioclient_mock.get(USERS_ME_URL, json=vrm_json("users_me"))
-    aioclient_mock.get(INSTALLATIONS_URL, json=vrm_json("installations_many"))
-    aioclient_mock.get(OVERVIEW_URL, **overview)
+    vrm.users_me = vrm_json("users_me")
+    vrm.installations = vrm_json("installations_many")
+    vrm.serve(OVERVIEW_URL, [overview])
     result = await start(hass, "vrm")
     result = await submit(hass, result, {CONF_VRM_TOKEN: TOKEN})
     result = await submit(hass, result, {CONF_SITE_ID: str(SITE_ID)})
@@ -353,10 +365,10 @@ async def test_site_errors(
 
 
 async def test_site_without_a_battery_monitor_is_offered(
-    hass: HomeAssistant, aioclient_mock: AiohttpClientMocker
+    hass: HomeAssistant, aioclient_mock: AiohttpClientMocker, vrm: FakeVrm
 ) -> None:
     """An MPPT or inverter measures the battery: the GX's system battery is read instead."""
-    mock_vrm(aioclient_mock, overview="system_overview_no_battery")
+    flow_vrm(vrm, overview="system_overview_no_battery")
     result = await start(hass, "vrm")
     result = await submit(hass, result, {CONF_VRM_TOKEN: TOKEN})
 
@@ -395,16 +407,18 @@ async def test_local_errors_then_recovery(
     assert result["type"] is FlowResultType.CREATE_ENTRY
 
 
-async def test_already_configured(hass: HomeAssistant, aioclient_mock: AiohttpClientMocker) -> None:
-    MockConfigEntry(domain=DOMAIN, unique_id=PORTAL_ID, data={}).add_to_hass(hass)
-    MockConfigEntry(domain=DOMAIN, unique_id=VRM_PORTAL_ID, data={}).add_to_hass(hass)
+async def test_already_configured(
+    hass: HomeAssistant, aioclient_mock: AiohttpClientMocker, vrm: FakeVrm
+) -> None:
+    make_entry(hass, {})
+    make_entry(hass, {}, unique_id=VRM_PORTAL_ID)
     FakeCerbo(aioclient_mock)
     result = await start(hass, "local")
     result = await submit(hass, result, {CONF_HOST: HOST, CONF_PORT: PORT})
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "already_configured"
 
-    mock_vrm(aioclient_mock, single_monitor=True)
+    flow_vrm(vrm, single_monitor=True)
     result = await start(hass, "vrm")
     result = await submit(hass, result, {CONF_VRM_TOKEN: TOKEN})
     assert result["type"] is FlowResultType.ABORT
@@ -528,9 +542,9 @@ async def test_refused_timeout_and_unknown_name_differ(
 
 
 async def test_vrm_unreachable_is_home_assistants_connection(
-    hass: HomeAssistant, aioclient_mock: AiohttpClientMocker
+    hass: HomeAssistant, vrm: FakeVrm
 ) -> None:
-    aioclient_mock.get(USERS_ME_URL, exc=aiohttp.ClientConnectionError("no route"))
+    vrm.serve(USERS_ME_URL, [{"exc": aiohttp.ClientConnectionError("no route")}])
     result = await start(hass, "vrm")
     result = await submit(hass, result, {CONF_VRM_TOKEN: TOKEN})
     assert result["errors"] == {"base": "vrm_cannot_connect"}
@@ -539,10 +553,8 @@ async def test_vrm_unreachable_is_home_assistants_connection(
     assert "Cerbo" not in message
 
 
-async def test_token_is_kept_after_an_error(
-    hass: HomeAssistant, aioclient_mock: AiohttpClientMocker
-) -> None:
-    aioclient_mock.get(USERS_ME_URL, status=401, text=vrm_text("error_401.json"))
+async def test_token_is_kept_after_an_error(hass: HomeAssistant, vrm: FakeVrm) -> None:
+    vrm.serve(USERS_ME_URL, [{"status": 401, "text": vrm_text("error_401.json")}])
     result = await start(hass, "vrm")
     assert suggested_token(result) is None
     result = await submit(hass, result, {CONF_VRM_TOKEN: "typed-token"})
@@ -551,11 +563,11 @@ async def test_token_is_kept_after_an_error(
 
 
 async def test_abandoned_flow_does_not_block_the_next(
-    hass: HomeAssistant, aioclient_mock: AiohttpClientMocker
+    hass: HomeAssistant, aioclient_mock: AiohttpClientMocker, vrm: FakeVrm
 ) -> None:
     """A flow left at the token step (browser tab closed) stays in memory until a restart."""
     FakeCerbo(aioclient_mock)
-    mock_vrm(aioclient_mock)
+    flow_vrm(vrm)
     abandoned = await start(hass, "both")
     abandoned = await submit(hass, abandoned, {CONF_HOST: HOST, CONF_PORT: PORT})
     assert abandoned["step_id"] == "vrm_local"
@@ -629,12 +641,8 @@ async def test_ssdp_rejects(hass: HomeAssistant, aioclient_mock: AiohttpClientMo
 
 
 async def test_ssdp_updates_the_host_of_a_known_cerbo(hass: HomeAssistant) -> None:
-    local = MockConfigEntry(
-        domain=DOMAIN, unique_id=PORTAL_ID, data={CONF_HOST: OTHER_HOST, CONF_PORT: PORT}
-    )
-    local.add_to_hass(hass)
-    vrm_only = MockConfigEntry(domain=DOMAIN, unique_id=VRM_PORTAL_ID, data={CONF_SITE_ID: 1})
-    vrm_only.add_to_hass(hass)
+    local = make_entry(hass, {CONF_HOST: OTHER_HOST, CONF_PORT: PORT})
+    vrm_only = make_entry(hass, {CONF_SITE_ID: 1}, unique_id=VRM_PORTAL_ID)
 
     result = await hass.config_entries.flow.async_init(
         DOMAIN, context={"source": SOURCE_SSDP}, data=ssdp_info(HOST, PORTAL_ID.upper())
@@ -653,40 +661,38 @@ async def test_ssdp_updates_the_host_of_a_known_cerbo(hass: HomeAssistant) -> No
 
 
 def vrm_entry(hass: HomeAssistant, **extra: Any) -> MockConfigEntry:
-    entry = MockConfigEntry(
-        domain=DOMAIN,
-        unique_id=VRM_PORTAL_ID,
-        title="Cabin",
-        data={
-            CONF_VRM_TOKEN: "old-token",
-            CONF_SITE_ID: SITE_ID,
-            CONF_BATTERY_INSTANCE: 512,
-            CONF_PORTAL_ID: VRM_PORTAL_ID,
-            **extra,
-        },
-    )
-    entry.add_to_hass(hass)
-    return entry
+    data = {
+        CONF_VRM_TOKEN: "old-token",
+        CONF_SITE_ID: SITE_ID,
+        CONF_BATTERY_INSTANCE: 512,
+        CONF_PORTAL_ID: VRM_PORTAL_ID,
+        **extra,
+    }
+    return make_entry(hass, data, unique_id=VRM_PORTAL_ID)
 
 
-async def test_reauth(hass: HomeAssistant, aioclient_mock: AiohttpClientMocker) -> None:
+async def test_reauth(
+    hass: HomeAssistant, aioclient_mock: AiohttpClientMocker, vrm: FakeVrm
+) -> None:
     entry = vrm_entry(hass)
     result = await entry.start_reauth_flow(hass)
     assert result["step_id"] == "reauth_confirm"
     assert result["description_placeholders"]["name"] == "Cabin"
 
-    aioclient_mock.get(USERS_ME_URL, status=401, text=vrm_text("error_401.json"))
+    vrm.serve(USERS_ME_URL, [{"status": 401, "text": vrm_text("error_401.json")}])
     result = await submit(hass, result, {CONF_VRM_TOKEN: "bad"})
     assert result["errors"] == {"base": "invalid_auth"}
 
-    aioclient_mock.clear_requests()
-    aioclient_mock.get(USERS_ME_URL, json=vrm_json("users_me"))
-    aioclient_mock.get(INSTALLATIONS_URL, json={"success": True, "records": []})
+    vrm.scripts.clear()
+    aioclient_mock.mock_calls.clear()
+    vrm.users_me = vrm_json("users_me")
+    vrm.serve(INSTALLATIONS_URL, [{"json": {"success": True, "records": []}}])
     result = await submit(hass, result, {CONF_VRM_TOKEN: TOKEN})
     assert result["errors"] == {"base": "site_not_accessible"}
 
-    aioclient_mock.clear_requests()
-    mock_vrm(aioclient_mock)
+    vrm.scripts.clear()
+    aioclient_mock.mock_calls.clear()
+    flow_vrm(vrm)
     result = await submit(hass, result, {CONF_VRM_TOKEN: f" {TOKEN} "})
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "reauth_successful"
@@ -703,11 +709,11 @@ async def test_reauth(hass: HomeAssistant, aioclient_mock: AiohttpClientMocker) 
     ],
 )
 async def test_reauth_errors(
-    hass: HomeAssistant, aioclient_mock: AiohttpClientMocker, answer: dict[str, Any], error: str
+    hass: HomeAssistant, vrm: FakeVrm, answer: dict[str, Any], error: str
 ) -> None:
     entry = vrm_entry(hass)
     result = await entry.start_reauth_flow(hass)
-    aioclient_mock.get(USERS_ME_URL, **answer)
+    vrm.serve(USERS_ME_URL, [answer])
     result = await submit(hass, result, {CONF_VRM_TOKEN: TOKEN})
     assert result["errors"] == {"base": error}
 
@@ -718,12 +724,7 @@ async def test_reauth_errors(
 async def test_reconfigure_local_host(
     hass: HomeAssistant, aioclient_mock: AiohttpClientMocker
 ) -> None:
-    entry = MockConfigEntry(
-        domain=DOMAIN,
-        unique_id=PORTAL_ID,
-        data={CONF_HOST: OTHER_HOST, CONF_PORT: PORT, CONF_PORTAL_ID: PORTAL_ID},
-    )
-    entry.add_to_hass(hass)
+    entry = make_entry(hass, {CONF_HOST: OTHER_HOST, CONF_PORT: PORT, CONF_PORTAL_ID: PORTAL_ID})
     cerbo = FakeCerbo(aioclient_mock)
     cerbo_with_portal(aioclient_mock, "bbbbbbbbbbbb", host="192.168.1.99")
 
@@ -743,12 +744,7 @@ async def test_reconfigure_local_host(
 async def test_reconfigure_local_host_success(
     hass: HomeAssistant, aioclient_mock: AiohttpClientMocker
 ) -> None:
-    entry = MockConfigEntry(
-        domain=DOMAIN,
-        unique_id=PORTAL_ID,
-        data={CONF_HOST: OTHER_HOST, CONF_PORT: PORT, CONF_PORTAL_ID: PORTAL_ID},
-    )
-    entry.add_to_hass(hass)
+    entry = make_entry(hass, {CONF_HOST: OTHER_HOST, CONF_PORT: PORT, CONF_PORTAL_ID: PORTAL_ID})
     FakeCerbo(aioclient_mock)
     result = await entry.start_reconfigure_flow(hass)
     result = await submit(hass, result, {CONF_HOST: HOST, CONF_PORT: PORT})
@@ -756,11 +752,9 @@ async def test_reconfigure_local_host_success(
     assert entry.data[CONF_HOST] == HOST
 
 
-async def test_reconfigure_token_and_battery(
-    hass: HomeAssistant, aioclient_mock: AiohttpClientMocker
-) -> None:
+async def test_reconfigure_token_and_battery(hass: HomeAssistant, vrm: FakeVrm) -> None:
     entry = vrm_entry(hass)
-    mock_vrm(aioclient_mock)
+    flow_vrm(vrm)
     result = await entry.start_reconfigure_flow(hass)
     assert set(result["data_schema"].schema) == {CONF_VRM_TOKEN}
     result = await submit(hass, result, {CONF_VRM_TOKEN: TOKEN})
@@ -772,11 +766,11 @@ async def test_reconfigure_token_and_battery(
 
 
 async def test_reconfigure_both_single_monitor(
-    hass: HomeAssistant, aioclient_mock: AiohttpClientMocker
+    hass: HomeAssistant, aioclient_mock: AiohttpClientMocker, vrm: FakeVrm
 ) -> None:
     entry = vrm_entry(hass, **{CONF_HOST: OTHER_HOST, CONF_PORT: PORT})
     cerbo_with_portal(aioclient_mock, VRM_PORTAL_ID)
-    mock_vrm(aioclient_mock, single_monitor=True)
+    flow_vrm(vrm, single_monitor=True)
     result = await entry.start_reconfigure_flow(hass)
     assert set(result["data_schema"].schema) == {CONF_HOST, CONF_PORT, CONF_VRM_TOKEN}
     result = await submit(hass, result, {CONF_HOST: HOST, CONF_PORT: PORT, CONF_VRM_TOKEN: TOKEN})
@@ -793,12 +787,12 @@ async def test_reconfigure_both_single_monitor(
     ],
 )
 async def test_reconfigure_overview_errors(
-    hass: HomeAssistant, aioclient_mock: AiohttpClientMocker, overview: dict[str, Any], error: str
+    hass: HomeAssistant, vrm: FakeVrm, overview: dict[str, Any], error: str
 ) -> None:
     entry = vrm_entry(hass)
-    aioclient_mock.get(USERS_ME_URL, json=vrm_json("users_me"))
-    aioclient_mock.get(INSTALLATIONS_URL, json=vrm_json("installations_one"))
-    aioclient_mock.get(OVERVIEW_URL, **overview)
+    vrm.users_me = vrm_json("users_me")
+    vrm.installations = vrm_json("installations_one")
+    vrm.serve(OVERVIEW_URL, [overview])
     result = await entry.start_reconfigure_flow(hass)
     result = await submit(hass, result, {CONF_VRM_TOKEN: TOKEN})
     assert result["step_id"] == "reconfigure"
@@ -806,11 +800,9 @@ async def test_reconfigure_overview_errors(
     assert result["description_placeholders"]["site"] == "Cabin"
 
 
-async def test_reconfigure_to_a_site_without_a_monitor(
-    hass: HomeAssistant, aioclient_mock: AiohttpClientMocker
-) -> None:
+async def test_reconfigure_to_a_site_without_a_monitor(hass: HomeAssistant, vrm: FakeVrm) -> None:
     entry = vrm_entry(hass)
-    mock_vrm(aioclient_mock, overview="system_overview_no_battery")
+    flow_vrm(vrm, overview="system_overview_no_battery")
     result = await entry.start_reconfigure_flow(hass)
     result = await submit(hass, result, {CONF_VRM_TOKEN: TOKEN})
     assert result["reason"] == "reconfigure_successful"
@@ -819,11 +811,9 @@ async def test_reconfigure_to_a_site_without_a_monitor(
     assert entry.data[CONF_VRM_TOKEN] == TOKEN
 
 
-async def test_reconfigure_token_rejected(
-    hass: HomeAssistant, aioclient_mock: AiohttpClientMocker
-) -> None:
+async def test_reconfigure_token_rejected(hass: HomeAssistant, vrm: FakeVrm) -> None:
     entry = vrm_entry(hass)
-    aioclient_mock.get(USERS_ME_URL, status=401, text=vrm_text("error_401.json"))
+    vrm.serve(USERS_ME_URL, [{"status": 401, "text": vrm_text("error_401.json")}])
     result = await entry.start_reconfigure_flow(hass)
     result = await submit(hass, result, {CONF_VRM_TOKEN: TOKEN})
     assert result["errors"] == {"base": "invalid_auth"}
@@ -831,12 +821,12 @@ async def test_reconfigure_token_rejected(
 
 
 async def test_reconfigure_empty_token_keeps_the_current_one(
-    hass: HomeAssistant, aioclient_mock: AiohttpClientMocker
+    hass: HomeAssistant, aioclient_mock: AiohttpClientMocker, vrm: FakeVrm
 ) -> None:
     """VRM shows a token only once: changing the address must not need a new one."""
     entry = vrm_entry(hass, **{CONF_HOST: OTHER_HOST, CONF_PORT: PORT})
     cerbo_with_portal(aioclient_mock, VRM_PORTAL_ID)
-    mock_vrm(aioclient_mock, single_monitor=True)
+    flow_vrm(vrm, single_monitor=True)
     result = await entry.start_reconfigure_flow(hass)
     token_key = next(key for key in result["data_schema"].schema if str(key) == CONF_VRM_TOKEN)
     assert isinstance(token_key, vol.Optional)
@@ -1018,8 +1008,7 @@ async def test_options_store_only_the_limits_the_user_sets(hass: HomeAssistant) 
 
 
 async def test_options_local_only(hass: HomeAssistant) -> None:
-    entry = MockConfigEntry(domain=DOMAIN, unique_id=PORTAL_ID, data={CONF_HOST: HOST})
-    entry.add_to_hass(hass)
+    entry = make_entry(hass, {CONF_HOST: HOST})
     hass.states.async_set(
         "sensor.ss_battery_soc", "61", {"device_class": "battery", "unit_of_measurement": "%"}
     )
@@ -1033,13 +1022,9 @@ async def test_options_local_only(hass: HomeAssistant) -> None:
 async def test_options_temperatures_in_the_users_unit(hass: HomeAssistant) -> None:
     """Fahrenheit users see and type °F; the entry keeps °C."""
     hass.config.units = US_CUSTOMARY_SYSTEM
-    entry = MockConfigEntry(
-        domain=DOMAIN,
-        unique_id=PORTAL_ID,
-        data={CONF_HOST: HOST},
-        options={CONF_TEMPERATURE_MIN: 5.0, CONF_TEMPERATURE_MAX: 40.0},
+    entry = make_entry(
+        hass, {CONF_HOST: HOST}, {CONF_TEMPERATURE_MIN: 5.0, CONF_TEMPERATURE_MAX: 40.0}
     )
-    entry.add_to_hass(hass)
     result = await hass.config_entries.options.async_init(entry.entry_id)
     suggested = suggestions(result)
     assert (suggested[CONF_TEMPERATURE_MIN], suggested[CONF_TEMPERATURE_MAX]) == (41.0, 104.0)
@@ -1072,8 +1057,7 @@ async def test_options_refuse_our_own_soc_sensor(
     hass: HomeAssistant, entity_registry: er.EntityRegistry
 ) -> None:
     """The battery compared with itself always agrees: our sensors are not offered nor taken."""
-    entry = MockConfigEntry(domain=DOMAIN, unique_id=PORTAL_ID, data={CONF_HOST: HOST})
-    entry.add_to_hass(hass)
+    entry = make_entry(hass, {CONF_HOST: HOST})
     ours = entity_registry.async_get_or_create(
         "sensor", DOMAIN, f"{PORTAL_ID}_soc", suggested_object_id="cabin_state_of_charge"
     )

@@ -35,8 +35,8 @@ from custom_components.victron_cerbo.const import (
     CONF_VOLTAGE_MIN,
     DOMAIN,
 )
+from tests.helpers import PORTAL_ID, make_entry
 
-PORTAL_ID = "c0619ab4e53f"
 URL = f"victron-cerbo-{PORTAL_ID}"
 ROOT = Path(__file__).resolve().parent.parent
 CORE_CARDS = {
@@ -52,11 +52,8 @@ CORE_CARDS = {
 
 
 def _entry(hass: HomeAssistant, **options: Any) -> MockConfigEntry:
-    entry = MockConfigEntry(
-        domain=DOMAIN, data={}, unique_id=PORTAL_ID, title="Cabin battery", options=options
-    )
-    entry.add_to_hass(hass)
-    return entry
+    """An entry without sources: the dashboard needs none."""
+    return make_entry(hass, {}, options, title="Cabin battery")
 
 
 def _register_entities(

@@ -17,7 +17,6 @@ from pytest_homeassistant_custom_component.components.diagnostics import (
     get_diagnostics_for_config_entry,
     get_diagnostics_for_device,
 )
-from pytest_homeassistant_custom_component.test_util.aiohttp import AiohttpClientMocker
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 from syrupy.assertion import SnapshotAssertion
 
@@ -27,33 +26,30 @@ from custom_components.victron_cerbo.diagnostics import _local_payload, plain
 from custom_components.victron_cerbo.redact import REDACTED, Scrubber, redact_entry, redact_keys
 from custom_components.victron_cerbo.sources import Source
 from tests.api.fakes import FIXTURES
-from tests.cerbo_helpers import (
-    LYNX,
-    PLATFORM,
-    SYSTEM,
-    TEMP_5,
-    VEBUS,
-    VIRTUAL,
-    FakeCerbo,
-    Reply,
-    root_of,
-)
-from tests.entity_helpers import (
+from tests.helpers import (
     HOST,
     LOCAL_DATA,
+    LYNX,
+    PLATFORM,
     PORTAL_ID,
     SITE_ID,
     START,
+    SYSTEM,
+    TEMP_5,
     TOKEN,
+    VEBUS,
+    VIRTUAL,
     VRM_DATA,
+    FakeCerbo,
     FakeVrm,
+    Reply,
     break_cerbo,
     make_entry,
     make_tick,
+    root_of,
     setup_entry,
-    snapshot,  # noqa: F401 (fixture)
+    vrm_json,
 )
-from tests.vrm_helpers import vrm_json
 
 # Keys whose values identify a device, an account or a network, chosen here apart from the
 # redaction module's own list, so that a key it forgets shows up.
@@ -119,14 +115,10 @@ async def test_entry_diagnostics(
     frozen: FrozenDateTimeFactory,
     hass: HomeAssistant,
     hass_client: ClientSessionGenerator,
-    aioclient_mock: AiohttpClientMocker,
-    snapshot: SnapshotAssertion,  # noqa: F811
+    snapshot: SnapshotAssertion,
+    init_integration: MockConfigEntry,
 ) -> None:
-    FakeCerbo(aioclient_mock)
-    FakeVrm(aioclient_mock)
-    entry = make_entry(hass, LOCAL_DATA | VRM_DATA)
-    await setup_entry(hass, entry)
-    diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, entry)
+    diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, init_integration)
     assert diagnostics == snapshot
     assert_no_secrets(diagnostics)
     assert diagnostics["values"]["soc"] == {"source": "local", "data_age": 0.0, "value": 81.0}
@@ -139,28 +131,24 @@ async def test_device_diagnostics(
     frozen: FrozenDateTimeFactory,
     hass: HomeAssistant,
     hass_client: ClientSessionGenerator,
-    aioclient_mock: AiohttpClientMocker,
-    snapshot: SnapshotAssertion,  # noqa: F811
+    snapshot: SnapshotAssertion,
+    init_integration: MockConfigEntry,
 ) -> None:
-    FakeCerbo(aioclient_mock)
-    FakeVrm(aioclient_mock)
-    entry = make_entry(hass, LOCAL_DATA | VRM_DATA)
-    await setup_entry(hass, entry)
     registry = dr.async_get(hass)
     found = {
         next(iter(device.identifiers))[1]: device
-        for device in dr.async_entries_for_config_entry(registry, entry.entry_id)
+        for device in dr.async_entries_for_config_entry(registry, init_integration.entry_id)
     }
     battery = await get_diagnostics_for_device(
-        hass, hass_client, entry, found[f"{PORTAL_ID}_battery"]
+        hass, hass_client, init_integration, found[f"{PORTAL_ID}_battery"]
     )
     assert battery["device"] == snapshot(name="battery")
     assert "soc" in battery["device"]["entities"]
     assert (
         battery["values"]
-        == (await get_diagnostics_for_config_entry(hass, hass_client, entry))["values"]
+        == (await get_diagnostics_for_config_entry(hass, hass_client, init_integration))["values"]
     )
-    gx = await get_diagnostics_for_device(hass, hass_client, entry, found[PORTAL_ID])
+    gx = await get_diagnostics_for_device(hass, hass_client, init_integration, found[PORTAL_ID])
     assert gx["device"] == snapshot(name="installation")
     assert gx["device"]["kind"] == "installation"
     assert "grid_power" in gx["device"]["entities"]
@@ -172,18 +160,17 @@ async def test_no_secret_survives_failures(
     frozen: FrozenDateTimeFactory,
     hass: HomeAssistant,
     hass_client: ClientSessionGenerator,
-    aioclient_mock: AiohttpClientMocker,
+    *,
+    cerbo: FakeCerbo,
+    vrm: FakeVrm,
+    init_integration: MockConfigEntry,
 ) -> None:
     """Error messages name the host and the site; payloads carry serials and names."""
-    cerbo = FakeCerbo(aioclient_mock)
-    vrm = FakeVrm(aioclient_mock)
-    entry = make_entry(hass, LOCAL_DATA | VRM_DATA)
-    await setup_entry(hass, entry)
     tick = make_tick(hass, frozen)
     break_cerbo(cerbo)
     vrm.error = (403, vrm_json("error_403"))
     await tick(180)
-    diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, entry)
+    diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, init_integration)
     local_error = diagnostics["local"]["health"]["last_error"]
     assert local_error.startswith(f"Cannot reach {REDACTED}")
     vrm_error = diagnostics["vrm"]["health"]["last_error"]
@@ -193,32 +180,28 @@ async def test_no_secret_survives_failures(
     assert_no_secrets(diagnostics)
 
 
+@pytest.mark.parametrize("source", ["local"])
 async def test_local_only(
     frozen: FrozenDateTimeFactory,
     hass: HomeAssistant,
     hass_client: ClientSessionGenerator,
-    aioclient_mock: AiohttpClientMocker,
+    init_integration: MockConfigEntry,
 ) -> None:
-    FakeCerbo(aioclient_mock)
-    entry = make_entry(hass, LOCAL_DATA)
-    await setup_entry(hass, entry)
-    diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, entry)
+    diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, init_integration)
     assert diagnostics["vrm"] is None
     assert diagnostics["fresh"] == {"local": True}
     assert "consumed_ah" in diagnostics["values"]
     assert_no_secrets(diagnostics)
 
 
+@pytest.mark.parametrize("source", ["vrm"])
 async def test_vrm_only(
     frozen: FrozenDateTimeFactory,
     hass: HomeAssistant,
     hass_client: ClientSessionGenerator,
-    aioclient_mock: AiohttpClientMocker,
+    init_integration: MockConfigEntry,
 ) -> None:
-    FakeVrm(aioclient_mock)
-    entry = make_entry(hass, VRM_DATA)
-    await setup_entry(hass, entry)
-    diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, entry)
+    diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, init_integration)
     assert diagnostics["local"] is None
     assert diagnostics["fresh"] == {"vrm": True}
     assert "grid_power" not in diagnostics["values"]
@@ -231,9 +214,8 @@ async def test_nothing_fresh(
     frozen: FrozenDateTimeFactory,
     hass: HomeAssistant,
     hass_client: ClientSessionGenerator,
-    aioclient_mock: AiohttpClientMocker,
+    vrm: FakeVrm,
 ) -> None:
-    vrm = FakeVrm(aioclient_mock)
     vrm.summary["records"]["data"]["hasOldData"] = True
     entry = make_entry(hass, VRM_DATA)
     await setup_entry(hass, entry)
@@ -246,10 +228,9 @@ async def test_payloads_cut_off_or_not_json(
     frozen: FrozenDateTimeFactory,
     hass: HomeAssistant,
     hass_client: ClientSessionGenerator,
-    aioclient_mock: AiohttpClientMocker,
+    cerbo: FakeCerbo,
 ) -> None:
     """A real system root is ~50 kB; only 4 kB are kept, which no longer parse as JSON."""
-    cerbo = FakeCerbo(aioclient_mock)
     system = root_of("system.json")
     system |= {f"Padding/{n}": "x" * 40 for n in range(200)}
     cerbo.set_root(SYSTEM, system)
@@ -324,11 +305,11 @@ async def test_sources_that_never_answered_fully(
     frozen: FrozenDateTimeFactory,
     hass: HomeAssistant,
     hass_client: ClientSessionGenerator,
-    aioclient_mock: AiohttpClientMocker,
+    cerbo: FakeCerbo,
+    vrm: FakeVrm,
 ) -> None:
     """The Cerbo never answered and VRM's device list was unusable: still no secret leaks."""
-    break_cerbo(FakeCerbo(aioclient_mock))
-    vrm = FakeVrm(aioclient_mock)
+    break_cerbo(cerbo)
     vrm.overview = {"success": True, "records": {"devices": "junk"}}
     entry = make_entry(hass, LOCAL_DATA | VRM_DATA)
     await setup_entry(hass, entry)
@@ -343,9 +324,8 @@ async def test_cerbo_without_platform_service(
     frozen: FrozenDateTimeFactory,
     hass: HomeAssistant,
     hass_client: ClientSessionGenerator,
-    aioclient_mock: AiohttpClientMocker,
+    cerbo: FakeCerbo,
 ) -> None:
-    cerbo = FakeCerbo(aioclient_mock)
     del cerbo.roots[PLATFORM]
     services = json.loads(cerbo.services.text)
     services["services"] = [name for name in services["services"] if name != PLATFORM]
@@ -375,22 +355,21 @@ def test_fixture_identifiers() -> None:
     } <= set(SERIALS)
 
 
+@pytest.mark.usefixtures("vrm")
 async def test_no_identifier_anywhere(
     frozen: FrozenDateTimeFactory,
     hass: HomeAssistant,
     hass_client: ClientSessionGenerator,
-    aioclient_mock: AiohttpClientMocker,
+    cerbo: FakeCerbo,
 ) -> None:
     """Token, site, portal, host and every fixture serial: nowhere in the text of the dump.
 
     With every root the fixtures have served, a VE.Can battery among them, and both devices.
     """
-    cerbo = FakeCerbo(aioclient_mock)
     services = json.loads(cerbo.services.text)
     services["services"].append(LYNX)
     cerbo.services = Reply(text=json.dumps(services))
     cerbo.roots[LYNX] = Reply.fixture("battery_lynx.json")
-    FakeVrm(aioclient_mock)
     entry = make_entry(hass, LOCAL_DATA | VRM_DATA)
     await setup_entry(hass, entry)
     dumps = [await get_diagnostics_for_config_entry(hass, hass_client, entry)]

@@ -41,9 +41,8 @@ from homeassistant.setup import async_setup_component
 from homeassistant.util import dt as dt_util
 from homeassistant.util import slugify
 from homeassistant.util.yaml import parse_yaml
-from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
+from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.victron_cerbo.api.vrm import RequestBudget
 from custom_components.victron_cerbo.const import (
     CONF_BATTERY_INSTANCE,
     CONF_FOLLOW_SYSTEM_BATTERY,
@@ -62,16 +61,15 @@ from custom_components.victron_cerbo.const import (
     ENV_DEV_VRM_API_URL,
 )
 from custom_components.victron_cerbo.local_coordinator import LocalCoordinator
-from custom_components.victron_cerbo.vrm_coordinator import DATA_VRM_BUDGETS, VrmCoordinator
+from custom_components.victron_cerbo.vrm_coordinator import VrmCoordinator
 from dev import develop
 from dev.simulator import (
     BATTERY,
     BATTERY_INSTANCE,
     SimConfig,
     SimulatedInstallation,
-    create_local_app,
-    create_vrm_app,
 )
+from tests.helpers import advance, frozen_clock, make_entry, move_clock, simulator
 
 pytestmark = pytest.mark.usefixtures("socket_enabled")
 
@@ -93,11 +91,6 @@ DAY_INTERVAL = 300  # the longest local interval the options allow; VRM logs thi
 SOC_TOLERANCE = 0.1  # the GX publishes float32 values; the simulator rounds its truth
 PUBLISHED_VOLTAGE = 0.001  # against what the GX published (float32, 0.01 V resolution)
 TRUE_VOLTAGE = 0.05  # against the bank's real voltage: the shunt's noise is 0.01 V (1 sigma)
-
-
-def frozen_clock() -> float:
-    """Home Assistant's (frozen) time, so that `freezer.tick` moves it."""
-    return dt_util.utcnow().timestamp()
 
 
 @dataclass
@@ -131,19 +124,16 @@ class Site:
 
     def tick(self, seconds: float) -> None:
         """Move the simulator and Home Assistant on together and fire what became due."""
-        self.model.advance(seconds)
-        self.freezer.tick(timedelta(seconds=seconds))
-        async_fire_time_changed(self.hass)
+        move_clock(self.hass, self.freezer, seconds, self.model)
 
     async def advance(self, seconds: float, step: float = 10) -> None:
-        """`tick` in steps, letting each step's refreshes finish."""
-        done = 0.0
-        while done < seconds:
-            move = min(step, seconds - done)
-            self.tick(move)
-            # refreshes run as background tasks; they talk to real sockets, so wait for them
-            await self.hass.async_block_till_done(wait_background_tasks=True)
-            done += move
+        """`tick` in steps, letting each step's refreshes finish.
+
+        Refreshes run as background tasks; they talk to real sockets, so they are waited for.
+        """
+        await advance(
+            self.hass, self.freezer, seconds, step=step, model=self.model, background=True
+        )
 
     def requests(self, target: str) -> dict[str, int]:
         """What the simulator received since the last `forget_requests`, by path and query."""
@@ -198,32 +188,25 @@ async def site(hass: HomeAssistant, freezer: FrozenDateTimeFactory) -> AsyncIter
     freezer.move_to(START)
     # The simulator's VRM rate window follows the same frozen clock, so runs are repeatable.
     model = SimulatedInstallation(START, speed=0, seed=1, monotonic=frozen_clock)
-    local = TestServer(create_local_app(model), host="127.0.0.1")
-    vrm = TestServer(create_vrm_app(model), host="127.0.0.1")
-    await local.start_server()
-    await vrm.start_server()
-    # exactly the entry scripts/develop writes (see the develop tests at the end)
-    assert local.port is not None
-    assert vrm.port is not None
-    ports = develop.Settings(local_port=local.port, vrm_port=vrm.port, config_dir=Path())
-    entry = MockConfigEntry(
-        domain=DOMAIN,
-        entry_id=develop.ENTRY_ID,
-        title=SIM.site_name,
-        unique_id=PORTAL_ID,
-        data=develop.entry_data(ports),
-    )
-    entry.add_to_hass(hass)
-    # The VRM request budget's rolling hour must follow simulated hours, not real ones.
-    hass.data.setdefault(DATA_VRM_BUDGETS, {})[entry.entry_id] = RequestBudget(clock=frozen_clock)
-    async with aiohttp.ClientSession() as session:
+    async with simulator(model) as (local, vrm), aiohttp.ClientSession() as session:
+        # exactly the entry scripts/develop writes (see the develop tests at the end)
+        assert local.port is not None
+        assert vrm.port is not None
+        ports = develop.Settings(local_port=local.port, vrm_port=vrm.port, config_dir=Path())
+        # its VRM request budget's rolling hour follows simulated hours, not real ones
+        entry = make_entry(
+            hass,
+            develop.entry_data(ports),
+            title=SIM.site_name,
+            unique_id=PORTAL_ID,
+            entry_id=develop.ENTRY_ID,
+            minor_version=1,
+        )
         yield Site(hass, freezer, model, local, vrm, entry, session)
         model.faults.clear()  # releases any request a hang fault still holds
         if entry.state is ConfigEntryState.LOADED:
             assert await hass.config_entries.async_unload(entry.entry_id)
             await hass.async_block_till_done()
-    await local.close()
-    await vrm.close()
 
 
 def logged(caplog: pytest.LogCaptureFixture, level: int = logging.INFO) -> list[str]:

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-from typing import Any
+from collections import Counter
 
 import pytest
 from freezegun.api import FrozenDateTimeFactory
@@ -12,8 +11,9 @@ from homeassistant.config_entries import SOURCE_REAUTH, ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.setup import async_setup_component
-from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
+from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.test_util.aiohttp import AiohttpClientMocker
+from yarl import URL
 
 from custom_components.victron_cerbo.const import (
     CONF_BATTERY_INSTANCE,
@@ -24,36 +24,38 @@ from custom_components.victron_cerbo.const import (
     DOMAIN,
 )
 from custom_components.victron_cerbo.vrm_coordinator import DATA_VRM_BUDGETS
-from tests.cerbo_helpers import HOST, PORT, PORTAL_ID, SYSTEM, FakeCerbo, root_of
-from tests.entity_helpers import LOCAL_DATA, break_cerbo
-from tests.vrm_helpers import BATTERY_URL, INSTANCE, OVERVIEW_URL, SITE_ID, TOKEN, vrm_json
+from tests.helpers import (
+    BATTERY_URL,
+    HOST,
+    INSTANCE,
+    LOCAL_DATA,
+    OVERVIEW_URL,
+    PORT,
+    SITE_ID,
+    SYSTEM,
+    TOKEN,
+    FakeCerbo,
+    FakeVrm,
+    Tick,
+    advance,
+    break_cerbo,
+    make_entry,
+    root_of,
+    vrm_json,
+)
 
-# Without the portal ID, as the flow stores a VRM-only entry (entity_helpers' VRM_DATA has one).
+# Without the portal ID, as the flow stores a VRM-only entry (helpers' VRM_DATA has one).
 VRM_DATA = {CONF_VRM_TOKEN: TOKEN, CONF_SITE_ID: SITE_ID, CONF_BATTERY_INSTANCE: INSTANCE}
 
+VRM_HOST = URL(OVERVIEW_URL).host
 NEW_HOST = "192.168.1.30"
 OTHER_GX_HOST = "192.168.1.31"
 
 
-def add_entry(hass: HomeAssistant, data: dict[str, Any]) -> MockConfigEntry:
-    entry = MockConfigEntry(domain=DOMAIN, title="Cabin", unique_id=PORTAL_ID, data=data)
-    entry.add_to_hass(hass)
-    return entry
-
-
-def mock_vrm(aioclient_mock: AiohttpClientMocker, seconds_ago: int | None = None) -> None:
-    summary = vrm_json("battery_summary")
-    if seconds_ago is not None:
-        summary["records"]["data"]["secondsAgo"]["value"] = seconds_ago
-    aioclient_mock.get(OVERVIEW_URL, json=vrm_json("system_overview"))
-    aioclient_mock.get(BATTERY_URL, json=summary)
-
-
 async def test_local_only_setup_reload_unload(
-    hass: HomeAssistant, aioclient_mock: AiohttpClientMocker
+    hass: HomeAssistant, aioclient_mock: AiohttpClientMocker, cerbo: FakeCerbo, tick: Tick
 ) -> None:
-    cerbo = FakeCerbo(aioclient_mock)
-    entry = add_entry(hass, LOCAL_DATA)
+    entry = make_entry(hass, LOCAL_DATA)
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
     assert entry.state is ConfigEntryState.LOADED
@@ -71,22 +73,15 @@ async def test_local_only_setup_reload_unload(
     assert entry.state is ConfigEntryState.NOT_LOADED
     # unloaded means silent: no more polling
     cerbo.reset()
-    async_fire_time_changed(hass, dt_util_now_plus(600))
-    await hass.async_block_till_done()
+    await tick(600, step=600)
     assert cerbo.log == []
     # read-only: nothing but GET ever went out
     assert {method for method, *_ in aioclient_mock.mock_calls} == {"GET"}
 
 
-def dt_util_now_plus(seconds: float) -> Any:
-    from homeassistant.util import dt as dt_util  # noqa: PLC0415
-
-    return dt_util.utcnow() + timedelta(seconds=seconds)
-
-
+@pytest.mark.usefixtures("vrm")
 async def test_vrm_only_setup(hass: HomeAssistant, aioclient_mock: AiohttpClientMocker) -> None:
-    mock_vrm(aioclient_mock)
-    entry = add_entry(hass, VRM_DATA)
+    entry = make_entry(hass, VRM_DATA)
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
     assert entry.state is ConfigEntryState.LOADED
@@ -100,12 +95,13 @@ async def test_vrm_only_setup(hass: HomeAssistant, aioclient_mock: AiohttpClient
 
 
 async def test_one_failing_source_does_not_block_setup(
-    hass: HomeAssistant, aioclient_mock: AiohttpClientMocker, caplog: pytest.LogCaptureFixture
+    hass: HomeAssistant,
+    cerbo: FakeCerbo,
+    vrm: FakeVrm,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
-    cerbo = FakeCerbo(aioclient_mock)
     break_cerbo(cerbo)
-    mock_vrm(aioclient_mock)
-    entry = add_entry(hass, LOCAL_DATA | VRM_DATA)
+    entry = make_entry(hass, LOCAL_DATA | VRM_DATA)
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
     assert entry.state is ConfigEntryState.LOADED
@@ -117,22 +113,21 @@ async def test_one_failing_source_does_not_block_setup(
 
 
 async def test_both_sources_failing_retries_setup(
-    hass: HomeAssistant, aioclient_mock: AiohttpClientMocker
+    hass: HomeAssistant, cerbo: FakeCerbo, vrm: FakeVrm
 ) -> None:
-    break_cerbo(FakeCerbo(aioclient_mock))
-    aioclient_mock.get(OVERVIEW_URL, status=403, json=vrm_json("error_403"))
-    entry = add_entry(hass, LOCAL_DATA | VRM_DATA)
+    break_cerbo(cerbo)
+    vrm.serve(OVERVIEW_URL, [{"status": 403, "json": vrm_json("error_403")}])
+    entry = make_entry(hass, LOCAL_DATA | VRM_DATA)
     await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
     assert entry.state is ConfigEntryState.SETUP_RETRY
 
 
 async def test_rejected_token_starts_reauth(
-    hass: HomeAssistant, aioclient_mock: AiohttpClientMocker
+    hass: HomeAssistant, cerbo: FakeCerbo, vrm: FakeVrm
 ) -> None:
-    FakeCerbo(aioclient_mock)
-    aioclient_mock.get(OVERVIEW_URL, status=401, json=vrm_json("error_401"))
-    entry = add_entry(hass, LOCAL_DATA | VRM_DATA)
+    vrm.serve(OVERVIEW_URL, [{"status": 401, "json": vrm_json("error_401")}])
+    entry = make_entry(hass, LOCAL_DATA | VRM_DATA)
     await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
     assert entry.state is ConfigEntryState.SETUP_ERROR
@@ -142,12 +137,11 @@ async def test_rejected_token_starts_reauth(
 
 async def test_local_unreachable_repair(
     hass: HomeAssistant,
-    aioclient_mock: AiohttpClientMocker,
+    cerbo: FakeCerbo,
     freezer: FrozenDateTimeFactory,
     issue_registry: ir.IssueRegistry,
 ) -> None:
-    cerbo = FakeCerbo(aioclient_mock)
-    entry = add_entry(hass, LOCAL_DATA)
+    entry = make_entry(hass, LOCAL_DATA)
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
     issue_id = f"local_unreachable_{entry.entry_id}"
@@ -155,16 +149,10 @@ async def test_local_unreachable_repair(
     healthy = dict(cerbo.roots)
     good = (cerbo.health, cerbo.services)
     break_cerbo(cerbo)
-    for _ in range(29):  # 29 minutes of failures: not yet
-        freezer.tick(timedelta(minutes=1))
-        async_fire_time_changed(hass)
-        await hass.async_block_till_done()
+    await advance(hass, freezer, 29 * 60, step=60)  # 29 minutes of failures: not yet
     assert issue_registry.async_get_issue(DOMAIN, issue_id) is None
 
-    for _ in range(2):
-        freezer.tick(timedelta(minutes=1))
-        async_fire_time_changed(hass)
-        await hass.async_block_till_done()
+    await advance(hass, freezer, 2 * 60, step=60)
     issue = issue_registry.async_get_issue(DOMAIN, issue_id)
     assert issue is not None
     assert issue.translation_key == "local_unreachable"
@@ -172,30 +160,24 @@ async def test_local_unreachable_repair(
 
     cerbo.roots.update(healthy)
     cerbo.health, cerbo.services = good
-    for _ in range(2):
-        freezer.tick(timedelta(minutes=1))
-        async_fire_time_changed(hass)
-        await hass.async_block_till_done()
+    await advance(hass, freezer, 2 * 60, step=60)
     assert issue_registry.async_get_issue(DOMAIN, issue_id) is None
 
 
 async def test_local_unreachable_fix_flow_changes_the_address(
     hass: HomeAssistant,
     aioclient_mock: AiohttpClientMocker,
+    cerbo: FakeCerbo,
     freezer: FrozenDateTimeFactory,
     issue_registry: ir.IssueRegistry,
 ) -> None:
     """The Cerbo moved: the repair takes the new address, checked like the Cerbo step."""
-    cerbo = FakeCerbo(aioclient_mock)
-    entry = add_entry(hass, LOCAL_DATA)
+    entry = make_entry(hass, LOCAL_DATA)
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
     issue_id = f"local_unreachable_{entry.entry_id}"
     break_cerbo(cerbo)
-    for _ in range(31):
-        freezer.tick(timedelta(minutes=1))
-        async_fire_time_changed(hass)
-        await hass.async_block_till_done()
+    await advance(hass, freezer, 31 * 60, step=60)
     issue = issue_registry.async_get_issue(DOMAIN, issue_id)
     assert issue is not None
     assert issue.is_fixable
@@ -242,12 +224,12 @@ async def test_local_unreachable_fix_flow_of_a_removed_entry(hass: HomeAssistant
 
 async def test_vrm_not_reporting_repair(
     hass: HomeAssistant,
-    aioclient_mock: AiohttpClientMocker,
+    vrm: FakeVrm,
     freezer: FrozenDateTimeFactory,
     issue_registry: ir.IssueRegistry,
 ) -> None:
-    mock_vrm(aioclient_mock, seconds_ago=2 * 3600)
-    entry = add_entry(hass, VRM_DATA)
+    vrm.set_seconds_ago(2 * 3600)
+    entry = make_entry(hass, VRM_DATA)
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
     issue_id = f"vrm_not_reporting_{entry.entry_id}"
@@ -263,19 +245,48 @@ async def test_vrm_not_reporting_repair(
     assert issue_registry.async_get_issue(DOMAIN, issue_id) is not None
 
     # VRM itself failing says nothing about the site: the issue stays as it was
-    aioclient_mock.clear_requests()
-    aioclient_mock.get(BATTERY_URL, json=vrm_json("error_success_false"))
-    freezer.tick(timedelta(seconds=181))
-    async_fire_time_changed(hass)
-    await hass.async_block_till_done(wait_background_tasks=True)
+    vrm.serve(BATTERY_URL, [{"json": vrm_json("error_success_false")}])
+    await advance(hass, freezer, 181, step=181, background=True)
     assert issue_registry.async_get_issue(DOMAIN, issue_id) is not None
 
-    aioclient_mock.clear_requests()
-    mock_vrm(aioclient_mock, seconds_ago=30)
-    freezer.tick(timedelta(minutes=10))
-    async_fire_time_changed(hass)
-    await hass.async_block_till_done(wait_background_tasks=True)
+    vrm.scripts.clear()
+    vrm.set_seconds_ago(30)
+    await advance(hass, freezer, 600, step=600, background=True)
     assert issue_registry.async_get_issue(DOMAIN, issue_id) is None
 
     await hass.config_entries.async_remove(entry.entry_id)
     await hass.async_block_till_done()
+
+
+# What setting an entry up asks each source: every Cerbo root once (after /health and
+# /services), VRM's system overview and one BatterySummary.
+SETUP_REQUESTS = {
+    "local": {HOST: 9},
+    "vrm": {VRM_HOST: 2},
+    "both": {HOST: 9, VRM_HOST: 2},
+}
+
+
+@pytest.mark.parametrize("source", ["local", "vrm", "both"])
+async def test_each_source_alone_or_both(
+    hass: HomeAssistant,
+    aioclient_mock: AiohttpClientMocker,
+    tick: Tick,
+    source: str,
+    init_integration: MockConfigEntry,
+) -> None:
+    """Setup asks only the configured sources, once each; unloaded, the entry asks nothing."""
+    assert init_integration.state is ConfigEntryState.LOADED
+    runtime = init_integration.runtime_data
+    assert (runtime.local is not None, runtime.vrm is not None) == (
+        source != "vrm",
+        source != "local",
+    )
+    hosts = Counter(URL(str(call[1])).host for call in aioclient_mock.mock_calls)
+    assert hosts == SETUP_REQUESTS[source]
+
+    assert await hass.config_entries.async_unload(init_integration.entry_id)
+    await hass.async_block_till_done()
+    asked = aioclient_mock.call_count
+    await tick(600)
+    assert aioclient_mock.call_count == asked

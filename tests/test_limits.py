@@ -7,7 +7,7 @@ simulator over loopback: at rest, with factory settings, no problem sensor may b
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,10 +19,7 @@ from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import STATE_OFF, STATE_ON, STATE_UNKNOWN
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import entity_registry as er
-from homeassistant.util import dt as dt_util
-from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 
-from custom_components.victron_cerbo.api.vrm import RequestBudget
 from custom_components.victron_cerbo.const import (
     CONF_BATTERY_INSTANCE,
     CONF_LOW_SOC,
@@ -41,21 +38,25 @@ from custom_components.victron_cerbo.limits import (
     Thresholds,
     migrate_limit_options,
 )
-from custom_components.victron_cerbo.vrm_coordinator import DATA_VRM_BUDGETS
 from dev import develop
 from dev.simulator import (
     PROFILES,
     ConfigError,
     SimConfig,
     SimulatedInstallation,
-    create_local_app,
-    create_vrm_app,
     monitor,
     with_profile,
 )
 from dev.simulator import __main__ as cli
-from tests.cerbo_helpers import PORTAL_ID
-from tests.entity_helpers import LOCAL_DATA
+from tests.helpers import (
+    LOCAL_DATA,
+    PORTAL_ID,
+    advance,
+    frozen_clock,
+    make_entry,
+    setup_entry,
+    simulator,
+)
 
 PYLONTECH = BatteryLimits(low_voltage=45.0, max_charge_voltage=52.5, dvcc_charge_voltage=52.5)
 
@@ -174,14 +175,12 @@ def test_migrate_limit_options(stored: dict[str, Any], migrated: dict[str, Any])
 async def test_entry_migrates_on_setup(hass: HomeAssistant) -> None:
     """An entry of 1.1 is migrated before setup; a newer major version is refused."""
     stored = {CONF_TEMPERATURE_MIN: 15.0, CONF_TEMPERATURE_MAX: 30.0, CONF_LOW_SOC: 20.0}
-    old = MockConfigEntry(domain=DOMAIN, data={}, options=stored, minor_version=1)
-    old.add_to_hass(hass)
+    old = make_entry(hass, {}, stored, unique_id=None, minor_version=1)
     assert await hass.config_entries.async_setup(old.entry_id)  # no source: nothing to load
     await hass.async_block_till_done()
     assert (old.minor_version, dict(old.options)) == (2, {CONF_LOW_SOC: 20.0})
 
-    newer = MockConfigEntry(domain=DOMAIN, data=LOCAL_DATA, version=2, unique_id="other")
-    newer.add_to_hass(hass)
+    newer = make_entry(hass, LOCAL_DATA, version=2, unique_id="other")
     assert not await hass.config_entries.async_setup(newer.entry_id)
     assert newer.state is ConfigEntryState.MIGRATION_ERROR
 
@@ -191,10 +190,6 @@ async def test_entry_migrates_on_setup(hass: HomeAssistant) -> None:
 START = datetime(2026, 4, 15, 10, 0, tzinfo=UTC)
 
 
-def frozen_clock() -> float:
-    return dt_util.utcnow().timestamp()
-
-
 @pytest.fixture
 async def servers(
     request: pytest.FixtureRequest, freezer: FrozenDateTimeFactory
@@ -202,13 +197,8 @@ async def servers(
     freezer.move_to(START)
     config = with_profile(SimConfig(), request.param)
     model = SimulatedInstallation(START, speed=0, seed=1, config=config, monotonic=frozen_clock)
-    local = TestServer(create_local_app(model), host="127.0.0.1")
-    vrm = TestServer(create_vrm_app(model), host="127.0.0.1")
-    await local.start_server()
-    await vrm.start_server()
-    yield model, local, vrm
-    await local.close()
-    await vrm.close()
+    async with simulator(model) as (local, vrm):
+        yield model, local, vrm
 
 
 @pytest.mark.usefixtures("socket_enabled")
@@ -225,22 +215,11 @@ async def test_no_problem_at_rest_in_any_profile(
     settings = develop.Settings(
         local_port=local.port, vrm_port=vrm.port, config_dir=Path(), sim=model.config
     )
-    entry = MockConfigEntry(
-        domain=DOMAIN,
-        title="Sim",
-        unique_id=model.config.portal_id,
-        data=develop.entry_data(settings),
-        minor_version=2,
-    )
-    entry.add_to_hass(hass)
-    hass.data.setdefault(DATA_VRM_BUDGETS, {})[entry.entry_id] = RequestBudget(clock=frozen_clock)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
-    for _ in range(12):  # two minutes: every slow root (the BMS too) has been read
-        model.advance(10)
-        freezer.tick(timedelta(seconds=10))
-        async_fire_time_changed(hass)
-        await hass.async_block_till_done(wait_background_tasks=True)
+    data = develop.entry_data(settings)
+    entry = make_entry(hass, data, title="Sim", unique_id=model.config.portal_id)
+    await setup_entry(hass, entry)
+    # two minutes: every slow root (the BMS too) has been read
+    await advance(hass, freezer, 120, model=model, background=True)
 
     registry = er.async_get(hass)
     states: dict[str, str] = {}

@@ -20,7 +20,6 @@ from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.update_coordinator import UpdateFailed
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
-    async_fire_time_changed,
 )
 
 from custom_components.victron_cerbo.api.cerbo import CerboClient, CerboSnapshot
@@ -34,7 +33,7 @@ from custom_components.victron_cerbo.const import (
 )
 from custom_components.victron_cerbo.local_coordinator import LocalCoordinator
 from custom_components.victron_cerbo.options import fast_interval
-from tests.cerbo_helpers import (
+from tests.helpers import (
     HOST,
     NOT_FOUND_404,
     PLATFORM,
@@ -48,6 +47,8 @@ from tests.cerbo_helpers import (
     VIRTUAL,
     FakeCerbo,
     Reply,
+    advance,
+    make_entry,
     root_of,
 )
 
@@ -58,20 +59,14 @@ LOST = "Error fetching victron_cerbo local data"
 BACK = "Fetching victron_cerbo local data recovered"
 
 
-def make_entry(
+def refreshing_entry(
     hass: HomeAssistant,
     *,
     options: dict[str, Any] | None = None,
     data: dict[str, Any] | None = None,
 ) -> MockConfigEntry:
-    """An entry in the state in which its coordinators are first refreshed."""
-    entry = MockConfigEntry(
-        domain=DOMAIN,
-        data={CONF_HOST: HOST, CONF_PORT: PORT, **(data or {})},
-        options=options or {},
-        unique_id=PORTAL_ID,
-    )
-    entry.add_to_hass(hass)
+    """A local entry in the state in which its coordinators are first refreshed."""
+    entry = make_entry(hass, {CONF_HOST: HOST, CONF_PORT: PORT, **(data or {})}, options)
     entry.mock_state(hass, ConfigEntryState.SETUP_IN_PROGRESS)
     return entry
 
@@ -107,7 +102,7 @@ async def running(
     hass: HomeAssistant, cerbo: FakeCerbo, freezer: FrozenDateTimeFactory
 ) -> AsyncGenerator[Listener]:
     """A refreshed coordinator with a listener, so the interval timer runs."""
-    coordinator = make_coordinator(hass, make_entry(hass))
+    coordinator = make_coordinator(hass, refreshing_entry(hass))
     await coordinator.async_config_entry_first_refresh()
     listener = Listener(coordinator)
     yield listener
@@ -115,17 +110,10 @@ async def running(
     await coordinator.async_shutdown()
 
 
-async def advance(hass: HomeAssistant, freezer: FrozenDateTimeFactory, seconds: float) -> None:
-    """Move time on and let the due refresh run."""
-    freezer.tick(timedelta(seconds=seconds))
-    async_fire_time_changed(hass)
-    await hass.async_block_till_done()
-
-
 async def test_first_refresh_reads_every_root_once(
     hass: HomeAssistant, cerbo: FakeCerbo, freezer: FrozenDateTimeFactory
 ) -> None:
-    entry = make_entry(hass, data={CONF_PORTAL_ID: PORTAL_ID})
+    entry = refreshing_entry(hass, data={CONF_PORTAL_ID: PORTAL_ID})
     coordinator = make_coordinator(hass, entry)
     await coordinator.async_config_entry_first_refresh()
     assert cerbo.counts() == {
@@ -300,7 +288,7 @@ async def test_setup_failures_are_not_ready(
         cerbo.roots[SYSTEM] = change["system"]
     if "battery" in change:
         cerbo.roots[VIRTUAL] = change["battery"]
-    entry = make_entry(hass, data={CONF_PORTAL_ID: change.get("portal_id", PORTAL_ID)})
+    entry = refreshing_entry(hass, data={CONF_PORTAL_ID: change.get("portal_id", PORTAL_ID)})
     coordinator = make_coordinator(hass, entry)
     with pytest.raises(ConfigEntryNotReady) as err:
         await coordinator.async_config_entry_first_refresh()
@@ -317,7 +305,7 @@ async def test_another_gx_at_the_address_says_so_at_once(
     hass: HomeAssistant, cerbo: FakeCerbo
 ) -> None:
     """A DHCP change that puts another GX at the host: never its data, and a clear reason."""
-    entry = make_entry(hass, data={CONF_PORTAL_ID: PORTAL_ID})
+    entry = refreshing_entry(hass, data={CONF_PORTAL_ID: PORTAL_ID})
     coordinator = make_coordinator(hass, entry)
     await coordinator.async_config_entry_first_refresh()
     good = coordinator.data
@@ -349,7 +337,7 @@ def test_fast_interval_option(options: dict[str, Any], seconds: int) -> None:
 async def test_slower_fast_interval_from_options(
     hass: HomeAssistant, cerbo: FakeCerbo, freezer: FrozenDateTimeFactory
 ) -> None:
-    entry = make_entry(hass, options={CONF_LOCAL_FAST_INTERVAL: 30})
+    entry = refreshing_entry(hass, options={CONF_LOCAL_FAST_INTERVAL: 30})
     coordinator = make_coordinator(hass, entry)
     await coordinator.async_config_entry_first_refresh()
     listener = Listener(coordinator)

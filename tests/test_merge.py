@@ -12,7 +12,6 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.core import HomeAssistant
-from pytest_homeassistant_custom_component.test_util.aiohttp import AiohttpClientMocker
 
 from custom_components.victron_cerbo.models import RollingCount
 from custom_components.victron_cerbo.sources import (
@@ -25,24 +24,24 @@ from custom_components.victron_cerbo.sources import (
     Source,
     alarm_name,
 )
-from tests.cerbo_helpers import PYLONTECH, SYSTEM, VIRTUAL, FakeCerbo, Reply, root_of
-from tests.entity_helpers import (
+from tests.helpers import (
     LOCAL_DATA,
+    PYLONTECH,
     START,
+    SYSTEM,
+    VIRTUAL,
     VRM_DATA,
+    FakeCerbo,
     FakeVrm,
+    Reply,
     break_cerbo,
     make_entry,
     make_tick,
+    root_of,
     setup_entry,
 )
 
 VRM_SAMPLE = START - timedelta(seconds=42)  # the fixture's secondsAgo
-
-
-@pytest.fixture
-def vrm(aioclient_mock: AiohttpClientMocker) -> FakeVrm:
-    return FakeVrm(aioclient_mock)
 
 
 async def both(hass: HomeAssistant, freezer: FrozenDateTimeFactory) -> BatterySources:

@@ -1,7 +1,7 @@
 """Sensors in a real Home Assistant: every entity per source situation, switching, health.
 
 Snapshots hold a projection of each entity (registry fields and state) that both supported
-Home Assistant versions produce alike; `tests/entity_helpers.py` builds it.
+Home Assistant versions produce alike; `project` in tests/helpers.py builds it.
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from freezegun.api import FrozenDateTimeFactory
 from homeassistant.components.recorder import Recorder
 from homeassistant.components.recorder.history import state_changes_during_period
 from homeassistant.components.recorder.statistics import statistic_during_period
@@ -23,37 +22,32 @@ from pytest_homeassistant_custom_component.components.recorder.common import (
     async_wait_recording_done,
     do_adhoc_statistics,
 )
-from pytest_homeassistant_custom_component.test_util.aiohttp import AiohttpClientMocker
 from syrupy.assertion import SnapshotAssertion
 
 from custom_components.victron_cerbo.const import CONF_HOST, CONF_SITE_ID, DOMAIN
 from custom_components.victron_cerbo.entity import _configuration_url
 from custom_components.victron_cerbo.sensor import HEALTH_SENSORS, SENSORS
-from tests.cerbo_helpers import (
-    PYLONTECH,
-    ROOT_FIXTURES,
-    SYSTEM,
-    VIRTUAL,
-    FakeCerbo,
-    root_of,
-)
-from tests.entity_helpers import (
+from tests.helpers import (
     LOCAL_DATA,
     PORTAL_ID,
+    PYLONTECH,
+    ROOT_FIXTURES,
+    SOURCE_DATA,
     START,
+    SYSTEM,
+    VIRTUAL,
     VRM_DATA,
+    FakeCerbo,
     FakeVrm,
     Tick,
     attributes,
     break_cerbo,
     devices,
     entity_ids,
-    entity_registry_enabled_by_default,  # noqa: F401 (fixture)
     make_entry,
-    make_tick,
     project,
+    root_of,
     setup_entry,
-    snapshot,  # noqa: F401 (fixture)
     state_of,
     states,
     update_all,
@@ -64,36 +58,17 @@ MAINTENANCE = "<!DOCTYPE html><html><body><h1>VRM is under maintenance</h1></bod
 SCENARIOS = ("local_only", "vrm_only", "both", "local_failing_vrm_fallback", "both_failing")
 
 
-@pytest.fixture(autouse=True)
-def auto_enable_custom_integrations(request: pytest.FixtureRequest) -> None:
-    """As in conftest, but a test that records states gets its recorder before `hass`."""
-    if "recorder_mock" in request.fixturenames:
-        request.getfixturevalue("recorder_mock")
-    request.getfixturevalue("enable_custom_integrations")
-
-
-@pytest.fixture
-def tick(hass: HomeAssistant, freezer: FrozenDateTimeFactory) -> Tick:
-    freezer.move_to(START)
-    return make_tick(hass, freezer)
-
-
 async def arrange(
-    scenario: str, hass: HomeAssistant, aioclient_mock: AiohttpClientMocker, tick: Tick
+    scenario: str, hass: HomeAssistant, cerbo: FakeCerbo, vrm: FakeVrm, tick: Tick
 ) -> MockConfigEntry:
     """Set the entry up for a scenario and let time run until it holds."""
-    cerbo = FakeCerbo(aioclient_mock) if scenario != "vrm_only" else None
-    vrm = FakeVrm(aioclient_mock) if scenario != "local_only" else None
-    data = (LOCAL_DATA if cerbo else {}) | (VRM_DATA if vrm else {})
-    entry = make_entry(hass, data)
+    source = {"local_only": "local", "vrm_only": "vrm"}.get(scenario, "both")
+    entry = make_entry(hass, SOURCE_DATA[source])
     await setup_entry(hass, entry)
     if scenario == "local_failing_vrm_fallback":
-        assert cerbo is not None
         break_cerbo(cerbo)
         await tick(40)  # four failed ticks: the last local success is older than two cycles
     elif scenario == "both_failing":
-        assert cerbo is not None
-        assert vrm is not None
         break_cerbo(cerbo)
         vrm.html = MAINTENANCE
         await tick(600)  # VRM's sample is now 42 s + 10 min old
@@ -105,12 +80,14 @@ async def arrange(
 @pytest.mark.parametrize("scenario", SCENARIOS)
 async def test_entities(
     hass: HomeAssistant,
-    aioclient_mock: AiohttpClientMocker,
+    cerbo: FakeCerbo,
+    vrm: FakeVrm,
     tick: Tick,
-    snapshot: SnapshotAssertion,  # noqa: F811
+    *,
+    snapshot: SnapshotAssertion,
     scenario: str,
 ) -> None:
-    entry = await arrange(scenario, hass, aioclient_mock, tick)
+    entry = await arrange(scenario, hass, cerbo, vrm, tick)
     assert entry.state is ConfigEntryState.LOADED
     assert project(hass, entry) == snapshot(name="entities")
     assert devices(hass, entry) == snapshot(name="devices")
@@ -118,10 +95,10 @@ async def test_entities(
 
 @pytest.mark.parametrize("scenario", SCENARIOS)
 async def test_what_is_served(
-    hass: HomeAssistant, aioclient_mock: AiohttpClientMocker, tick: Tick, scenario: str
+    hass: HomeAssistant, cerbo: FakeCerbo, vrm: FakeVrm, tick: Tick, scenario: str
 ) -> None:
     """The gist of each snapshot, spelled out: the snapshots cannot drift from it silently."""
-    entry = await arrange(scenario, hass, aioclient_mock, tick)
+    entry = await arrange(scenario, hass, cerbo, vrm, tick)
     served = {
         key: (state_of(hass, "sensor", key), attributes(hass, "sensor", key).get("source"))
         for key in ("soc", "voltage", "grid_power")
@@ -154,9 +131,9 @@ async def test_what_is_served(
 
 
 async def test_disabled_by_default(
-    hass: HomeAssistant, aioclient_mock: AiohttpClientMocker, tick: Tick
+    hass: HomeAssistant, cerbo: FakeCerbo, vrm: FakeVrm, tick: Tick
 ) -> None:
-    entry = await arrange("both", hass, aioclient_mock, tick)
+    entry = await arrange("both", hass, cerbo, vrm, tick)
     registry = er.async_get(hass)
     disabled = {
         item.unique_id.removeprefix(f"{PORTAL_ID}_")
@@ -180,10 +157,10 @@ async def test_disabled_by_default(
 
 
 async def test_measurements_keep_statistics(
-    hass: HomeAssistant, aioclient_mock: AiohttpClientMocker, tick: Tick
+    hass: HomeAssistant, cerbo: FakeCerbo, vrm: FakeVrm, tick: Tick
 ) -> None:
     """Every numeric sensor has a state class, so Home Assistant keeps long-term statistics."""
-    await arrange("both", hass, aioclient_mock, tick)
+    await arrange("both", hass, cerbo, vrm, tick)
     for description in (*SENSORS, *HEALTH_SENSORS):
         numeric = description.device_class not in {"enum", "timestamp"} and description.key != (
             "gx_firmware"
@@ -196,15 +173,12 @@ async def test_measurements_keep_statistics(
 @pytest.mark.usefixtures("entity_registry_enabled_by_default")
 async def test_entity_ids_survive_restarts_and_source_switches(
     hass: HomeAssistant,
-    aioclient_mock: AiohttpClientMocker,
+    cerbo: FakeCerbo,
     tick: Tick,
-    snapshot: SnapshotAssertion,  # noqa: F811
+    snapshot: SnapshotAssertion,
+    init_integration: MockConfigEntry,
 ) -> None:
-    cerbo = FakeCerbo(aioclient_mock)
-    FakeVrm(aioclient_mock)
-    entry = make_entry(hass, LOCAL_DATA | VRM_DATA)
-    await setup_entry(hass, entry)
-    first = entity_ids(hass, entry)
+    first = entity_ids(hass, init_integration)
     assert first == snapshot(name="entity_ids")
     units = {
         key: attributes(hass, "sensor", key).get("unit_of_measurement")
@@ -217,25 +191,25 @@ async def test_entity_ids_survive_restarts_and_source_switches(
     break_cerbo(cerbo)
     await tick(40)
     assert attributes(hass, "sensor", "soc")["source"] == "vrm"
-    assert entity_ids(hass, entry) == first
+    assert entity_ids(hass, init_integration) == first
     assert {
         key: attributes(hass, "sensor", key).get("unit_of_measurement") for key in units
     } == units
 
     # A restart while only VRM answers: same IDs.
-    assert await hass.config_entries.async_reload(entry.entry_id)
+    assert await hass.config_entries.async_reload(init_integration.entry_id)
     await hass.async_block_till_done()
-    assert entry.state is ConfigEntryState.LOADED
-    assert entity_ids(hass, entry) == first
+    assert init_integration.state is ConfigEntryState.LOADED
+    assert entity_ids(hass, init_integration) == first
     assert attributes(hass, "sensor", "soc")["source"] == "vrm"
 
     # The Cerbo is back: local serves again, still the same IDs; restart again.
     cerbo.roots, cerbo.health, cerbo.services = healthy
     await tick(60)
     assert attributes(hass, "sensor", "soc")["source"] == "local"
-    assert await hass.config_entries.async_reload(entry.entry_id)
+    assert await hass.config_entries.async_reload(init_integration.entry_id)
     await hass.async_block_till_done()
-    assert entity_ids(hass, entry) == first
+    assert entity_ids(hass, init_integration) == first
     registry = er.async_get(hass)
     assert registry.async_get_entity_id("sensor", DOMAIN, f"{PORTAL_ID}_soc") == (
         "sensor.cabin_battery_state_of_charge"
@@ -243,12 +217,11 @@ async def test_entity_ids_survive_restarts_and_source_switches(
 
 
 async def test_local_fresh_for_two_cycles_then_vrm_then_back(
-    hass: HomeAssistant, aioclient_mock: AiohttpClientMocker, tick: Tick
+    hass: HomeAssistant,
+    cerbo: FakeCerbo,
+    tick: Tick,
+    init_integration: MockConfigEntry,
 ) -> None:
-    cerbo = FakeCerbo(aioclient_mock)
-    FakeVrm(aioclient_mock)
-    entry = make_entry(hass, LOCAL_DATA | VRM_DATA)
-    await setup_entry(hass, entry)
     healthy = dict(cerbo.roots), cerbo.health, cerbo.services
     break_cerbo(cerbo)
 
@@ -275,10 +248,9 @@ async def test_local_fresh_for_two_cycles_then_vrm_then_back(
 
 
 async def test_vrm_sample_ages_out_between_polls(
-    hass: HomeAssistant, aioclient_mock: AiohttpClientMocker, tick: Tick
+    hass: HomeAssistant, vrm: FakeVrm, tick: Tick
 ) -> None:
     """No coordinator update is needed for a value to go stale: a timer re-checks."""
-    vrm = FakeVrm(aioclient_mock)
     vrm.set_seconds_ago(540)
     entry = make_entry(hass, VRM_DATA)
     await setup_entry(hass, entry)
@@ -299,10 +271,9 @@ async def test_vrm_sample_ages_out_between_polls(
 
 
 async def test_vrm_data_age_grows_between_polls(
-    hass: HomeAssistant, aioclient_mock: AiohttpClientMocker, tick: Tick
+    hass: HomeAssistant, vrm: FakeVrm, tick: Tick
 ) -> None:
     """A VRM sample gets older while no new one comes: `data_age` says so, on the 30 s recheck."""
-    vrm = FakeVrm(aioclient_mock)
     vrm.set_seconds_ago(120)
     entry = make_entry(hass, VRM_DATA)
     await setup_entry(hass, entry)
@@ -316,12 +287,10 @@ async def test_vrm_data_age_grows_between_polls(
     assert attributes(hass, "binary_sensor", "voltage_out_of_range")["data_age"] == 180
 
 
+@pytest.mark.parametrize("source", ["vrm"])
 async def test_time_to_go_in_hours_and_unknown_while_not_discharging(
-    hass: HomeAssistant, aioclient_mock: AiohttpClientMocker, tick: Tick
+    hass: HomeAssistant, vrm: FakeVrm, tick: Tick, init_integration: MockConfigEntry
 ) -> None:
-    vrm = FakeVrm(aioclient_mock)
-    entry = make_entry(hass, VRM_DATA)
-    await setup_entry(hass, entry)
     assert state_of(hass, "sensor", "time_to_go") == "17.64"
     assert attributes(hass, "sensor", "time_to_go")["unit_of_measurement"] == "h"
 
@@ -334,15 +303,15 @@ async def test_time_to_go_in_hours_and_unknown_while_not_discharging(
 
 
 async def test_unchanged_values_do_not_write_new_states(
-    hass: HomeAssistant, aioclient_mock: AiohttpClientMocker, tick: Tick
+    hass: HomeAssistant,
+    cerbo: FakeCerbo,
+    vrm: FakeVrm,
+    tick: Tick,
+    init_integration: MockConfigEntry,
 ) -> None:
     """Polls that change nothing an entity shows cause no state change (no recorder rows)."""
-    cerbo = FakeCerbo(aioclient_mock)
-    vrm = FakeVrm(aioclient_mock)
-    entry = make_entry(hass, LOCAL_DATA | VRM_DATA)
-    await setup_entry(hass, entry)
-    soc_id = entity_ids(hass, entry)[f"{PORTAL_ID}_soc"]
-    voltage_id = entity_ids(hass, entry)[f"{PORTAL_ID}_voltage"]
+    soc_id = entity_ids(hass, init_integration)[f"{PORTAL_ID}_soc"]
+    voltage_id = entity_ids(hass, init_integration)[f"{PORTAL_ID}_voltage"]
     changes: dict[str, int] = {}
 
     def count(event: Event[EventStateChangedData]) -> None:
@@ -361,17 +330,16 @@ async def test_unchanged_values_do_not_write_new_states(
     assert state_of(hass, "sensor", "soc") == "81.0"
 
 
+@pytest.mark.parametrize("source", ["vrm"])
 async def test_data_age_is_not_recorded(
     recorder_mock: Recorder,
     hass: HomeAssistant,
-    aioclient_mock: AiohttpClientMocker,
+    vrm: FakeVrm,
     tick: Tick,
+    init_integration: MockConfigEntry,
 ) -> None:
-    vrm = FakeVrm(aioclient_mock)
-    entry = make_entry(hass, VRM_DATA)
-    await setup_entry(hass, entry)
-    soc_id = entity_ids(hass, entry)[f"{PORTAL_ID}_soc"]
-    budget_id = entity_ids(hass, entry)[f"{PORTAL_ID}_vrm_budget"]
+    soc_id = entity_ids(hass, init_integration)[f"{PORTAL_ID}_soc"]
+    budget_id = entity_ids(hass, init_integration)[f"{PORTAL_ID}_vrm_budget"]
     await tick(150)  # before the next poll: the sample ages, written on each recheck
     await async_wait_recording_done(hass)
     assert vrm.calls == ["system-overview", "BatterySummary"]
@@ -395,11 +363,10 @@ async def test_data_age_is_not_recorded(
 async def test_mean_of_the_charging_share_is_the_time_spent_charging(
     recorder_mock: Recorder,
     hass: HomeAssistant,
-    aioclient_mock: AiohttpClientMocker,
+    cerbo: FakeCerbo,
     tick: Tick,
 ) -> None:
     """What the dashboard's "Time charging" card reads: 5 of 20 minutes charging is 25 %."""
-    cerbo = FakeCerbo(aioclient_mock)
     system = root_of("system.json")
     cerbo.set_root(SYSTEM, system | {"Dc/Battery/State": 1})  # charging
     entry = make_entry(hass, LOCAL_DATA)
@@ -428,12 +395,12 @@ async def test_mean_of_the_charging_share_is_the_time_spent_charging(
 
 
 async def test_health_sensors(
-    hass: HomeAssistant, aioclient_mock: AiohttpClientMocker, tick: Tick
+    hass: HomeAssistant,
+    cerbo: FakeCerbo,
+    vrm: FakeVrm,
+    tick: Tick,
+    init_integration: MockConfigEntry,
 ) -> None:
-    cerbo = FakeCerbo(aioclient_mock)
-    vrm = FakeVrm(aioclient_mock)
-    entry = make_entry(hass, LOCAL_DATA | VRM_DATA)
-    await setup_entry(hass, entry)
     assert state_of(hass, "sensor", "vrm_last_success") == START.isoformat()
     assert state_of(hass, "sensor", "vrm_requests_last_hour") == "2"
     assert state_of(hass, "sensor", "vrm_consecutive_failures") == "0"
@@ -461,12 +428,8 @@ async def test_health_sensors(
 
 @pytest.mark.usefixtures("entity_registry_enabled_by_default")
 async def test_readings_in_the_last_day(
-    hass: HomeAssistant, aioclient_mock: AiohttpClientMocker, tick: Tick
+    hass: HomeAssistant, tick: Tick, init_integration: MockConfigEntry
 ) -> None:
-    FakeCerbo(aioclient_mock)
-    FakeVrm(aioclient_mock)
-    entry = make_entry(hass, LOCAL_DATA | VRM_DATA)
-    await setup_entry(hass, entry)
     assert state_of(hass, "sensor", "readings_24h") == "2"
     # Unchanged data does not wake the listeners; the 30 s timer (or a request, as here) brings
     # the count up to date.
@@ -482,18 +445,18 @@ async def test_readings_in_the_last_day(
 
 
 async def test_local_only_entry_has_no_vrm_entities(
-    hass: HomeAssistant, aioclient_mock: AiohttpClientMocker, tick: Tick
+    hass: HomeAssistant, cerbo: FakeCerbo, vrm: FakeVrm, tick: Tick
 ) -> None:
-    entry = await arrange("local_only", hass, aioclient_mock, tick)
+    entry = await arrange("local_only", hass, cerbo, vrm, tick)
     keys = set(states(hass, entry))
     assert not {key for key in keys if key.startswith("vrm_")}
     assert {"soh", "grid_power", "local_reachable"} <= keys
 
 
 async def test_vrm_only_entry_has_no_local_only_values(
-    hass: HomeAssistant, aioclient_mock: AiohttpClientMocker, tick: Tick
+    hass: HomeAssistant, cerbo: FakeCerbo, vrm: FakeVrm, tick: Tick
 ) -> None:
-    entry = await arrange("vrm_only", hass, aioclient_mock, tick)
+    entry = await arrange("vrm_only", hass, cerbo, vrm, tick)
     keys = set(entity_ids(hass, entry))
     for key in ("soh", "grid_power", "inverter_state", "charged_energy", "local_reachable"):
         assert f"{PORTAL_ID}_{key}" not in keys
@@ -507,9 +470,9 @@ async def test_entry_without_sources_adds_nothing(hass: HomeAssistant) -> None:
 
 
 async def test_installation_device_points_at_the_gx_without_vrm(
-    hass: HomeAssistant, aioclient_mock: AiohttpClientMocker, tick: Tick
+    hass: HomeAssistant, cerbo: FakeCerbo, vrm: FakeVrm, tick: Tick
 ) -> None:
-    entry = await arrange("local_only", hass, aioclient_mock, tick)
+    entry = await arrange("local_only", hass, cerbo, vrm, tick)
     gx, battery = devices(hass, entry)
     assert gx["identifiers"] == [(DOMAIN, PORTAL_ID)]
     assert gx["configuration_url"] == "http://192.168.1.20"
@@ -519,11 +482,11 @@ async def test_installation_device_points_at_the_gx_without_vrm(
     assert battery["model"] == "Virtual battery"
 
 
+@pytest.mark.usefixtures("vrm")
 async def test_battery_model_from_vrm_when_the_cerbo_never_answered(
-    hass: HomeAssistant, aioclient_mock: AiohttpClientMocker, tick: Tick
+    hass: HomeAssistant, cerbo: FakeCerbo, tick: Tick
 ) -> None:
-    break_cerbo(FakeCerbo(aioclient_mock))
-    FakeVrm(aioclient_mock)
+    break_cerbo(cerbo)
     entry = make_entry(hass, LOCAL_DATA | VRM_DATA)
     await setup_entry(hass, entry)
     found = {d["name"]: d for d in devices(hass, entry)}
@@ -533,12 +496,10 @@ async def test_battery_model_from_vrm_when_the_cerbo_never_answered(
     assert state_of(hass, "sensor", "soc") == "78.5"
 
 
+@pytest.mark.parametrize("source", ["local"])
 async def test_cerbo_values_change_with_the_cerbo(
-    hass: HomeAssistant, aioclient_mock: AiohttpClientMocker, tick: Tick
+    hass: HomeAssistant, cerbo: FakeCerbo, tick: Tick, init_integration: MockConfigEntry
 ) -> None:
-    cerbo = FakeCerbo(aioclient_mock)
-    entry = make_entry(hass, LOCAL_DATA)
-    await setup_entry(hass, entry)
     battery: dict[str, Any] = root_of("battery_pylontech.json")
     battery["Soh"] = 84.0
     battery["History/ChargedEnergy"] = 9432.39
@@ -562,14 +523,12 @@ def test_configuration_url_and_fingerprints() -> None:
 
 
 async def test_battery_model_when_neither_source_names_it(
-    hass: HomeAssistant, aioclient_mock: AiohttpClientMocker, tick: Tick
+    hass: HomeAssistant, cerbo: FakeCerbo, vrm: FakeVrm, tick: Tick
 ) -> None:
-    cerbo = FakeCerbo(aioclient_mock)
     for service in (VIRTUAL, PYLONTECH):
         root = root_of(ROOT_FIXTURES[service])
         del root["ProductName"]
         cerbo.set_root(service, root)
-    vrm = FakeVrm(aioclient_mock)
     devices_list = vrm.overview["records"]["devices"]
     vrm.overview["records"]["devices"] = [d for d in devices_list if d.get("instance") != 512]
     entry = make_entry(hass, LOCAL_DATA | VRM_DATA)

@@ -13,13 +13,10 @@ from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.setup import async_setup_component
 from homeassistant.util import dt as dt_util
-from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
-from pytest_homeassistant_custom_component.test_util.aiohttp import AiohttpClientMocker
+from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.victron_cerbo.const import (
     CONF_HOST,
-    CONF_PORT,
-    CONF_PORTAL_ID,
     CONF_SOLARK_DWELL,
     CONF_SOLARK_ENTITY,
     CONF_SOLARK_THRESHOLD,
@@ -30,7 +27,16 @@ from custom_components.victron_cerbo.solark import (
     OtherStatus,
     async_suggest_solark_entity,
 )
-from tests.cerbo_helpers import HOST, PORT, PORTAL_ID, SYSTEM, FakeCerbo, root_of
+from tests.helpers import (
+    HOST,
+    LOCAL_DATA,
+    SYSTEM,
+    FakeCerbo,
+    advance,
+    make_entry,
+    root_of,
+    setup_entry,
+)
 
 SOLARK = "sensor.ss_battery_soc"
 DIFFERENCE = "sensor.cabin_battery_state_of_charge_difference"
@@ -42,23 +48,16 @@ def set_solark(hass: HomeAssistant, value: str, entity_id: str = SOLARK) -> None
     hass.states.async_set(entity_id, value, BATTERY_PERCENT)
 
 
-async def setup_entry(
-    hass: HomeAssistant, aioclient_mock: AiohttpClientMocker, soc: float, **options: Any
+async def solark_entry(
+    hass: HomeAssistant, cerbo: FakeCerbo, soc: float, **options: Any
 ) -> MockConfigEntry:
-    cerbo = FakeCerbo(aioclient_mock)
+    """A local entry comparing with SOLARK, whose Cerbo reports `soc`."""
     root = root_of("system.json")
     root["Dc/Battery/Soc"] = soc
     cerbo.set_root(SYSTEM, root)
-    entry = MockConfigEntry(
-        domain=DOMAIN,
-        title="Cabin",
-        unique_id=PORTAL_ID,
-        data={CONF_HOST: HOST, CONF_PORT: PORT, CONF_PORTAL_ID: PORTAL_ID},
-        options={CONF_SOLARK_ENTITY: SOLARK, CONF_SOLARK_THRESHOLD: 2.0} | options,
-    )
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
+    options = {CONF_SOLARK_ENTITY: SOLARK, CONF_SOLARK_THRESHOLD: 2.0} | options
+    entry = make_entry(hass, LOCAL_DATA, options)
+    await setup_entry(hass, entry)
     return entry
 
 
@@ -91,8 +90,7 @@ async def test_suggestion_picks_a_known_inverter_sensor(
 
 async def test_options_form_prefills_the_suggestion(hass: HomeAssistant) -> None:
     set_solark(hass, "61")
-    entry = MockConfigEntry(domain=DOMAIN, unique_id=PORTAL_ID, data={CONF_HOST: HOST})
-    entry.add_to_hass(hass)
+    entry = make_entry(hass, {CONF_HOST: HOST})
     result = await hass.config_entries.options.async_init(entry.entry_id)
     solark = result["data_schema"].schema["solark"].schema.schema  # the Sol-Ark section
     suggested = {str(key): key.description["suggested_value"] for key in solark if key.description}
@@ -107,10 +105,10 @@ def shown(entry: MockConfigEntry) -> ComparisonView:
 
 
 async def test_live_comparison_with_dwell(
-    hass: HomeAssistant, aioclient_mock: AiohttpClientMocker, freezer: FrozenDateTimeFactory
+    hass: HomeAssistant, cerbo: FakeCerbo, freezer: FrozenDateTimeFactory
 ) -> None:
     set_solark(hass, "70")
-    entry = await setup_entry(hass, aioclient_mock, soc=71.0, **{CONF_SOLARK_DWELL: 60})
+    entry = await solark_entry(hass, cerbo, soc=71.0, **{CONF_SOLARK_DWELL: 60})
     comparison = entry.runtime_data.comparison
     assert comparison is not None
     seen: list[None] = []
@@ -129,10 +127,7 @@ async def test_live_comparison_with_dwell(
     assert shown(entry).result.difference == 11.0
     assert shown(entry).result.disagree is False  # not for a single sample
 
-    for _ in range(7):  # the local source keeps polling every 10 s meanwhile
-        freezer.tick(timedelta(seconds=10))
-        async_fire_time_changed(hass)
-        await hass.async_block_till_done()
+    await advance(hass, freezer, 7 * 10)  # the local source keeps polling every 10 s meanwhile
     assert shown(entry).result is not None
     assert shown(entry).result.disagree is True
     assert shown(entry).attributes() == {
@@ -157,11 +152,9 @@ async def test_live_comparison_with_dwell(
     assert "disagreeing_for" not in disagreement.attributes
 
 
-async def test_entities_are_unavailable_not_zero(
-    hass: HomeAssistant, aioclient_mock: AiohttpClientMocker
-) -> None:
+async def test_entities_are_unavailable_not_zero(hass: HomeAssistant, cerbo: FakeCerbo) -> None:
     set_solark(hass, "70")
-    await setup_entry(hass, aioclient_mock, soc=71.0)
+    await solark_entry(hass, cerbo, soc=71.0)
     assert hass.states.get(DIFFERENCE).state == "1.0"  # type: ignore[union-attr]
     assert hass.states.get(DISAGREEMENT).state == "off"  # type: ignore[union-attr]
     set_solark(hass, "unavailable")
@@ -171,9 +164,9 @@ async def test_entities_are_unavailable_not_zero(
 
 
 async def test_no_comparison_entities_without_an_inverter_sensor(
-    hass: HomeAssistant, aioclient_mock: AiohttpClientMocker
+    hass: HomeAssistant, cerbo: FakeCerbo
 ) -> None:
-    entry = await setup_entry(hass, aioclient_mock, soc=71.0, **{CONF_SOLARK_ENTITY: ""})
+    entry = await solark_entry(hass, cerbo, soc=71.0, **{CONF_SOLARK_ENTITY: ""})
     assert entry.runtime_data.comparison is None
     assert hass.states.get(DIFFERENCE) is None
     assert hass.states.get(DISAGREEMENT) is None
@@ -190,10 +183,10 @@ async def test_no_comparison_entities_without_an_inverter_sensor(
     ],
 )
 async def test_unusable_inverter_value_gives_no_result(
-    hass: HomeAssistant, aioclient_mock: AiohttpClientMocker, state: str, status: OtherStatus
+    hass: HomeAssistant, cerbo: FakeCerbo, state: str, status: OtherStatus
 ) -> None:
     set_solark(hass, "70")
-    entry = await setup_entry(hass, aioclient_mock, soc=71.0)
+    entry = await solark_entry(hass, cerbo, soc=71.0)
     comparison = entry.runtime_data.comparison
     assert comparison is not None
     set_solark(hass, state)
@@ -209,25 +202,21 @@ async def test_unusable_inverter_value_gives_no_result(
 
 async def test_missing_entity_raises_a_fixable_repair(
     hass: HomeAssistant,
-    aioclient_mock: AiohttpClientMocker,
+    cerbo: FakeCerbo,
     freezer: FrozenDateTimeFactory,
     issue_registry: ir.IssueRegistry,
     hass_client: Any,
 ) -> None:
-    entry = await setup_entry(hass, aioclient_mock, soc=71.0)  # the entity does not exist
+    entry = await solark_entry(hass, cerbo, soc=71.0)  # the entity does not exist
     comparison = entry.runtime_data.comparison
     assert comparison is not None
     assert comparison.other_status is OtherStatus.MISSING
     issue_id = f"solark_entity_unusable_{entry.entry_id}"
 
-    freezer.tick(timedelta(minutes=9))
-    async_fire_time_changed(hass)
-    await hass.async_block_till_done()
+    await advance(hass, freezer, 9 * 60, step=9 * 60)
     assert issue_registry.async_get_issue(DOMAIN, issue_id) is None  # not yet
 
-    freezer.tick(timedelta(minutes=2))
-    async_fire_time_changed(hass)
-    await hass.async_block_till_done()
+    await advance(hass, freezer, 2 * 60, step=2 * 60)
     issue = issue_registry.async_get_issue(DOMAIN, issue_id)
     assert issue is not None
     assert issue.is_fixable
@@ -262,18 +251,15 @@ async def test_missing_entity_raises_a_fixable_repair(
 
 async def test_fix_flow_can_turn_the_comparison_off(
     hass: HomeAssistant,
-    aioclient_mock: AiohttpClientMocker,
+    cerbo: FakeCerbo,
     freezer: FrozenDateTimeFactory,
     issue_registry: ir.IssueRegistry,
     hass_client: Any,
 ) -> None:
     set_solark(hass, "70")
-    entry = await setup_entry(hass, aioclient_mock, soc=71.0)
+    entry = await solark_entry(hass, cerbo, soc=71.0)
     set_solark(hass, "unavailable")
-    for _ in range(11):
-        freezer.tick(timedelta(minutes=1))
-        async_fire_time_changed(hass)
-        await hass.async_block_till_done()
+    await advance(hass, freezer, 11 * 60, step=60)
     issue_id = f"solark_entity_unusable_{entry.entry_id}"
     issue = issue_registry.async_get_issue(DOMAIN, issue_id)
     assert issue is not None
@@ -311,7 +297,7 @@ async def test_fix_flow_can_turn_the_comparison_off(
 
 
 async def test_a_week_of_attribute_updates_keeps_the_history_bounded(
-    hass: HomeAssistant, aioclient_mock: AiohttpClientMocker, freezer: FrozenDateTimeFactory
+    hass: HomeAssistant, cerbo: FakeCerbo, freezer: FrozenDateTimeFactory
 ) -> None:
     """An inverter entity whose attributes change every minute while its state mostly does not.
 
@@ -320,7 +306,7 @@ async def test_a_week_of_attribute_updates_keeps_the_history_bounded(
     20-minute window is exercised too.
     """
     set_solark(hass, "100")
-    entry = await setup_entry(hass, aioclient_mock, soc=99.0)
+    entry = await solark_entry(hass, cerbo, soc=99.0)
     comparison = entry.runtime_data.comparison
     assert comparison is not None
     sizes: list[int] = []

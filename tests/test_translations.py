@@ -16,20 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from homeassistant.core import HomeAssistant
 from homeassistant.helpers import entity_registry as er
-from pytest_homeassistant_custom_component.test_util.aiohttp import AiohttpClientMocker
+from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.victron_cerbo.const import CONF_SOLARK_ENTITY
-from tests.cerbo_helpers import FakeCerbo
-from tests.entity_helpers import (
-    LOCAL_DATA,
-    VRM_DATA,
-    FakeVrm,
-    entity_registry_enabled_by_default,  # noqa: F401 (fixture)
-    make_entry,
-    setup_entry,
-)
 
 EN_JSON = (
     Path(__file__).parents[1] / "custom_components" / "victron_cerbo" / "translations" / "en.json"
@@ -309,15 +299,12 @@ def test_each_rule_catches_its_mistake(path: str, value: Any, complaint: str) ->
 
 
 @pytest.mark.usefixtures("entity_registry_enabled_by_default")
+@pytest.mark.parametrize("entry_options", [{CONF_SOLARK_ENTITY: "sensor.inverter_soc"}])
 async def test_every_entity_has_its_translation(
-    hass: HomeAssistant, aioclient_mock: AiohttpClientMocker, entity_registry: er.EntityRegistry
+    entity_registry: er.EntityRegistry, init_integration: MockConfigEntry
 ) -> None:
     """Both sources and the Sol-Ark comparison: every entity there is, named from en.json."""
-    FakeCerbo(aioclient_mock)
-    FakeVrm(aioclient_mock)
-    entry = make_entry(hass, LOCAL_DATA | VRM_DATA, {CONF_SOLARK_ENTITY: "sensor.inverter_soc"})
-    await setup_entry(hass, entry)
-    entities = er.async_entries_for_config_entry(entity_registry, entry.entry_id)
+    entities = er.async_entries_for_config_entry(entity_registry, init_integration.entry_id)
     translated = load()["entity"]
     assert len(entities) > 40
     missing = [

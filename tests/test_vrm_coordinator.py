@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 import string
-from collections.abc import AsyncGenerator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
-from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ConfigEntryAuthFailed, ConfigEntryNotReady
@@ -19,11 +18,9 @@ from homeassistant.helpers.update_coordinator import UpdateFailed
 from homeassistant.util import dt as dt_util
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
-    async_fire_time_changed,
 )
 from pytest_homeassistant_custom_component.test_util.aiohttp import (
     AiohttpClientMocker,
-    AiohttpClientMockResponse,
 )
 
 from custom_components.victron_cerbo.api.vrm import RequestBudget, VrmClient
@@ -45,8 +42,7 @@ from custom_components.victron_cerbo.vrm_coordinator import (
     VrmHealth,
     entry_request_budget,
 )
-
-from .vrm_helpers import (
+from tests.helpers import (
     BATTERY_URL,
     INSTALLATIONS_URL,
     INSTANCE,
@@ -54,19 +50,23 @@ from .vrm_helpers import (
     SITE_ID,
     TOKEN,
     USER_ID,
-    USERS_ME_URL,
+    FakeVrm,
+    Tick,
+    frozen_clock,
+    make_entry,
     request_count,
     vrm_json,
 )
 
 POLL = 180
+ENTRY_UNIQUE_ID = "c0619ab1e2f3"
+# As the flow stores a VRM-only entry: without the portal ID.
+VRM_ONLY = {CONF_VRM_TOKEN: TOKEN, CONF_SITE_ID: SITE_ID, CONF_BATTERY_INSTANCE: INSTANCE}
 STRINGS = json.loads(
     (
         Path(__file__).parent.parent / "custom_components" / DOMAIN / "translations" / "en.json"
     ).read_text(encoding="utf-8")
 )
-
-type Tick = Callable[[float], Awaitable[None]]
 
 
 @pytest.fixture
@@ -76,14 +76,8 @@ def options() -> dict[str, Any]:
 
 @pytest.fixture
 def entry(hass: HomeAssistant, options: dict[str, Any]) -> MockConfigEntry:
-    entry = MockConfigEntry(
-        domain=DOMAIN,
-        title="Cabin",
-        unique_id="c0619ab1e2f3",
-        data={CONF_VRM_TOKEN: TOKEN, CONF_SITE_ID: SITE_ID, CONF_BATTERY_INSTANCE: INSTANCE},
-        options=options,
-    )
-    entry.add_to_hass(hass)
+    """A VRM-only entry being set up; the coordinator under test makes its own budget."""
+    entry = make_entry(hass, VRM_ONLY, options, unique_id=ENTRY_UNIQUE_ID, frozen_budget=False)
     entry.mock_state(hass, ConfigEntryState.SETUP_IN_PROGRESS)
     return entry
 
@@ -108,7 +102,7 @@ def client(session: aiohttp.ClientSession, sleeps: list[float]) -> VrmClient:
         sleeps.append(seconds)
 
     # The budget follows Home Assistant's (frozen) clock so freezer.tick moves it.
-    budget = RequestBudget(clock=lambda: dt_util.utcnow().timestamp())
+    budget = RequestBudget(clock=frozen_clock)
     return VrmClient(session, TOKEN, budget=budget, sleep=no_wait)
 
 
@@ -132,35 +126,6 @@ def listen(coordinator: VrmCoordinator) -> Callable[[], list[int]]:
         unsubscribe()
 
 
-def serve(mocker: AiohttpClientMocker, url: str, answers: list[dict[str, Any]]) -> None:
-    """Answer `url` with the given responses in order, repeating the last one."""
-
-    async def next_answer(method: str, request_url: Any, data: Any) -> AiohttpClientMockResponse:
-        spec = answers.pop(0) if len(answers) > 1 else answers[0]
-        if "exc" in spec:
-            raise spec["exc"]
-        return AiohttpClientMockResponse(method, request_url, **spec)
-
-    mocker.get(url, side_effect=next_answer)
-
-
-def ok_vrm(mocker: AiohttpClientMocker) -> None:
-    mocker.get(OVERVIEW_URL, json=vrm_json("system_overview"))
-    mocker.get(BATTERY_URL, json=vrm_json("battery_summary"))
-
-
-@pytest.fixture
-def tick(hass: HomeAssistant, freezer: FrozenDateTimeFactory) -> Tick:
-    """Move Home Assistant's clock forward and run whatever became due."""
-
-    async def advance(seconds: float) -> None:
-        freezer.tick(timedelta(seconds=seconds))
-        async_fire_time_changed(hass)
-        await hass.async_block_till_done()
-
-    return advance
-
-
 def assert_translated(err: BaseException | None) -> None:
     """The error's message exists in en.json and gets every placeholder it uses."""
     assert isinstance(err, ConfigEntryAuthFailed | UpdateFailed)
@@ -181,10 +146,10 @@ async def started(coordinator: VrmCoordinator, listen: Callable[[], list[int]]) 
 async def test_setup_and_one_poll(
     tick: Tick,
     aioclient_mock: AiohttpClientMocker,
+    vrm: FakeVrm,
     coordinator: VrmCoordinator,
     listen: Callable[[], list[int]],
 ) -> None:
-    ok_vrm(aioclient_mock)
     setup_at = dt_util.utcnow()
 
     await started(coordinator, listen)
@@ -218,10 +183,10 @@ async def test_setup_and_one_poll(
 async def test_a_day_of_polls(
     tick: Tick,
     aioclient_mock: AiohttpClientMocker,
+    vrm: FakeVrm,
     coordinator: VrmCoordinator,
     listen: Callable[[], list[int]],
 ) -> None:
-    ok_vrm(aioclient_mock)
     start = dt_util.utcnow()
     await started(coordinator, listen)
     sent_at: list[float] = [start.timestamp()] * 2
@@ -242,18 +207,13 @@ async def test_a_day_of_polls(
 
 async def test_unchanged_data_does_not_wake_listeners(
     tick: Tick,
-    aioclient_mock: AiohttpClientMocker,
+    vrm: FakeVrm,
     coordinator: VrmCoordinator,
     listen: Callable[[], list[int]],
 ) -> None:
     changed = vrm_json("battery_summary")
     changed["records"]["data"]["51"]["rawValue"] = "80.0"
-    aioclient_mock.get(OVERVIEW_URL, json=vrm_json("system_overview"))
-    serve(
-        aioclient_mock,
-        BATTERY_URL,
-        [{"json": vrm_json("battery_summary")}] * 2 + [{"json": changed}],
-    )
+    vrm.serve(BATTERY_URL, [{"json": vrm_json("battery_summary")}] * 2 + [{"json": changed}])
     calls = await started(coordinator, listen)
 
     await tick(POLL)
@@ -264,11 +224,8 @@ async def test_unchanged_data_does_not_wake_listeners(
     assert coordinator.data.battery.soc == 80.0
 
 
-async def test_empty_widget_is_not_an_error(
-    aioclient_mock: AiohttpClientMocker, coordinator: VrmCoordinator
-) -> None:
-    aioclient_mock.get(OVERVIEW_URL, json=vrm_json("system_overview"))
-    aioclient_mock.get(BATTERY_URL, json=vrm_json("battery_summary_empty"))
+async def test_empty_widget_is_not_an_error(vrm: FakeVrm, coordinator: VrmCoordinator) -> None:
+    vrm.serve(BATTERY_URL, [{"json": vrm_json("battery_summary_empty")}])
 
     await coordinator.async_config_entry_first_refresh()
 
@@ -302,11 +259,10 @@ def test_budget_thresholds_defaults() -> None:
 async def test_budget_survives_a_reload(
     hass: HomeAssistant,
     entry: MockConfigEntry,
-    aioclient_mock: AiohttpClientMocker,
+    vrm: FakeVrm,
     coordinator: VrmCoordinator,
     session: aiohttp.ClientSession,
 ) -> None:
-    ok_vrm(aioclient_mock)
     await coordinator.async_config_entry_first_refresh()
     assert coordinator.budget.used == 2
 
@@ -330,9 +286,9 @@ async def test_entry_request_budget_without_fallback(
 
 
 async def test_setup_auth_failure(
-    aioclient_mock: AiohttpClientMocker, coordinator: VrmCoordinator
+    aioclient_mock: AiohttpClientMocker, vrm: FakeVrm, coordinator: VrmCoordinator
 ) -> None:
-    aioclient_mock.get(OVERVIEW_URL, status=401, json=vrm_json("error_401"))
+    vrm.serve(OVERVIEW_URL, [{"status": 401, "json": vrm_json("error_401")}])
 
     with pytest.raises(ConfigEntryAuthFailed) as caught:
         await coordinator.async_config_entry_first_refresh()
@@ -345,9 +301,12 @@ async def test_setup_auth_failure(
 
 
 async def test_setup_vrm_down(
-    aioclient_mock: AiohttpClientMocker, coordinator: VrmCoordinator, sleeps: list[float]
+    aioclient_mock: AiohttpClientMocker,
+    vrm: FakeVrm,
+    coordinator: VrmCoordinator,
+    sleeps: list[float],
 ) -> None:
-    aioclient_mock.get(OVERVIEW_URL, status=503, text="<html>down</html>")
+    vrm.serve(OVERVIEW_URL, [{"status": 503, "text": "<html>down</html>"}])
 
     with pytest.raises(ConfigEntryNotReady):
         await coordinator.async_config_entry_first_refresh()
@@ -367,14 +326,13 @@ async def test_setup_vrm_down(
     ],
 )
 async def test_setup_battery_failure_is_reported_at_once(
-    aioclient_mock: AiohttpClientMocker,
+    vrm: FakeVrm,
     coordinator: VrmCoordinator,
     answer: dict[str, Any],
     key: str,
     cause: str,
 ) -> None:
-    aioclient_mock.get(OVERVIEW_URL, json=vrm_json("system_overview"))
-    aioclient_mock.get(BATTERY_URL, **answer)
+    vrm.serve(BATTERY_URL, [answer])
 
     with pytest.raises(ConfigEntryNotReady):
         await coordinator.async_config_entry_first_refresh()
@@ -388,15 +346,14 @@ async def test_setup_battery_failure_is_reported_at_once(
 async def test_setup_bad_overview_does_not_block_battery_data(
     tick: Tick,
     aioclient_mock: AiohttpClientMocker,
+    vrm: FakeVrm,
     coordinator: VrmCoordinator,
     listen: Callable[[], list[int]],
 ) -> None:
-    serve(
-        aioclient_mock,
+    vrm.serve(
         OVERVIEW_URL,
         [{"json": {"success": True, "records": []}}, {"json": vrm_json("system_overview")}],
     )
-    aioclient_mock.get(BATTERY_URL, json=vrm_json("battery_summary"))
 
     await started(coordinator, listen)
 
@@ -443,13 +400,14 @@ async def test_setup_bad_overview_does_not_block_battery_data(
 async def test_poll_failures_keep_the_last_data_until_the_third(
     tick: Tick,
     aioclient_mock: AiohttpClientMocker,
+    vrm: FakeVrm,
     coordinator: VrmCoordinator,
     listen: Callable[[], list[int]],
+    *,
     case: tuple[dict[str, Any], str, str, int],
 ) -> None:
     answer, kind, cause, requests = case
-    aioclient_mock.get(OVERVIEW_URL, json=vrm_json("system_overview"))
-    serve(aioclient_mock, BATTERY_URL, [{"json": vrm_json("battery_summary")}, answer])
+    vrm.serve(BATTERY_URL, [{"json": vrm_json("battery_summary")}, answer])
     calls = await started(coordinator, listen)
     good = coordinator.data
     good_success = coordinator.health.last_success
@@ -494,12 +452,12 @@ async def test_poll_failures_keep_the_last_data_until_the_third(
 async def test_a_good_poll_resets_the_count(
     tick: Tick,
     aioclient_mock: AiohttpClientMocker,
+    vrm: FakeVrm,
     coordinator: VrmCoordinator,
     listen: Callable[[], list[int]],
 ) -> None:
-    aioclient_mock.get(OVERVIEW_URL, json=vrm_json("system_overview"))
     good, down = {"json": vrm_json("battery_summary")}, {"status": 503, "text": "down"}
-    serve(aioclient_mock, BATTERY_URL, [good, down, down, good, down, down, good])
+    vrm.serve(BATTERY_URL, [good, down, down, good, down, down, good])
     await started(coordinator, listen)
 
     for _ in range(6):
@@ -513,11 +471,9 @@ async def test_a_good_poll_resets_the_count(
 
 
 async def test_poll_auth_failure(
-    aioclient_mock: AiohttpClientMocker, coordinator: VrmCoordinator
+    aioclient_mock: AiohttpClientMocker, vrm: FakeVrm, coordinator: VrmCoordinator
 ) -> None:
-    aioclient_mock.get(OVERVIEW_URL, json=vrm_json("system_overview"))
-    serve(
-        aioclient_mock,
+    vrm.serve(
         BATTERY_URL,
         [{"json": vrm_json("battery_summary")}, {"status": 401, "json": vrm_json("error_401")}],
     )
@@ -531,15 +487,8 @@ async def test_poll_auth_failure(
     assert aioclient_mock.call_count == 3
 
 
-async def test_unexpected_error_is_recorded(
-    aioclient_mock: AiohttpClientMocker, coordinator: VrmCoordinator
-) -> None:
-    aioclient_mock.get(OVERVIEW_URL, json=vrm_json("system_overview"))
-    serve(
-        aioclient_mock,
-        BATTERY_URL,
-        [{"json": vrm_json("battery_summary")}, {"exc": RuntimeError("bug")}],
-    )
+async def test_unexpected_error_is_recorded(vrm: FakeVrm, coordinator: VrmCoordinator) -> None:
+    vrm.serve(BATTERY_URL, [{"json": vrm_json("battery_summary")}, {"exc": RuntimeError("bug")}])
     await coordinator.async_config_entry_first_refresh()
 
     with pytest.raises(RuntimeError):
@@ -552,12 +501,11 @@ async def test_unexpected_error_is_recorded(
 async def test_429_delays_the_next_poll(
     tick: Tick,
     aioclient_mock: AiohttpClientMocker,
+    vrm: FakeVrm,
     coordinator: VrmCoordinator,
     listen: Callable[[], list[int]],
 ) -> None:
-    aioclient_mock.get(OVERVIEW_URL, json=vrm_json("system_overview"))
-    serve(
-        aioclient_mock,
+    vrm.serve(
         BATTERY_URL,
         [
             {"json": vrm_json("battery_summary")},
@@ -596,12 +544,11 @@ async def test_429_delays_the_next_poll(
 async def test_third_429_in_a_row_fails_and_waits(
     tick: Tick,
     aioclient_mock: AiohttpClientMocker,
+    vrm: FakeVrm,
     coordinator: VrmCoordinator,
     listen: Callable[[], list[int]],
 ) -> None:
-    aioclient_mock.get(OVERVIEW_URL, json=vrm_json("system_overview"))
-    serve(
-        aioclient_mock,
+    vrm.serve(
         BATTERY_URL,
         [
             {"json": vrm_json("battery_summary")},
@@ -637,11 +584,8 @@ async def test_third_429_in_a_row_fails_and_waits(
     assert coordinator.last_update_success
 
 
-async def test_429_at_setup_is_reported_at_once(
-    aioclient_mock: AiohttpClientMocker, coordinator: VrmCoordinator
-) -> None:
-    aioclient_mock.get(OVERVIEW_URL, json=vrm_json("system_overview"))
-    aioclient_mock.get(BATTERY_URL, status=429, text="slow down")
+async def test_429_at_setup_is_reported_at_once(vrm: FakeVrm, coordinator: VrmCoordinator) -> None:
+    vrm.serve(BATTERY_URL, [{"status": 429, "text": "slow down"}])
 
     await coordinator.async_refresh()
 
@@ -656,10 +600,10 @@ async def test_429_at_setup_is_reported_at_once(
 async def test_budget_exhausted(
     tick: Tick,
     aioclient_mock: AiohttpClientMocker,
+    vrm: FakeVrm,
     coordinator: VrmCoordinator,
     listen: Callable[[], list[int]],
 ) -> None:
-    ok_vrm(aioclient_mock)
     await started(coordinator, listen)
     await tick(POLL)
     assert aioclient_mock.call_count == 3
@@ -687,9 +631,8 @@ async def test_budget_exhausted(
 
 @pytest.mark.parametrize("options", [{CONF_BUDGET_WARNING: 1, CONF_BUDGET_LIMIT: 1}])
 async def test_budget_exhausted_at_setup(
-    aioclient_mock: AiohttpClientMocker, coordinator: VrmCoordinator
+    aioclient_mock: AiohttpClientMocker, vrm: FakeVrm, coordinator: VrmCoordinator
 ) -> None:
-    ok_vrm(aioclient_mock)
     coordinator.budget.acquire()  # someone else took the only slot
 
     await coordinator.async_refresh()
@@ -706,10 +649,10 @@ async def test_budget_exhausted_at_setup(
 async def test_overview_refresh_skipped_near_the_limit(
     tick: Tick,
     aioclient_mock: AiohttpClientMocker,
+    vrm: FakeVrm,
     coordinator: VrmCoordinator,
     listen: Callable[[], list[int]],
 ) -> None:
-    ok_vrm(aioclient_mock)
     await started(coordinator, listen)
 
     for _ in range(30):
@@ -722,15 +665,14 @@ async def test_overview_refresh_skipped_near_the_limit(
 async def test_overview_refresh_failure_keeps_the_old_one(
     tick: Tick,
     aioclient_mock: AiohttpClientMocker,
+    vrm: FakeVrm,
     coordinator: VrmCoordinator,
     listen: Callable[[], list[int]],
 ) -> None:
-    serve(
-        aioclient_mock,
+    vrm.serve(
         OVERVIEW_URL,
         [{"json": vrm_json("system_overview")}, {"status": 403, "json": vrm_json("error_403")}],
     )
-    aioclient_mock.get(BATTERY_URL, json=vrm_json("battery_summary"))
     await started(coordinator, listen)
     overview = coordinator.data.overview
 
@@ -747,16 +689,11 @@ async def test_overview_refresh_failure_keeps_the_old_one(
 
 async def test_health_data_age_and_staleness(
     tick: Tick,
-    aioclient_mock: AiohttpClientMocker,
+    vrm: FakeVrm,
     coordinator: VrmCoordinator,
     listen: Callable[[], list[int]],
 ) -> None:
-    aioclient_mock.get(OVERVIEW_URL, json=vrm_json("system_overview"))
-    serve(
-        aioclient_mock,
-        BATTERY_URL,
-        [{"json": vrm_json("battery_summary")}, {"exc": TimeoutError()}],
-    )
+    vrm.serve(BATTERY_URL, [{"json": vrm_json("battery_summary")}, {"exc": TimeoutError()}])
     await started(coordinator, listen)
     health = coordinator.health
     fetched = dt_util.utcnow()
@@ -796,18 +733,9 @@ SYSTEM_BATTERY_URL = f"{INSTALLATIONS_URL}?idSite={SITE_ID}&extended=1"
 
 @pytest.fixture
 def system_entry(hass: HomeAssistant) -> MockConfigEntry:
-    entry = MockConfigEntry(
-        domain=DOMAIN,
-        title="Cabin",
-        unique_id="c0619ab1e2f3",
-        data={
-            CONF_VRM_TOKEN: TOKEN,
-            CONF_SITE_ID: SITE_ID,
-            CONF_VRM_USER_ID: USER_ID,
-            CONF_BATTERY_INSTANCE: None,
-        },
-    )
-    entry.add_to_hass(hass)
+    """A VRM-only entry of a site without a battery monitor, being set up."""
+    data = {**VRM_ONLY, CONF_VRM_USER_ID: USER_ID, CONF_BATTERY_INSTANCE: None}
+    entry = make_entry(hass, data, unique_id=ENTRY_UNIQUE_ID, frozen_budget=False)
     entry.mock_state(hass, ConfigEntryState.SETUP_IN_PROGRESS)
     return entry
 
@@ -816,14 +744,13 @@ async def test_system_battery_one_request_per_poll(
     hass: HomeAssistant,
     tick: Tick,
     aioclient_mock: AiohttpClientMocker,
+    vrm: FakeVrm,
+    *,
     system_entry: MockConfigEntry,
     client: VrmClient,
-    *,
-    freezer: FrozenDateTimeFactory,
 ) -> None:
-    freezer.move_to("2026-01-15T10:00:00+00:00")
-    aioclient_mock.get(OVERVIEW_URL, json=vrm_json("system_overview_no_battery"))
-    aioclient_mock.get(INSTALLATIONS_URL, json=vrm_json("installations_system_battery"))
+    vrm.overview = vrm_json("system_overview_no_battery")
+    vrm.installations = vrm_json("installations_system_battery")
     coordinator = VrmCoordinator(hass, system_entry, client)
     unsubscribe = coordinator.async_add_listener(lambda: None)
 
@@ -856,15 +783,16 @@ async def test_system_battery_one_request_per_poll(
 async def test_system_battery_without_a_stored_user_id(
     hass: HomeAssistant,
     aioclient_mock: AiohttpClientMocker,
+    vrm: FakeVrm,
     system_entry: MockConfigEntry,
     client: VrmClient,
 ) -> None:
     hass.config_entries.async_update_entry(
         system_entry, data={**system_entry.data, CONF_VRM_USER_ID: None}
     )
-    aioclient_mock.get(USERS_ME_URL, json=vrm_json("users_me"))
-    aioclient_mock.get(OVERVIEW_URL, json=vrm_json("system_overview_no_battery"))
-    aioclient_mock.get(INSTALLATIONS_URL, json=vrm_json("installations_system_battery"))
+    vrm.users_me = vrm_json("users_me")
+    vrm.overview = vrm_json("system_overview_no_battery")
+    vrm.installations = vrm_json("installations_system_battery")
     coordinator = VrmCoordinator(hass, system_entry, client)
 
     await coordinator.async_config_entry_first_refresh()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
@@ -23,10 +23,9 @@ from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import STATE_OFF, STATE_ON, STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant, State
 from homeassistant.helpers import entity_registry as er
-from homeassistant.util import dt as dt_util
-from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
+from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.victron_cerbo.api.vrm import RequestBudget, VrmClient
+from custom_components.victron_cerbo.api.vrm import VrmClient
 from custom_components.victron_cerbo.const import (
     CONF_BATTERY_INSTANCE,
     CONF_PORTAL_ID,
@@ -41,8 +40,8 @@ from dev.simulator import (
     BATTERY_INSTANCE,
     SimConfig,
     SimulatedInstallation,
-    create_vrm_app,
 )
+from tests.helpers import advance, frozen_clock, make_entry, simulator
 
 pytestmark = pytest.mark.usefixtures("socket_enabled")
 
@@ -53,10 +52,6 @@ SUMMARY = f"GET /v2/installations/{SIM.site_id}/widgets/BatterySummary?instance=
 TIMEOUT = 0.3  # seconds of real time; the simulator holds a hung request far longer
 FAILED_LINE = "Error fetching victron_cerbo VRM data"
 RECOVERED_LINE = "Fetching victron_cerbo VRM data recovered"
-
-
-def frozen_clock() -> float:
-    return dt_util.utcnow().timestamp()
 
 
 @dataclass
@@ -76,11 +71,8 @@ class VrmSite:
 
     async def poll(self) -> None:
         """One poll interval: the simulator and Home Assistant move on together."""
-        self.model.advance(POLL)
-        self.clock.tick(timedelta(seconds=POLL))
-        async_fire_time_changed(self.hass)
         # the poll talks to a real socket (and may wait out the real timeout)
-        await self.hass.async_block_till_done(wait_background_tasks=True)
+        await advance(self.hass, self.clock, POLL, step=POLL, model=self.model, background=True)
 
     async def fault(self, **spec: Any) -> None:
         url = self.server.make_url("/sim/fault")
@@ -120,24 +112,19 @@ async def clock() -> AsyncIterator[TickingDateTimeFactory]:
 @pytest.fixture
 async def site(hass: HomeAssistant, clock: TickingDateTimeFactory) -> AsyncIterator[VrmSite]:
     model = SimulatedInstallation(START, speed=0, seed=1, monotonic=frozen_clock)
-    server = TestServer(create_vrm_app(model), host="127.0.0.1")
-    await server.start_server()
-    entry = MockConfigEntry(
-        domain=DOMAIN,
-        title=SIM.site_name,
-        unique_id=SIM.portal_id,
-        data={
+    async with simulator(model) as (_, server), aiohttp.ClientSession() as session:
+        data = {
             CONF_PORTAL_ID: SIM.portal_id,
             CONF_VRM_TOKEN: SIM.token,
             CONF_SITE_ID: SIM.site_id,
             CONF_BATTERY_INSTANCE: BATTERY_INSTANCE,
             CONF_VRM_API_URL: str(server.make_url("/v2")),
-        },
-    )
-    entry.add_to_hass(hass)
-    budget = RequestBudget(clock=frozen_clock)  # the rolling hour follows simulated time
-    hass.data.setdefault(DATA_VRM_BUDGETS, {})[entry.entry_id] = budget
-    async with aiohttp.ClientSession() as session:
+        }
+        # the budget's rolling hour follows simulated time
+        entry = make_entry(
+            hass, data, title=SIM.site_name, unique_id=SIM.portal_id, minor_version=1
+        )
+        budget = hass.data[DATA_VRM_BUDGETS][entry.entry_id]
         assert await hass.config_entries.async_setup(entry.entry_id)
         await hass.async_block_till_done()
         assert entry.state is ConfigEntryState.LOADED
@@ -156,7 +143,6 @@ async def site(hass: HomeAssistant, clock: TickingDateTimeFactory) -> AsyncItera
         model.faults.clear()  # releases a request a hang still holds
         assert await hass.config_entries.async_unload(entry.entry_id)
         await hass.async_block_till_done()
-    await server.close()
 
 
 def lines(caplog: pytest.LogCaptureFixture, text: str) -> list[str]:

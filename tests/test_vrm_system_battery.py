@@ -5,12 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from aiohttp.test_utils import TestServer
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.const import STATE_UNKNOWN
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
-from pytest_homeassistant_custom_component.test_util.aiohttp import AiohttpClientMocker
 
 from custom_components.victron_cerbo.api.vrm import VrmClient
 from custom_components.victron_cerbo.const import (
@@ -22,26 +20,21 @@ from custom_components.victron_cerbo.const import (
     CONF_VRM_USER_ID,
     DOMAIN,
 )
-from dev.simulator import SYSTEM, SimConfig, SimulatedInstallation, create_vrm_app
-from tests.cerbo_helpers import PORTAL_ID
-from tests.entity_helpers import (
-    START,
+from dev.simulator import SYSTEM, SimConfig, SimulatedInstallation
+from tests.helpers import (
+    PORTAL_ID,
+    SITE_ID,
+    TOKEN,
+    USER_ID,
+    FakeVrm,
     Tick,
     attributes,
     devices,
     make_entry,
-    make_tick,
     setup_entry,
+    simulator,
     state_of,
     states,
-)
-from tests.vrm_helpers import (
-    INSTALLATIONS_URL,
-    OVERVIEW_URL,
-    SITE_ID,
-    TOKEN,
-    USER_ID,
-    request_count,
     vrm_json,
 )
 
@@ -64,22 +57,11 @@ SYSTEM_DATA = {
 }
 
 
-@pytest.fixture
-def tick(hass: HomeAssistant, freezer: FrozenDateTimeFactory) -> Tick:
-    freezer.move_to(START)
-    return make_tick(hass, freezer)
-
-
-@pytest.fixture
-def vrm(aioclient_mock: AiohttpClientMocker) -> AiohttpClientMocker:
-    aioclient_mock.get(OVERVIEW_URL, json=vrm_json("system_overview_no_battery"))
-    aioclient_mock.get(INSTALLATIONS_URL, json=vrm_json("installations_system_battery"))
-    return aioclient_mock
-
-
 async def test_values_vrm_has_and_the_device_that_measured_them(
-    hass: HomeAssistant, vrm: AiohttpClientMocker, tick: Tick
+    hass: HomeAssistant, vrm: FakeVrm, tick: Tick
 ) -> None:
+    vrm.overview = vrm_json("system_overview_no_battery")
+    vrm.installations = vrm_json("installations_system_battery")
     await setup_entry(hass, make_entry(hass, SYSTEM_DATA))
 
     assert state_of(hass, "sensor", "soc") == "81.5"
@@ -98,8 +80,8 @@ async def test_values_vrm_has_and_the_device_that_measured_them(
     assert battery["model"] == f"No battery monitor; measured by {MEASURED_BY}"
 
     await tick(180)
-    assert request_count(vrm, "extended=1") == 2
-    assert request_count(vrm, "BatterySummary") == 0
+    assert vrm.count("extended=1") == 2
+    assert vrm.count("BatterySummary") == 0
 
 
 # --- played by the simulator ----------------------------------------------------------------
@@ -114,7 +96,7 @@ async def test_a_site_without_a_monitor_from_the_simulator(
     freezer.move_to(start)
     config = SimConfig(vrm_battery_monitor=False)
     model = SimulatedInstallation(start, speed=0, seed=1, config=config)
-    async with TestServer(create_vrm_app(model), host="127.0.0.1") as server:
+    async with simulator(model) as (_, server):
         overview = await VrmClient(
             async_get_clientsession(hass), config.token, base_url=str(server.make_url("/v2"))
         ).get_system_overview(config.site_id)

@@ -44,6 +44,7 @@ from dev.simulator import (
 from dev.simulator import __main__ as cli
 from dev.simulator.faults import FaultError, FaultInjector
 from dev.simulator.physics import ocv_per_cell
+from tests.api.fakes import FakeClock
 
 START = datetime(2026, 4, 15, 10, 0, tzinfo=UTC)  # noon in Amsterdam, a VRM log instant
 TOKEN = "simulated-token"
@@ -60,8 +61,6 @@ OVERVIEW = f"/v2/installations/{SITE}/system-overview"
 
 Client = TestClient[Any, Any]
 
-# the servers listen on 127.0.0.1; PHCC blocks creating sockets unless a test opts in
-pytestmark = pytest.mark.usefixtures("socket_enabled")
 
 # --- reference shapes ----------------------------------------------------------------------
 
@@ -379,16 +378,6 @@ def same_types(actual: dict[str, Any], sample: dict[str, Any]) -> None:
 
 
 # --- fixtures --------------------------------------------------------------------------------
-
-
-class FakeMonotonic:
-    """A real-time source the test moves by hand."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture
@@ -804,7 +793,7 @@ async def test_vrm_forbidden_and_not_found(vrm: Client) -> None:
 
 
 async def test_vrm_rate_limit_window() -> None:
-    clock = FakeMonotonic()
+    clock = FakeClock()
     config = SimConfig(rate_limit_capacity=3, rate_limit_leak_seconds=0.5)
     model = SimulatedInstallation(START, speed=0, seed=1, config=config, monotonic=clock)
     async with TestClient(TestServer(create_vrm_app(model))) as client:
@@ -985,7 +974,7 @@ async def test_sim_time_control(local: Client, model: SimulatedInstallation) -> 
 
 
 def test_accelerated_clock() -> None:
-    real = FakeMonotonic()
+    real = FakeClock()
     clock = SimClock(START, speed=60, monotonic=real)
     real.now += 1.0
     assert clock.now() == START + timedelta(minutes=1)
@@ -1634,7 +1623,7 @@ def test_cli_scenario_start(tmp_path: Path) -> None:
 
 def test_module_runs_from_repo_root() -> None:
     """`python -m dev.simulator` starts, serves /health and stops on SIGINT."""
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     process = subprocess.Popen(
         [sys.executable, "-m", "dev.simulator", "--local-port", "0", "--vrm-port", "0"],
         cwd=root,

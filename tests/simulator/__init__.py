@@ -1,0 +1,1 @@
+"""Tests of the simulator (dev/simulator), without Home Assistant."""
