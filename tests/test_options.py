@@ -17,9 +17,11 @@ from custom_components.victron_cerbo.const import (
     CONF_LOCAL_FAST_INTERVAL,
     CONF_LOW_SOC,
     CONF_NOMINAL_VOLTAGE,
+    CONF_SHOW_DASHBOARD,
     CONF_SOLARK_DWELL,
     CONF_SOLARK_ENTITY,
     CONF_SOLARK_THRESHOLD,
+    CONF_TEMPERATURE_MIN,
     CONF_VOLTAGE_MAX,
     CONF_VOLTAGE_MIN,
     CONF_VRM_POLL_INTERVAL,
@@ -43,6 +45,9 @@ DEFAULTS = EntryOptions(
         low_soc=10.0,
     ),
     comparison=None,
+    show_dashboard=True,
+    voltage_band=(52.0, 58.0),
+    temperature_band=(15.0, 30.0),
 )
 NUMBER_KEYS = (
     CONF_LOCAL_FAST_INTERVAL,
@@ -90,6 +95,7 @@ def test_what_the_options_form_stores() -> None:
         comparison=ComparisonSettings(
             entity_id="sensor.ss_battery_soc", threshold=3.5, dwell=timedelta(seconds=120)
         ),
+        voltage_band=(23.5, 29.0),
     )
     assert isinstance(options.local_fast_interval, int)
     assert isinstance(options.budget_limit, int)
@@ -141,3 +147,16 @@ def test_read_from_an_entry_and_frozen() -> None:
     assert options == dataclasses.replace(DEFAULTS, local_fast_interval=20)
     with pytest.raises(dataclasses.FrozenInstanceError):
         options.local_fast_interval = 5  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(("stored", "shown"), [(False, False), (True, True), ("no", True)])
+def test_show_dashboard_only_off_when_turned_off(stored: object, shown: bool) -> None:
+    assert EntryOptions.from_options({CONF_SHOW_DASHBOARD: stored}).show_dashboard is shown
+
+
+def test_dashboard_bands_follow_the_users_own_ends() -> None:
+    options = EntryOptions.from_options(
+        {CONF_NOMINAL_VOLTAGE: "24", CONF_VOLTAGE_MAX: 28.4, CONF_TEMPERATURE_MIN: 5.0}
+    )
+    assert options.voltage_band == (26.0, 28.4)
+    assert options.temperature_band == (5.0, 30.0)

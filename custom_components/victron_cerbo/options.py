@@ -17,6 +17,7 @@ from .const import (
     CONF_BUDGET_WARNING,
     CONF_FOLLOW_SYSTEM_BATTERY,
     CONF_LOCAL_FAST_INTERVAL,
+    CONF_SHOW_DASHBOARD,
     CONF_SOLARK_DWELL,
     CONF_SOLARK_ENTITY,
     CONF_SOLARK_THRESHOLD,
@@ -24,12 +25,13 @@ from .const import (
     DEFAULT_BUDGET_LIMIT,
     DEFAULT_BUDGET_WARNING,
     DEFAULT_LOCAL_FAST_INTERVAL,
+    DEFAULT_SHOW_DASHBOARD,
     DEFAULT_SOLARK_DWELL,
     DEFAULT_SOLARK_THRESHOLD,
     DEFAULT_VRM_POLL_INTERVAL,
     MIN_VRM_POLL_INTERVAL,
 )
-from .limits import Thresholds, option_number
+from .limits import Thresholds, option_number, temperature_range, voltage_range
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -93,12 +95,17 @@ class EntryOptions:
     follow_system_battery: bool
     thresholds: Thresholds
     comparison: ComparisonSettings | None
+    show_dashboard: bool
+    # the dashboard's bands: the nominal voltage's, else the user's own ends (°C)
+    voltage_band: tuple[float, float]
+    temperature_band: tuple[float, float]
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any]) -> EntryOptions:
         """Read every option; see the module docstring for the rule."""
         warning, limit = budget_thresholds(options)
         follow = options.get(CONF_FOLLOW_SYSTEM_BATTERY)
+        show_dashboard = options.get(CONF_SHOW_DASHBOARD)
         return cls(
             local_fast_interval=fast_interval(options),
             vrm_poll_interval=vrm_poll_interval(options),
@@ -107,6 +114,11 @@ class EntryOptions:
             follow_system_battery=follow if isinstance(follow, bool) else False,
             thresholds=Thresholds.from_options(options),
             comparison=ComparisonSettings.from_options(options),
+            show_dashboard=(
+                show_dashboard if isinstance(show_dashboard, bool) else DEFAULT_SHOW_DASHBOARD
+            ),
+            voltage_band=voltage_range(options),
+            temperature_band=temperature_range(options),
         )
 
     @classmethod

@@ -16,7 +16,7 @@ from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.json import json_bytes, json_fragment
 
-from ..const import CONF_SHOW_DASHBOARD, CONF_SOLARK_ENTITY, DEFAULT_SHOW_DASHBOARD, LOGGER
+from ..const import LOGGER
 from ..runtime import VictronConfigEntry
 from .registry import async_build_dashboard, dashboard_entities
 
@@ -74,7 +74,7 @@ def async_register_dashboard(hass: HomeAssistant, entry: VictronConfigEntry) -> 
     Removes itself when the entry unloads. Returns whether a dashboard was registered; an
     existing dashboard or panel at the same URL is never replaced.
     """
-    if not entry.options.get(CONF_SHOW_DASHBOARD, DEFAULT_SHOW_DASHBOARD):
+    if not entry.runtime_data.options.show_dashboard:
         return False
     lovelace = hass.data.get(LOVELACE_DATA)
     if lovelace is None:
@@ -125,7 +125,8 @@ def _registry_listener(
         ids = {data["entity_id"], data.get("old_entity_id")} - {None}
         registry_entry = er.async_get(hass).async_get(data["entity_id"])
         ours = registry_entry is not None and registry_entry.config_entry_id == entry.entry_id
-        if ours or ids & shown or entry.options.get(CONF_SOLARK_ENTITY) in ids:
+        comparison = entry.runtime_data.options.comparison
+        if ours or ids & shown or (comparison is not None and comparison.entity_id in ids):
             shown = set(dashboard_entities(hass, entry).values())
             dashboard.async_config_changed()
 

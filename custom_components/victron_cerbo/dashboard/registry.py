@@ -1,4 +1,7 @@
-"""What the builder needs from Home Assistant: entity ids (registry) and settings (options)."""
+"""What the builder needs from Home Assistant: entity ids (registry) and settings (options).
+
+The options are read through the entry's one options reader (`options.EntryOptions`).
+"""
 
 from __future__ import annotations
 
@@ -9,8 +12,8 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers import entity_registry as er
 from homeassistant.util.unit_conversion import TemperatureConverter
 
-from ..const import CONF_SOLARK_ENTITY, DOMAIN
-from ..limits import temperature_range, voltage_range
+from ..const import DOMAIN
+from ..options import EntryOptions
 from ..runtime import VictronConfigEntry
 from .builder import build_dashboard
 from .cards import SOLARK, DashboardSettings
@@ -19,19 +22,19 @@ from .keys import BINARY_SENSOR_KEYS, SENSOR_KEYS
 
 def dashboard_settings(hass: HomeAssistant, entry: VictronConfigEntry) -> DashboardSettings:
     """Return the dashboard settings from the entry's options and the user's units."""
-    options = entry.options
+    options = EntryOptions.from_entry(entry)
     unit = _temperature_unit(hass, entry)
     low, high = (
         round(TemperatureConverter.convert(value, UnitOfTemperature.CELSIUS, unit), 1)
-        for value in temperature_range(options)
+        for value in options.temperature_band
     )
-    solark = options.get(CONF_SOLARK_ENTITY) or None
+    solark = options.comparison.entity_id if options.comparison else None
     missing = None
-    if isinstance(solark, str) and _solark_entity(hass, solark) is None:
+    if solark is not None and _solark_entity(hass, solark) is None:
         missing = solark
     return DashboardSettings(
         title=entry.title,
-        voltage_range=voltage_range(options),
+        voltage_range=options.voltage_band,
         temperature_range=(low, high),
         temperature_unit=unit,
         missing_solark=missing,
@@ -78,8 +81,8 @@ def dashboard_entities(hass: HomeAssistant, entry: VictronConfigEntry) -> dict[s
         for key in keys:
             if entity_id := _entity_id(registry, entry, platform, key):
                 found[key] = entity_id
-    solark = entry.options.get(CONF_SOLARK_ENTITY)
-    if isinstance(solark, str) and solark and (entity_id := _solark_entity(hass, solark)):
+    comparison = EntryOptions.from_entry(entry).comparison
+    if comparison is not None and (entity_id := _solark_entity(hass, comparison.entity_id)):
         found[SOLARK] = entity_id
     return found
 
