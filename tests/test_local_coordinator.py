@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import re
@@ -21,6 +22,7 @@ from homeassistant.helpers.update_coordinator import UpdateFailed
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
 )
+from pytest_homeassistant_custom_component.test_util.aiohttp import AiohttpClientMocker
 
 from custom_components.victron_cerbo.api.cerbo import CerboClient, CerboSnapshot
 from custom_components.victron_cerbo.const import (
@@ -50,6 +52,7 @@ from tests.helpers import (
     advance,
     make_entry,
     root_of,
+    setup_entry,
 )
 
 TRANSLATIONS = (
@@ -364,3 +367,37 @@ def test_translations_match_the_code() -> None:
     for key, placeholders in expected.items():
         assert set(re.findall(r"{(\w+)}", messages[key]["message"])) <= placeholders, key
     assert {key for key in messages if key.startswith("local_")} == set(expected)
+
+
+async def test_several_cerbos_never_tick_at_once(
+    hass: HomeAssistant, aioclient_mock: AiohttpClientMocker, freezer: FrozenDateTimeFactory
+) -> None:
+    """Three entries with a Cerbo each: their first ticks spread over the 10 s interval.
+
+    Home Assistant schedules coordinators of one interval within the same second; the rest of
+    the ticks keep the spacing (the harness's clock drifts by up to a second per tick, so only
+    the first is measured here).
+    """
+    hosts = ("192.168.1.20", "192.168.1.21", "192.168.1.22")
+    cerbos = {host: FakeCerbo(aioclient_mock, host=host) for host in hosts}
+    for number, host in enumerate(hosts):
+        data = {CONF_HOST: host, CONF_PORT: PORT, CONF_PORTAL_ID: PORTAL_ID}  # as the fakes answer
+        make_entry(hass, data, title=f"Site {number}", unique_id=f"c0619ab1234{number}")
+    entries = hass.config_entries.async_entries(DOMAIN)
+    await setup_entry(hass, entries[0])  # the integration sets up all three
+    assert all(entry.state is ConfigEntryState.LOADED for entry in entries)
+    for cerbo in cerbos.values():
+        cerbo.reset()
+
+    first_tick: dict[str, int] = {}
+    for second in range(1, 21):
+        await advance(hass, freezer, 1)
+        for host, cerbo in cerbos.items():
+            if cerbo.counts()[SYSTEM] and host not in first_tick:
+                first_tick[host] = second
+    # 10 s, then 0.618 and 0.236 of the interval later (Home Assistant adds up to 1 s of its own)
+    assert set(first_tick) == set(hosts)
+    starts = sorted(first_tick.values())
+    assert all(later - earlier >= 2 for earlier, later in itertools.pairwise(starts))
+    assert starts[0] >= 10
+    assert starts[-1] <= 18

@@ -17,7 +17,7 @@ from __future__ import annotations
 import time
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
@@ -33,7 +33,7 @@ from .api.cerbo import (
     CerboPoller,
     CerboServerInfo,
 )
-from .const import CONF_PORTAL_ID, DOMAIN, FAILURES_BEFORE_UNAVAILABLE, LOGGER
+from .const import CONF_HOST, CONF_PORTAL_ID, DOMAIN, FAILURES_BEFORE_UNAVAILABLE, LOGGER
 from .models import LocalData, RollingCount
 from .options import EntryOptions
 
@@ -41,6 +41,26 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from homeassistant.core import HomeAssistant
+
+
+# Spreads the entries' ticks over the interval whatever their number: the k-th entry starts
+# frac(k * 0.618...) of an interval later (the golden ratio's low-discrepancy sequence).
+GOLDEN_FRACTION: Final = 0.6180339887498949
+
+
+def stagger_fraction(hass: HomeAssistant, entry: ConfigEntry) -> float:
+    """How far into the interval this entry's ticks fall, so several Cerbos never tick at once.
+
+    Home Assistant schedules every coordinator with the same interval within the same second;
+    with several entries (several Cerbos, or several installations) all ticks would bunch up.
+    """
+    local_entries = [
+        other.entry_id
+        for other in hass.config_entries.async_entries(DOMAIN)
+        if CONF_HOST in other.data
+    ]
+    index = local_entries.index(entry.entry_id) if entry.entry_id in local_entries else 0
+    return (index * GOLDEN_FRACTION) % 1.0
 
 
 def _setup_error(err: CerboError, host: str) -> UpdateFailed:
@@ -97,6 +117,14 @@ class LocalCoordinator(DataUpdateCoordinator[LocalData]):
         self.last_duration: float | None = None  # seconds the last tick took
         # When the latest tick ended, good or not: a local value's age is counted to it.
         self.ticked_at: datetime | None = None
+        self._interval = timedelta(seconds=interval)
+        self._stagger = self._interval * stagger_fraction(hass, entry)
+
+    async def async_config_entry_first_refresh(self) -> None:
+        """The first tick now; the next one later by this entry's share of the interval."""
+        await super().async_config_entry_first_refresh()
+        # Scheduling starts with the first listener; `_async_update_data` sets it back.
+        self.update_interval = self._interval + self._stagger
 
     @property
     def health(self) -> CerboHealth:
@@ -147,6 +175,7 @@ class LocalCoordinator(DataUpdateCoordinator[LocalData]):
         finally:
             self.last_duration = time.monotonic() - started
             self.ticked_at = dt_util.utcnow()
+            self.update_interval = self._interval
         self.readings.add(dt_util.utcnow())
         self._log_monitor(snapshot.monitor)
         return snapshot
