@@ -26,7 +26,9 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_local import FIXTURES, load_client_module
+from bench_local import ROOT, load_client_module
+
+FIXTURES = ROOT / "tests" / "fixtures" / "cerbo"
 
 SYSTEM = "com.victronenergy.system"
 TARGET_BYTES = 54_000
