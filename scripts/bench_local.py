@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib
-import json
 import sys
 import time
 from collections import Counter
@@ -141,7 +140,11 @@ def report(result: Result) -> None:
     )
     print(f"  in-process cost: {result.seconds_per_tick * 1000:.2f} ms per tick over loopback")
     print(f"  client counters: {result.client_requests} requests, {result.client_bytes} bytes")
-    print(json.dumps({"requests_per_minute": round(total / minutes, 2)}))
+    print(
+        f"local requests_per_minute={total / minutes:.2f}"
+        f" bytes_per_minute={result.sent_bytes / minutes:.0f}"
+        f" tick_ms={result.seconds_per_tick * 1000:.2f}"
+    )
 
 
 def main() -> None:

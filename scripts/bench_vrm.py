@@ -267,6 +267,10 @@ async def main() -> None:
         f"(expected 20 BatterySummary + 1 system-overview), worst rolling hour "
         f"{normal.worst_rolling_hour()}; 5 simulated days took {simulated:.1f} s of real time."
     )
+    print(
+        f"vrm requests_per_hour={sum(hourly) / len(hourly):.2f}"
+        f" worst_rolling_hour={normal.worst_rolling_hour()}"
+    )
 
 
 if __name__ == "__main__":
