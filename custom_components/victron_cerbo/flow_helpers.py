@@ -1,7 +1,6 @@
 """What the config, options and repair flows share: probing the Cerbo and VRM, entity pickers.
 
-Each probe turns a failure into the error key the form shows, so a flow never crashes on bad
-input or an unreachable device.
+A probe returns the error key the form shows for the failures it expects, instead of raising.
 """
 
 from __future__ import annotations
