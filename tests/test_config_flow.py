@@ -506,7 +506,7 @@ async def test_host_that_is_no_address_is_explained(
 
 
 def test_split_host() -> None:
-    from custom_components.victron_cerbo.config_flow import split_host  # noqa: PLC0415
+    from custom_components.victron_cerbo.flow_helpers import split_host  # noqa: PLC0415
 
     assert split_host(" fe80::1 ", PORT) == ("fe80::1", PORT)  # bare IPv6: no port in it
     assert split_host("[fe80::1]:8099", PORT) == ("fe80::1", 8099)

@@ -9,8 +9,8 @@ from homeassistant.components.repairs import RepairsFlow
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.selector import TextSelector
 
-from .config_flow import PORT_SELECTOR, async_probe_address, is_own_entity, solark_selector
 from .const import CONF_HOST, CONF_PORT, CONF_PORTAL_ID, CONF_SOLARK_ENTITY, DEFAULT_LOCAL_PORT
+from .flow_helpers import PORT_SELECTOR, async_probe_address, is_own_entity, solark_selector
 from .issues import ISSUE_LOCAL_UNREACHABLE
 
 if TYPE_CHECKING:
