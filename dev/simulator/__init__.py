@@ -4,6 +4,9 @@
     local = create_local_app(model)   # GET /health, /services, /value?service=..&path=..
     vrm = create_vrm_app(model)       # GET /v2/users/me, /v2/installations/{id}/...
 
+    account = SimulatedAccount.build(10, start, speed=0, seed=1)
+    vrm = create_account_vrm_app(account)  # one VRM user with every site of the account
+
 Both apps also serve /sim/* (state, faults, time, grid, overrides, token, request counts).
 """
 
