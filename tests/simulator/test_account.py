@@ -8,7 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import math
+import os
+import signal
+import socket
+import threading
+import time
+import urllib.request
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
@@ -235,3 +242,41 @@ def test_cli_installations_flag(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.build_parser().parse_args([]).installations == 1
     assert cli.main(["--installations", "0"]) == 2
     assert "--installations" in capsys.readouterr().err
+
+
+def test_cli_main_serves_the_account_until_sigterm(capsys: pytest.CaptureFixture[str]) -> None:
+    vrm_port = free_port()
+    sites: list[int] = []
+
+    def stop_when_serving() -> None:
+        # main() installs its signal handlers before listening: once /sim/account answers,
+        # SIGTERM reaches the handler
+        for _ in range(5000):
+            try:
+                with urllib.request.urlopen(
+                    f"http://127.0.0.1:{vrm_port}/sim/account", timeout=5
+                ) as response:
+                    described = json.loads(response.read())
+            except OSError:
+                time.sleep(0.001)
+                continue
+            sites.extend(site["site_id"] for site in described["installations"])
+            os.kill(os.getpid(), signal.SIGTERM)
+            return
+
+    stopper = threading.Thread(target=stop_when_serving)
+    stopper.start()
+    argv = ["--installations", "3", "--local-port", "0", "--vrm-port", str(vrm_port)]
+    try:
+        assert cli.main([*argv, "--speed", "0", "--seed", "1"]) == 0
+    finally:
+        stopper.join()
+    assert sites == [FIRST_SITE, FIRST_SITE + 1, FIRST_SITE + 2]
+    assert "3 installations" in capsys.readouterr().out
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
