@@ -17,7 +17,9 @@ Assistant's CPU time nor delays Home Assistant's loop. Figures per N, one line e
   loop: a probe thread posts one every 20 ms of real time and the loop notes the delay. The hour
   is run as fast as the machine allows, so the loop is busy throughout: this is the longest
   stretch the loop is held, not an idle home's lag;
-- setup_s: real seconds from starting the integration until every entry is loaded.
+- setup_s: real seconds from starting the integration until every entry is loaded;
+- site_samples_per_hour: the new VRM samples the account's sites upload in an hour (one per
+  site per logging interval), what VRM polls can at most usefully fetch.
 
 The `vrm_only` lines run the same with every Cerbo down (its port accepts the connection and
 closes it without an answer, counted as one attempt), as when the LAN or the Cerbos are gone.
@@ -314,7 +316,14 @@ async def _measure(
         cpu_ms_per_minute=cpu * 1000 / minutes,
         loop_lag_p99_ms=probe.p99_ms(),
         setup_s=setup_s,
-        extra={"entries_loaded": loaded, "setup_vrm_requests": setup_vrm},
+        extra={
+            "entries_loaded": loaded,
+            "setup_vrm_requests": setup_vrm,
+            # what VRM can have new for the account: one sample per site per logging interval
+            "site_samples_per_hour": round(
+                sum(3600 / model.config.logging_interval for model in account)
+            ),
+        },
     )
 
 
