@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 
 from . import services as svc
+from .account import ACCOUNT_KEY, SimulatedAccount, get_account
 from .config import SimConfig
 from .control import MODEL_KEY, add_control_routes, html_error_page, is_control
 from .faults import Fault
@@ -583,9 +584,19 @@ def _int_query(request: web.Request, name: str, default: int) -> int:
         ) from None
 
 
+def _sites(app: web.Application) -> dict[int, SimulatedInstallation]:
+    """The account's installations by site ID (one, unless the app serves an account)."""
+    account = app.get(ACCOUNT_KEY)
+    if account is not None:
+        return account.sites
+    model = app[MODEL_KEY]
+    return {model.config.site_id: model}
+
+
 def _site(request: web.Request) -> SimulatedInstallation:
-    model = request.app[MODEL_KEY]
-    if int(request.match_info["site"]) != model.config.site_id:
+    # a site this token cannot see is a 403 on VRM, not a 404
+    model = _sites(request.app).get(int(request.match_info["site"]))
+    if model is None:
         raise _forbidden_exception(request.path)
     return model
 
@@ -615,9 +626,11 @@ async def installations(request: web.Request) -> web.Response:
         raise _forbidden_exception(request.path)
     extended = request.query.get("extended") in {"1", "true"}
     wanted = _int_query(request, "idSite", 0)
-    records = []
-    if wanted in (0, model.config.site_id):
-        records.append(installation_record(model, extended=extended))
+    records = [
+        installation_record(site, extended=extended)
+        for site_id, site in _sites(request.app).items()
+        if wanted in (0, site_id)
+    ]
     return _json({"success": True, "records": records})
 
 
@@ -666,4 +679,16 @@ def create_vrm_app(model: SimulatedInstallation) -> web.Application:
     app.router.add_get(f"{site}/system-overview", overview)
     app.router.add_get(f"{site}/widgets/BatterySummary", battery_widget)
     app.router.add_get(f"{site}/diagnostics", diagnostics)
+    return app
+
+
+def create_account_vrm_app(account: SimulatedAccount) -> web.Application:
+    """The VRM API of one user with every installation of `account` (plus GET /sim/account).
+
+    Request counts, VRM faults, the token and the rate window are the account's, kept on its
+    first installation, whose /sim/* endpoints this app serves.
+    """
+    app = create_vrm_app(account.primary)
+    app[ACCOUNT_KEY] = account
+    app.router.add_get("/sim/account", get_account)
     return app
