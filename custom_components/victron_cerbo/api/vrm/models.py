@@ -144,7 +144,7 @@ class VrmSiteLive:
     (None when not sent). `last_timestamp` is when VRM last received data from the site (unix
     seconds) and `data_age` how long ago that was. `vebus_state` and `system_state` are raw
     codes (`S`, `ss`). `consumption` and `solar_power` are in W. `problems` says in plain
-    words what in the record could not be read; the rest of the record is still used.
+    words what the record lacks or what could not be read; the rest of it is still used.
     """
 
     site_id: int
