@@ -6,6 +6,7 @@ from .battery import (
     SYSTEM_BATTERY_INSTANCE,
     parse_battery_summary,
     parse_system_battery,
+    system_battery_of,
 )
 from .budget import RequestBudget
 from .client import (
@@ -26,12 +27,17 @@ from .errors import (
     VrmResponseError,
     connection_cause,
 )
+from .live import parse_account_live, parse_site_live
 from .models import (
+    VrmAccountLive,
     VrmBatteryMonitor,
     VrmBatteryReading,
     VrmBatteryState,
     VrmDevice,
     VrmSite,
+    VrmSiteAlarm,
+    VrmSiteLive,
+    VrmSkippedSite,
     VrmSystemOverview,
     VrmUser,
 )
@@ -54,6 +60,7 @@ __all__ = [
     "MAX_RETRY_AFTER",
     "SYSTEM_BATTERY_INSTANCE",
     "RequestBudget",
+    "VrmAccountLive",
     "VrmAuthenticationError",
     "VrmBatteryMonitor",
     "VrmBatteryReading",
@@ -67,13 +74,19 @@ __all__ = [
     "VrmRateLimitError",
     "VrmResponseError",
     "VrmSite",
+    "VrmSiteAlarm",
+    "VrmSiteLive",
+    "VrmSkippedSite",
     "VrmSystemOverview",
     "VrmUser",
     "connection_cause",
+    "parse_account_live",
     "parse_battery_summary",
     "parse_installations",
     "parse_retry_after",
+    "parse_site_live",
     "parse_system_battery",
     "parse_system_overview",
     "parse_user",
+    "system_battery_of",
 ]

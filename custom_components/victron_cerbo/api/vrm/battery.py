@@ -236,27 +236,12 @@ def _system_value(entry: Mapping[str, Any]) -> tuple[str, float | None] | None:
     return known[1], _as_float(entry.get("rawValue")) if _is_valid(entry) else None
 
 
-def parse_system_battery(
-    payload: Mapping[str, Any], site_id: int, now: float
-) -> VrmBatteryReading | None:
-    """The GX's system battery of one site from `installations?idSite=&extended=1`.
+def system_battery_of(record: Mapping[str, Any], now: float) -> VrmBatteryReading | None:
+    """The GX's system battery of one `installations?extended=1` record.
 
-    None when VRM lists none of its values. `now` (unix seconds) dates the sample: its age is
-    that of the oldest value used.
+    None when the record lists none of its values. `now` (unix seconds) dates the sample: its
+    age is that of the oldest value used. Never raises, whatever the record holds.
     """
-    records = payload.get("records")
-    if not isinstance(records, list):
-        raise VrmResponseError("installations without a records list")
-    record = next(
-        (
-            row
-            for row in records
-            if isinstance(row, Mapping) and _as_int(row.get("idSite")) == site_id
-        ),
-        None,
-    )
-    if record is None:
-        raise VrmResponseError(f"installations without site {site_id}")
     extended = record.get("extended")
     values: dict[str, float | None] = {}
     stamps: list[float] = []
@@ -278,8 +263,8 @@ def parse_system_battery(
     power = values.get("power")
     if power is None and voltage is not None and current is not None:
         power = round(voltage * current, 2)
-    level = values.get("state")
-    state_name = BATTERY_FLOW_STATES.get(int(level)) if level is not None else None
+    level = _as_int(values.get("state"))
+    state_name = BATTERY_FLOW_STATES.get(level) if level is not None else None
     state = VrmBatteryState(state_name) if state_name else _derive_state(power, current)
     return VrmBatteryReading(
         instance=SYSTEM_BATTERY_INSTANCE,
@@ -291,3 +276,26 @@ def parse_system_battery(
         seconds_ago=max(0.0, now - min(stamps)) if stamps else None,
         system=True,
     )
+
+
+def parse_system_battery(
+    payload: Mapping[str, Any], site_id: int, now: float
+) -> VrmBatteryReading | None:
+    """The GX's system battery of one site from `installations?idSite=&extended=1`.
+
+    None when VRM lists none of its values; VrmResponseError when the site is not listed.
+    """
+    records = payload.get("records")
+    if not isinstance(records, list):
+        raise VrmResponseError("installations without a records list")
+    record = next(
+        (
+            row
+            for row in records
+            if isinstance(row, Mapping) and _as_int(row.get("idSite")) == site_id
+        ),
+        None,
+    )
+    if record is None:
+        raise VrmResponseError(f"installations without site {site_id}")
+    return system_battery_of(record, now)

@@ -28,7 +28,8 @@ from .errors import (
     VrmResponseError,
     connection_cause,
 )
-from .models import VrmBatteryReading, VrmSite, VrmSystemOverview, VrmUser
+from .live import parse_account_live
+from .models import VrmAccountLive, VrmBatteryReading, VrmSite, VrmSystemOverview, VrmUser
 from .parsing import (
     _require_id,
     parse_installations,
@@ -136,6 +137,16 @@ class VrmClient:
             site_id=site_id,
         )
         return parse_system_battery(payload, site_id, self._wall_clock())
+
+    async def get_account_live(self, user_id: int) -> VrmAccountLive:
+        """Every site's live values (system battery, states, power, alarms) in one request."""
+        user_id = _require_id(user_id, "user_id")
+        payload = await self._get(
+            f"/users/{user_id}/installations",
+            params={"extended": "1"},
+            endpoint="account_live",
+        )
+        return parse_account_live(payload, self._wall_clock())
 
     # transport
 

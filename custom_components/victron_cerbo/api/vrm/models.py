@@ -115,3 +115,70 @@ class VrmBatteryReading:
     def highest_alarm(self) -> int:
         """The worst alarm level (0 when there are none)."""
         return max(self.alarms.values(), default=0)
+
+
+@dataclass(frozen=True, kw_only=True)
+class VrmSiteAlarm:
+    """One alarm of `current_alarms`: VRM's own words, shown as they are, never parsed."""
+
+    description: str | None = None  # what is wrong, e.g. "Voltage"
+    device: str | None = None  # the device kind, e.g. "Solar Charger"
+    device_name: str | None = None  # the user's name for the device
+    instance: int | None = None
+    level: str | None = None  # VRM's `type`: "alarm" or "warning"
+    started: float | None = None  # unix seconds
+    cleared: float | None = None  # unix seconds; None while the alarm is active
+
+    @property
+    def active(self) -> bool:
+        """An alarm is active until VRM says when it cleared."""
+        return self.cleared is None
+
+
+@dataclass(frozen=True, kw_only=True)
+class VrmSiteLive:
+    """One site's live values from the account's `installations?extended=1` listing.
+
+    `battery` is the GX's system battery (None when VRM lists none of its values). `alarms`
+    are the listed alarm objects; `alarm` and `num_alarms` are VRM's own summary beside them
+    (None when not sent). `last_timestamp` is when VRM last received data from the site (unix
+    seconds) and `data_age` how long ago that was. `vebus_state` and `system_state` are raw
+    codes (`S`, `ss`). `consumption` and `solar_power` are in W. `problems` says in plain
+    words what the record lacks or what could not be read; the rest of it is still used.
+    """
+
+    site_id: int
+    name: str
+    battery: VrmBatteryReading | None = None
+    alarms: tuple[VrmSiteAlarm, ...] = ()
+    alarm: bool | None = None
+    num_alarms: int | None = None
+    last_timestamp: float | None = None
+    data_age: float | None = None
+    vebus_state: int | None = None
+    system_state: int | None = None
+    consumption: float | None = None
+    solar_power: float | None = None
+    problems: tuple[str, ...] = ()
+
+    @property
+    def active_alarms(self) -> tuple[VrmSiteAlarm, ...]:
+        """The alarms not cleared yet."""
+        return tuple(alarm for alarm in self.alarms if alarm.active)
+
+
+@dataclass(frozen=True, kw_only=True)
+class VrmSkippedSite:
+    """A record of the listing that could not be used: its place, its site id if any, why."""
+
+    index: int
+    site_id: int | None
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class VrmAccountLive:
+    """Every site's live values from one request; `skipped` names the records left out."""
+
+    sites: dict[int, VrmSiteLive] = field(default_factory=dict, hash=False)
+    skipped: tuple[VrmSkippedSite, ...] = ()

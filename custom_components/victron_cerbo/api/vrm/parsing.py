@@ -22,14 +22,12 @@ def _as_float(value: Any) -> float | None:
     """A finite float from a number or numeric string; None for anything else."""
     if isinstance(value, bool) or value is None:
         return None
-    if isinstance(value, (int, float)):
-        result = float(value)
-    elif isinstance(value, str):
-        try:
-            result = float(value.strip())
-        except ValueError:
-            return None
-    else:
+    if not isinstance(value, (int, float, str)):
+        return None
+    try:
+        # an int beyond float's range (JSON allows any length) overflows
+        result = float(value.strip() if isinstance(value, str) else value)
+    except (ValueError, OverflowError):
         return None
     return result if math.isfinite(result) else None
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from .battery import _CONTROL_KEYS, _SYSTEM_FIELDS
+from .live import LIVE_FIELDS
 
 
 def _pick(source: Any, keys: tuple[str, ...]) -> dict[str, Any]:
@@ -19,6 +20,33 @@ def _pick(source: Any, keys: tuple[str, ...]) -> dict[str, Any]:
     }
 
 
+_ALARM_KEYS = ("type", "description", "device", "instance", "started", "cleared")
+
+
+def _live_rows(records: Any, codes: Collection[str]) -> list[dict[str, Any]]:
+    """Each listed site's id, freshness and alarms, and the `extended` values of these codes."""
+    rows = records if isinstance(records, list) else []
+    trimmed = []
+    for row in rows:
+        extended = row.get("extended") if isinstance(row, Mapping) else None
+        alarms = row.get("current_alarms") if isinstance(row, Mapping) else None
+        kept = [
+            _pick(item, ("code", "rawValue", "isValid", "instance", "timestamp"))
+            for item in (extended if isinstance(extended, list) else [])
+            # a code may be any JSON (a list is not even hashable)
+            if isinstance(item, Mapping)
+            and isinstance(item.get("code"), str)
+            and item["code"] in codes
+        ]
+        picked = _pick(row, ("idSite", "name", "last_timestamp", "alarm", "num_alarms"))
+        if isinstance(alarms, list):
+            picked["current_alarms"] = [
+                item[:200] if isinstance(item, str) else _pick(item, _ALARM_KEYS) for item in alarms
+            ]
+        trimmed.append(picked | {"extended": kept})
+    return trimmed
+
+
 def _trim(endpoint: str, payload: Mapping[str, Any]) -> dict[str, Any]:
     """Keep what helps triage and drop the bulk (meta, formats) and personal data (email)."""
     records = payload.get("records")
@@ -26,19 +54,9 @@ def _trim(endpoint: str, payload: Mapping[str, Any]) -> dict[str, Any]:
         return {"user": _pick(payload.get("user"), ("id", "name", "accessLevel", "idAccessToken"))}
     keys: tuple[str, ...]
     if endpoint == "system_battery":
-        rows = records if isinstance(records, list) else []
-        trimmed_rows = []
-        for row in rows:
-            extended = row.get("extended") if isinstance(row, Mapping) else None
-            kept = [
-                _pick(item, ("code", "rawValue", "isValid", "instance", "timestamp"))
-                for item in (extended if isinstance(extended, list) else [])
-                if isinstance(item, Mapping) and item.get("code") in _SYSTEM_FIELDS
-            ]
-            trimmed_rows.append(
-                _pick(row, ("idSite", "name", "last_timestamp", "num_alarms")) | {"extended": kept}
-            )
-        return {"records": trimmed_rows}
+        return {"records": _live_rows(records, _SYSTEM_FIELDS.keys())}
+    if endpoint == "account_live":
+        return {"records": _live_rows(records, _SYSTEM_FIELDS.keys() | LIVE_FIELDS.keys())}
     if endpoint == "installations":
         keys = ("idSite", "name", "identifier", "timezone")
         rows = records if isinstance(records, list) else []
