@@ -50,15 +50,13 @@ from custom_components.victron_cerbo.const import (  # noqa: E402
     CONF_VRM_POLL_INTERVAL,
     CONF_VRM_TOKEN,
 )
-from custom_components.victron_cerbo.vrm_coordinator import (  # noqa: E402
-    DATA_VRM_BUDGETS,
-    VrmCoordinator,
-)
+from custom_components.victron_cerbo.vrm_coordinator import VrmCoordinator  # noqa: E402
 from tests.helpers import (  # noqa: E402
     INSTANCE,
     SITE_ID,
     TOKEN,
     FakeVrm,
+    account_budget,
     advance,
     make_entry,
     vrm_json,
@@ -138,7 +136,7 @@ async def simulate(
             # a VRM-only entry being set up, the budget on the frozen clock
             entry = make_entry(hass, VRM_ONLY, options, unique_id=None, title="Bench")
             entry.mock_state(hass, ConfigEntryState.SETUP_IN_PROGRESS)
-            budget = hass.data[DATA_VRM_BUDGETS][entry.entry_id]
+            budget = account_budget(hass)
             client = VrmClient(session, TOKEN, budget=budget, sleep=sleep)
             coordinator = VrmCoordinator(hass, entry, client)
             try:
