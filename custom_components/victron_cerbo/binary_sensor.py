@@ -107,13 +107,15 @@ def _budget_attributes(view: BatteryView) -> dict[str, Any]:
     # The count itself is the "VRM requests in the last hour" sensor; repeating it here would
     # write a state on every poll. The budget is the VRM account's, shared by its entries.
     vrm = view.vrm
-    if vrm is None:
-        return {}
-    return {
-        "warning": vrm.budget_warning,
-        "limit": vrm.budget_limit,
-        "account_entries": vrm.account_entries,
-    }
+    return (
+        {
+            "warning": vrm.budget_warning,
+            "limit": vrm.budget_limit,
+            "account_entries": vrm.account_entries,
+        }
+        if vrm
+        else {}
+    )
 
 
 # The lambdas run only when their source is configured.
