@@ -98,6 +98,13 @@ async def test_entries_on_one_token_share_the_budget(
     await tick(30)  # each entry's view catches up with the other's poll
     assert requests_sensor(hass, first) == ("6", 2)
     assert requests_sensor(hass, second) == ("6", 2)
+    budget_sensor = er.async_get(hass).async_get_entity_id(
+        "binary_sensor", DOMAIN, f"{first.unique_id}_vrm_budget"
+    )
+    assert budget_sensor is not None
+    state = hass.states.get(budget_sensor)
+    assert state is not None
+    assert (state.state, state.attributes["account_entries"]) == ("off", 2)
 
 
 async def test_two_tokens_two_budgets(hass: HomeAssistant, vrm: FakeVrm, tick: Tick) -> None:
