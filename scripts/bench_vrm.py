@@ -50,15 +50,13 @@ from custom_components.victron_cerbo.const import (  # noqa: E402
     CONF_VRM_POLL_INTERVAL,
     CONF_VRM_TOKEN,
 )
-from custom_components.victron_cerbo.vrm_coordinator import (  # noqa: E402
-    DATA_VRM_BUDGETS,
-    VrmCoordinator,
-)
+from custom_components.victron_cerbo.vrm_coordinator import VrmCoordinator  # noqa: E402
 from tests.helpers import (  # noqa: E402
     INSTANCE,
     SITE_ID,
     TOKEN,
     FakeVrm,
+    account_budget,
     advance,
     make_entry,
     vrm_json,
@@ -105,9 +103,17 @@ class Result:
 
 
 async def simulate(
-    name: str, plan: Plan, *, hours: int = 24, options: dict[str, Any] | None = None
+    name: str,
+    plan: Plan,
+    *,
+    hours: int = 24,
+    options: dict[str, Any] | None = None,
+    entries: int = 1,
 ) -> Result:
-    """Run the coordinator for `hours` of simulated time against the answer plan."""
+    """Run the coordinator for `hours` of simulated time against the answer plan.
+
+    `entries` > 1: that many entries on one VRM token, sharing the account's budget.
+    """
     result = Result(name, hours)
     with freeze_time(START) as frozen:
         assert isinstance(frozen, FrozenDateTimeFactory)
@@ -135,27 +141,32 @@ async def simulate(
             mocker = AiohttpClientMocker()
             FakeVrm(mocker).plan = answer  # the tests' VRM fake
             session = mocker.create_session(hass.loop)
-            # a VRM-only entry being set up, the budget on the frozen clock
-            entry = make_entry(hass, VRM_ONLY, options, unique_id=None, title="Bench")
-            entry.mock_state(hass, ConfigEntryState.SETUP_IN_PROGRESS)
-            budget = hass.data[DATA_VRM_BUDGETS][entry.entry_id]
-            client = VrmClient(session, TOKEN, budget=budget, sleep=sleep)
-            coordinator = VrmCoordinator(hass, entry, client)
-            try:
-                await coordinator.async_config_entry_first_refresh()
-            except ConfigEntryNotReady:
-                result.refused["setup failed"] += 1
-            unsubscribe = coordinator.async_add_listener(lambda: None)
-            last_attempt = coordinator.health.last_attempt
+            coordinators: list[VrmCoordinator] = []
+            for _ in range(entries):
+                # VRM-only entries being set up, the account's budget on the frozen clock
+                entry = make_entry(hass, VRM_ONLY, options, unique_id=None, title="Bench")
+                entry.mock_state(hass, ConfigEntryState.SETUP_IN_PROGRESS)
+                client = VrmClient(session, TOKEN, budget=account_budget(hass), sleep=sleep)
+                coordinator = VrmCoordinator(hass, entry, client)
+                try:
+                    await coordinator.async_config_entry_first_refresh()
+                except ConfigEntryNotReady:
+                    result.refused["setup failed"] += 1
+                coordinators.append(coordinator)
+            unsubscribes = [c.async_add_listener(lambda: None) for c in coordinators]
+            last_attempts = [c.health.last_attempt for c in coordinators]
             while elapsed() + STEP < hours * HOUR:  # the next day would start at hours * HOUR
                 await advance(hass, frozen, STEP, step=STEP)
-                health = coordinator.health
-                if health.last_attempt != last_attempt:
-                    last_attempt = health.last_attempt
-                    if not coordinator.last_update_success:
-                        result.refused[health.last_error_kind or "?"] += 1
-            unsubscribe()
-            await coordinator.async_shutdown()
+                for index, coordinator in enumerate(coordinators):
+                    health = coordinator.health
+                    if health.last_attempt != last_attempts[index]:
+                        last_attempts[index] = health.last_attempt
+                        if not coordinator.last_update_success:
+                            result.refused[health.last_error_kind or "?"] += 1
+            for unsubscribe in unsubscribes:
+                unsubscribe()
+            for coordinator in coordinators:
+                await coordinator.async_shutdown()
             await session.close()
     return result
 
@@ -257,6 +268,10 @@ async def main() -> None:
     report(await simulate("VRM answers 503 from 03:00 to 06:00", outage(3, 6)))
     report(await simulate("Every third request times out 10:00-12:00", flaky(10, 12, 3)))
     report(await simulate("One 429 with Retry-After 900 s at 08:00", rate_limited_once(900, 8)))
+    two = await simulate("Two entries on one VRM account (one budget)", always_ok, entries=2)
+    report(two)
+    three = await simulate("Three entries on one VRM account", always_ok, entries=3)
+    report(three)
     simulated = time.perf_counter() - started
     bench_parsing()
     await bench_client()
@@ -265,7 +280,9 @@ async def main() -> None:
     print(
         f"\nSummary: normal day {min(hourly)}-{max(hourly)} requests in every clock hour "
         f"(expected 20 BatterySummary + 1 system-overview), worst rolling hour "
-        f"{normal.worst_rolling_hour()}; 5 simulated days took {simulated:.1f} s of real time."
+        f"{normal.worst_rolling_hour()}; two entries on one account, worst rolling hour "
+        f"{two.worst_rolling_hour()}, three {three.worst_rolling_hour()} (the account's limit "
+        f"45); 7 simulated days took {simulated:.1f} s of real time."
     )
     print(
         f"vrm requests_per_hour={sum(hourly) / len(hourly):.2f}"

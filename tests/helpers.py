@@ -42,7 +42,7 @@ from custom_components.victron_cerbo.const import (
     CONF_VRM_TOKEN,
     DOMAIN,
 )
-from custom_components.victron_cerbo.vrm_coordinator import DATA_VRM_BUDGETS
+from custom_components.victron_cerbo.vrm_coordinator import VrmAccount, account_key, vrm_accounts
 from dev.simulator import SimulatedInstallation, create_local_app, create_vrm_app
 from tests.api import fakes
 from tests.api.fakes import (
@@ -106,6 +106,7 @@ __all__ = [
     "FakeVrm",
     "Reply",
     "Tick",
+    "account_budget",
     "advance",
     "attributes",
     "break_cerbo",
@@ -334,9 +335,10 @@ def make_entry(
 ) -> MockConfigEntry:
     """An entry like the config flow creates, added to `hass`.
 
-    Its VRM request budget follows Home Assistant's (frozen) clock, handed over through
-    `hass.data` where the integration keeps it, so the rolling hour moves with `freezer.tick`;
-    without `frozen_budget` the integration makes its own.
+    The request budget of its VRM account (unless another entry's already made it) follows Home
+    Assistant's (frozen) clock, handed over through `hass.data` where the integration keeps it,
+    so the rolling hour moves with `freezer.tick`; without `frozen_budget` the integration
+    makes its own.
     """
     entry = MockConfigEntry(
         domain=DOMAIN,
@@ -348,10 +350,17 @@ def make_entry(
         **kwargs,
     )
     entry.add_to_hass(hass)
-    if frozen_budget:
-        budget = RequestBudget(clock=frozen_clock)
-        hass.data.setdefault(DATA_VRM_BUDGETS, {})[entry.entry_id] = budget
+    token = data.get(CONF_VRM_TOKEN)
+    if frozen_budget and isinstance(token, str):
+        vrm_accounts(hass).accounts.setdefault(
+            account_key(token), VrmAccount(budget=RequestBudget(clock=frozen_clock))
+        )
     return entry
+
+
+def account_budget(hass: HomeAssistant, token: str = TOKEN) -> RequestBudget:
+    """The request budget of the VRM account of `token`, as the integration keeps it."""
+    return vrm_accounts(hass).accounts[account_key(token)].budget
 
 
 async def setup_entry(hass: HomeAssistant, entry: MockConfigEntry) -> None:

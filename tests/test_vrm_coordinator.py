@@ -36,11 +36,12 @@ from custom_components.victron_cerbo.const import (
 )
 from custom_components.victron_cerbo.options import budget_thresholds
 from custom_components.victron_cerbo.vrm_coordinator import (
-    DATA_VRM_BUDGETS,
     VrmCoordinator,
     VrmData,
     VrmHealth,
+    account_key,
     entry_request_budget,
+    vrm_accounts,
 )
 from tests.helpers import (
     BATTERY_URL,
@@ -271,7 +272,7 @@ async def test_budget_survives_a_reload(
     assert second.budget is coordinator.budget
     assert second.client.budget is coordinator.budget
     assert second.budget.used == 2
-    assert hass.data[DATA_VRM_BUDGETS][entry.entry_id] is coordinator.budget
+    assert vrm_accounts(hass).accounts[account_key(TOKEN)].budget is coordinator.budget
 
 
 async def test_entry_request_budget_without_fallback(

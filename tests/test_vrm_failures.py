@@ -34,14 +34,14 @@ from custom_components.victron_cerbo.const import (
     CONF_VRM_TOKEN,
     DOMAIN,
 )
-from custom_components.victron_cerbo.vrm_coordinator import DATA_VRM_BUDGETS, VrmCoordinator
+from custom_components.victron_cerbo.vrm_coordinator import VrmCoordinator
 from dev.simulator import (
     BATTERY,
     BATTERY_INSTANCE,
     SimConfig,
     SimulatedInstallation,
 )
-from tests.helpers import advance, frozen_clock, make_entry, simulator
+from tests.helpers import account_budget, advance, frozen_clock, make_entry, simulator
 
 pytestmark = pytest.mark.usefixtures("socket_enabled")
 
@@ -124,7 +124,7 @@ async def site(hass: HomeAssistant, clock: TickingDateTimeFactory) -> AsyncItera
         entry = make_entry(
             hass, data, title=SIM.site_name, unique_id=SIM.portal_id, minor_version=1
         )
-        budget = hass.data[DATA_VRM_BUDGETS][entry.entry_id]
+        budget = account_budget(hass, SIM.token)
         assert await hass.config_entries.async_setup(entry.entry_id)
         await hass.async_block_till_done()
         assert entry.state is ConfigEntryState.LOADED

@@ -33,7 +33,7 @@ from .solark import (
     async_delete_comparison_issue,
     async_remove_comparison_entities,
 )
-from .vrm_coordinator import DATA_VRM_BUDGETS, VrmCoordinator
+from .vrm_coordinator import VrmCoordinator, vrm_accounts
 
 PLATFORMS: list[Platform] = [Platform.BINARY_SENSOR, Platform.SENSOR]
 
@@ -57,7 +57,12 @@ async def async_setup_entry(hass: HomeAssistant, entry: VictronConfigEntry) -> b
         )
         vrm = VrmCoordinator(hass, entry, client, options=options)
 
-    await _async_first_refresh(local, vrm)
+    try:
+        await _async_first_refresh(local, vrm)
+    except BaseException:
+        # not loaded: its budget options no longer count among the account's
+        vrm_accounts(hass).detach(entry)
+        raise
     comparison = _comparison(hass, entry, options)
     battery = BatteryCoordinator(hass, entry, local, vrm, comparison, options=options)
     entry.runtime_data = VictronRuntimeData(
@@ -126,14 +131,15 @@ async def async_unload_entry(hass: HomeAssistant, entry: VictronConfigEntry) -> 
         return False
     async_delete_issues(hass, entry)
     async_delete_comparison_issue(hass, entry)
+    vrm_accounts(hass).detach(entry)  # the account's budget stays; its options no longer apply
     return True
 
 
 async def async_remove_entry(hass: HomeAssistant, entry: VictronConfigEntry) -> None:
-    """Forget what outlives reloads but not removal: the VRM request budget.
+    """Forget what outlives reloads but not removal: the VRM account, if no other entry uses it.
 
     Repair issues go too, for an entry removed while it was not loaded.
     """
-    hass.data.get(DATA_VRM_BUDGETS, {}).pop(entry.entry_id, None)
+    vrm_accounts(hass).forget(hass, entry)
     async_delete_issues(hass, entry)
     async_delete_comparison_issue(hass, entry)

@@ -66,10 +66,11 @@ class VrmStatus:
     error: str | None  # the cause, while not connected
     last_success: datetime | None
     failures: int
-    requests_last_hour: int
+    requests_last_hour: int  # by every entry on the VRM account: they share one budget
     budget_warning: int
     budget_limit: int
     near_limit: bool
+    account_entries: int  # loaded entries sharing the account's budget
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -253,4 +254,5 @@ class BatteryCoordinator(DataUpdateCoordinator[BatteryView]):
             budget_warning=budget.warning,
             budget_limit=budget.limit,
             near_limit=budget.near_limit,
+            account_entries=len(self.vrm.account.loaded),
         )

@@ -105,9 +105,17 @@ def _error(cause: str | None) -> dict[str, Any]:
 
 def _budget_attributes(view: BatteryView) -> dict[str, Any]:
     # The count itself is the "VRM requests in the last hour" sensor; repeating it here would
-    # write a state on every poll.
+    # write a state on every poll. The budget is the VRM account's, shared by its entries.
     vrm = view.vrm
-    return {"warning": vrm.budget_warning, "limit": vrm.budget_limit} if vrm else {}
+    return (
+        {
+            "warning": vrm.budget_warning,
+            "limit": vrm.budget_limit,
+            "account_entries": vrm.account_entries,
+        }
+        if vrm
+        else {}
+    )
 
 
 # The lambdas run only when their source is configured.
@@ -152,7 +160,9 @@ HEALTH_BINARY_SENSORS: tuple[VictronHealthBinarySensorEntityDescription, ...] = 
         entity_category=EntityCategory.DIAGNOSTIC,
         is_on_fn=lambda v: v.vrm.near_limit if v.vrm else None,
         attributes_fn=_budget_attributes,
-        parts=frozenset({"vrm.near_limit", "vrm.budget_warning", "vrm.budget_limit"}),
+        parts=frozenset(
+            {"vrm.near_limit", "vrm.budget_warning", "vrm.budget_limit", "vrm.account_entries"}
+        ),
     ),
 )
 

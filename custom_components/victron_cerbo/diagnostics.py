@@ -94,7 +94,11 @@ def _vrm_section(vrm: VrmCoordinator, sources: BatterySources, now: datetime) ->
         "battery_instance": vrm.battery_instance,
         "sample_age": (now - sampled).total_seconds() if sampled else None,
         "health": vrm.health.as_dict(now),
+        # The VRM account's, shared by the entries on its token; neither the token nor its
+        # digest is shown.
         "budget": {
+            "scope": "vrm_account",
+            "account_entries": len(vrm.account.loaded),
             "used": budget.used,
             "remaining": budget.remaining,
             "warning": budget.warning,

@@ -272,8 +272,10 @@ HEALTH_SENSORS: tuple[VictronHealthSensorEntityDescription, ...] = (
     ),
     VictronHealthSensorEntityDescription(
         **_counter("vrm_requests_last_hour", Source.VRM),
+        # every entry on the VRM account counts here: they share one budget
         value_fn=lambda v: v.vrm.requests_last_hour if v.vrm else None,
-        parts=frozenset({"vrm.requests_last_hour"}),
+        attributes_fn=lambda v: {"account_entries": v.vrm.account_entries} if v.vrm else {},
+        parts=frozenset({"vrm.requests_last_hour", "vrm.account_entries"}),
     ),
     VictronHealthSensorEntityDescription(
         **_counter("readings_24h", None, entity_registry_enabled_default=False),
