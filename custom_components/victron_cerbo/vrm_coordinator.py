@@ -4,6 +4,11 @@ One request per poll (the monitor's BatterySummary, or for a site without a moni
 installations list with the GX's system battery), discovery at most hourly. At the 180 s
 default that is 20 requests an hour plus one system-overview. A failed poll keeps the last data
 until the third failure in a row; `health` records every attempt for the health entities.
+
+VRM only has what the GX uploaded, every logging interval (1-15 minutes). When that interval
+is longer than the poll interval, the next poll waits for the next upload instead. While the
+entry's Cerbo answers, its values win anyway: VRM is then a backup, polled every 15 minutes to
+keep its health known, and polled at once when a local tick fails.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final
 
 from homeassistant.config_entries import ConfigEntry
+from homeassistant.core import callback
 from homeassistant.exceptions import ConfigEntryAuthFailed
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
 from homeassistant.util import dt as dt_util
@@ -41,7 +47,7 @@ from .const import (
     FAILURES_BEFORE_UNAVAILABLE,
     LOGGER,
 )
-from .models import RollingCount, VrmData
+from .models import LocalSource, RollingCount, VrmData
 from .options import EntryOptions
 
 if TYPE_CHECKING:
@@ -49,6 +55,9 @@ if TYPE_CHECKING:
 
 
 OVERVIEW_REFRESH: Final = timedelta(hours=1)
+BACKUP_INTERVAL: Final = timedelta(minutes=15)  # while the entry's Cerbo answers
+# An upload reaches VRM some seconds after the GX took the sample: poll this much after it.
+UPLOAD_MARGIN: Final = 30.0
 HEALTHY_WITHIN: Final = timedelta(minutes=10)
 
 # Budgets outlive the coordinator so that reloads and setup retries cannot reset the count.
@@ -190,6 +199,8 @@ class VrmCoordinator(DataUpdateCoordinator[VrmData]):
         # For the health entities and diagnostics: polls that brought a battery reading.
         self.readings = RollingCount()
         self.last_duration: float | None = None  # seconds the last poll took
+        # The entry's Cerbo, when it has one: while it answers, VRM is only a backup.
+        self.local: LocalSource | None = None
 
     # --- refresh ------------------------------------------------------------------------
 
@@ -228,8 +239,37 @@ class VrmCoordinator(DataUpdateCoordinator[VrmData]):
             self.last_duration = time.monotonic() - started
         await self._async_refresh_overview(now)
         self._record_success(now, reading)
-        self.update_interval = timedelta(seconds=self._poll_seconds)
+        self.update_interval = self._next_poll(reading)
         return VrmData(battery=reading, overview=self.overview, fetched_at=now)
+
+    def _local_answers(self) -> bool:
+        """True while the entry's Cerbo has data and its latest tick succeeded."""
+        local = self.local
+        return local is not None and local.data is not None and local.health.reachable
+
+    def _next_poll(self, reading: VrmBatteryReading | None) -> timedelta:
+        """When to poll next: backup cadence, the next upload, or the poll interval."""
+        if self._local_answers():
+            return BACKUP_INTERVAL
+        seconds = self._poll_seconds
+        upload_every = self.overview.logging_interval if self.overview else None
+        sample_age = reading.seconds_ago if reading else None
+        if upload_every is not None and sample_age is not None and upload_every > seconds:
+            # nothing new before the next upload; a late upload falls back to the interval
+            seconds = max(seconds, upload_every - sample_age + UPLOAD_MARGIN)
+        return timedelta(seconds=seconds)
+
+    @callback
+    def async_local_updated(self) -> None:
+        """A local tick ended: when it failed while VRM was only a backup, poll VRM now.
+
+        Local values stay served until the third failed tick; VRM's are then fresh.
+        """
+        if self.update_interval == BACKUP_INTERVAL and not self._local_answers():
+            self.update_interval = timedelta(seconds=self._poll_seconds)
+            self.config_entry.async_create_background_task(
+                self.hass, self.async_request_refresh(), f"{DOMAIN} VRM poll, Cerbo failing"
+            )
 
     async def _async_read_battery(self) -> VrmBatteryReading | None:
         """The monitor's BatterySummary, or the system battery for a site without a monitor."""
