@@ -57,11 +57,10 @@ async def async_setup_entry(hass: HomeAssistant, entry: VictronConfigEntry) -> b
         )
         vrm = VrmCoordinator(hass, entry, client, options=options)
 
+    await _async_first_refresh(local, vrm)
     if local is not None and vrm is not None:
         # While the Cerbo answers, VRM is a backup; a failing tick calls it in at once.
-        vrm.local = local
-        entry.async_on_unload(local.async_add_listener(vrm.async_local_updated))
-    await _async_first_refresh(local, vrm)
+        entry.async_on_unload(vrm.async_follow_local(local))
     comparison = _comparison(hass, entry, options)
     battery = BatteryCoordinator(hass, entry, local, vrm, comparison, options=options)
     entry.runtime_data = VictronRuntimeData(
