@@ -104,8 +104,24 @@ class Result:
         return Counter(endpoint for _, endpoint in self.sent)
 
 
+class HealthyCerbo:
+    """A Cerbo whose every tick reads the battery: VRM is then only its backup."""
+
+    data: object = object()
+    serves_battery = True
+
+    def async_add_tick_listener(self, _: Callable[[], None]) -> Callable[[], None]:
+        """Its ticks never fail, so nothing needs to hear of them."""
+        return lambda: None
+
+
 async def simulate(
-    name: str, plan: Plan, *, hours: int = 24, options: dict[str, Any] | None = None
+    name: str,
+    plan: Plan,
+    *,
+    hours: int = 24,
+    options: dict[str, Any] | None = None,
+    cerbo: HealthyCerbo | None = None,
 ) -> Result:
     """Run the coordinator for `hours` of simulated time against the answer plan."""
     result = Result(name, hours)
@@ -145,6 +161,8 @@ async def simulate(
                 await coordinator.async_config_entry_first_refresh()
             except ConfigEntryNotReady:
                 result.refused["setup failed"] += 1
+            if cerbo is not None:  # as the integration does for an entry with both sources
+                coordinator.async_follow_local(cerbo)
             unsubscribe = coordinator.async_add_listener(lambda: None)
             last_attempt = coordinator.health.last_attempt
             while elapsed() + STEP < hours * HOUR:  # the next day would start at hours * HOUR
@@ -257,6 +275,8 @@ async def main() -> None:
     report(await simulate("VRM answers 503 from 03:00 to 06:00", outage(3, 6)))
     report(await simulate("Every third request times out 10:00-12:00", flaky(10, 12, 3)))
     report(await simulate("One 429 with Retry-After 900 s at 08:00", rate_limited_once(900, 8)))
+    backup = await simulate("Both sources, Cerbo healthy", always_ok, cerbo=HealthyCerbo())
+    report(backup)
     simulated = time.perf_counter() - started
     bench_parsing()
     await bench_client()
@@ -270,6 +290,12 @@ async def main() -> None:
     print(
         f"vrm requests_per_hour={sum(hourly) / len(hourly):.2f}"
         f" worst_rolling_hour={normal.worst_rolling_hour()}"
+    )
+    backup_hourly = backup.per_hour()
+    print(
+        f"vrm both_sources_cerbo_healthy requests_per_hour="
+        f"{sum(backup_hourly) / len(backup_hourly):.2f}"
+        f" worst_rolling_hour={backup.worst_rolling_hour()}"
     )
 
 
