@@ -75,13 +75,16 @@ async def test_vrm_returns_to_the_backup_cadence_after_the_cerbo_recovers(
     await both(hass, freezer)
     healthy = dict(cerbo.roots), cerbo.health, cerbo.services
     break_cerbo(cerbo)
-    await tick(10)  # polls VRM at 10 s
-    await tick(170)
+    await tick(10)  # polls VRM at 10 s; the next one is due 180 s later
     assert vrm.count(SUMMARY) == 2
+    await tick(90)
     cerbo.roots, cerbo.health, cerbo.services = healthy
-    await tick(10)  # the Cerbo is back; VRM's next poll (190 s) still comes at full cadence
+    await tick(10)  # the Cerbo is back at 110 s
+    await tick(70)
+    assert vrm.count(SUMMARY) == 2
+    await tick(10)  # VRM's next poll (190 s) still comes at the full cadence
     assert vrm.count(SUMMARY) == 3
-    # and it returns to the backup cadence: the next one 15 minutes later
+    # and returns to the backup cadence: the next one 15 minutes later
     await tick(890)
     assert vrm.count(SUMMARY) == 3
     await tick(10)
