@@ -102,6 +102,17 @@ class Result:
         return Counter(endpoint for _, endpoint in self.sent)
 
 
+class HealthyCerbo:
+    """A Cerbo whose every tick reads the battery: VRM is then only its backup."""
+
+    data: object = object()
+    serves_battery = True
+
+    def async_add_tick_listener(self, _: Callable[[], None]) -> Callable[[], None]:
+        """Its ticks never fail, so nothing needs to hear of them."""
+        return lambda: None
+
+
 async def simulate(
     name: str,
     plan: Plan,
@@ -109,6 +120,7 @@ async def simulate(
     hours: int = 24,
     options: dict[str, Any] | None = None,
     entries: int = 1,
+    cerbo: HealthyCerbo | None = None,
 ) -> Result:
     """Run the coordinator for `hours` of simulated time against the answer plan.
 
@@ -152,6 +164,8 @@ async def simulate(
                     await coordinator.async_config_entry_first_refresh()
                 except ConfigEntryNotReady:
                     result.refused["setup failed"] += 1
+                if cerbo is not None:  # as the integration does for an entry with both sources
+                    coordinator.async_follow_local(cerbo)
                 coordinators.append(coordinator)
             unsubscribes = [c.async_add_listener(lambda: None) for c in coordinators]
             last_attempts = [c.health.last_attempt for c in coordinators]
@@ -272,6 +286,8 @@ async def main() -> None:
     report(two)
     three = await simulate("Three entries on one VRM account", always_ok, entries=3)
     report(three)
+    backup = await simulate("Both sources, Cerbo healthy", always_ok, cerbo=HealthyCerbo())
+    report(backup)
     simulated = time.perf_counter() - started
     bench_parsing()
     await bench_client()
@@ -287,6 +303,12 @@ async def main() -> None:
     print(
         f"vrm requests_per_hour={sum(hourly) / len(hourly):.2f}"
         f" worst_rolling_hour={normal.worst_rolling_hour()}"
+    )
+    backup_hourly = backup.per_hour()
+    print(
+        f"vrm both_sources_cerbo_healthy requests_per_hour="
+        f"{sum(backup_hourly) / len(backup_hourly):.2f}"
+        f" worst_rolling_hour={backup.worst_rolling_hour()}"
     )
 
 

@@ -61,7 +61,7 @@ from custom_components.victron_cerbo.const import (
     ENV_DEV_VRM_API_URL,
 )
 from custom_components.victron_cerbo.local_coordinator import LocalCoordinator
-from custom_components.victron_cerbo.vrm_coordinator import VrmCoordinator
+from custom_components.victron_cerbo.vrm_coordinator import BACKUP_INTERVAL, VrmCoordinator
 from dev import develop
 from dev.simulator import (
     BATTERY,
@@ -290,9 +290,10 @@ async def test_one_hour_of_polling_has_the_documented_cadence(site: Site) -> Non
         TEMP_6: 60,
         "GET /services": 12,
     }
-    # one summary every 180 s, the device list once an hour
-    assert site.requests("vrm") == {SUMMARY: 20, OVERVIEW: 1}
-    assert site.vrm_coordinator.budget.used == 21
+    # While the Cerbo answers VRM is a backup: one summary every 15 minutes and the device
+    # list once an hour, 5 requests an hour (issue: at most 6 with a fresh local source)
+    assert site.requests("vrm") == {SUMMARY: 4, OVERVIEW: 1}
+    assert site.vrm_coordinator.budget.used == 5
 
 
 async def test_a_simulated_day_follows_the_battery(site: Site) -> None:
@@ -304,6 +305,7 @@ async def test_a_simulated_day_follows_the_battery(site: Site) -> None:
     await site.setup()
     site.forget_requests()
     socs: list[float] = []
+    vrm_polls = 0
     for _ in range(DAY // DAY_INTERVAL):
         await site.advance(DAY_INTERVAL, step=DAY_INTERVAL)
         truth = site.truth()
@@ -312,14 +314,20 @@ async def test_a_simulated_day_follows_the_battery(site: Site) -> None:
         assert soc.attributes["source"] == "local"
         assert float(soc.state) == pytest.approx(truth["soc"], abs=SOC_TOLERANCE)
         vrm = site.vrm_coordinator
-        assert vrm.data.fetched_at == dt_util.utcnow()
-        assert vrm.data.battery is not None
-        assert vrm.data.battery.soc == pytest.approx(site.vrm_truth()["Soc"], abs=SOC_TOLERANCE)
+        # the Cerbo answers all day: VRM is its backup, read every third step (15 minutes)
+        assert dt_util.utcnow() - vrm.data.fetched_at < BACKUP_INTERVAL
+        if vrm.data.fetched_at == dt_util.utcnow():
+            vrm_polls += 1
+            assert vrm.data.battery is not None
+            truth_soc = site.vrm_truth()["Soc"]
+            assert vrm.data.battery.soc == pytest.approx(truth_soc, abs=SOC_TOLERANCE)
         assert vrm.budget.used <= DEFAULT_BUDGET_WARNING
         socs.append(truth["soc"])
     # a real day: the sun charges the bank, the night drains it
     assert max(socs) - min(socs) > 10
-    assert site.requests("vrm") == {SUMMARY: DAY // DAY_INTERVAL, OVERVIEW: 24}
+    backups = DAY // int(BACKUP_INTERVAL.total_seconds())
+    assert vrm_polls == backups
+    assert site.requests("vrm") == {SUMMARY: backups, OVERVIEW: 24}
 
 
 # --- the local source fails: VRM covers, local wins back ------------------------------------
@@ -353,6 +361,10 @@ async def test_vrm_covers_while_the_cerbo_fails(
     assert site.state("soc").attributes["source"] == "local"
     reachable = site.state("local_reachable", "binary_sensor")
     assert (reachable.state, reachable.attributes["error"]) == ("on", reason)
+    # While the Cerbo answered VRM was a backup (last read at setup); this failed tick polls
+    # it at once, so its values are fresh when local goes at the third.
+    assert site.requests("vrm") == {SUMMARY: 1}
+    assert site.vrm_coordinator.data.fetched_at == dt_util.utcnow()
 
     await site.advance(20)  # the third failure: local is unavailable, VRM serves
     assert coordinator.last_update_success is False
@@ -366,13 +378,16 @@ async def test_vrm_covers_while_the_cerbo_fails(
     assert (reachable.state, reachable.attributes["error"]) == ("off", reason)
 
     await site.advance(630)  # ten minutes on VRM alone; it keeps up with the uploads
-    assert site.vrm_coordinator.data.fetched_at == dt_util.utcnow()  # VRM was just read
+    # VRM logs every 300 s: it is read 30 s after each upload (10:05, 10:10), not every 180 s
+    upload = START + timedelta(minutes=10)
+    assert site.vrm_coordinator.data.fetched_at == upload + timedelta(seconds=30)
     soc = site.state("soc")
     assert soc.attributes["source"] == "vrm"
     assert float(soc.state) == pytest.approx(site.vrm_truth()["Soc"], abs=SOC_TOLERANCE)
     # a failed tick stops at its first request, and VRM keeps its pace: no storm either way
+    # (VRM: at the first failed tick, then after the uploads at 10:05 and 10:10)
     assert site.requests("local") == {SYSTEM: 66}
-    assert site.requests("vrm") == {SUMMARY: 4}
+    assert site.requests("vrm") == {SUMMARY: 3}
 
     await site.clear_faults("local")
     await site.advance(10)  # the next tick succeeds: local wins again
@@ -392,12 +407,13 @@ async def test_a_hung_cerbo_times_out_and_vrm_goes_on(site: Site) -> None:
     await site.fault("local", kind="hang", count=1, seconds=3600)  # held until cleared
     site.forget_requests()
 
-    site.tick(10)  # the local tick and a VRM poll are both due
-    polled = START + timedelta(seconds=180)
+    site.tick(10)  # the local tick is due
     vrm = site.vrm_coordinator
     await wait_for(lambda: site.model.faults.hanging == 1, "the Cerbo to hold the request")
-    await wait_for(lambda: vrm.data.fetched_at == polled, "VRM to answer meanwhile")
     site.tick(10)  # the client's timeout runs out (no real waiting: the clock is frozen)
+    # the failed tick polls VRM, only a backup so far, at once
+    polled = START + timedelta(seconds=190)
+    await wait_for(lambda: vrm.data.fetched_at == polled, "VRM to answer meanwhile")
     await site.hass.async_block_till_done(wait_background_tasks=True)
 
     coordinator = site.local_coordinator
@@ -472,7 +488,7 @@ async def test_vrm_rate_limit_is_honoured(site: Site) -> None:
     await site.setup()
     await site.fault("vrm", kind="429", count=1, retry_after=600)
     site.forget_requests()
-    await site.advance(180)
+    await site.advance(900)  # the Cerbo answers: VRM's backup poll, 15 minutes in
     vrm = site.vrm_coordinator
     assert vrm.last_update_success is True  # one failure: the last data stays
     assert vrm.health.consecutive_failures == 1
@@ -484,12 +500,14 @@ async def test_vrm_rate_limit_is_honoured(site: Site) -> None:
     assert site.requests("vrm") == {SUMMARY: 1}
     assert site.state("soc").attributes["source"] == "local"  # the Cerbo never noticed
 
-    await site.advance(10)  # then polling resumes at its own pace
+    await site.advance(10)  # then polling resumes at its own (backup) pace
     assert site.requests("vrm") == {SUMMARY: 2}
     assert vrm.last_update_success is True
     assert vrm.health.status == "ok"
-    await site.advance(360)
-    assert site.requests("vrm") == {SUMMARY: 4}
+    await site.advance(890)
+    assert site.requests("vrm") == {SUMMARY: 2}
+    await site.advance(10)
+    assert site.requests("vrm") == {SUMMARY: 3}
 
 
 async def test_revoked_vrm_token_starts_reauth(
@@ -498,7 +516,7 @@ async def test_revoked_vrm_token_starts_reauth(
     await site.setup()
     await site.control(site.vrm, "POST", "/sim/token", {"token": "rotated-token"})
     site.forget_requests()
-    await site.advance(180)
+    await site.advance(900)  # the Cerbo answers: VRM's backup poll, 15 minutes in
 
     assert site.entry.state is ConfigEntryState.LOADED  # the local source carries on
     flows = site.hass.config_entries.flow.async_progress_by_handler(DOMAIN)

@@ -232,7 +232,9 @@ async def test_local_fresh_for_two_cycles_then_vrm_then_back(
     assert state_of(hass, "sensor", "soc") == "78.5"
     soc = attributes(hass, "sensor", "soc")
     assert soc["source"] == "vrm"
-    assert soc["data_age"] == 42 + 30  # VRM's own age plus the time since we fetched it
+    # VRM's own age plus the time since we fetched it: at the first failed tick, which polls
+    # VRM (only a backup while the Cerbo answered) at once
+    assert soc["data_age"] == 42 + 20
     assert state_of(hass, "sensor", "grid_power") == STATE_UNAVAILABLE
     assert state_of(hass, "sensor", "inverter_state") == STATE_UNAVAILABLE
     # Health entities report the failure instead of going unavailable.
@@ -407,17 +409,18 @@ async def test_health_sensors(
 
     vrm.html = MAINTENANCE
     break_cerbo(cerbo)
-    # Two failed VRM polls and 39 failed local ticks. Failing coordinators stop notifying, so
-    # the health sensors catch up on their 30 s timer (or when asked, as here).
-    await tick(390)
+    # Two failed VRM polls (at the first failed local tick, 10 s, then 180 s later) and 36
+    # failed local ticks. Failing coordinators stop notifying, so the health sensors catch up
+    # on their 30 s timer (or when asked, as here).
+    await tick(360)
     await update_entity(hass, "sensor", "local_consecutive_failures")
     assert state_of(hass, "sensor", "vrm_last_success") == START.isoformat()
     assert state_of(hass, "sensor", "vrm_consecutive_failures") == "2"
-    assert state_of(hass, "sensor", "local_consecutive_failures") == "39"
+    assert state_of(hass, "sensor", "local_consecutive_failures") == "36"
     assert state_of(hass, "sensor", "vrm_requests_last_hour") == "4"
-    # Connected until the third failure in a row, like the values VRM serves.
+    # Connected until the third failure in a row (at 370 s), like the values VRM serves.
     assert state_of(hass, "binary_sensor", "vrm_reachable") == "on"
-    await tick(180)
+    await tick(10)
     assert state_of(hass, "binary_sensor", "vrm_reachable") == "off"
     assert attributes(hass, "binary_sensor", "vrm_reachable") == {
         "device_class": "connectivity",
@@ -433,14 +436,15 @@ async def test_readings_in_the_last_day(
     assert state_of(hass, "sensor", "readings_24h") == "2"
     # Unchanged data does not wake the listeners; the 30 s timer (or a request, as here) brings
     # the count up to date.
-    await tick(210)
+    # 90 more local ticks and one VRM poll: VRM is a backup (every 15 min) while the Cerbo answers
+    await tick(900)
     await update_entity(hass, "sensor", "readings_24h")
     await update_entity(hass, "sensor", "local_last_success")
-    assert state_of(hass, "sensor", "readings_24h") == "24"
-    assert attributes(hass, "sensor", "readings_24h")["local_readings"] == 22
+    assert state_of(hass, "sensor", "readings_24h") == "93"
+    assert attributes(hass, "sensor", "readings_24h")["local_readings"] == 91
     assert attributes(hass, "sensor", "readings_24h")["vrm_readings"] == 2
     assert state_of(hass, "sensor", "local_last_success") == (
-        (START + timedelta(seconds=210)).isoformat()
+        (START + timedelta(seconds=900)).isoformat()
     )
 
 

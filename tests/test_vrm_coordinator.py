@@ -751,6 +751,9 @@ async def test_system_battery_one_request_per_poll(
     client: VrmClient,
 ) -> None:
     vrm.overview = vrm_json("system_overview_no_battery")
+    # A GX uploading every minute, so every 180 s poll has something new (the fixture's
+    # 900 s would let polls wait for uploads; see test_polls_wait_for_the_next_upload).
+    vrm.overview["records"]["devices"][0]["loggingInterval"] = 60
     vrm.installations = vrm_json("installations_system_battery")
     coordinator = VrmCoordinator(hass, system_entry, client)
     unsubscribe = coordinator.async_add_listener(lambda: None)

@@ -46,7 +46,9 @@ from tests.helpers import account_budget, advance, frozen_clock, make_entry, sim
 pytestmark = pytest.mark.usefixtures("socket_enabled")
 
 START = datetime(2026, 4, 15, 10, 0, tzinfo=UTC)  # a VRM log instant
-SIM = SimConfig()
+# A GX uploading every minute: VRM has something new at every 180 s poll, so polls do not
+# wait for uploads and each `poll()` below is one poll.
+SIM = SimConfig(logging_interval=60)
 POLL = 180
 SUMMARY = f"GET /v2/installations/{SIM.site_id}/widgets/BatterySummary?instance=512"
 TIMEOUT = 0.3  # seconds of real time; the simulator holds a hung request far longer
@@ -111,7 +113,7 @@ async def clock() -> AsyncIterator[TickingDateTimeFactory]:
 
 @pytest.fixture
 async def site(hass: HomeAssistant, clock: TickingDateTimeFactory) -> AsyncIterator[VrmSite]:
-    model = SimulatedInstallation(START, speed=0, seed=1, monotonic=frozen_clock)
+    model = SimulatedInstallation(START, speed=0, seed=1, config=SIM, monotonic=frozen_clock)
     async with simulator(model) as (_, server), aiohttp.ClientSession() as session:
         data = {
             CONF_PORTAL_ID: SIM.portal_id,

@@ -63,6 +63,9 @@ async def async_setup_entry(hass: HomeAssistant, entry: VictronConfigEntry) -> b
         # not loaded: its budget options no longer count among the account's
         vrm_accounts(hass).detach(entry)
         raise
+    if local is not None and vrm is not None:
+        # While the Cerbo answers, VRM is a backup; a failing tick calls it in at once.
+        entry.async_on_unload(vrm.async_follow_local(local))
     comparison = _comparison(hass, entry, options)
     battery = BatteryCoordinator(hass, entry, local, vrm, comparison, options=options)
     entry.runtime_data = VictronRuntimeData(

@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Final
 
 from homeassistant.config_entries import ConfigEntry
+from homeassistant.core import CALLBACK_TYPE, callback
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
 from homeassistant.util import dt as dt_util
 
@@ -117,6 +118,10 @@ class LocalCoordinator(DataUpdateCoordinator[LocalData]):
         self.last_duration: float | None = None  # seconds the last tick took
         # When the latest tick ended, good or not: a local value's age is counted to it.
         self.ticked_at: datetime | None = None
+        # True while the latest tick succeeded and read the battery monitor (or the GX's own
+        # battery the values follow): then local serves every battery value.
+        self.serves_battery = False
+        self._tick_listeners: list[CALLBACK_TYPE] = []
         self._interval = timedelta(seconds=interval)
         self._stagger = self._interval * stagger_fraction(hass, entry)
 
@@ -125,6 +130,21 @@ class LocalCoordinator(DataUpdateCoordinator[LocalData]):
         await super().async_config_entry_first_refresh()
         # Scheduling starts with the first listener; `_async_update_data` sets it back.
         self.update_interval = self._interval + self._stagger
+
+    @callback
+    def async_add_tick_listener(self, listener: CALLBACK_TYPE) -> CALLBACK_TYPE:
+        """Call `listener` after every tick, good or failed, even when no value changed.
+
+        Coordinator listeners only hear of changed data; a first miss of the battery monitor
+        can leave the data equal. Returns the function that removes the listener.
+        """
+        self._tick_listeners.append(listener)
+        return lambda: self._tick_listeners.remove(listener)
+
+    def _tick_ended(self, serves_battery: bool) -> None:
+        self.serves_battery = serves_battery
+        for listener in list(self._tick_listeners):
+            listener()
 
     @property
     def health(self) -> CerboHealth:
@@ -154,6 +174,7 @@ class LocalCoordinator(DataUpdateCoordinator[LocalData]):
         try:
             snapshot = await self.poller.poll()
         except CerboError as err:
+            self._tick_ended(serves_battery=False)
             # Another GX at the address is not a passing failure: say so at once.
             if self.data is None or err.kind == "wrong_device":
                 raise _setup_error(err, self.client.host) from err
@@ -178,6 +199,9 @@ class LocalCoordinator(DataUpdateCoordinator[LocalData]):
             self.update_interval = self._interval
         self.readings.add(dt_util.utcnow())
         self._log_monitor(snapshot.monitor)
+        monitor = snapshot.monitor
+        # a monitor's first miss already counts: VRM then has two ticks to become fresh
+        self._tick_ended(serves_battery=monitor.following_system or monitor.missing_since is None)
         return snapshot
 
     def _log_monitor(self, monitor: CerboMonitor) -> None:

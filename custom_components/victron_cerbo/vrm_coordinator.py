@@ -4,6 +4,14 @@ One request per poll (the monitor's BatterySummary, or for a site without a moni
 installations list with the GX's system battery), discovery at most hourly. At the 180 s
 default that is 20 requests an hour plus one system-overview. A failed poll keeps the last data
 until the third failure in a row; `health` records every attempt for the health entities.
+
+VRM only has what the GX uploaded, every logging interval (1-15 minutes). When that interval
+is longer than the poll interval, the next poll waits for the next upload instead (the interval
+again when an upload is late). While the entry's Cerbo answers, its values win anyway: VRM is
+then a backup, polled every 15 minutes to keep its health known. The first failed local tick
+polls VRM at once and brings back the full cadence, so VRM's values are fresh when the local
+ones go at the third; after the Cerbo recovers, VRM's next poll returns to the backup cadence.
+A Retry-After or a full budget is always waited out.
 """
 
 from __future__ import annotations
@@ -12,9 +20,10 @@ import hashlib
 import time
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from homeassistant.config_entries import ConfigEntry
+from homeassistant.core import callback
 from homeassistant.exceptions import ConfigEntryAuthFailed
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
 from homeassistant.util import dt as dt_util
@@ -47,14 +56,32 @@ from .models import RollingCount, VrmData
 from .options import EntryOptions
 
 if TYPE_CHECKING:
-    from homeassistant.core import HomeAssistant
+    from homeassistant.core import CALLBACK_TYPE, HomeAssistant
 
 
 OVERVIEW_REFRESH: Final = timedelta(hours=1)
+BACKUP_INTERVAL: Final = timedelta(minutes=15)  # while the entry's Cerbo answers
+# An upload reaches VRM some seconds after the GX took the sample: poll this much after it.
+UPLOAD_MARGIN: Final = 30.0
 HEALTHY_WITHIN: Final = timedelta(minutes=10)
 
 # Accounts outlive the coordinators so that reloads and setup retries cannot reset the count.
 DATA_VRM_ACCOUNTS: HassKey[VrmAccounts] = HassKey(f"{DOMAIN}_vrm_accounts")
+
+
+class LocalTicks(Protocol):
+    """The entry's local coordinator, as the VRM backup cadence follows it."""
+
+    @property
+    def data(self) -> object | None:
+        """The last good tick's snapshot; None before the first."""
+
+    @property
+    def serves_battery(self) -> bool:
+        """True while the latest tick succeeded and read the battery."""
+
+    def async_add_tick_listener(self, listener: CALLBACK_TYPE) -> CALLBACK_TYPE:
+        """Call `listener` after every tick; returns the unsubscribe."""
 
 
 @dataclass(kw_only=True)
@@ -304,6 +331,11 @@ class VrmCoordinator(DataUpdateCoordinator[VrmData]):
         # For the health entities and diagnostics: polls that brought a battery reading.
         self.readings = RollingCount()
         self.last_duration: float | None = None  # seconds the last poll took
+        # The entry's Cerbo, when it has one: while it serves the battery, VRM is a backup.
+        self.local: LocalTicks | None = None
+        # True while the next poll is due at the backup cadence only (no Retry-After or full
+        # budget to wait out): a failing local tick may then poll at once.
+        self.backup = False
 
     # --- refresh ------------------------------------------------------------------------
 
@@ -342,8 +374,53 @@ class VrmCoordinator(DataUpdateCoordinator[VrmData]):
             self.last_duration = time.monotonic() - started
         await self._async_refresh_overview(now)
         self._record_success(now, reading)
-        self.update_interval = timedelta(seconds=self._poll_seconds)
+        self.update_interval = self._next_poll(reading)
         return VrmData(battery=reading, overview=self.overview, fetched_at=now)
+
+    def _local_answers(self) -> bool:
+        """True while the entry's Cerbo has data and its latest tick read the battery."""
+        local = self.local
+        return local is not None and local.data is not None and local.serves_battery
+
+    def _next_poll(self, reading: VrmBatteryReading | None) -> timedelta:
+        """When to poll next: backup cadence, just after the next upload, or the interval."""
+        self.backup = self._local_answers()
+        if self.backup:
+            return BACKUP_INTERVAL
+        seconds = self._poll_seconds
+        upload_every = self.overview.logging_interval if self.overview else None
+        sample_age = reading.seconds_ago if reading else None
+        if upload_every is not None and sample_age is not None and upload_every > seconds:
+            # Nothing new before the next upload. When it is late (the sample older than the
+            # logging interval), this is below the interval, which then applies.
+            seconds = max(seconds, upload_every - sample_age + UPLOAD_MARGIN)
+        return timedelta(seconds=seconds)
+
+    @callback
+    def async_follow_local(self, local: LocalTicks) -> CALLBACK_TYPE:
+        """Be the backup of the entry's Cerbo; call after both first refreshes.
+
+        Nothing is scheduled before the first listener, so the first poll, made while the
+        Cerbo was still starting, can still take the backup cadence. Returns the unsubscribe.
+        """
+        self.local = local
+        if self.last_update_success and self.data is not None:  # the first poll succeeded
+            self.update_interval = self._next_poll(self.data.battery)
+        return local.async_add_tick_listener(self.async_local_ticked)
+
+    @callback
+    def async_local_ticked(self) -> None:
+        """A local tick ended: when it failed while VRM was only a backup, poll VRM now.
+
+        Local values stay served until the third failed tick; VRM's are then fresh. A poll
+        waiting out a Retry-After or the budget keeps waiting (`backup` is False then).
+        """
+        if self.backup and not self._local_answers():
+            self.backup = False
+            self.update_interval = timedelta(seconds=self._poll_seconds)
+            self.config_entry.async_create_background_task(
+                self.hass, self.async_request_refresh(), f"{DOMAIN} VRM poll, Cerbo failing"
+            )
 
     async def _async_read_battery(self) -> VrmBatteryReading | None:
         """The monitor's BatterySummary, or the system battery for a site without a monitor."""
@@ -371,8 +448,15 @@ class VrmCoordinator(DataUpdateCoordinator[VrmData]):
         # What UpdateFailed(retry_after=...) would do, without marking the data failed:
         # nothing is sent to VRM before its Retry-After (or a free budget slot). The
         # coordinator waits `update_interval` after this poll; a good poll sets it back.
-        wait = self._wait_after(err) or self._poll_seconds
-        self.update_interval = timedelta(seconds=wait)
+        hold = self._wait_after(err)
+        # A plain failure while the Cerbo answers is retried at the backup cadence.
+        self.backup = hold is None and self._local_answers()
+        if hold is not None:
+            self.update_interval = timedelta(seconds=hold)
+        elif self.backup:
+            self.update_interval = BACKUP_INTERVAL
+        else:
+            self.update_interval = timedelta(seconds=self._poll_seconds)
         return replace(data, failures=failures)
 
     def _wait_after(self, err: VrmError) -> float | None:
