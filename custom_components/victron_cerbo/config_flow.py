@@ -429,6 +429,7 @@ class VictronCerboConfigFlow(ConfigFlow, domain=DOMAIN):
         errors: dict[str, str] = {}
         placeholders: dict[str, str] = {}
         if user_input is not None:
+            self._abort_if_unique_id_configured()  # set up meanwhile: ask nothing of VRM
             self._local = None
             self._host = (user_input.get(CONF_HOST) or "").strip() or None
             self._port = int(user_input.get(CONF_PORT, DEFAULT_LOCAL_PORT))
