@@ -657,6 +657,23 @@ async def test_one_site_offers_nothing(
     assert aioclient_mock.call_count == 3
 
 
+async def test_site_the_cerbo_picked_offers_nothing(
+    hass: HomeAssistant, aioclient_mock: AiohttpClientMocker, vrm: FakeVrm
+) -> None:
+    """The Cerbo's portal ID picks the site, so the picker with its box is never shown."""
+    FakeCerbo(aioclient_mock)
+    flow_vrm(vrm, single_monitor=True)
+    listing = three_sites()
+    listing["records"][0]["identifier"] = PORTAL_ID  # the Cabin is the Cerbo on the LAN
+    vrm.installations = listing
+    result = await start(hass, "both")
+    result = await submit(hass, result, {CONF_HOST: HOST, CONF_PORT: PORT})
+    result = await submit(hass, result, {CONF_VRM_TOKEN: TOKEN})
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+    assert offered(hass) == {}
+
+
 async def test_three_sites_offer_the_other_two(
     hass: HomeAssistant, aioclient_mock: AiohttpClientMocker, vrm: FakeVrm
 ) -> None:
