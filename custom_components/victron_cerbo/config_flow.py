@@ -2,6 +2,10 @@
 
 Setup asks which sources to use (VRM cloud, the Cerbo's local DBus HTTP API, or both), validates
 each one, and identifies the installation by its VRM portal ID so it cannot be added twice.
+
+A token that sees several installations can offer the others as discovered flows, one entry
+each, rather than as config subentries of one entry: each installation keeps its own options,
+Cerbo, reauth, reload and diagnostics, and existing entries stay as they are.
 The options flow is in options_flow.py; the probes all flows share are in flow_helpers.py.
 """
 
