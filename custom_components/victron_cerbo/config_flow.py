@@ -2,11 +2,11 @@
 
 Setup asks which sources to use (VRM cloud, the Cerbo's local DBus HTTP API, or both), validates
 each one, and identifies the installation by its VRM portal ID so it cannot be added twice.
+The options flow is in options_flow.py; the probes all flows share are in flow_helpers.py.
 
 A token that sees several installations can offer the others as discovered flows, one entry
 each, rather than as config subentries of one entry: each installation keeps its own options,
 Cerbo, reauth, reload and diagnostics, and existing entries stay as they are.
-The options flow is in options_flow.py; the probes all flows share are in flow_helpers.py.
 """
 
 from __future__ import annotations
@@ -415,7 +415,6 @@ class VictronCerboConfigFlow(ConfigFlow, domain=DOMAIN):
         site: VrmSite = discovery_info[DISCOVERED_SITE]
         await self.async_set_unique_id(_portal(site.identifier))
         self._abort_if_unique_id_configured()
-        self._use_vrm = True
         self._token = discovery_info[CONF_VRM_TOKEN]
         self._user_id = discovery_info[CONF_VRM_USER_ID]
         self._sites = {site.id: site}
@@ -437,7 +436,6 @@ class VictronCerboConfigFlow(ConfigFlow, domain=DOMAIN):
             self._local = None
             self._host = (user_input.get(CONF_HOST) or "").strip() or None
             self._port = int(user_input.get(CONF_PORT, DEFAULT_LOCAL_PORT))
-            self._use_local = self._host is not None
             if self._host is not None:
                 discovery, error = await self._async_probe_typed_address()
                 if error:
