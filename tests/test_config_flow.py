@@ -11,7 +11,12 @@ from typing import Any
 
 import aiohttp
 import pytest
-from homeassistant.config_entries import SOURCE_SSDP, SOURCE_USER
+from homeassistant.config_entries import (
+    SOURCE_IGNORE,
+    SOURCE_INTEGRATION_DISCOVERY,
+    SOURCE_SSDP,
+    SOURCE_USER,
+)
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType, section
 from homeassistant.helpers import entity_registry as er
@@ -21,6 +26,8 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.test_util.aiohttp import AiohttpClientMocker
 from voluptuous import UNDEFINED
 
+from custom_components.victron_cerbo.api.vrm import VrmSite
+from custom_components.victron_cerbo.config_flow import CONF_ADD_OTHERS, DISCOVERED_SITE
 from custom_components.victron_cerbo.const import (
     CONF_BATTERY_INSTANCE,
     CONF_BUDGET_LIMIT,
@@ -588,6 +595,280 @@ async def test_abandoned_flow_does_not_block_the_next(
     # the finished flow takes the unfinished ones of the same installation with it
     progress = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
     assert {flow["context"]["unique_id"] for flow in progress} == {PORTAL_ID}
+
+
+# --- several installations behind one token (issue 17) ---------------------------------------
+
+YACHT_ID, YACHT_PORTAL_ID = 151734, "d41243cd7c66"
+WORKSHOP_PORTAL_ID = "a1b2c3d4e5f6"
+YACHT_OVERVIEW_URL = OVERVIEW_URL.replace(str(SITE_ID), str(YACHT_ID))
+
+
+def three_sites() -> dict[str, Any]:
+    """The Cabin, the yacht and the workshop, as VRM lists one account's installations."""
+    listing = vrm_json("installations_account_live")
+    listing["records"] = listing["records"][:3]
+    return listing
+
+
+def vrm_sent(aioclient_mock: AiohttpClientMocker) -> list[str]:
+    """The last part of the path of each VRM request, in order."""
+    return [
+        str(call[1]).rsplit("/", 1)[-1]
+        for call in aioclient_mock.mock_calls
+        if str(call[1]).startswith(DEFAULT_VRM_API_URL)
+    ]
+
+
+def offered(hass: HomeAssistant) -> dict[str, dict[str, Any]]:
+    """The sites waiting under "Discovered", by portal ID."""
+    return {
+        flow["context"]["unique_id"]: flow
+        for flow in hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+        if flow["context"]["source"] == SOURCE_INTEGRATION_DISCOVERY
+    }
+
+
+async def add_cabin_of_three(
+    hass: HomeAssistant, vrm: FakeVrm, choice: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Set up the Cabin with a token that sees three sites; return the site picker's form."""
+    flow_vrm(vrm, single_monitor=True)
+    vrm.installations = three_sites()
+    result = await start(hass, "vrm")
+    picker = await submit(hass, result, {CONF_VRM_TOKEN: TOKEN})
+    assert picker["step_id"] == "site"
+    result = await submit(hass, picker, {CONF_SITE_ID: str(SITE_ID)} | (choice or {}))
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["title"] == "Cabin"
+    await hass.async_block_till_done()
+    return picker
+
+
+async def test_one_site_offers_nothing(
+    hass: HomeAssistant, aioclient_mock: AiohttpClientMocker, vrm: FakeVrm
+) -> None:
+    flow_vrm(vrm, single_monitor=True)
+    result = await start(hass, "vrm")
+    result = await submit(hass, result, {CONF_VRM_TOKEN: TOKEN})
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+    assert offered(hass) == {}
+    assert aioclient_mock.call_count == 3
+
+
+async def test_site_the_cerbo_picked_offers_nothing(
+    hass: HomeAssistant, aioclient_mock: AiohttpClientMocker, vrm: FakeVrm
+) -> None:
+    """The Cerbo's portal ID picks the site, so the picker with its box is never shown."""
+    FakeCerbo(aioclient_mock)
+    flow_vrm(vrm, single_monitor=True)
+    listing = three_sites()
+    listing["records"][0]["identifier"] = PORTAL_ID  # the Cabin is the Cerbo on the LAN
+    vrm.installations = listing
+    result = await start(hass, "both")
+    result = await submit(hass, result, {CONF_HOST: HOST, CONF_PORT: PORT})
+    result = await submit(hass, result, {CONF_VRM_TOKEN: TOKEN})
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+    assert offered(hass) == {}
+
+
+async def test_three_sites_offer_the_other_two(
+    hass: HomeAssistant, aioclient_mock: AiohttpClientMocker, vrm: FakeVrm
+) -> None:
+    picker = await add_cabin_of_three(hass, vrm)
+    fields = {str(key): key for key in picker["data_schema"].schema}
+    assert fields[CONF_ADD_OTHERS].default() is True  # ticked: they are only offered
+
+    flows = offered(hass)
+    assert set(flows) == {YACHT_PORTAL_ID, WORKSHOP_PORTAL_ID}
+    assert {flow["step_id"] for flow in flows.values()} == {"discovery_confirm"}
+    assert flows[YACHT_PORTAL_ID]["context"]["title_placeholders"] == {"name": "35ft Yacht"}
+    assert TOKEN not in repr(hass.config_entries.flow.async_progress())
+    # the listing the flow had is reused: only the Cabin's own three requests so far
+    assert vrm_sent(aioclient_mock) == ["me", "installations", "system-overview"]
+    assert len(hass.config_entries.async_entries(DOMAIN)) == 1  # nothing added unconfirmed
+
+    # dismissing the workshop leaves the yacht waiting
+    hass.config_entries.flow.async_abort(flows[WORKSHOP_PORTAL_ID]["flow_id"])
+    assert set(offered(hass)) == {YACHT_PORTAL_ID}
+
+    aioclient_mock.get(YACHT_OVERVIEW_URL, json=aioclient_mock_overview_single())
+    result = await hass.config_entries.flow.async_configure(flows[YACHT_PORTAL_ID]["flow_id"])
+    assert result["step_id"] == "discovery_confirm"
+    assert result["description_placeholders"] == {
+        "site": "35ft Yacht",
+        "portal_id": YACHT_PORTAL_ID,
+    }
+    result = await submit(hass, result, {})
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["title"] == "35ft Yacht"
+    assert result["data"] == {
+        CONF_VRM_TOKEN: TOKEN,  # the same token, not asked again
+        CONF_SITE_ID: YACHT_ID,
+        CONF_VRM_USER_ID: USER_ID,
+        CONF_BATTERY_INSTANCE: 288,
+        CONF_PORTAL_ID: YACHT_PORTAL_ID,
+    }
+    assert result["result"].unique_id == YACHT_PORTAL_ID
+    # confirming cost the yacht's device list, nothing else
+    assert aioclient_mock.call_count == 4
+    assert str(aioclient_mock.mock_calls[-1][1]) == YACHT_OVERVIEW_URL
+    assert offered(hass) == {}
+    assert len(hass.config_entries.async_entries(DOMAIN)) == 2
+
+
+async def test_unticked_offers_nothing(hass: HomeAssistant, vrm: FakeVrm) -> None:
+    await add_cabin_of_three(hass, vrm, {CONF_ADD_OTHERS: False})
+    assert offered(hass) == {}
+
+
+async def test_configured_and_ignored_sites_are_not_offered(
+    hass: HomeAssistant, vrm: FakeVrm
+) -> None:
+    make_entry(hass, {}, unique_id=WORKSHOP_PORTAL_ID, title="Workshop")
+    await add_cabin_of_three(hass, vrm)
+    assert set(offered(hass)) == {YACHT_PORTAL_ID}
+
+    # with the yacht ignored too, there is nothing to offer and no box to tick
+    for flow in hass.config_entries.flow.async_progress_by_handler(DOMAIN):
+        hass.config_entries.flow.async_abort(flow["flow_id"])
+    MockConfigEntry(domain=DOMAIN, unique_id=YACHT_PORTAL_ID, source=SOURCE_IGNORE).add_to_hass(
+        hass
+    )
+    result = await start(hass, "vrm")
+    result = await submit(hass, result, {CONF_VRM_TOKEN: TOKEN})
+    assert result["step_id"] == "site"
+    assert [str(key) for key in result["data_schema"].schema] == [CONF_SITE_ID]
+
+
+async def test_same_token_again_offers_each_site_once(
+    hass: HomeAssistant, aioclient_mock: AiohttpClientMocker, vrm: FakeVrm
+) -> None:
+    """Adding a site by hand while it waits as discovered takes its place; none is doubled."""
+    await add_cabin_of_three(hass, vrm)
+    before = {unique_id: flow["flow_id"] for unique_id, flow in offered(hass).items()}
+
+    aioclient_mock.get(YACHT_OVERVIEW_URL, json=aioclient_mock_overview_single())
+    result = await start(hass, "vrm")
+    result = await submit(hass, result, {CONF_VRM_TOKEN: TOKEN})
+    result = await submit(hass, result, {CONF_SITE_ID: str(YACHT_ID)})
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["data"][CONF_VRM_TOKEN] == TOKEN
+    await hass.async_block_till_done()
+
+    # the yacht's card went with its new entry; the workshop is still the first offer
+    assert {unique_id: flow["flow_id"] for unique_id, flow in offered(hass).items()} == {
+        WORKSHOP_PORTAL_ID: before[WORKSHOP_PORTAL_ID]
+    }
+    assert vrm_sent(aioclient_mock) == ["me", "installations", "system-overview"] * 2
+
+
+async def test_discovered_site_with_its_cerbo(
+    hass: HomeAssistant, aioclient_mock: AiohttpClientMocker, vrm: FakeVrm
+) -> None:
+    await add_cabin_of_three(hass, vrm)
+    cerbo = cerbo_with_portal(aioclient_mock, YACHT_PORTAL_ID.upper(), host=OTHER_HOST)
+    aioclient_mock.get(YACHT_OVERVIEW_URL, json=vrm_json("system_overview"))
+    result = await hass.config_entries.flow.async_configure(
+        offered(hass)[YACHT_PORTAL_ID]["flow_id"]
+    )
+    result = await submit(hass, result, {CONF_HOST: f"http://{OTHER_HOST}:{PORT}", CONF_PORT: 1})
+    assert result["step_id"] == "battery"  # two monitors on the yacht: pick one
+    result = await submit(hass, result, {CONF_BATTERY_INSTANCE: "512"})
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["data"] == {
+        CONF_HOST: OTHER_HOST,
+        CONF_PORT: PORT,
+        CONF_VRM_TOKEN: TOKEN,
+        CONF_SITE_ID: YACHT_ID,
+        CONF_VRM_USER_ID: USER_ID,
+        CONF_BATTERY_INSTANCE: 512,
+        CONF_PORTAL_ID: YACHT_PORTAL_ID,
+    }
+    assert cerbo.counts()["/health"] == 1
+    assert vrm_sent(aioclient_mock) == ["me", "installations", "system-overview", "system-overview"]
+
+
+@pytest.mark.parametrize(
+    ("cerbo_portal_id", "health", "error", "extra"),
+    [
+        (PORTAL_ID, None, "cerbo_of_another_site", {"local_portal_id": PORTAL_ID}),
+        (
+            YACHT_PORTAL_ID,
+            Reply(exc=aiohttp.ClientConnectionError("refused")),
+            "cannot_connect",
+            {},
+        ),
+    ],
+)
+async def test_discovered_site_cerbo_errors_then_vrm_only(
+    hass: HomeAssistant,
+    aioclient_mock: AiohttpClientMocker,
+    vrm: FakeVrm,
+    *,
+    cerbo_portal_id: str,
+    health: Reply | None,
+    error: str,
+    extra: dict[str, str],
+) -> None:
+    """A Cerbo of another site, or none answering: said so; without an address, VRM only."""
+    await add_cabin_of_three(hass, vrm)
+    cerbo = cerbo_with_portal(aioclient_mock, cerbo_portal_id, host=OTHER_HOST)
+    if health is not None:
+        cerbo.health = health
+    result = await hass.config_entries.flow.async_configure(
+        offered(hass)[YACHT_PORTAL_ID]["flow_id"]
+    )
+    result = await submit(hass, result, {CONF_HOST: OTHER_HOST, CONF_PORT: PORT})
+    assert result["step_id"] == "discovery_confirm"
+    assert result["errors"] == {"base": error}
+    expected = {"site": "35ft Yacht", "portal_id": YACHT_PORTAL_ID} | extra
+    assert result["description_placeholders"] == expected
+    host = next(key for key in result["data_schema"].schema if str(key) == CONF_HOST)
+    assert host.description == {"suggested_value": OTHER_HOST}  # kept to correct
+    assert vrm_sent(aioclient_mock) == ["me", "installations", "system-overview"]  # not yet
+
+    aioclient_mock.get(YACHT_OVERVIEW_URL, json=aioclient_mock_overview_single())
+    result = await submit(hass, result, {CONF_PORT: PORT})
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert CONF_HOST not in result["data"]
+    assert result["data"][CONF_PORTAL_ID] == YACHT_PORTAL_ID
+
+
+async def test_discovered_site_vrm_error(
+    hass: HomeAssistant, aioclient_mock: AiohttpClientMocker, vrm: FakeVrm
+) -> None:
+    await add_cabin_of_three(hass, vrm)
+    aioclient_mock.get(YACHT_OVERVIEW_URL, status=403, text=vrm_text("error_403.json"))
+    result = await hass.config_entries.flow.async_configure(
+        offered(hass)[YACHT_PORTAL_ID]["flow_id"]
+    )
+    result = await submit(hass, result, {})
+    assert result["step_id"] == "discovery_confirm"
+    assert result["errors"] == {"base": "forbidden_site"}
+    assert result["description_placeholders"]["site"] == "35ft Yacht"
+
+
+async def test_discovered_site_set_up_meanwhile(
+    hass: HomeAssistant, aioclient_mock: AiohttpClientMocker, vrm: FakeVrm
+) -> None:
+    """Offered twice (by two accounts), or added meanwhile: one setup, no duplicate."""
+    await add_cabin_of_three(hass, vrm)
+    yacht = VrmSite(id=YACHT_ID, name="35ft Yacht", identifier=YACHT_PORTAL_ID)
+    data = {CONF_VRM_TOKEN: "another-token", CONF_VRM_USER_ID: 1, DISCOVERED_SITE: yacht}
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": SOURCE_INTEGRATION_DISCOVERY}, data=data
+    )
+    assert result["reason"] == "already_in_progress"
+
+    make_entry(hass, {}, unique_id=YACHT_PORTAL_ID)
+    result = await hass.config_entries.flow.async_configure(
+        offered(hass)[YACHT_PORTAL_ID]["flow_id"], {}
+    )
+    assert result["reason"] == "already_configured"
+    assert aioclient_mock.call_count == 3  # the Cabin's; none for the yacht
 
 
 # --- SSDP discovery -------------------------------------------------------------------------

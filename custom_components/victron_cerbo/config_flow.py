@@ -3,6 +3,10 @@
 Setup asks which sources to use (VRM cloud, the Cerbo's local DBus HTTP API, or both), validates
 each one, and identifies the installation by its VRM portal ID so it cannot be added twice.
 The options flow is in options_flow.py; the probes all flows share are in flow_helpers.py.
+
+A token that sees several installations can offer the others as discovered flows, one entry
+each, rather than as config subentries of one entry: each installation keeps its own options,
+Cerbo, reauth, reload and diagnostics, and existing entries stay as they are.
 """
 
 from __future__ import annotations
@@ -11,10 +15,17 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlparse
 
-from homeassistant.config_entries import SOURCE_RECONFIGURE, ConfigFlow, ConfigFlowResult
+from homeassistant.config_entries import (
+    SOURCE_INTEGRATION_DISCOVERY,
+    SOURCE_RECONFIGURE,
+    ConfigFlow,
+    ConfigFlowResult,
+)
 from homeassistant.core import callback
+from homeassistant.helpers import discovery_flow
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.selector import (
+    BooleanSelector,
     SelectOptionDict,
     SelectSelector,
     SelectSelectorConfig,
@@ -24,6 +35,7 @@ from homeassistant.helpers.selector import (
     TextSelectorType,
 )
 from homeassistant.helpers.service_info.ssdp import SsdpServiceInfo
+from homeassistant.helpers.typing import DiscoveryInfoType
 
 from .api.cerbo import CerboClient, CerboDiscovery, CerboError
 from .api.vrm import VrmSite, VrmSystemOverview
@@ -56,6 +68,9 @@ from .runtime import VictronConfigEntry
 from .schema import vol
 
 CONF_SOURCES = "sources"
+# Offer the token's other installations for setup, each as its own discovered entry.
+CONF_ADD_OTHERS = "add_others"
+DISCOVERED_SITE = "site"
 SOURCE_VRM = "vrm"
 SOURCE_LOCAL = "local"
 SOURCE_BOTH = "both"
@@ -103,6 +118,8 @@ class VictronCerboConfigFlow(ConfigFlow, domain=DOMAIN):
         self._sites: dict[int, VrmSite] = {}
         self._site: VrmSite | None = None
         self._overview: VrmSystemOverview | None = None
+        self._add_others: bool | None = None  # None until the site picker asked
+        self._discovered: VrmSite | None = None
 
     @staticmethod
     @callback
@@ -229,6 +246,7 @@ class VictronCerboConfigFlow(ConfigFlow, domain=DOMAIN):
             site = self._obvious_site()
         else:
             site = self._sites[int(user_input[CONF_SITE_ID])]
+            self._add_others = bool(user_input.get(CONF_ADD_OTHERS, False))
         if site is not None:
             if self._local is not None and _portal(site.identifier) != _portal(
                 self._local.portal_id
@@ -257,12 +275,42 @@ class VictronCerboConfigFlow(ConfigFlow, domain=DOMAIN):
             SelectOptionDict(value=str(site.id), label=f"{site.name} ({site.identifier})")
             for site in self._sites.values()
         ]
+        fields: dict[vol.Marker, Any] = {vol.Required(CONF_SITE_ID): _picker(options)}
+        if len(self._unconfigured_sites()) > 1:
+            # Beside the one picked here, at least one more could be set up.
+            default = self._add_others is not False
+            fields[vol.Optional(CONF_ADD_OTHERS, default=default)] = BooleanSelector()
         return self.async_show_form(
             step_id="site",
-            data_schema=vol.Schema({vol.Required(CONF_SITE_ID): _picker(options)}),
+            data_schema=vol.Schema(fields),
             errors=errors,
             description_placeholders=placeholders,
         )
+
+    def _unconfigured_sites(self) -> list[VrmSite]:
+        """The token's sites that have no entry yet (an ignored one counts as having one)."""
+        configured = self._async_current_ids()
+        return [site for site in self._sites.values() if _portal(site.identifier) not in configured]
+
+    def _offer_other_sites(self) -> None:
+        """Start a discovery flow for each other site; the user confirms each one.
+
+        The flows reuse the token and the list already fetched: offering costs no request.
+        """
+        assert self._site is not None
+        for site in self._unconfigured_sites():
+            if site.id == self._site.id:
+                continue
+            discovery_flow.async_create_flow(
+                self.hass,
+                DOMAIN,
+                context={"source": SOURCE_INTEGRATION_DISCOVERY},
+                data={
+                    CONF_VRM_TOKEN: self._token,
+                    CONF_VRM_USER_ID: self._user_id,
+                    DISCOVERED_SITE: site,
+                },
+            )
 
     def _obvious_site(self) -> VrmSite | None:
         """The only site, or the one whose portal ID matches the Cerbo on the LAN."""
@@ -279,6 +327,8 @@ class VictronCerboConfigFlow(ConfigFlow, domain=DOMAIN):
         assert self._token is not None
         overview, error = await fetch_overview(self.hass, self._token, site.id, flow_vrm_url())
         if error:
+            if self._discovered is not None:
+                return self._discovery_form({"base": error}, {})
             return self._site_form({"base": error}, {"site": site.name})
         assert overview is not None
         await self.async_set_unique_id(_portal(site.identifier), raise_on_progress=False)
@@ -328,6 +378,8 @@ class VictronCerboConfigFlow(ConfigFlow, domain=DOMAIN):
             if (vrm_api_url := flow_vrm_url()) != DEFAULT_VRM_API_URL:
                 data[CONF_VRM_API_URL] = vrm_api_url
             title = self._site.name
+            if self._add_others:
+                self._offer_other_sites()
         return self.async_create_entry(title=title, data=data)
 
     # --- discovery -----------------------------------------------------------------------
@@ -355,6 +407,72 @@ class VictronCerboConfigFlow(ConfigFlow, domain=DOMAIN):
         name = discovery_info.upnp.get("friendlyName") or host
         self.context["title_placeholders"] = {"name": str(name)}
         return await self.async_step_user()
+
+    async def async_step_integration_discovery(
+        self, discovery_info: DiscoveryInfoType
+    ) -> ConfigFlowResult:
+        """Another installation the token of a new entry sees; started by `_offer_other_sites`."""
+        site: VrmSite = discovery_info[DISCOVERED_SITE]
+        await self.async_set_unique_id(_portal(site.identifier))
+        self._abort_if_unique_id_configured()
+        self._token = discovery_info[CONF_VRM_TOKEN]
+        self._user_id = discovery_info[CONF_VRM_USER_ID]
+        self._sites = {site.id: site}
+        self._discovered = site
+        # The card under "Discovered" names the site, never anything of the token.
+        self.context["title_placeholders"] = {"name": site.name}
+        return await self.async_step_discovery_confirm()
+
+    async def async_step_discovery_confirm(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Set up the discovered site, optionally with the Cerbo on the LAN."""
+        site = self._discovered
+        assert site is not None
+        errors: dict[str, str] = {}
+        placeholders: dict[str, str] = {}
+        if user_input is not None:
+            self._abort_if_unique_id_configured()  # set up meanwhile: ask nothing of VRM
+            self._local = None
+            self._host = (user_input.get(CONF_HOST) or "").strip() or None
+            self._port = int(user_input.get(CONF_PORT, DEFAULT_LOCAL_PORT))
+            if self._host is not None:
+                discovery, error = await self._async_probe_typed_address()
+                if error:
+                    errors["base"] = error
+                else:
+                    assert discovery is not None
+                    if _portal(discovery.portal_id) != _portal(site.identifier):
+                        errors["base"] = "cerbo_of_another_site"
+                        placeholders["local_portal_id"] = discovery.portal_id
+                    else:
+                        self._local = discovery
+            if not errors:
+                return await self._async_select_site(site)
+        return self._discovery_form(errors, placeholders)
+
+    def _discovery_form(
+        self, errors: dict[str, str], placeholders: dict[str, str]
+    ) -> ConfigFlowResult:
+        """Confirm the discovered site; the Cerbo's address is optional, kept after an error."""
+        assert self._discovered is not None
+        schema = vol.Schema(
+            {
+                vol.Optional(CONF_HOST): TextSelector(),
+                vol.Optional(CONF_PORT, default=DEFAULT_LOCAL_PORT): PORT_SELECTOR,
+            }
+        )
+        typed = {CONF_HOST: self._host, CONF_PORT: self._port} if self._host else None
+        return self.async_show_form(
+            step_id="discovery_confirm",
+            data_schema=self.add_suggested_values_to_schema(schema, typed),
+            errors=errors,
+            description_placeholders={
+                "site": self._discovered.name,
+                "portal_id": self._discovered.identifier,
+            }
+            | placeholders,
+        )
 
     # --- reauthentication and reconfiguration -------------------------------------------
 
