@@ -42,7 +42,7 @@ from custom_components.victron_cerbo.const import (
     CONF_VRM_TOKEN,
     DOMAIN,
 )
-from custom_components.victron_cerbo.vrm_coordinator import VrmAccount, account_key, vrm_accounts
+from custom_components.victron_cerbo.vrm_account import VrmAccount, account_key, vrm_accounts
 from dev.simulator import SimulatedInstallation, create_local_app, create_vrm_app
 from tests.api import fakes
 from tests.api.fakes import (

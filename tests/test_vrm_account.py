@@ -28,7 +28,7 @@ from custom_components.victron_cerbo.const import (
     CONF_VRM_TOKEN,
     DOMAIN,
 )
-from custom_components.victron_cerbo.vrm_coordinator import account_key, vrm_accounts
+from custom_components.victron_cerbo.vrm_account import account_key, vrm_accounts
 from tests.helpers import (
     BATTERY_URL,
     INSTANCE,

@@ -35,14 +35,12 @@ from custom_components.victron_cerbo.const import (
     DOMAIN,
 )
 from custom_components.victron_cerbo.options import budget_thresholds
-from custom_components.victron_cerbo.vrm_coordinator import (
-    VrmCoordinator,
-    VrmData,
-    VrmHealth,
+from custom_components.victron_cerbo.vrm_account import (
     account_key,
     entry_request_budget,
     vrm_accounts,
 )
+from custom_components.victron_cerbo.vrm_coordinator import VrmCoordinator, VrmData, VrmHealth
 from tests.helpers import (
     BATTERY_URL,
     INSTALLATIONS_URL,

@@ -33,7 +33,8 @@ from .solark import (
     async_delete_comparison_issue,
     async_remove_comparison_entities,
 )
-from .vrm_coordinator import VrmCoordinator, vrm_accounts
+from .vrm_account import vrm_accounts
+from .vrm_coordinator import VrmCoordinator
 
 PLATFORMS: list[Platform] = [Platform.BINARY_SENSOR, Platform.SENSOR]
 

@@ -16,9 +16,8 @@ A Retry-After or a full budget is always waited out.
 
 from __future__ import annotations
 
-import hashlib
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
@@ -27,11 +26,9 @@ from homeassistant.core import callback
 from homeassistant.exceptions import ConfigEntryAuthFailed
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
 from homeassistant.util import dt as dt_util
-from homeassistant.util.hass_dict import HassKey
 
 from .api.vrm import (
     DEFAULT_RATE_LIMIT_HOLD,
-    RequestBudget,
     VrmAuthenticationError,
     VrmBatteryReading,
     VrmBudgetExceededError,
@@ -46,7 +43,6 @@ from .api.vrm import (
 from .const import (
     CONF_BATTERY_INSTANCE,
     CONF_SITE_ID,
-    CONF_VRM_TOKEN,
     CONF_VRM_USER_ID,
     DOMAIN,
     FAILURES_BEFORE_UNAVAILABLE,
@@ -54,6 +50,7 @@ from .const import (
 )
 from .models import RollingCount, VrmData
 from .options import EntryOptions
+from .vrm_account import vrm_accounts
 
 if TYPE_CHECKING:
     from homeassistant.core import CALLBACK_TYPE, HomeAssistant
@@ -64,9 +61,6 @@ BACKUP_INTERVAL: Final = timedelta(minutes=15)  # while the entry's Cerbo answer
 # An upload reaches VRM some seconds after the GX took the sample: poll this much after it.
 UPLOAD_MARGIN: Final = 30.0
 HEALTHY_WITHIN: Final = timedelta(minutes=10)
-
-# Accounts outlive the coordinators so that reloads and setup retries cannot reset the count.
-DATA_VRM_ACCOUNTS: HassKey[VrmAccounts] = HassKey(f"{DOMAIN}_vrm_accounts")
 
 
 class LocalTicks(Protocol):
@@ -156,138 +150,6 @@ class VrmHealth:
             "data_age": self.data_age(now),
             "has_old_data": self.has_old_data,
         }
-
-
-def account_key(token: str) -> str:
-    """The key of the VRM account a token belongs to: its SHA-256, never the token itself.
-
-    Why the token and not the user id: every entry holds its token from the start, while the
-    user id is stored only by newer flows, and learning it costs a request that counts against
-    the very budget it would key (and fails while VRM asks us to wait). VRM does not say whether
-    its limit is per token or per user; one token is one user's in any case.
-    """
-    return hashlib.sha256(token.strip().encode()).hexdigest()
-
-
-def _entry_account(entry: ConfigEntry) -> str | None:
-    token = entry.data.get(CONF_VRM_TOKEN)
-    return account_key(token) if isinstance(token, str) else None
-
-
-@dataclass(eq=False, kw_only=True)
-class VrmAccount:
-    """One VRM account's request budget, shared by every entry using the account's token."""
-
-    budget: RequestBudget
-    # the loaded entries' own (warning, limit); the strictest of them applies to the account
-    loaded: dict[str, tuple[int, int]] = field(default_factory=dict)
-
-    def apply_strictest(self) -> None:
-        """Lowest warning and lowest limit among the loaded entries; unchanged when none."""
-        if self.loaded:
-            self.budget.configure(
-                warning=min(warning for warning, _ in self.loaded.values()),
-                limit=min(limit for _, limit in self.loaded.values()),
-            )
-
-    @property
-    def idle(self) -> bool:
-        """Nothing counted in the window and no Retry-After running: nothing to remember."""
-        return self.budget.used == 0 and self.budget.hold_remaining() == 0
-
-
-@dataclass(eq=False)
-class VrmAccounts:
-    """The VRM accounts of every entry, by `account_key`."""
-
-    accounts: dict[str, VrmAccount] = field(default_factory=dict)
-    # each entry's account at its last setup, to follow a token changed by reauthentication
-    _keys: dict[str, str] = field(default_factory=dict)
-
-    def attach(
-        self,
-        hass: HomeAssistant,
-        entry: ConfigEntry,
-        options: EntryOptions,
-        fallback: RequestBudget | None = None,
-    ) -> VrmAccount:
-        """The account of a VRM entry being set up; its options join the strictest rule.
-
-        The first entry of an account stores `fallback` (or a new budget) as the account's.
-        """
-        key = account_key(entry.data[CONF_VRM_TOKEN])
-        previous = self._keys.get(entry.entry_id)
-        if previous is not None and previous != key:
-            self._leave(entry.entry_id, previous)
-            # A new token for the same entry is most likely the same account: keep counting.
-            if key not in self.accounts and not _in_use(hass, previous, entry.entry_id):
-                self.accounts[key] = self.accounts.pop(previous)
-        self._keys[entry.entry_id] = key
-        account = self.accounts.get(key)
-        if account is None:
-            account = self.accounts[key] = VrmAccount(budget=fallback or RequestBudget())
-        account.loaded[entry.entry_id] = (options.budget_warning, options.budget_limit)
-        account.apply_strictest()
-        self._prune(hass)
-        return account
-
-    def detach(self, entry: ConfigEntry) -> None:
-        """The entry is unloaded (or failed to set up): its options no longer apply."""
-        if (key := self._keys.get(entry.entry_id)) is not None:
-            self._leave(entry.entry_id, key)
-
-    def forget(self, hass: HomeAssistant, entry: ConfigEntry) -> None:
-        """The entry is removed: forget its account once no other entry uses it.
-
-        An account that still counts requests in its hour or holds a Retry-After is kept until
-        both are over, so removing and re-adding an entry cannot send more than the cap or send
-        before VRM allows it.
-        """
-        self.detach(entry)
-        self._keys.pop(entry.entry_id, None)
-        self._prune(hass, removed=entry.entry_id)
-
-    def _leave(self, entry_id: str, key: str) -> None:
-        if (account := self.accounts.get(key)) is not None:
-            account.loaded.pop(entry_id, None)
-            account.apply_strictest()
-
-    def _prune(self, hass: HomeAssistant, removed: str | None = None) -> None:
-        for key, account in list(self.accounts.items()):
-            if account.idle and not account.loaded and not _in_use(hass, key, removed):
-                del self.accounts[key]
-
-
-def _in_use(hass: HomeAssistant, key: str, other_than: str | None) -> bool:
-    """Whether an entry (loaded or not) other than `other_than` uses the account."""
-    return any(
-        entry.entry_id != other_than and _entry_account(entry) == key
-        for entry in hass.config_entries.async_entries(DOMAIN)
-    )
-
-
-def vrm_accounts(hass: HomeAssistant) -> VrmAccounts:
-    """The VRM accounts kept in `hass.data`."""
-    accounts = hass.data.get(DATA_VRM_ACCOUNTS)
-    if accounts is None:
-        accounts = hass.data[DATA_VRM_ACCOUNTS] = VrmAccounts()
-    return accounts
-
-
-def entry_request_budget(
-    hass: HomeAssistant,
-    entry: ConfigEntry,
-    fallback: RequestBudget | None = None,
-    options: EntryOptions | None = None,
-) -> RequestBudget:
-    """The request budget of the entry's VRM account, shared by every entry using its token.
-
-    The account's first entry stores `fallback` (or a new budget); later calls, for any entry
-    of the account and across reloads, return that one. The thresholds are the strictest among
-    the account's loaded entries.
-    """
-    options = options or EntryOptions.from_entry(entry)
-    return vrm_accounts(hass).attach(hass, entry, options, fallback).budget
 
 
 class VrmCoordinator(DataUpdateCoordinator[VrmData]):
