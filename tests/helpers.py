@@ -9,6 +9,7 @@ their own loopback servers (tests/api/fakes.py), whose fixtures and constants th
 from __future__ import annotations
 
 import asyncio
+import copy
 import re
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
@@ -276,6 +277,20 @@ class FakeVrm:
     def count(self, fragment: str = "") -> int:
         """Requests whose URL contains `fragment`."""
         return request_count(self.mocker, fragment)
+
+    def add_site(self, site_id: int) -> tuple[str, str]:
+        """Serve another site of the account: a copy of the overview and the BatterySummary.
+
+        Returns its (overview, BatterySummary) URLs; `serve` them to change what it answers.
+        """
+        urls = (
+            OVERVIEW_URL.replace(f"/{SITE_ID}/", f"/{site_id}/"),
+            BATTERY_URL.replace(f"/{SITE_ID}/", f"/{site_id}/"),
+        )
+        for url, body in zip(urls, (self.overview, self.summary), strict=True):
+            self.mocker.get(url, side_effect=self._answer)
+            self.serve(url, [{"json": copy.deepcopy(body)}])
+        return urls
 
     async def _answer(self, method: str, url: URL, data: Any) -> AiohttpClientMockResponse:
         self.calls.append(url.path.rsplit("/", 1)[-1])

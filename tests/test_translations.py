@@ -16,10 +16,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from homeassistant.core import HomeAssistant
 from homeassistant.helpers import entity_registry as er
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.victron_cerbo.const import CONF_SOLARK_ENTITY
+from tests.helpers import VRM_DATA, make_entry, setup_entry
 
 EN_JSON = (
     Path(__file__).parents[1] / "custom_components" / "victron_cerbo" / "translations" / "en.json"
@@ -301,9 +303,14 @@ def test_each_rule_catches_its_mistake(path: str, value: Any, complaint: str) ->
 @pytest.mark.usefixtures("entity_registry_enabled_by_default")
 @pytest.mark.parametrize("entry_options", [{CONF_SOLARK_ENTITY: "sensor.inverter_soc"}])
 async def test_every_entity_has_its_translation(
-    entity_registry: er.EntityRegistry, init_integration: MockConfigEntry
+    hass: HomeAssistant, entity_registry: er.EntityRegistry, init_integration: MockConfigEntry
 ) -> None:
-    """Both sources and the Sol-Ark comparison: every entity there is, named from en.json."""
+    """Both sources, the Sol-Ark comparison and a fleet: every entity there is, from en.json.
+
+    A second installation on the same VRM token makes a fleet, whose entities the first entry
+    (created first) holds.
+    """
+    await setup_entry(hass, make_entry(hass, VRM_DATA, title="Boat", unique_id="boat"))
     entities = er.async_entries_for_config_entry(entity_registry, init_integration.entry_id)
     translated = load()["entity"]
     assert len(entities) > 40

@@ -21,8 +21,9 @@ from .const import (
     DEFAULT_VRM_API_URL,
     LOGGER,
 )
-from .dashboard import async_register_dashboard
+from .dashboard import async_follow_fleet, async_register_dashboard
 from .entity import async_register_installation_device
+from .fleet import async_join_fleet, async_remove_fleet_leftovers
 from .issues import async_delete_issues, async_setup_issue_checks
 from .limits import migrate_limit_options
 from .local_coordinator import LocalCoordinator
@@ -78,6 +79,9 @@ async def async_setup_entry(hass: HomeAssistant, entry: VictronConfigEntry) -> b
         # Battery devices link to it by device id (via_device_id), so it must exist first.
         async_register_installation_device(hass, entry)
     async_setup_issue_checks(hass, entry)
+    # before the platforms, which offer to hold the fleet's entities
+    if (fleet := async_join_fleet(hass, entry)) is not None:
+        async_follow_fleet(hass, fleet)
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     async_register_dashboard(hass, entry)  # built from the registry, so after the platforms
     return True
@@ -142,8 +146,11 @@ async def async_unload_entry(hass: HomeAssistant, entry: VictronConfigEntry) -> 
 async def async_remove_entry(hass: HomeAssistant, entry: VictronConfigEntry) -> None:
     """Forget what outlives reloads but not removal: the VRM account, if no other entry uses it.
 
+    The fleet's entities go too when fewer than two of the account's entries are left.
+
     Repair issues go too, for an entry removed while it was not loaded.
     """
     vrm_accounts(hass).forget(hass, entry)
+    async_remove_fleet_leftovers(hass, entry)
     async_delete_issues(hass, entry)
     async_delete_comparison_issue(hass, entry)

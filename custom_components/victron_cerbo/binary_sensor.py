@@ -19,10 +19,11 @@ from homeassistant.components.binary_sensor import (  # type: ignore[attr-define
     BinarySensorEntity,
     BinarySensorEntityDescription,
 )
-from homeassistant.const import EntityCategory
+from homeassistant.const import EntityCategory, Platform
 
 from .battery import BatteryView
-from .entity import ComparisonEntity, DeviceKind, EntryDevices, VictronEntity
+from .entity import ComparisonEntity, DeviceKind, EntryDevices, FleetEntity, VictronEntity
+from .fleet import Fleet, FleetSummary, async_offer_entities
 from .problems import Verdict
 from .sources import Source
 
@@ -90,6 +91,29 @@ BATTERY_BINARY_SENSORS: tuple[VictronBatteryBinarySensorEntityDescription, ...] 
         key="battery_alarm",
         translation_key="battery_alarm",
         device_class=BinarySensorDeviceClass.PROBLEM,
+    ),
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class FleetBinarySensorEntityDescription(BinarySensorEntityDescription):
+    """A verdict over every installation of a VRM account."""
+
+    is_on_fn: Callable[[FleetSummary], bool]
+    attributes_fn: Callable[[FleetSummary], dict[str, Any]]
+
+
+# For automations: "any installation with an active alarm", and which, by title only.
+FLEET_BINARY_SENSORS: tuple[FleetBinarySensorEntityDescription, ...] = (
+    FleetBinarySensorEntityDescription(
+        key="installation_alarm",
+        translation_key="installation_alarm",
+        device_class=BinarySensorDeviceClass.PROBLEM,
+        is_on_fn=lambda summary: bool(summary.with_alarm),
+        attributes_fn=lambda summary: {
+            "installations": list(summary.with_alarm),
+            "alarms": summary.alarms(),
+        },
     ),
 )
 SOC_DISAGREEMENT_DESCRIPTION: Final = BinarySensorEntityDescription(
@@ -172,7 +196,11 @@ async def async_setup_entry(
     entry: VictronConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Add the binary sensors that the entry's configured sources can feed."""
+    """Add the binary sensors that the entry's configured sources can feed.
+
+    The fleet's binary sensor is added here too when this entry holds the fleet's entities.
+    """
+    async_offer_entities(hass, entry, Platform.BINARY_SENSOR, _fleet_entities, async_add_entities)
     sources = entry.runtime_data.battery.sources
     configured = sources.configured()
     if not configured:
@@ -199,6 +227,26 @@ async def async_setup_entry(
             SocDisagreementBinarySensor(entry, SOC_DISAGREEMENT_DESCRIPTION, devices.battery)
         )
     async_add_entities(entities)
+
+
+def _fleet_entities(fleet: Fleet) -> list[FleetBinarySensor]:
+    return [FleetBinarySensor(fleet, description) for description in FLEET_BINARY_SENSORS]
+
+
+class FleetBinarySensor(FleetEntity, BinarySensorEntity):
+    """A verdict over the installations of a VRM account."""
+
+    entity_description: FleetBinarySensorEntityDescription
+
+    @property
+    def is_on(self) -> bool:
+        """What the description reads from the fleet."""
+        return self.entity_description.is_on_fn(self.summary)
+
+    @property
+    def extra_state_attributes(self) -> dict[str, Any]:
+        """Which installations, by title."""
+        return self.entity_description.attributes_fn(self.summary)
 
 
 class VictronBatteryBinarySensor(VictronEntity, BinarySensorEntity):

@@ -12,13 +12,14 @@ from typing import TYPE_CHECKING, Any, Final, cast
 
 from homeassistant.core import callback
 from homeassistant.helpers import device_registry as dr
-from homeassistant.helpers.device_registry import DeviceInfo
-from homeassistant.helpers.entity import EntityDescription
+from homeassistant.helpers.device_registry import DeviceEntryType, DeviceInfo
+from homeassistant.helpers.entity import Entity, EntityDescription
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
 from yarl import URL
 
 from .battery import BatteryCoordinator, BatteryView
 from .const import CONF_HOST, CONF_SITE_ID, DOMAIN
+from .fleet import Fleet, FleetSummary
 
 if TYPE_CHECKING:
     from homeassistant.core import HomeAssistant
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
 
 MANUFACTURER: Final = "Victron Energy"
 VRM_SITE_URL: Final = "https://vrm.victronenergy.com/installation/{site_id}/dashboard"
+VRM_INSTALLATIONS_URL: Final = "https://vrm.victronenergy.com/installations"
 # How an entity names its parent device: by device id since Home Assistant 2026.8.
 VIA_DEVICE_KEY: Final = (
     "via_device_id" if "via_device_id" in DeviceInfo.__annotations__ else "via_device"
@@ -212,3 +214,53 @@ class ComparisonEntity(VictronEntity):
         """Both values and what they are compared with."""
         comparison = self.view.comparison
         return comparison.attributes() if comparison is not None else {}
+
+
+def fleet_device_info(fleet: Fleet) -> DeviceInfo:
+    """The VRM account's device: a service, not hardware; it holds the fleet's entities."""
+    return DeviceInfo(
+        identifiers={(DOMAIN, fleet.unique_base)},
+        translation_key="vrm_account",
+        manufacturer=MANUFACTURER,
+        entry_type=DeviceEntryType.SERVICE,
+        configuration_url=VRM_INSTALLATIONS_URL,
+    )
+
+
+class FleetEntity(Entity):
+    """An entity of a VRM account's fleet: totals over every installation loaded on it.
+
+    It polls nothing: the fleet tells it when its members' views change the summary, and it
+    writes its state only when what it shows changed.
+    """
+
+    _attr_has_entity_name = True
+    _attr_should_poll = False
+
+    def __init__(self, fleet: Fleet, description: EntityDescription) -> None:
+        """Bind the entity to its fleet; unique ids hold a hash of the account only."""
+        self.fleet = fleet
+        self.entity_description = description
+        self._attr_unique_id = f"{fleet.unique_base}_{description.key}"
+        self._attr_translation_key = description.translation_key or description.key
+        self._attr_device_info = fleet_device_info(fleet)
+        self._shown: tuple[Any, Any] | None = None
+
+    @property
+    def summary(self) -> FleetSummary:
+        """The fleet as of its members' latest views."""
+        return self.fleet.summary
+
+    async def async_added_to_hass(self) -> None:
+        """Follow the fleet while added."""
+        await super().async_added_to_hass()
+        self.async_on_remove(self.fleet.async_add_listener(self._handle_fleet_update))
+        self._shown = (self.state, self.extra_state_attributes)
+
+    @callback
+    def _handle_fleet_update(self) -> None:
+        """Write the state when the state or an attribute changed, not on every view."""
+        shown = (self.state, self.extra_state_attributes)
+        if shown != self._shown:
+            self._shown = shown
+            self.async_write_ha_state()

@@ -16,6 +16,7 @@ from homeassistant.components.sensor import (
 from homeassistant.const import (
     PERCENTAGE,
     EntityCategory,
+    Platform,
     UnitOfElectricCurrent,
     UnitOfElectricPotential,
     UnitOfEnergy,
@@ -26,7 +27,8 @@ from homeassistant.const import (
 
 from .api.victron import BATTERY_FLOW_STATES, VEBUS_MODES, VEBUS_STATES
 from .battery import BatteryView
-from .entity import ComparisonEntity, DeviceKind, EntryDevices, VictronEntity
+from .entity import ComparisonEntity, DeviceKind, EntryDevices, FleetEntity, VictronEntity
+from .fleet import Fleet, FleetSummary, async_offer_entities
 from .sources import VALUES, BatterySources, Source
 
 if TYPE_CHECKING:
@@ -302,12 +304,45 @@ def _health_applies(
     return bool(configured) and (description.source is None or description.source in configured)
 
 
+@dataclass(frozen=True, kw_only=True)
+class FleetSensorEntityDescription(SensorEntityDescription):
+    """A count of a VRM account's installations; `titles_fn` names those it counts."""
+
+    titles_fn: Callable[[FleetSummary], tuple[str, ...]]
+
+
+FLEET_SENSORS: tuple[FleetSensorEntityDescription, ...] = (
+    FleetSensorEntityDescription(
+        key="installations_online",
+        translation_key="installations_online",
+        state_class=SensorStateClass.MEASUREMENT,
+        titles_fn=lambda summary: summary.online,
+    ),
+    FleetSensorEntityDescription(
+        key="installations_offline",
+        translation_key="installations_offline",
+        state_class=SensorStateClass.MEASUREMENT,
+        titles_fn=lambda summary: summary.offline,
+    ),
+    FleetSensorEntityDescription(
+        key="installations_with_alarm",
+        translation_key="installations_with_alarm",
+        state_class=SensorStateClass.MEASUREMENT,
+        titles_fn=lambda summary: summary.with_alarm,
+    ),
+)
+
+
 async def async_setup_entry(
     hass: HomeAssistant,
     entry: VictronConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Add the sensors that the entry's configured sources can feed."""
+    """Add the sensors that the entry's configured sources can feed.
+
+    The fleet's sensors are added here too when this entry holds the fleet's entities.
+    """
+    async_offer_entities(hass, entry, Platform.SENSOR, _fleet_entities, async_add_entities)
     sources = entry.runtime_data.battery.sources
     if not sources.configured():
         return
@@ -327,6 +362,26 @@ async def async_setup_entry(
     if entry.runtime_data.comparison is not None:
         entities.append(SocDifferenceSensor(entry, SOC_DIFFERENCE_DESCRIPTION, devices.battery))
     async_add_entities(entities)
+
+
+def _fleet_entities(fleet: Fleet) -> list[FleetSensor]:
+    return [FleetSensor(fleet, description) for description in FLEET_SENSORS]
+
+
+class FleetSensor(FleetEntity, SensorEntity):
+    """A count over the installations of a VRM account, naming them by title."""
+
+    entity_description: FleetSensorEntityDescription
+
+    @property
+    def native_value(self) -> int:
+        """How many installations."""
+        return len(self.entity_description.titles_fn(self.summary))
+
+    @property
+    def extra_state_attributes(self) -> dict[str, Any]:
+        """Which installations, by title (never a site id or serial)."""
+        return {"installations": list(self.entity_description.titles_fn(self.summary))}
 
 
 class VictronValueSensor(VictronEntity, SensorEntity):

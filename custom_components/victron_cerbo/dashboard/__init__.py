@@ -9,6 +9,9 @@ cards only. It serves three consumers:
 * `dashboards/victron_cerbo.yaml` in the repository (`example`), rendered with example entity
   ids by `scripts/dashboard_yaml.py`.
 
+With two or more installations on one VRM account, a fleet dashboard (`fleet_builder`,
+`fleet_panel`) shows them all on one page, with the account's totals.
+
 `registry` reads the entity ids and the settings; `keys` takes the keys it looks up from the
 platforms' descriptions.
 """
@@ -19,6 +22,15 @@ from .builder import COPY_VIEW_PATH, RANGES, build_dashboard
 from .cards import MINUS, SOLARK, TO, DashboardSettings, axis_range
 from .dump import dashboard_yaml
 from .example import EXAMPLE_HEADER, example_entities, example_yaml
+from .fleet_builder import FLEET_TITLE, FleetInstallation, build_fleet_dashboard
+from .fleet_panel import (
+    VictronFleetDashboard,
+    async_build_fleet_dashboard,
+    async_follow_fleet,
+    async_unregister_fleet_dashboard,
+    fleet_entities,
+    fleet_url_path,
+)
 from .keys import BINARY_SENSOR_KEYS, PROBLEM_KEYS, SENSOR_KEYS
 from .panel import (
     ICON,
@@ -35,6 +47,7 @@ __all__ = [
     "BINARY_SENSOR_KEYS",
     "COPY_VIEW_PATH",
     "EXAMPLE_HEADER",
+    "FLEET_TITLE",
     "ICON",
     "MINUS",
     "PROBLEMS",
@@ -45,16 +58,24 @@ __all__ = [
     "TO",
     "URL_PREFIX",
     "DashboardSettings",
+    "FleetInstallation",
     "VictronDashboard",
+    "VictronFleetDashboard",
     "async_build_dashboard",
+    "async_build_fleet_dashboard",
+    "async_follow_fleet",
     "async_register_dashboard",
     "async_unregister_dashboard",
+    "async_unregister_fleet_dashboard",
     "axis_range",
     "build_dashboard",
+    "build_fleet_dashboard",
     "dashboard_entities",
     "dashboard_settings",
     "dashboard_url_path",
     "dashboard_yaml",
     "example_entities",
     "example_yaml",
+    "fleet_entities",
+    "fleet_url_path",
 ]

@@ -238,3 +238,29 @@ def _verdict_line(entities: Mapping[str, str]) -> str | None:
         "\n  {%- elif ns.unjudged %} ❔ not judged: {{ ns.unjudged | join(', ') }}"
         "\n  {%- else %} ✅ healthy\n  {%- endif %}"
     )
+
+
+def _alarms_line(entities: Mapping[str, str]) -> str | None:
+    """The alarms the battery monitor raises, by name, from the "Battery alarm" sensor."""
+    sensor = entities.get("battery_alarm")
+    if not sensor:
+        return None
+    return (
+        f"{{%- set al = state_attr('{sensor}', 'alarms') %}}\n"
+        "- **Alarms:**"
+        "\n  {%- if al %} ⚠️ {{ al.keys() | map('replace', '_', ' ') | join(', ') }}"
+        f"\n  {{%- elif states('{sensor}') in {list(NO_VALUES)} %}} unknown"
+        "\n  {%- else %} none\n  {%- endif %}"
+    )
+
+
+def installation_status_card(entities: Mapping[str, str]) -> dict[str, Any] | None:
+    """One installation in the fleet dashboard: data age, health verdict and alarms."""
+    lines = [
+        line
+        for line in (_age_line(entities), _verdict_line(entities), _alarms_line(entities))
+        if line
+    ]
+    if not lines:
+        return None
+    return {"type": "markdown", "content": "\n".join(lines)}
