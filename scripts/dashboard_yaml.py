@@ -1,4 +1,4 @@
-"""Write dashboards/victron_cerbo.yaml from the integration's dashboard builder.
+"""Write dashboards/victron_cerbo.yaml and victron_fleet.yaml from the dashboard builders.
 
     .venv/3.13/bin/python scripts/dashboard_yaml.py           # rewrite the file
     .venv/3.13/bin/python scripts/dashboard_yaml.py --check   # exit 1 when it is out of date
@@ -24,10 +24,14 @@ from custom_components.victron_cerbo.dashboard import (  # noqa: E402
     DashboardSettings,
     build_dashboard,
     example_entities,
+    example_fleet_yaml,
     example_yaml,
 )
 
-TARGET = ROOT / "dashboards" / "victron_cerbo.yaml"
+TARGETS = {
+    ROOT / "dashboards" / "victron_cerbo.yaml": example_yaml,
+    ROOT / "dashboards" / "victron_fleet.yaml": example_fleet_yaml,
+}
 
 
 def main() -> int:
@@ -38,17 +42,20 @@ def main() -> int:
     args = parser.parse_args()
     if args.bench:
         return bench()
-    text = example_yaml()
-    if args.check:
-        current = TARGET.read_text(encoding="utf-8") if TARGET.exists() else ""
-        if current != text:
-            print(f"{TARGET.relative_to(ROOT)} is out of date: run scripts/dashboard_yaml.py")
-            return 1
-        print(f"{TARGET.relative_to(ROOT)} is current")
-        return 0
-    TARGET.write_text(text, encoding="utf-8")
-    print(f"wrote {TARGET.relative_to(ROOT)}")
-    return 0
+    outdated = 0
+    for target, render in TARGETS.items():
+        text = render()
+        if args.check:
+            current = target.read_text(encoding="utf-8") if target.exists() else ""
+            if current != text:
+                print(f"{target.relative_to(ROOT)} is out of date: run scripts/dashboard_yaml.py")
+                outdated = 1
+            else:
+                print(f"{target.relative_to(ROOT)} is current")
+            continue
+        target.write_text(text, encoding="utf-8")
+        print(f"wrote {target.relative_to(ROOT)}")
+    return outdated
 
 
 def bench(rounds: int = 200) -> int:

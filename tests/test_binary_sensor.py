@@ -441,9 +441,7 @@ def test_descriptions_are_unique_and_translated() -> None:
             Path(__file__).parent.parent / "custom_components" / "victron_cerbo" / "icons.json"
         ).read_text(encoding="utf-8")
     )
-    keys = [
-        d.key for d in (*HEALTH_BINARY_SENSORS, *BATTERY_BINARY_SENSORS, *FLEET_BINARY_SENSORS)
-    ]
+    keys = [d.key for d in (*HEALTH_BINARY_SENSORS, *BATTERY_BINARY_SENSORS, *FLEET_BINARY_SENSORS)]
     assert len(keys) == len(set(keys))
     for key in keys:
         assert strings["entity"]["binary_sensor"][key]["name"]

@@ -6,19 +6,24 @@ of its own (`FakeVrm.add_site`), so one can fail or raise an alarm while the oth
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from freezegun.api import FrozenDateTimeFactory
-from homeassistant.components.lovelace.const import LOVELACE_DATA
+from homeassistant.components import frontend
+from homeassistant.components.lovelace.const import EVENT_LOVELACE_UPDATED, LOVELACE_DATA
 from homeassistant.config_entries import ConfigEntryDisabler, ConfigEntryState
 from homeassistant.const import STATE_OFF, STATE_ON
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers import entity_registry as er
+from homeassistant.helpers.json import json_bytes
 from homeassistant.setup import async_setup_component
-from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.common import MockConfigEntry, async_capture_events
 from syrupy.assertion import SnapshotAssertion
 
 from custom_components.victron_cerbo import dashboard as dash
@@ -308,7 +313,7 @@ async def test_removing_the_owner_hands_the_entities_on(
 ) -> None:
     boat = await add(hass, vrm, freezer, "Boat")
     cabin = await add(hass, vrm, freezer, "Cabin")
-    await add(hass, vrm, freezer, "Raft")
+    raft = await add(hass, vrm, freezer, "Raft")
     entity_ids = {item.unique_id: item.entity_id for item in fleet_registry_entries(hass)}
     assert len(entity_ids) == 4
 
@@ -326,8 +331,8 @@ async def test_removing_the_owner_hands_the_entities_on(
     assert device is not None
     assert boat.entry_id not in device.config_entries
 
-    # One installation left: no fleet; its entities and device go.
-    assert await hass.config_entries.async_remove(cabin.entry_id)
+    # One installation left: no fleet; its entities and device go, though Raft held none.
+    assert await hass.config_entries.async_remove(raft.entry_id)
     await hass.async_block_till_done()
     assert fleet_registry_entries(hass) == []
     assert dr.async_get(hass).async_get_device(identifiers={(DOMAIN, FLEET)}) is None
@@ -433,3 +438,81 @@ async def test_fleet_dashboard_follows_the_owner_option(
     fleet = fleets(hass)[account_key(TOKEN)]
     assert dash.fleet_url_path(fleet) not in hass.data[LOVELACE_DATA].dashboards
     assert fleet_registry_entries(hass)  # the entities do not depend on the option
+
+
+def test_repository_fleet_yaml_is_current() -> None:
+    """dashboards/victron_fleet.yaml is what the builder makes (scripts/dashboard_yaml.py)."""
+    path = Path(__file__).resolve().parent.parent / "dashboards" / "victron_fleet.yaml"
+    text = path.read_text(encoding="utf-8")
+    assert text == dash.example_fleet_yaml()
+    loaded = yaml.safe_load(text)
+    headings = [section["cards"][0]["heading"] for section in loaded["views"][0]["sections"]]
+    assert headings == ["All installations", "Boat", "Cabin"]
+    entities = {
+        card["entity"]
+        for section in loaded["views"][0]["sections"]
+        for card in section["cards"]
+        if "entity" in card
+    }
+    assert {f"{platform}.vrm_account_{key}" for platform, key in dash.FLEET_KEYS} <= entities
+
+
+async def test_fleet_dashboard_served_and_refreshed(
+    hass: HomeAssistant,
+    vrm: FakeVrm,
+    freezer: FrozenDateTimeFactory,
+    tick: Tick,
+) -> None:
+    """Served as JSON; open browsers refresh when an entity is renamed."""
+    assert await async_setup_component(hass, "lovelace", {})
+    await add(hass, vrm, freezer, "Boat")
+    cabin = await add(hass, vrm, freezer, "Cabin")
+    url = dash.fleet_url_path(fleets(hass)[account_key(TOKEN)])
+    panel = hass.data[frontend.DATA_PANELS][url]
+    assert (panel.sidebar_title, panel.sidebar_icon) == ("Victron fleet", "mdi:map-marker-multiple")
+    dashboard = hass.data[LOVELACE_DATA].dashboards[url]
+    assert await dashboard.async_get_info() == {"mode": "yaml", "views": 1}
+
+    # what the websocket API sends (its client cannot log in under the frozen clock)
+    served = json.loads(json_bytes({"config": await dashboard.async_json(force=False)}))["config"]
+    assert served == await dashboard.async_load(force=False)
+    assert served["title"] == "Victron fleet"
+
+    events = async_capture_events(hass, EVENT_LOVELACE_UPDATED)
+    registry = er.async_get(hass)
+    soc = registry.async_get_entity_id("sensor", DOMAIN, f"{cabin.unique_id}_soc")
+    assert soc is not None
+    registry.async_update_entity(soc, new_entity_id="sensor.cabin_charge")
+    await hass.async_block_till_done()
+    # the fleet's and Cabin's own dashboard
+    assert sorted(event.data["url_path"] for event in events) == sorted(
+        [url, "victron-cerbo-cabin"]
+    )
+    config = await dashboard.async_load(force=False)
+    tiles = [
+        card.get("entity")
+        for section in config["views"][0]["sections"]
+        for card in section["cards"]
+    ]
+    assert "sensor.cabin_charge" in tiles
+
+
+async def test_fleet_dashboard_never_replaces_an_existing_one(
+    hass: HomeAssistant,
+    vrm: FakeVrm,
+    freezer: FrozenDateTimeFactory,
+    tick: Tick,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    assert await async_setup_component(hass, "lovelace", {})
+    url = f"victron-cerbo-fleet-{account_key(TOKEN)[:8]}"
+    frontend.async_register_built_in_panel(
+        hass, "lovelace", "Mine", "mdi:star", frontend_url_path=url, config={"mode": "storage"}
+    )
+    await add(hass, vrm, freezer, "Boat")
+    cabin = await add(hass, vrm, freezer, "Cabin")
+    assert "already uses" in caplog.text
+    assert hass.data[frontend.DATA_PANELS][url].sidebar_title == "Mine"
+    assert await hass.config_entries.async_unload(cabin.entry_id)
+    await hass.async_block_till_done()
+    assert hass.data[frontend.DATA_PANELS][url].sidebar_title == "Mine"

@@ -7,7 +7,7 @@ cards only. It serves three consumers:
 * the sidebar dashboard (`panel`), rebuilt on every load, so renamed entities keep working;
 * the "Copy as YAML" subview of that dashboard (the same config with the user's entity ids);
 * `dashboards/victron_cerbo.yaml` in the repository (`example`), rendered with example entity
-  ids by `scripts/dashboard_yaml.py`.
+  ids by `scripts/dashboard_yaml.py` (and `dashboards/victron_fleet.yaml` for the fleet's).
 
 With two or more installations on one VRM account, a fleet dashboard (`fleet_builder`,
 `fleet_panel`) shows them all on one page, with the account's totals.
@@ -21,7 +21,7 @@ from __future__ import annotations
 from .builder import COPY_VIEW_PATH, RANGES, build_dashboard
 from .cards import MINUS, SOLARK, TO, DashboardSettings, axis_range
 from .dump import dashboard_yaml
-from .example import EXAMPLE_HEADER, example_entities, example_yaml
+from .example import EXAMPLE_HEADER, example_entities, example_fleet_yaml, example_yaml
 from .fleet_builder import FLEET_TITLE, FleetInstallation, build_fleet_dashboard
 from .fleet_panel import (
     VictronFleetDashboard,
@@ -31,7 +31,7 @@ from .fleet_panel import (
     fleet_entities,
     fleet_url_path,
 )
-from .keys import BINARY_SENSOR_KEYS, PROBLEM_KEYS, SENSOR_KEYS
+from .keys import BINARY_SENSOR_KEYS, FLEET_KEYS, PROBLEM_KEYS, SENSOR_KEYS
 from .panel import (
     ICON,
     URL_PREFIX,
@@ -47,6 +47,7 @@ __all__ = [
     "BINARY_SENSOR_KEYS",
     "COPY_VIEW_PATH",
     "EXAMPLE_HEADER",
+    "FLEET_KEYS",
     "FLEET_TITLE",
     "ICON",
     "MINUS",
@@ -75,6 +76,7 @@ __all__ = [
     "dashboard_url_path",
     "dashboard_yaml",
     "example_entities",
+    "example_fleet_yaml",
     "example_yaml",
     "fleet_entities",
     "fleet_url_path",

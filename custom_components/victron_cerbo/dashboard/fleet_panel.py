@@ -15,17 +15,15 @@ from typing import Any, Final, override
 from homeassistant.components import frontend
 from homeassistant.components.lovelace.const import LOVELACE_DATA, MODE_YAML
 from homeassistant.components.lovelace.dashboard import LovelaceConfig
-from homeassistant.const import Platform
 from homeassistant.core import CALLBACK_TYPE, Event, HomeAssistant, callback
 from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.json import json_bytes, json_fragment
 from homeassistant.util.hass_dict import HassKey
 
-from ..binary_sensor import FLEET_BINARY_SENSORS
 from ..const import DOMAIN, LOGGER
 from ..fleet import Fleet
-from ..sensor import FLEET_SENSORS
 from .fleet_builder import FLEET_TITLE, FleetInstallation, build_fleet_dashboard
+from .keys import FLEET_KEYS
 from .panel import URL_PREFIX, VictronDashboard, dashboard_url_path
 from .registry import dashboard_entities
 
@@ -42,16 +40,11 @@ def fleet_entities(hass: HomeAssistant, fleet: Fleet) -> dict[str, str]:
     """Return key -> entity id of the fleet's enabled entities."""
     registry = er.async_get(hass)
     found: dict[str, str] = {}
-    for platform, descriptions in (
-        (Platform.SENSOR, FLEET_SENSORS),
-        (Platform.BINARY_SENSOR, FLEET_BINARY_SENSORS),
-    ):
-        for description in descriptions:
-            unique_id = f"{fleet.unique_base}_{description.key}"
-            entity_id = registry.async_get_entity_id(platform, DOMAIN, unique_id)
-            item = registry.async_get(entity_id) if entity_id else None
-            if entity_id and item is not None and not item.disabled_by:
-                found[description.key] = entity_id
+    for platform, key in FLEET_KEYS:
+        entity_id = registry.async_get_entity_id(platform, DOMAIN, f"{fleet.unique_base}_{key}")
+        item = registry.async_get(entity_id) if entity_id else None
+        if entity_id and item is not None and not item.disabled_by:
+            found[key] = entity_id
     return found
 
 

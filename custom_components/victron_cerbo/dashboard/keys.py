@@ -14,8 +14,13 @@ from homeassistant.components.binary_sensor import (  # type: ignore[attr-define
     BinarySensorDeviceClass,
 )
 
-from ..binary_sensor import BATTERY_BINARY_SENSORS, HEALTH_BINARY_SENSORS, SOC_DISAGREEMENT
-from ..sensor import HEALTH_SENSORS, SENSORS, SOC_DIFFERENCE
+from ..binary_sensor import (
+    BATTERY_BINARY_SENSORS,
+    FLEET_BINARY_SENSORS,
+    HEALTH_BINARY_SENSORS,
+    SOC_DISAGREEMENT,
+)
+from ..sensor import FLEET_SENSORS, HEALTH_SENSORS, SENSORS, SOC_DIFFERENCE
 
 SENSOR_KEYS: Final = (
     *(description.key for description in (*SENSORS, *HEALTH_SENSORS)),
@@ -36,4 +41,9 @@ PROBLEM_KEYS: Final = frozenset(
         ),
         SOC_DISAGREEMENT,
     }
+)
+# The fleet's entities, held by one entry of a VRM account: (platform, key).
+FLEET_KEYS: Final = (
+    *(("sensor", description.key) for description in FLEET_SENSORS),
+    *(("binary_sensor", description.key) for description in FLEET_BINARY_SENSORS),
 )
