@@ -190,6 +190,30 @@ def fleet_entity(hass: HomeAssistant, platform: str, key: str, base: str = FLEET
     return er.async_get(hass).async_get_entity_id(platform, DOMAIN, f"{base}_{key}")
 
 
+def fleet_device(hass: HomeAssistant) -> dr.DeviceEntry | None:
+    """The VRM account's device, found through the entries (lookups differ between versions)."""
+    registry = dr.async_get(hass)
+    found = {
+        device.id: device
+        for entry in hass.config_entries.async_entries(DOMAIN)
+        for device in dr.async_entries_for_config_entry(registry, entry.entry_id)
+        if (DOMAIN, FLEET) in device.identifiers
+    }
+    assert len(found) <= 1
+    return next(iter(found.values()), None)
+
+
+def fleet_device_entries(hass: HomeAssistant) -> set[str]:
+    """The config entries the VRM account's device belongs to (one, on newer versions)."""
+    registry = dr.async_get(hass)
+    return {
+        entry.entry_id
+        for entry in hass.config_entries.async_entries(DOMAIN)
+        for device in dr.async_entries_for_config_entry(registry, entry.entry_id)
+        if (DOMAIN, FLEET) in device.identifiers
+    }
+
+
 def fleet_state(hass: HomeAssistant, platform: str, key: str) -> tuple[str, dict[str, Any]]:
     entity_id = fleet_entity(hass, platform, key)
     assert entity_id is not None, key
@@ -236,7 +260,7 @@ async def test_two_installations_on_one_token_make_a_fleet(
         assert not any(str(site) in item.unique_id for site in SITES.values())
         assert "boat" not in item.unique_id
         assert "cabin" not in item.unique_id
-    device = dr.async_get(hass).async_get_device(identifiers={(DOMAIN, FLEET)})
+    device = fleet_device(hass)
     assert device is not None
     assert device.entry_type is dr.DeviceEntryType.SERVICE
     assert device.name == "VRM account"
@@ -327,15 +351,13 @@ async def test_removing_the_owner_hands_the_entities_on(
         "Cabin",
         "Raft",
     ]
-    device = dr.async_get(hass).async_get_device(identifiers={(DOMAIN, FLEET)})
-    assert device is not None
-    assert boat.entry_id not in device.config_entries
+    assert fleet_device_entries(hass) == {cabin.entry_id}
 
     # One installation left: no fleet; its entities and device go, though Raft held none.
     assert await hass.config_entries.async_remove(raft.entry_id)
     await hass.async_block_till_done()
     assert fleet_registry_entries(hass) == []
-    assert dr.async_get(hass).async_get_device(identifiers={(DOMAIN, FLEET)}) is None
+    assert fleet_device(hass) is None
     assert not [state for state in hass.states.async_all() if "vrm_account" in state.entity_id]
 
 
@@ -347,6 +369,9 @@ async def test_an_earlier_entry_loading_later_takes_over(
     await add(hass, vrm, freezer, "Raft")
     entity_ids = {item.unique_id: item.entity_id for item in fleet_registry_entries(hass)}
     assert {item.config_entry_id for item in fleet_registry_entries(hass)} == {cabin.entry_id}
+    device = fleet_device(hass)
+    assert device is not None
+    device_id = device.id
 
     assert await hass.config_entries.async_set_disabled_by(boat.entry_id, None)
     await hass.async_block_till_done()
@@ -354,6 +379,11 @@ async def test_an_earlier_entry_loading_later_takes_over(
     found = fleet_registry_entries(hass)
     assert {item.unique_id: item.entity_id for item in found} == entity_ids
     assert {item.config_entry_id for item in found} == {boat.entry_id}
+    device = fleet_device(hass)
+    assert device is not None
+    assert device.id == device_id  # moved, not made anew: its area and name stay
+    assert fleet_device_entries(hass) == {boat.entry_id}
+    assert {item.device_id for item in found} == {device_id}
     assert counts(hass) == ("3", "0", "0", STATE_OFF)
 
     # Unloading one of three keeps the fleet; unloading another leaves it unprovided.

@@ -255,6 +255,7 @@ class FleetEntity(Entity):
         """Follow the fleet while added."""
         await super().async_added_to_hass()
         self.async_on_remove(self.fleet.async_add_listener(self._handle_fleet_update))
+        self.fleet.async_release_device()  # its registry entry now names this owner
         self._shown = (self.state, self.extra_state_attributes)
 
     @callback

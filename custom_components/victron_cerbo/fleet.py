@@ -33,6 +33,7 @@ device are removed only when the account has fewer than two entries left at all
 from __future__ import annotations
 
 import asyncio
+import inspect
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
@@ -57,6 +58,11 @@ MIN_INSTALLATIONS: Final = 2  # a fleet of one is the entry itself
 FLEET_PLATFORMS: Final = (Platform.BINARY_SENSOR, Platform.SENSOR)
 DATA_FLEETS: HassKey[dict[str, Fleet]] = HassKey(f"{DOMAIN}_fleets")
 _ID_LENGTH: Final = 16  # hex digits of the account key in ids: unique enough, not the whole hash
+# Home Assistant 2026.10 gives a device one config entry and moves it with `new_config_entry_id`;
+# 2026.2 lists several and moves one by adding the new entry and removing the old.
+_MOVE_DEVICE_BY_NEW_ENTRY: Final = (
+    "new_config_entry_id" in inspect.signature(dr.DeviceRegistry.async_update_device).parameters
+)
 
 
 # --- the summary: pure functions of the members' views ----------------------------------------
@@ -274,10 +280,49 @@ class Fleet:
         if wanted is None or offers is None or set(offers) != set(FLEET_PLATFORMS):
             return  # synced again when its platforms offer
         self.owner = wanted
+        self._move_device(wanted)
         for factory, add in offers.values():
             entities = factory(self)
             self._entities.extend(entities)
             add(entities)
+
+    def _move_device(self, owner: str) -> None:
+        """Hand the account's device to the new owner, so it keeps its id, area and name.
+
+        On 2026.10 it moves before the entities do. On 2026.2 the entities add the owner to
+        the device, and `async_release_device` takes the others off once their entities left:
+        taking an entry off a device removes that entry's entities of the device.
+        """
+        if not _MOVE_DEVICE_BY_NEW_ENTRY:
+            return
+        registry = dr.async_get(self.hass)
+        move: dict[str, Any] = {"new_config_entry_id": owner}  # unknown to 2026.2's types
+        for _, device in self._devices_of_others(owner):
+            registry.async_update_device(device.id, **move)
+
+    @callback
+    def async_release_device(self) -> None:
+        """Take the entries that hold none of the fleet's entities off its device (2026.2)."""
+        if _MOVE_DEVICE_BY_NEW_ENTRY or self.owner is None:
+            return
+        entities, devices = er.async_get(self.hass), dr.async_get(self.hass)
+        prefix = f"{self.unique_base}_"
+        for entry_id, device in self._devices_of_others(self.owner):
+            held = er.async_entries_for_config_entry(entities, entry_id)
+            if not any(item.unique_id.startswith(prefix) for item in held):
+                devices.async_update_device(device.id, remove_config_entry_id=entry_id)
+
+    def _devices_of_others(self, owner: str) -> list[tuple[str, dr.DeviceEntry]]:
+        """The account's device as listed under each entry other than `owner`."""
+        registry = dr.async_get(self.hass)
+        identifier = (DOMAIN, self.unique_base)
+        return [
+            (entry.entry_id, device)
+            for entry in self.hass.config_entries.async_entries(DOMAIN)
+            if entry.entry_id != owner
+            for device in dr.async_entries_for_config_entry(registry, entry.entry_id)
+            if identifier in device.identifiers
+        ]
 
     # updates
 
@@ -379,13 +424,16 @@ def async_remove_fleet_leftovers(hass: HomeAssistant, entry: ConfigEntry) -> Non
     if len(left) >= MIN_INSTALLATIONS:
         return
     base = fleet_id(key)
-    registry = er.async_get(hass)
-    for item in list(registry.entities.values()):
-        if item.platform == DOMAIN and item.unique_id.startswith(f"{base}_"):
-            registry.async_remove(item.entity_id)
-    devices = dr.async_get(hass)
-    if (device := devices.async_get_device(identifiers={(DOMAIN, base)})) is not None:
-        devices.async_remove_device(device.id)
+    # Through the account's entries (the removed one is still listed): the registries' own
+    # lookups by identifier changed between the Home Assistant versions supported.
+    entities, devices = er.async_get(hass), dr.async_get(hass)
+    for entry_id in {entry.entry_id, *(other.entry_id for other in left)}:
+        for item in er.async_entries_for_config_entry(entities, entry_id):
+            if item.unique_id.startswith(f"{base}_"):
+                entities.async_remove(item.entity_id)
+        for device in dr.async_entries_for_config_entry(devices, entry_id):
+            if (DOMAIN, base) in device.identifiers:
+                devices.async_remove_device(device.id)
     fleet = fleets(hass).get(key)
     if fleet is not None and not fleet.members:
         del fleets(hass)[key]
