@@ -546,3 +546,23 @@ async def test_fleet_dashboard_never_replaces_an_existing_one(
     assert await hass.config_entries.async_unload(cabin.entry_id)
     await hass.async_block_till_done()
     assert hass.data[frontend.DATA_PANELS][url].sidebar_title == "Mine"
+
+
+async def test_reloading_the_owner_keeps_the_fleet(
+    hass: HomeAssistant, vrm: FakeVrm, freezer: FrozenDateTimeFactory, tick: Tick
+) -> None:
+    """A reload moves the entities to the next entry and back, under the same ids."""
+    boat = await add(hass, vrm, freezer, "Boat")
+    await add(hass, vrm, freezer, "Cabin")
+    entity_ids = {item.unique_id: item.entity_id for item in fleet_registry_entries(hass)}
+    device = fleet_device(hass)
+    assert device is not None
+    assert await hass.config_entries.async_reload(boat.entry_id)
+    await hass.async_block_till_done()
+    found = fleet_registry_entries(hass)
+    assert {item.unique_id: item.entity_id for item in found} == entity_ids
+    assert {item.config_entry_id for item in found} == {boat.entry_id}
+    assert fleet_device_entries(hass) == {boat.entry_id}
+    assert {item.device_id for item in found} == {device.id}
+    assert counts(hass) == ("2", "0", "0", STATE_OFF)
+    assert len(fleets(hass)[account_key(TOKEN)].members) == 2

@@ -20,14 +20,21 @@ Accounts are keyed like the request budget (`vrm_account.account_key`: the token
 ids derived from it are shortened and never hold the token, a site id or a serial.
 
 Who provides the fleet's entities: the account's earliest-created loaded entry (its "owner"),
-while at least two of the account's entries are loaded. The platforms of every member offer
-their `async_add_entities` (`async_offer`); the owner's are used. When the owner unloads, its
-platforms take the entities down and the next earliest member adds them again under the same
-unique ids, so automations keep working; nothing reloads and no request is sent. With fewer than
-two loaded members the entities are not provided (unavailable, kept in the registry, so a
-restart that loads the entries one by one loses no renamed entity id); they and the account's
-device are removed only when the account has fewer than two entries left at all
+while at least two of the account's entries are loaded; one holder, so there is one device and
+one set of entities per account whatever the number of entries. The platforms of every member
+offer their `async_add_entities` (`async_offer_entities`); the owner's are used. When the owner
+unloads (removed, disabled or reloaded), its platforms take the entities down and the next
+earliest member adds them again under the same unique ids, with the same device, so entity ids
+and automations keep working; nothing reloads and no request is sent. An earlier-created entry
+that loads later takes them back the same way (a reload of the owner moves them away and back).
+With fewer than two loaded members the entities are not provided (unavailable, kept in the
+registry, so a restart that loads the entries one by one loses no renamed entity id); they and
+the account's device are removed only when the account has fewer than two entries left at all
 (`async_remove_entry`).
+
+Why not one entry holding the account (config subentries per installation) or a separate "fleet"
+config entry: each installation already is an entry of its own (its Cerbo, options, repairs and
+diagnostics), and an extra entry would have to be added, kept and removed by hand.
 """
 
 from __future__ import annotations
@@ -240,7 +247,7 @@ class Fleet:
 
     @callback
     def _members_changed(self) -> None:
-        if self._unsub_members:
+        if self._listeners:
             self._unsubscribe_members()
             self._subscribe_members()
         self._member_updated()
