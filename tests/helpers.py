@@ -262,6 +262,11 @@ class FakeVrm:
         for url in (OVERVIEW_URL, BATTERY_URL, INSTALLATIONS_URL, USERS_ME_URL):
             mocker.get(url, side_effect=self._answer)
 
+    def add_site(self, site_id: int) -> None:
+        """Answer another site of the account too, with the same overview and summary."""
+        for url in (OVERVIEW_URL, BATTERY_URL):
+            self.mocker.get(url.replace(str(SITE_ID), str(site_id)), side_effect=self._answer)
+
     def set_seconds_ago(self, seconds: float) -> None:
         """VRM's age of the sample it serves."""
         self.summary["records"]["data"]["secondsAgo"]["value"] = seconds
@@ -307,12 +312,13 @@ class FakeVrm:
         if self.error is not None:
             status, error = self.error
             return AiohttpClientMockResponse(method, url, status=status, json=error)
+        # by the path's last part, so that every site of the account answers alike
         body = {
-            URL(OVERVIEW_URL).path: self.overview,
-            URL(BATTERY_URL).path: self.summary,
-            URL(INSTALLATIONS_URL).path: self.installations,
-            URL(USERS_ME_URL).path: self.users_me,
-        }[url.path]
+            URL(OVERVIEW_URL).name: self.overview,
+            URL(BATTERY_URL).name: self.summary,
+            URL(INSTALLATIONS_URL).name: self.installations,
+            "me": self.users_me,
+        }[url.name]
         if body is None:
             raise AssertionError(f"No mock registered for {method.upper()} {url}")
         return AiohttpClientMockResponse(method, url, json=body)

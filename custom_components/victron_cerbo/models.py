@@ -29,6 +29,10 @@ class VrmData:
     fetched_at: datetime = field(compare=False)
     # Failed polls since this data was fetched (0 after a success); a change wakes listeners.
     failures: int = 0
+    # Reading the account's shared listing, `battery` is the site's system battery; the
+    # monitor's BatterySummary then comes now and then, fetched at `summary_fetched_at`.
+    summary: VrmBatteryReading | None = None
+    summary_fetched_at: datetime | None = field(default=None, compare=False)
 
 
 class RollingCount:

@@ -29,6 +29,11 @@ from .api.vrm import VrmBatteryReading
 from .models import LocalData, LocalSource, Sources, VrmSource
 
 VRM_MAX_AGE: Final = timedelta(minutes=10)
+# What the account's shared listing has of a battery. An entry reading it gets the rest of its
+# monitor's values from a BatterySummary fetched in turns with the account's other sites (every
+# 12 minutes times the number of sites), served with its age for up to a day.
+LISTED_FIELDS: Final = frozenset({"soc", "voltage", "current", "power"})
+SUMMARY_MAX_AGE: Final = timedelta(hours=24)
 STALE_AFTER: Final = timedelta(minutes=10)
 GRID_LOST_LEVEL: Final = 2  # vebus /Alarms/GridLost uses only 0 and 2
 
@@ -304,17 +309,27 @@ class BatterySources:
         sampled = self.local.health.last_success
         return _LocalSample(self.local.data, sampled) if sampled is not None else None
 
-    def _vrm(self, now: datetime) -> _VrmSample | None:
+    def _vrm(self, now: datetime, spec: ValueSpec | None = None) -> _VrmSample | None:
         """The VRM battery reading while its sample is younger than ten minutes.
 
         Not after VRM's third failed poll in a row, like the connection sensor and the log.
+        A value the shared listing lacks comes from the rotating BatterySummary when there is
+        one, while it is younger than a day.
         """
         sampled = self.vrm_sample_time()
         if self.vrm is None or self.vrm.data is None or sampled is None:
             return None
         if not self.vrm.health.serving:
             return None
-        reading = self.vrm.data.battery
+        data = self.vrm.data
+        listed = spec is None or (bool(spec.vrm_fields) and spec.vrm_fields <= LISTED_FIELDS)
+        if not listed and data.summary is not None and data.summary_fetched_at is not None:
+            summary = data.summary
+            taken = data.summary_fetched_at - timedelta(seconds=summary.seconds_ago or 0.0)
+            if summary.has_old_data or now - taken >= SUMMARY_MAX_AGE:
+                return None
+            return _VrmSample(summary, taken)
+        reading = data.battery
         if reading is None or reading.has_old_data or now - sampled >= VRM_MAX_AGE:
             return None
         return _VrmSample(reading, sampled)
@@ -341,7 +356,7 @@ class BatterySources:
             value = spec.local(local.data)
             if value is not None or spec.local_final:
                 return self._local_reading(spec, value, local)
-        vrm = self._vrm(now) if spec.vrm is not None else None
+        vrm = self._vrm(now, spec) if spec.vrm is not None else None
         if vrm is not None and spec.vrm_fields & vrm.reading.stale_fields:
             vrm = None  # VRM flags this very value as old
         if vrm is not None:

@@ -1,9 +1,16 @@
 """The VRM (cloud) coordinator of a config entry, with the health of its polls.
 
 One request per poll (the monitor's BatterySummary, or for a site without a monitor the
-installations list with the GX's system battery), discovery at most hourly. At the 180 s
-default that is 20 requests an hour plus one system-overview. A failed poll keeps the last data
-until the third failure in a row; `health` records every attempt for the health entities.
+account's installations list with the GX's system battery), discovery at most hourly. At the
+180 s default that is 20 requests an hour plus one system-overview. A failed poll keeps the last
+data until the third failure in a row; `health` records every attempt for the health entities.
+
+When entries of two or more sites use one VRM account, one installations list serves all of
+them (`vrm_account.AccountListing`): each entry reads its site's system battery from it and polls
+just after the account's last listing, so a round costs one request. An entry with a battery
+monitor uses it only when the site has no other monitor (the system battery is then that
+monitor); its BatterySummary (temperature, cells, time to go, alarms) and each site's overview
+take turns in the account's extra requests, five an hour in all. Its values carry their own age.
 
 VRM only has what the GX uploaded, every logging interval (1-15 minutes). When that interval
 is longer than the poll interval, the next poll waits for the next upload instead (the interval
@@ -38,6 +45,7 @@ from .api.vrm import (
     VrmForbiddenError,
     VrmRateLimitError,
     VrmResponseError,
+    VrmSiteLive,
     VrmSystemOverview,
 )
 from .const import (
@@ -57,10 +65,18 @@ if TYPE_CHECKING:
 
 
 OVERVIEW_REFRESH: Final = timedelta(hours=1)
+# An entry reading the shared listing refreshes its overview in the account's extra requests.
+SHARED_OVERVIEW_REFRESH: Final = timedelta(hours=24)
 BACKUP_INTERVAL: Final = timedelta(minutes=15)  # while the entry's Cerbo answers
 # An upload reaches VRM some seconds after the GX took the sample: poll this much after it.
 UPLOAD_MARGIN: Final = 30.0
 HEALTHY_WITHIN: Final = timedelta(minutes=10)
+# Entries reading the shared listing poll this long after the account's last one, each a
+# little later than the one before (within LISTING_SPREAD, by the golden ratio's sequence) so
+# that fifty of them do not update in the same loop iteration; all read one listing.
+LISTING_MARGIN: Final = timedelta(seconds=1)
+LISTING_SPREAD: Final = 20.0  # seconds; well below half an interval, the listing's reuse
+GOLDEN_FRACTION: Final = 0.6180339887498949
 
 
 class LocalTicks(Protocol):
@@ -198,6 +214,14 @@ class VrmCoordinator(DataUpdateCoordinator[VrmData]):
         # True while the next poll is due at the backup cadence only (no Retry-After or full
         # budget to wait out): a failing local tick may then poll at once.
         self.backup = False
+        # True while the live values come from the account's shared listing; the rotating
+        # BatterySummary then serves what the listing lacks, with its own age.
+        self.shared = False
+        self.summary: VrmBatteryReading | None = None
+        self.summary_fetched_at: datetime | None = None
+        self.account.sites[entry.entry_id] = self.site_id
+        if self.user_id is not None:
+            self.account.user_id = self.user_id
 
     # --- refresh ------------------------------------------------------------------------
 
@@ -205,8 +229,13 @@ class VrmCoordinator(DataUpdateCoordinator[VrmData]):
         """Discover the site's devices once, before the first poll."""
         now = self._begin_attempt()
         try:
-            if self.battery_instance is None and self.user_id is None:
-                self.user_id = (await self.client.get_user()).id
+            if self.battery_instance is None and self._account_user_id() is None:
+                self.user_id = self.account.user_id = (await self.client.get_user()).id
+            if self.account.shares_listing:
+                # The account's listing serves the live values; the overview (the device
+                # list) takes its turn in the extra requests, so that setting up many sites at
+                # once costs one listing rather than one request each.
+                return
             self.overview = await self.client.get_system_overview(self.site_id)
         except VrmResponseError as err:
             # A malformed overview must not block battery data; it is retried within the hour.
@@ -225,7 +254,7 @@ class VrmCoordinator(DataUpdateCoordinator[VrmData]):
         now = self._begin_attempt()
         started = time.monotonic()
         try:
-            reading = await self._async_read_battery()
+            reading = await self._async_read_battery(now)
         except VrmError as err:
             self._record_failure(err)
             return self._keep_or_raise(err)
@@ -234,10 +263,19 @@ class VrmCoordinator(DataUpdateCoordinator[VrmData]):
             raise
         finally:
             self.last_duration = time.monotonic() - started
-        await self._async_refresh_overview(now)
+        if self.shared:
+            await self._async_extra(now)
+        else:
+            await self._async_refresh_overview(now)
         self._record_success(now, reading)
         self.update_interval = self._next_poll(reading)
-        return VrmData(battery=reading, overview=self.overview, fetched_at=now)
+        return VrmData(
+            battery=reading,
+            overview=self.overview,
+            fetched_at=now,
+            summary=self.summary if self.shared else None,
+            summary_fetched_at=self.summary_fetched_at if self.shared else None,
+        )
 
     def _local_answers(self) -> bool:
         """True while the entry's Cerbo has data and its latest tick read the battery."""
@@ -245,8 +283,16 @@ class VrmCoordinator(DataUpdateCoordinator[VrmData]):
         return local is not None and local.data is not None and local.serves_battery
 
     def _next_poll(self, reading: VrmBatteryReading | None) -> timedelta:
-        """When to poll next: backup cadence, just after the next upload, or the interval."""
+        """When to poll next: backup cadence, just after the next upload, or the interval.
+
+        Reading the shared listing: one interval after the account's last listing, so the
+        entries of the account poll together and share the next one too.
+        """
         self.backup = self._local_answers()
+        interval = BACKUP_INTERVAL if self.backup else timedelta(seconds=self._poll_seconds)
+        if self.shared and (due := self.account.listing.next_round(interval)) is not None:
+            due += LISTING_MARGIN + timedelta(seconds=self._listing_offset())
+            return max(due - dt_util.utcnow(), LISTING_MARGIN)
         if self.backup:
             return BACKUP_INTERVAL
         seconds = self._poll_seconds
@@ -284,12 +330,98 @@ class VrmCoordinator(DataUpdateCoordinator[VrmData]):
                 self.hass, self.async_request_refresh(), f"{DOMAIN} VRM poll, Cerbo failing"
             )
 
-    async def _async_read_battery(self) -> VrmBatteryReading | None:
-        """The monitor's BatterySummary, or the system battery for a site without a monitor."""
+    def _listing_offset(self) -> float:
+        """Seconds after the account's listing this entry polls: 0 for the first entry."""
+        order = list(self.account.sites).index(self.config_entry.entry_id)
+        return (order * GOLDEN_FRACTION) % 1.0 * LISTING_SPREAD
+
+    def _account_user_id(self) -> int | None:
+        return self.user_id if self.user_id is not None else self.account.user_id
+
+    def _may_share(self) -> bool:
+        """Whether the account's shared listing can serve this entry's live values.
+
+        Only while entries of two or more sites use the account. A monitor's values are the
+        GX's system battery only when the site has no other monitor, which its overview tells;
+        until the overview comes (first in the extra requests) the site is taken to have one
+        monitor, as most have: the flow picks the only monitor of such a site by itself.
+        """
+        if not self.account.shares_listing:
+            return False
+        return (
+            self.battery_instance is None
+            or self.overview is None
+            or len(self.overview.battery_monitors) <= 1
+        )
+
+    async def _async_read_battery(self, now: datetime) -> VrmBatteryReading | None:
+        """The battery: the site's system battery from the shared listing, or the summary.
+
+        The listing when it can serve the entry (`_may_share`), else the monitor's
+        BatterySummary, or for a site without a monitor its own installations record.
+        """
+        self.shared = False
+        if self._may_share():
+            site = await self._async_listed_site(now)
+            if site is not None and (site.battery is not None or self.battery_instance is None):
+                self.shared = True
+                return site.battery
         if self.battery_instance is not None:
-            return await self.client.get_battery_summary(self.site_id, self.battery_instance)
-        assert self.user_id is not None  # learnt in _async_setup
-        return await self.client.get_system_battery(self.user_id, self.site_id)
+            reading = await self.client.get_battery_summary(self.site_id, self.battery_instance)
+            # kept for when the listing serves: what it lacks then comes from here
+            self.summary, self.summary_fetched_at = reading, now
+            return reading
+        user_id = self._account_user_id()
+        assert user_id is not None  # learnt in _async_setup
+        return await self.client.get_system_battery(user_id, self.site_id)
+
+    async def _async_listed_site(self, now: datetime) -> VrmSiteLive | None:
+        """The site's record in the account's listing, as of at most half an interval ago.
+
+        A site without a monitor that the listing lacks is an error; a monitor's entry then
+        reads its BatterySummary instead (None).
+        """
+        user_id = self._account_user_id()
+        if user_id is None:
+            user_id = self.user_id = self.account.user_id = (await self.client.get_user()).id
+        interval = (
+            BACKUP_INTERVAL if self._local_answers() else timedelta(seconds=self._poll_seconds)
+        )
+        live = await self.account.listing.async_get(self.client, user_id, now, interval / 2)
+        site = live.sites.get(self.site_id)
+        if site is None and self.battery_instance is None:
+            raise VrmResponseError(f"installations without site {self.site_id}")
+        return site
+
+    async def _async_extra(self, now: datetime) -> None:
+        """The overview or BatterySummary, when the account grants this entry its turn.
+
+        A failure keeps what was there: the live values came from the listing.
+        """
+        checked = self._overview_checked
+        overview_due = (
+            self.overview is None or checked is None or now - checked >= SHARED_OVERVIEW_REFRESH
+        )
+        summary_wanted = self.battery_instance is not None and not self._local_answers()
+        if not self.account.grant_extra(
+            self.config_entry.entry_id,
+            now,
+            wants=overview_due or summary_wanted,
+            missing_overview=self.overview is None,
+        ):
+            return
+        try:
+            if overview_due:
+                self._overview_checked = now
+                self.overview = await self.client.get_system_overview(self.site_id)
+            else:
+                assert self.battery_instance is not None
+                self.summary = await self.client.get_battery_summary(
+                    self.site_id, self.battery_instance
+                )
+                self.summary_fetched_at = now
+        except VrmError as err:
+            LOGGER.debug("VRM extra request failed, keeping what was there: %s", err)
 
     def _keep_or_raise(self, err: VrmError) -> VrmData:
         """The last data while fewer than three polls failed in a row; else the error."""

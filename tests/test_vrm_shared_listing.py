@@ -1,0 +1,376 @@
+"""Entries of several sites on one VRM account share one installations list per round.
+
+Real Home Assistant, VRM faked at the HTTP transport (FakeVrm) with the recorded account listing
+(`installations_account_live.json`: Cabin 123456, 35ft Yacht 151734 without a monitor, Workshop
+200001 ...), its sample times moved along with the clock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+from collections import Counter
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from freezegun.api import FrozenDateTimeFactory
+from homeassistant.const import STATE_UNAVAILABLE
+from homeassistant.core import HomeAssistant
+from homeassistant.util import dt as dt_util
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+from yarl import URL
+
+from custom_components.victron_cerbo.api.vrm import (
+    VrmAccountLive,
+    VrmConnectionError,
+    VrmError,
+)
+from custom_components.victron_cerbo.const import (
+    CONF_BATTERY_INSTANCE,
+    CONF_BUDGET_LIMIT,
+    CONF_BUDGET_WARNING,
+    CONF_SITE_ID,
+    CONF_VRM_TOKEN,
+    CONF_VRM_USER_ID,
+)
+from custom_components.victron_cerbo.vrm_account import AccountListing
+from tests.helpers import (
+    BATTERY_URL,
+    INSTANCE,
+    SITE_ID,
+    TOKEN,
+    USER_ID,
+    FakeVrm,
+    account_budget,
+    advance,
+    make_entry,
+    setup_entry,
+    vrm_json,
+)
+
+WORKSHOP = 200001  # a second site with its own battery monitor
+YACHT = 151734  # a site without a battery monitor: the GX's system battery only
+LISTING = vrm_json("installations_account_live")
+DAY = 24 * 3600
+
+
+def listing_now(seconds_ago: float = 60.0, drop: int | None = None) -> dict[str, Any]:
+    """The recorded listing, every sample taken `seconds_ago` before now; `drop` a site."""
+    stamp = dt_util.utcnow().timestamp() - seconds_ago
+    body = copy.deepcopy(LISTING)
+    records = [
+        record
+        for record in body["records"]
+        if not (isinstance(record, dict) and record.get("idSite") == drop)
+    ]
+    for record in records:
+        if not isinstance(record, dict):
+            continue
+        record["last_timestamp"] = stamp
+        for item in record.get("extended") or []:
+            if isinstance(item, dict):
+                item["timestamp"] = stamp
+    body["records"] = records
+    return body
+
+
+def serve_listing(vrm: FakeVrm, **kwargs: Any) -> None:
+    """The account listing, fresh at every request."""
+
+    def plan(url: URL) -> dict[str, Any] | None:
+        if url.name == "installations" and "idSite" not in url.query:
+            return {"json": listing_now(**kwargs)}
+        return None
+
+    vrm.plan = plan
+
+
+def site_entry(
+    hass: HomeAssistant,
+    site_id: int,
+    *,
+    instance: int | None = INSTANCE,
+    user_id: int | None = USER_ID,
+    options: dict[str, Any] | None = None,
+) -> MockConfigEntry:
+    """A VRM-only entry of one site of the account, as the flow stores it.
+
+    Without `user_id` as flows before the account listing stored it.
+    """
+    data: dict[str, Any] = {
+        CONF_VRM_TOKEN: TOKEN,
+        CONF_SITE_ID: site_id,
+        CONF_BATTERY_INSTANCE: instance,
+    }
+    if user_id is not None:
+        data[CONF_VRM_USER_ID] = user_id
+    return make_entry(hass, data, options, title=f"Site {site_id}", unique_id=f"site-{site_id}")
+
+
+def one_monitor(vrm: FakeVrm) -> None:
+    """Every site has only the entry's monitor (the recorded overview lists two)."""
+    devices = vrm.overview["records"]["devices"]
+    devices[:] = [
+        device
+        for device in devices
+        if device.get("name") != "Battery Monitor" or str(device.get("instance")) == str(INSTANCE)
+    ]
+
+
+def calls(vrm: FakeVrm) -> Counter[str]:
+    """Requests by what they asked for."""
+    return Counter(vrm.calls)
+
+
+async def test_three_sites_cost_one_listing_a_round_and_five_extras_an_hour(
+    hass: HomeAssistant, vrm: FakeVrm, freezer: FrozenDateTimeFactory
+) -> None:
+    """A day of three VRM-only sites on one account: one listing a round, one extra in four.
+
+    Each entry alone would read its BatterySummary every 180 s (3 x 480 a day, 60 an hour).
+    Setup: the Cabin, alone, reads its overview and summary; the Workshop shares the account,
+    so its first poll is a listing and its overview the first extra; the Yacht reads that
+    same listing. The day: the clock moves in 10 s steps, so the round due 181 s after the
+    last listing runs at 190 s: 454 listings. Extras: the Yacht's missing overview two rounds
+    later, then every fourth round a BatterySummary of the Cabin or the Workshop in turn
+    (113); the overviews are next due after 24 hours.
+    """
+    one_monitor(vrm)
+    for site in (WORKSHOP, YACHT):
+        vrm.add_site(site)
+    serve_listing(vrm)
+    for site, instance in ((SITE_ID, INSTANCE), (WORKSHOP, INSTANCE), (YACHT, None)):
+        await setup_entry(hass, site_entry(hass, site, instance=instance))
+    assert calls(vrm) == {"system-overview": 2, "BatterySummary": 1, "installations": 1}
+
+    await advance(hass, freezer, DAY, step=10)
+
+    counted = calls(vrm)
+    assert counted == {"installations": 1 + 454, "BatterySummary": 1 + 113, "system-overview": 3}
+    assert sum(counted.values()) / 24 <= 25
+    assert account_budget(hass).used <= 25
+
+
+async def test_shared_values_come_from_the_listing_and_the_summary_with_its_own_age(
+    hass: HomeAssistant, vrm: FakeVrm, freezer: FrozenDateTimeFactory
+) -> None:
+    """SOC from the listing (the Cabin's 87.2 %), temperature from the rotating summary."""
+    one_monitor(vrm)
+    vrm.add_site(WORKSHOP)
+    serve_listing(vrm)
+    cabin = site_entry(hass, SITE_ID)
+    await setup_entry(hass, cabin)
+    await setup_entry(hass, site_entry(hass, WORKSHOP))
+    await advance(hass, freezer, 400, step=10)  # both read the listing now
+
+    view = cabin.runtime_data.battery.data
+    assert cabin.runtime_data.vrm is not None
+    assert cabin.runtime_data.vrm.shared
+    assert view.value("soc") == 87.2  # the listing's, not the summary's
+    assert view.values["soc"] is not None
+    assert view.values["soc"].data_age <= 180 + 60
+    temperature = view.values["temperature"]
+    assert temperature is not None
+    assert temperature.value is not None
+    # from the summary the entry read before the second site came, now over 400 s old
+    assert temperature.data_age >= 400
+
+
+async def test_a_site_the_listing_lacks_reads_its_summary_and_the_others_go_on(
+    hass: HomeAssistant, vrm: FakeVrm, freezer: FrozenDateTimeFactory
+) -> None:
+    """Workshop left out of the listing: its entry reads its own summary, Cabin's stays shared.
+
+    The Yacht (no monitor) left out: an error for it alone, unavailable at the third.
+    """
+    one_monitor(vrm)
+    for site in (WORKSHOP, YACHT):
+        vrm.add_site(site)
+    serve_listing(vrm)
+    cabin = site_entry(hass, SITE_ID)
+    await setup_entry(hass, cabin)
+    workshop = site_entry(hass, WORKSHOP)
+    await setup_entry(hass, workshop)
+    yacht = site_entry(hass, YACHT, instance=None)
+    await setup_entry(hass, yacht)
+    await advance(hass, freezer, 400, step=10)
+    serve_listing(vrm, drop=WORKSHOP)
+    vrm.calls.clear()
+
+    await advance(hass, freezer, 181, step=1)
+
+    assert cabin.runtime_data.vrm is not None
+    assert workshop.runtime_data.vrm is not None
+    assert cabin.runtime_data.vrm.shared
+    assert not workshop.runtime_data.vrm.shared
+    assert calls(vrm)["installations"] == 1
+    assert calls(vrm)["BatterySummary"] >= 1
+    assert workshop.runtime_data.battery.data.value("soc") is not None
+
+    serve_listing(vrm, drop=YACHT)
+    await advance(hass, freezer, 3 * 181, step=1)
+    yacht_vrm = yacht.runtime_data.vrm
+    assert yacht_vrm is not None
+    assert yacht_vrm.health.consecutive_failures == 3
+    assert not yacht_vrm.last_update_success
+    assert cabin.runtime_data.vrm.health.consecutive_failures == 0
+    assert cabin.runtime_data.battery.data.value("soc") == 87.2
+    assert yacht.runtime_data.battery.data.value("voltage") is None
+    assert STATE_UNAVAILABLE  # the Yacht's entities follow its coordinator
+
+
+async def test_a_site_with_two_monitors_never_takes_the_system_battery(
+    hass: HomeAssistant, vrm: FakeVrm, freezer: FrozenDateTimeFactory
+) -> None:
+    """The system battery is one monitor's: an entry of another monitor reads its own.
+
+    The recorded overview lists two monitors.
+    """
+    vrm.add_site(WORKSHOP)
+    serve_listing(vrm)
+    cabin = site_entry(hass, SITE_ID)
+    await setup_entry(hass, cabin)  # alone: its overview comes at setup
+    await setup_entry(hass, site_entry(hass, WORKSHOP))
+    vrm.calls.clear()
+
+    await advance(hass, freezer, 3600, step=30)
+
+    assert cabin.runtime_data.vrm is not None
+    assert not cabin.runtime_data.vrm.shared
+    assert cabin.runtime_data.battery.data.value("soc") != 87.2
+
+
+async def test_back_to_its_own_summary_when_the_other_site_leaves(
+    hass: HomeAssistant, vrm: FakeVrm, freezer: FrozenDateTimeFactory
+) -> None:
+    """One site left on the account: its entry reads its BatterySummary every poll again."""
+    one_monitor(vrm)
+    vrm.add_site(WORKSHOP)
+    serve_listing(vrm)
+    cabin = site_entry(hass, SITE_ID)
+    await setup_entry(hass, cabin)
+    workshop = site_entry(hass, WORKSHOP)
+    await setup_entry(hass, workshop)
+    await advance(hass, freezer, 400, step=10)
+    assert await hass.config_entries.async_unload(workshop.entry_id)
+    vrm.calls.clear()
+
+    await advance(hass, freezer, timedelta(hours=1).total_seconds(), step=30)
+
+    assert cabin.runtime_data.vrm is not None
+    assert not cabin.runtime_data.vrm.shared
+    assert calls(vrm)["installations"] == 0
+    assert calls(vrm)["BatterySummary"] == 20
+
+
+async def test_entries_without_a_user_id_learn_it_once_for_the_account(
+    hass: HomeAssistant, vrm: FakeVrm, freezer: FrozenDateTimeFactory
+) -> None:
+    """Entries from older flows: one `/users/me` serves every entry of the account."""
+    one_monitor(vrm)
+    vrm.add_site(WORKSHOP)
+    vrm.users_me = vrm_json("users_me")
+    serve_listing(vrm)
+    cabin = site_entry(hass, SITE_ID, user_id=None)
+    await setup_entry(hass, cabin)
+    await setup_entry(hass, site_entry(hass, WORKSHOP, user_id=None))
+    await advance(hass, freezer, 3600, step=10)
+
+    assert calls(vrm)["me"] == 1
+    assert cabin.runtime_data.vrm is not None
+    assert cabin.runtime_data.vrm.shared
+
+
+async def test_failing_summaries_keep_the_last_until_a_day_old(
+    hass: HomeAssistant, vrm: FakeVrm, freezer: FrozenDateTimeFactory
+) -> None:
+    """BatterySummary failing from now on: the listing still serves SOC, the temperature
+    stays the last summary's until that is a day old, then it is unavailable."""
+    one_monitor(vrm)
+    vrm.add_site(WORKSHOP)
+    serve_listing(vrm)
+    cabin = site_entry(hass, SITE_ID)
+    await setup_entry(hass, cabin)
+    await setup_entry(hass, site_entry(hass, WORKSHOP))
+    vrm.serve(BATTERY_URL, [{"status": 503, "json": vrm_json("error_500")}])
+    vrm.serve(
+        BATTERY_URL.replace(str(SITE_ID), str(WORKSHOP)),
+        [{"status": 503, "json": vrm_json("error_500")}],
+    )
+
+    await advance(hass, freezer, 23 * 3600, step=30)
+    view = cabin.runtime_data.battery.data
+    assert view.value("temperature") is not None
+    assert view.value("soc") == 87.2
+
+    await advance(hass, freezer, 3600, step=30)
+    view = cabin.runtime_data.battery.data
+    assert view.value("temperature") is None
+    assert view.value("soc") == 87.2
+    assert cabin.runtime_data.vrm is not None
+    assert cabin.runtime_data.vrm.health.consecutive_failures == 0
+
+
+async def test_no_extra_request_while_the_budget_is_near_its_limit(
+    hass: HomeAssistant, vrm: FakeVrm, freezer: FrozenDateTimeFactory
+) -> None:
+    """A warning at 10 requests an hour: once the listings reach it, only listings go out."""
+    one_monitor(vrm)
+    vrm.add_site(WORKSHOP)
+    serve_listing(vrm)
+    options = {CONF_BUDGET_WARNING: 10, CONF_BUDGET_LIMIT: 45}
+    await setup_entry(hass, site_entry(hass, SITE_ID, options=options))
+    await setup_entry(hass, site_entry(hass, WORKSHOP, options=options))
+    await advance(hass, freezer, 3600, step=10)
+    vrm.calls.clear()
+
+    await advance(hass, freezer, 3600, step=10)
+
+    assert calls(vrm) == {"installations": 18}  # one a round of 190 s (10 s steps)
+
+
+class CountingClient:
+    """Just the listing call of VrmClient: counts, waits for `release`, answers or fails."""
+
+    def __init__(self, answer: VrmAccountLive | VrmError) -> None:
+        self.answer = answer
+        self.asked = 0
+        self.release = asyncio.Event()
+
+    async def get_account_live(self, user_id: int) -> VrmAccountLive:
+        self.asked += 1
+        await self.release.wait()
+        if isinstance(self.answer, VrmError):
+            raise self.answer
+        return self.answer
+
+
+async def test_callers_in_one_round_share_one_fetch_and_its_error() -> None:
+    """Three entries asking while the listing is in flight get its one answer; an error too."""
+    now = dt_util.utcnow()
+    client = CountingClient(VrmAccountLive())
+    listing = AccountListing()
+    age = timedelta(seconds=90)
+    waiting = [
+        asyncio.ensure_future(listing.async_get(client, USER_ID, now, age))  # type: ignore[arg-type]
+        for _ in range(3)
+    ]
+    await asyncio.sleep(0)
+    client.release.set()
+    results = await asyncio.gather(*waiting)
+    assert client.asked == 1
+    assert all(result is results[0] for result in results)
+    assert listing.rounds == 1
+
+    # younger than the caller's age: handed out again; older: fetched
+    assert await listing.async_get(client, USER_ID, now + age / 2, age) is results[0]  # type: ignore[arg-type]
+    client.answer = VrmConnectionError("timeout", kind="timeout")
+    with pytest.raises(VrmConnectionError):
+        await listing.async_get(client, USER_ID, now + age, age)  # type: ignore[arg-type]
+    assert client.asked == 2
+    # the error is the round's answer for everyone else in it
+    with pytest.raises(VrmConnectionError):
+        await listing.async_get(client, USER_ID, now + age * 1.5, age)  # type: ignore[arg-type]
+    assert client.asked == 2
+    assert listing.rounds == 2
