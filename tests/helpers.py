@@ -12,7 +12,7 @@ import asyncio
 import copy
 import re
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -259,13 +259,10 @@ class FakeVrm:
         self.scripts: dict[str, list[dict[str, Any]]] = {}
         self.plan: Callable[[URL], dict[str, Any] | None] | None = None
         self.calls: list[str] = []
+        # the sites the account's listing (installations?extended=1) shows, once added
+        self.listed: list[int] = []
         for url in (OVERVIEW_URL, BATTERY_URL, INSTALLATIONS_URL, USERS_ME_URL):
             mocker.get(url, side_effect=self._answer)
-
-    def add_site(self, site_id: int) -> None:
-        """Answer another site of the account too, with the same overview and summary."""
-        for url in (OVERVIEW_URL, BATTERY_URL):
-            self.mocker.get(url.replace(str(SITE_ID), str(site_id)), side_effect=self._answer)
 
     def set_seconds_ago(self, seconds: float) -> None:
         """VRM's age of the sample it serves."""
@@ -295,6 +292,8 @@ class FakeVrm:
         for url, body in zip(urls, (self.overview, self.summary), strict=True):
             self.mocker.get(url, side_effect=self._answer)
             self.serve(url, [{"json": copy.deepcopy(body)}])
+        if site_id not in self.listed:
+            self.listed.append(site_id)
         return urls
 
     async def _answer(self, method: str, url: URL, data: Any) -> AiohttpClientMockResponse:
@@ -312,6 +311,8 @@ class FakeVrm:
         if self.error is not None:
             status, error = self.error
             return AiohttpClientMockResponse(method, url, status=status, json=error)
+        if self.listed and url.name == "installations" and "idSite" not in url.query:
+            return AiohttpClientMockResponse(method, url, json=account_listing(self.listed))
         # by the path's last part, so that every site of the account answers alike
         body = {
             URL(OVERVIEW_URL).name: self.overview,
@@ -322,6 +323,23 @@ class FakeVrm:
         if body is None:
             raise AssertionError(f"No mock registered for {method.upper()} {url}")
         return AiohttpClientMockResponse(method, url, json=body)
+
+
+def account_listing(sites: Iterable[int], seconds_ago: float = 60.0) -> dict[str, Any]:
+    """The account's `installations?extended=1` for `sites`, each like the recorded Cabin.
+
+    Every sample taken `seconds_ago` before Home Assistant's now.
+    """
+    recorded = vrm_json("installations_account_live")["records"][0]
+    stamp = dt_util.utcnow().timestamp() - seconds_ago
+    records = []
+    for site in sites:
+        record = copy.deepcopy(recorded)
+        record.update(idSite=site, name=f"Site {site}", last_timestamp=stamp)
+        for item in record["extended"]:
+            item["timestamp"] = stamp
+        records.append(record)
+    return {"success": True, "records": records}
 
 
 # --- config entries -------------------------------------------------------------------------------

@@ -34,6 +34,7 @@ from custom_components.victron_cerbo.const import (
     CONF_SHOW_DASHBOARD,
     CONF_SITE_ID,
     CONF_VRM_TOKEN,
+    CONF_VRM_USER_ID,
     DOMAIN,
 )
 from custom_components.victron_cerbo.fleet import (
@@ -48,7 +49,7 @@ from custom_components.victron_cerbo.limits import Thresholds
 from custom_components.victron_cerbo.problems import Verdict
 from custom_components.victron_cerbo.sources import Source
 from custom_components.victron_cerbo.vrm_account import account_key
-from tests.helpers import INSTANCE, TOKEN, FakeVrm, Tick, make_entry, setup_entry, vrm_json
+from tests.helpers import INSTANCE, TOKEN, USER_ID, FakeVrm, Tick, make_entry, setup_entry, vrm_json
 
 OTHER_TOKEN = "b" * 64
 SITES = {"Boat": 111111, "Cabin": 222222, "Raft": 333333, "Van": 444444}
@@ -175,6 +176,7 @@ async def add(
             CONF_SITE_ID: site_id,
             CONF_BATTERY_INSTANCE: INSTANCE,
             CONF_PORTAL_ID: title.lower(),
+            CONF_VRM_USER_ID: USER_ID,
         },
         options,
         title=title,
@@ -313,6 +315,7 @@ async def test_an_installation_going_offline(
     overview, summary = vrm.add_site(SITES["Cabin"])
     vrm.serve(overview, [DOWN])
     vrm.serve(summary, [DOWN])
+    vrm.listed.remove(SITES["Cabin"])  # gone from the account's listing too
     assert cabin.runtime_data.vrm is not None
     while cabin.runtime_data.vrm.health.consecutive_failures < 2:
         await tick(30)
@@ -405,7 +408,9 @@ async def test_the_fleet_polls_nothing(
 ) -> None:
     await add(hass, vrm, freezer, "Boat")
     await add(hass, vrm, freezer, "Cabin")
-    assert vrm.count() == 4  # each: overview + BatterySummary, as without the fleet
+    # Boat alone: overview + BatterySummary; Cabin shares the account's listing and gets its
+    # overview as the first extra request: as without the fleet, which sends nothing itself
+    assert vrm.count() == 4
     fleet = fleets(hass)[account_key(TOKEN)]
     assert isinstance(fleet, Fleet)
     assert len(fleet.members) == 2

@@ -131,7 +131,7 @@ async def test_three_sites_cost_one_listing_a_round_and_five_extras_an_hour(
     Each entry alone would read its BatterySummary every 180 s (3 x 480 a day, 60 an hour).
     Setup: the Cabin, alone, reads its overview and summary; the Workshop shares the account,
     so its first poll is a listing and its overview the first extra; the Yacht reads that
-    same listing. The day: the clock moves in 10 s steps, so the round due 181 s after the
+    same listing. The day: the clock moves in 10 s steps, so the round due 182 s after the
     last listing runs at 190 s: 454 listings. Extras: the Yacht's missing overview two rounds
     later, then every fourth round a BatterySummary of the Cabin or the Workshop in turn
     (113); the overviews are next due after 24 hours.
@@ -198,7 +198,7 @@ async def test_a_site_the_listing_lacks_reads_its_summary_and_the_others_go_on(
     serve_listing(vrm, drop=WORKSHOP)
     vrm.calls.clear()
 
-    await advance(hass, freezer, 181, step=1)
+    await advance(hass, freezer, 182, step=1)
 
     assert cabin.runtime_data.vrm is not None
     assert workshop.runtime_data.vrm is not None
@@ -209,7 +209,7 @@ async def test_a_site_the_listing_lacks_reads_its_summary_and_the_others_go_on(
     assert workshop.runtime_data.battery.data.value("soc") is not None
 
     serve_listing(vrm, drop=YACHT)
-    await advance(hass, freezer, 3 * 181, step=1)
+    await advance(hass, freezer, 3 * 182, step=1)
     yacht_vrm = yacht.runtime_data.vrm
     assert yacht_vrm is not None
     assert yacht_vrm.health.consecutive_failures == 3
@@ -374,3 +374,46 @@ async def test_callers_in_one_round_share_one_fetch_and_its_error() -> None:
         await listing.async_get(client, USER_ID, now + age * 1.5, age)  # type: ignore[arg-type]
     assert client.asked == 2
     assert listing.rounds == 2
+
+
+def fleet_listing(sites: list[int], seconds_ago: float = 60.0) -> dict[str, Any]:
+    """A listing of `sites`, each like the recorded Cabin, sampled `seconds_ago` ago."""
+    cabin = next(r for r in listing_now(seconds_ago)["records"] if r.get("idSite") == SITE_ID)
+    records = []
+    for site in sites:
+        record = copy.deepcopy(cabin)
+        record["idSite"] = site
+        record["name"] = f"Site {site}"
+        records.append(record)
+    return {"success": True, "records": records}
+
+
+async def test_fifty_sites_cost_twenty_five_requests_an_hour(
+    hass: HomeAssistant, vrm: FakeVrm, freezer: FrozenDateTimeFactory
+) -> None:
+    """Fifty VRM-only sites on one account, each alone costing 21 requests an hour.
+
+    Setup: the first site reads its overview and summary, the second the listing that all later
+    ones share, and its overview as the first extra. The other overviews come two rounds apart (30 requests an hour) until every
+    site has one; then one extra per four listings: 19 listings (rounds of 190 s in 10 s
+    steps) and 5 summaries an hour.
+    """
+    one_monitor(vrm)
+    sites = [SITE_ID] + [300000 + index for index in range(49)]
+    for site in sites[1:]:
+        vrm.add_site(site)
+    vrm.plan = lambda url: {"json": fleet_listing(sites)} if url.name == "installations" else None
+    for site in sites:
+        await setup_entry(hass, site_entry(hass, site))
+    assert calls(vrm) == {"system-overview": 2, "BatterySummary": 1, "installations": 1}
+
+    await advance(hass, freezer, 6 * 3600, step=10)
+    assert calls(vrm)["system-overview"] == 50
+    vrm.calls.clear()
+    await advance(hass, freezer, 3600, step=10)
+
+    assert calls(vrm) == {"installations": 19, "BatterySummary": 5}
+    assert all(
+        entry.runtime_data.vrm is not None and entry.runtime_data.vrm.shared
+        for entry in hass.config_entries.async_loaded_entries("victron_cerbo")
+    )

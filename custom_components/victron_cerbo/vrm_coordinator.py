@@ -74,7 +74,7 @@ HEALTHY_WITHIN: Final = timedelta(minutes=10)
 # Entries reading the shared listing poll this long after the account's last one, each a
 # little later than the one before (within LISTING_SPREAD, by the golden ratio's sequence) so
 # that fifty of them do not update in the same loop iteration; all read one listing.
-LISTING_MARGIN: Final = timedelta(seconds=1)
+LISTING_MARGIN: Final = timedelta(seconds=2)  # Home Assistant rounds timers to the second
 LISTING_SPREAD: Final = 20.0  # seconds; well below half an interval, the listing's reuse
 GOLDEN_FRACTION: Final = 0.6180339887498949
 
