@@ -394,9 +394,9 @@ async def test_fifty_sites_cost_twenty_five_requests_an_hour(
     """Fifty VRM-only sites on one account, each alone costing 21 requests an hour.
 
     Setup: the first site reads its overview and summary, the second the listing that all later
-    ones share, and its overview as the first extra. The other overviews come two rounds apart (30 requests an hour) until every
-    site has one; then one extra per four listings: 19 listings (rounds of 190 s in 10 s
-    steps) and 5 summaries an hour.
+    ones share, and its overview as the first extra. The other overviews come two rounds apart
+    (30 requests an hour) until every site has one; then one extra per four listings: 19
+    listings (rounds of 190 s in 10 s steps) and 5 summaries an hour.
     """
     one_monitor(vrm)
     sites = [SITE_ID] + [300000 + index for index in range(49)]
