@@ -49,7 +49,17 @@ from custom_components.victron_cerbo.limits import Thresholds
 from custom_components.victron_cerbo.problems import Verdict
 from custom_components.victron_cerbo.sources import Source
 from custom_components.victron_cerbo.vrm_account import account_key
-from tests.helpers import INSTANCE, TOKEN, USER_ID, FakeVrm, Tick, make_entry, setup_entry, vrm_json
+from tests.helpers import (
+    INSTANCE,
+    TOKEN,
+    USER_ID,
+    FakeVrm,
+    Tick,
+    account_listing,
+    make_entry,
+    setup_entry,
+    vrm_json,
+)
 
 OTHER_TOKEN = "b" * 64
 SITES = {"Boat": 111111, "Cabin": 222222, "Raft": 333333, "Van": 444444}
@@ -305,6 +315,51 @@ async def test_an_alarm_at_one_installation(
     assert attributes["installations"] == ["Cabin"]
     assert attributes["alarms"] == {"Cabin": ["high_voltage", "low_starter_voltage"]}
     assert fleet_state(hass, "sensor", "installations_with_alarm")[1]["installations"] == ["Cabin"]
+
+
+async def test_an_alarm_vrm_lists_for_one_installation(
+    hass: HomeAssistant, vrm: FakeVrm, freezer: FrozenDateTimeFactory, tick: Tick
+) -> None:
+    """VRM's alarm monitoring, from the account's shared listing: fresh at every round.
+
+    The recorded Workshop's alarms given to the Cabin: the solar charger "Roof" raising
+    "Voltage" (active) and a battery monitor's warning that has cleared (not counted).
+    """
+    devices = vrm.overview["records"]["devices"]
+    devices[:] = [  # one monitor per site: the listing serves every site
+        device
+        for device in devices
+        if device.get("name") != "Battery Monitor" or str(device.get("instance")) == str(INSTANCE)
+    ]
+    recorded = vrm_json("installations_account_live")["records"]
+    alarms = next(r for r in recorded if r.get("idSite") == 200001)["current_alarms"]
+    raised = False
+
+    def listing(url: Any) -> dict[str, Any] | None:
+        if url.name != "installations" or "idSite" in url.query:
+            return None
+        body = account_listing(vrm.listed)
+        if raised:
+            cabin = next(r for r in body["records"] if r["idSite"] == SITES["Cabin"])
+            cabin.update(current_alarms=alarms, alarm=True, num_alarms=1)
+        return {"json": body}
+
+    vrm.plan = listing
+    await add(hass, vrm, freezer, "Boat")
+    await add(hass, vrm, freezer, "Cabin")
+    await add(hass, vrm, freezer, "Raft")
+    await tick(10 * 60)
+    assert counts(hass) == ("3", "0", "0", STATE_OFF)
+
+    raised = True
+    await tick(200)
+    assert counts(hass) == ("3", "0", "1", STATE_ON)
+    _, attributes = fleet_state(hass, "binary_sensor", "installation_alarm")
+    assert attributes["alarms"] == {"Cabin": ["Roof: Voltage"]}
+
+    raised = False
+    await tick(200)
+    assert counts(hass) == ("3", "0", "0", STATE_OFF)
 
 
 async def test_an_installation_going_offline(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import json
 from collections import Counter
 from datetime import timedelta
 from typing import Any
@@ -19,6 +20,10 @@ from homeassistant.const import STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
 from homeassistant.util import dt as dt_util
 from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.components.diagnostics import (
+    get_diagnostics_for_config_entry,
+)
+from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 from yarl import URL
 
 from custom_components.victron_cerbo.api.vrm import (
@@ -417,3 +422,85 @@ async def test_fifty_sites_cost_twenty_five_requests_an_hour(
         entry.runtime_data.vrm is not None and entry.runtime_data.vrm.shared
         for entry in hass.config_entries.async_loaded_entries("victron_cerbo")
     )
+
+
+async def test_diagnostics_of_a_shared_entry_say_so_and_hide_the_account(
+    hass: HomeAssistant,
+    vrm: FakeVrm,
+    freezer: FrozenDateTimeFactory,
+    hass_client: ClientSessionGenerator,
+) -> None:
+    """The live source and the summary's age; no site id, portal id or name of any site."""
+    one_monitor(vrm)
+    vrm.add_site(WORKSHOP)
+    serve_listing(vrm)
+    cabin = site_entry(hass, SITE_ID)
+    await setup_entry(hass, cabin)
+    await setup_entry(hass, site_entry(hass, WORKSHOP))
+    await advance(hass, freezer, 400, step=10)
+
+    found = await get_diagnostics_for_config_entry(hass, hass_client, cabin)
+    section = found["vrm"]
+    assert section["live_source"] == "account_listing"
+    assert section["summary_age"] >= 400
+    text = json.dumps(found)
+    assert "account_live" in section["last_payloads"]  # kept, scrubbed
+    for record in LISTING["records"]:
+        if isinstance(record, dict):
+            for key in ("idSite", "identifier", "name"):
+                value = record.get(key)
+                if value is not None:
+                    assert f'"{value}"' not in text, (key, value)
+                    assert f": {value}," not in text, (key, value)
+
+
+async def test_bad_records_of_one_site_leave_the_others_alone(
+    hass: HomeAssistant, vrm: FakeVrm, freezer: FrozenDateTimeFactory
+) -> None:
+    """In one listing: the Workshop's live values `false`, the Yacht's voltage in Portuguese
+    words and its current a numeric string, a record that is a string, one without a site id.
+
+    The Workshop reads its own summary, the Yacht shows what it could read, the Cabin is as
+    before; nobody fails.
+    """
+    one_monitor(vrm)
+    for site in (WORKSHOP, YACHT):
+        vrm.add_site(site)
+
+    def plan(url: URL) -> dict[str, Any] | None:
+        if url.name != "installations" or "idSite" in url.query:
+            return None
+        body = listing_now()
+        for record in body["records"]:
+            if not isinstance(record, dict):
+                continue
+            if record.get("idSite") == WORKSHOP:
+                record["extended"] = False
+            if record.get("idSite") == YACHT:
+                for item in record["extended"]:
+                    if item["code"] == "bv":
+                        item["rawValue"] = "vinte e quatro"
+                    if item["code"] == "bc":
+                        item["rawValue"] = "-4.2"
+        body["records"] += ["not a site", {"name": "no id"}]
+        return {"json": body}
+
+    vrm.plan = plan
+    cabin = site_entry(hass, SITE_ID)
+    await setup_entry(hass, cabin)
+    workshop = site_entry(hass, WORKSHOP)
+    await setup_entry(hass, workshop)
+    yacht = site_entry(hass, YACHT, instance=None)
+    await setup_entry(hass, yacht)
+    await advance(hass, freezer, 600, step=10)
+
+    for entry in (cabin, workshop, yacht):
+        assert entry.runtime_data.vrm is not None
+        assert entry.runtime_data.vrm.health.consecutive_failures == 0
+    assert cabin.runtime_data.vrm.shared
+    assert cabin.runtime_data.battery.data.value("soc") == 87.2
+    assert not workshop.runtime_data.vrm.shared  # its own summary instead
+    assert workshop.runtime_data.battery.data.value("soc") == 78.5
+    view = yacht.runtime_data.battery.data
+    assert view.value("voltage") is None
+    assert view.value("current") == -4.2

@@ -19,6 +19,7 @@ from homeassistant.helpers.debounce import Debouncer
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
 from homeassistant.util import dt as dt_util
 
+from .api.vrm import VrmSiteLive
 from .const import DOMAIN, LOGGER
 from .limits import BATTERY_LIMITS, Limits
 from .local_coordinator import LocalCoordinator
@@ -71,6 +72,9 @@ class VrmStatus:
     budget_limit: int
     near_limit: bool
     account_entries: int  # loaded entries sharing the account's budget
+    # VRM's own active alarms of the site ("Solar Charger: Voltage"), as the account's shared
+    # listing names them; empty when the entry does not read that listing
+    site_alarms: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -100,6 +104,18 @@ class BatteryView:
         """The value shown for a key, None when unknown or unavailable."""
         shown = self.values.get(key)
         return shown.value if shown is not None else None
+
+
+def _site_alarms(site: VrmSiteLive | None) -> tuple[str, ...]:
+    """VRM's active alarms of a site in its own words, e.g. "Roof: Voltage", sorted."""
+    if site is None:
+        return ()
+    texts = set()
+    for alarm in site.active_alarms:
+        what = alarm.description or "alarm"
+        where = alarm.device_name or alarm.device
+        texts.add(f"{where}: {what}" if where else what)
+    return tuple(sorted(texts))
 
 
 def _parts(view: BatteryView) -> dict[str, Any]:
@@ -255,4 +271,5 @@ class BatteryCoordinator(DataUpdateCoordinator[BatteryView]):
             budget_limit=budget.limit,
             near_limit=budget.near_limit,
             account_entries=len(self.vrm.account.loaded),
+            site_alarms=_site_alarms(self.vrm.data.site if self.vrm.data else None),
         )

@@ -92,7 +92,13 @@ def _vrm_section(vrm: VrmCoordinator, sources: BatterySources, now: datetime) ->
         "last_duration": vrm.last_duration,
         "readings_24h": vrm.readings.count(now),
         "battery_instance": vrm.battery_instance,
+        # "account_listing": the live values from the account's installations list, shared
+        # with the entries of its other sites; "own_site": this site's own request
+        "live_source": "account_listing" if vrm.shared else "own_site",
         "sample_age": (now - sampled).total_seconds() if sampled else None,
+        "summary_age": (now - vrm.summary_fetched_at).total_seconds()
+        if vrm.shared and vrm.summary_fetched_at
+        else None,
         "health": vrm.health.as_dict(now),
         # The VRM account's, shared by the entries on its token; neither the token nor its
         # digest is shown.

@@ -11,7 +11,8 @@ Why these definitions:
   than ten minutes (the view is not stale). Either failing is what a user means by "offline".
 * **Active alarm** means an alarm the battery monitor or its BMS raises itself (the view's
   `alarms` value, any name at warning or alarm level), as the entry's "Battery alarm" sensor
-  shows it. Our own judgements (voltage or temperature outside limits, low charge, ...) are
+  shows it, or one VRM's alarm monitoring lists for the site and has not cleared (in the
+  account's shared listing, e.g. "Roof: Voltage" of a solar charger), fresh at every round. Our own judgements (voltage or temperature outside limits, low charge, ...) are
   `problems`, counted in an installation's health, not as alarms: a fleet alarm must never be
   raised by a threshold of ours alone.
 * An installation's **data age** is that of its youngest value shown, in seconds.
@@ -146,7 +147,7 @@ def summarize_installation(title: str, view: BatteryView | None) -> Installation
         problems=tuple(
             sorted(key for key, verdict in view.problems.items() if verdict and verdict.on)
         ),
-        alarms=active_alarms(view.value("alarms")),
+        alarms=active_alarms(view.value("alarms")) + (view.vrm.site_alarms if view.vrm else ()),
     )
 
 

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from .api.cerbo import CerboHealth, CerboSnapshot
-from .api.vrm import VrmBatteryReading, VrmSystemOverview
+from .api.vrm import VrmBatteryReading, VrmSiteLive, VrmSystemOverview
 
 type LocalData = CerboSnapshot
 
@@ -33,6 +33,8 @@ class VrmData:
     # monitor's BatterySummary then comes now and then, fetched at `summary_fetched_at`.
     summary: VrmBatteryReading | None = None
     summary_fetched_at: datetime | None = field(default=None, compare=False)
+    # the site's record in that listing: VRM's own alarms of the site, among others
+    site: VrmSiteLive | None = None
 
 
 class RollingCount:

@@ -219,6 +219,7 @@ class VrmCoordinator(DataUpdateCoordinator[VrmData]):
         self.shared = False
         self.summary: VrmBatteryReading | None = None
         self.summary_fetched_at: datetime | None = None
+        self.site: VrmSiteLive | None = None  # the site's record in the shared listing
         self.account.sites[entry.entry_id] = self.site_id
         if self.user_id is not None:
             self.account.user_id = self.user_id
@@ -275,6 +276,7 @@ class VrmCoordinator(DataUpdateCoordinator[VrmData]):
             fetched_at=now,
             summary=self.summary if self.shared else None,
             summary_fetched_at=self.summary_fetched_at if self.shared else None,
+            site=self.site if self.shared else None,
         )
 
     def _local_answers(self) -> bool:
@@ -364,7 +366,7 @@ class VrmCoordinator(DataUpdateCoordinator[VrmData]):
         if self._may_share():
             site = await self._async_listed_site(now)
             if site is not None and (site.battery is not None or self.battery_instance is None):
-                self.shared = True
+                self.shared, self.site = True, site
                 return site.battery
         if self.battery_instance is not None:
             reading = await self.client.get_battery_summary(self.site_id, self.battery_instance)
