@@ -26,6 +26,7 @@ from custom_components.victron_cerbo.const import (
     CONF_BUDGET_WARNING,
     CONF_SITE_ID,
     CONF_VRM_TOKEN,
+    CONF_VRM_USER_ID,
     DOMAIN,
 )
 from custom_components.victron_cerbo.vrm_account import account_key, vrm_accounts
@@ -34,6 +35,7 @@ from tests.helpers import (
     INSTANCE,
     SITE_ID,
     TOKEN,
+    USER_ID,
     FakeVrm,
     Tick,
     account_budget,
@@ -268,8 +270,10 @@ OUTCOMES = st.one_of(
     st.tuples(st.just("429"), st.integers(0, 1800)),
     st.just(("429", -1)),  # without Retry-After
 )
+# the sites an added entry reads: two with a battery monitor, one without (system battery)
+PROPERTY_SITES = ((SITE_ID, INSTANCE), (200001, INSTANCE), (151734, None))
 STEPS = st.one_of(
-    st.tuples(st.just("add"), st.integers(0, 0)),
+    st.tuples(st.just("add"), st.integers(0, len(PROPERTY_SITES) - 1)),
     st.tuples(st.sampled_from(["remove", "reload"]), st.integers(0, 3)),
     st.tuples(st.just("wait"), st.integers(60, 1800)),
 )
@@ -323,16 +327,31 @@ async def test_account_budget_invariants(  # noqa: PLR0917 (fixtures and drawn v
     """Entries of one account added, removed, reloaded and failing never pass its limit.
 
     Each example is its own account (a new token), so what an earlier one left counts nowhere.
+    Entries of different sites share the account's listing and its extra requests.
     """
     account = Account(list(outcomes))
     vrm.plan = account.answer
+    devices = vrm.overview["records"]["devices"]
+    devices[:] = [  # one monitor per site, so that the listing serves the sites with one
+        device
+        for device in devices
+        if device.get("name") != "Battery Monitor" or str(device.get("instance")) == str(INSTANCE)
+    ]
+    for site, _ in PROPERTY_SITES:
+        vrm.add_site(site)
     options = budget_options(limit - 1, limit)
     entries: list[MockConfigEntry] = []
     token = token.hex
     for action, index in steps:
         if action == "add":
+            site, instance = PROPERTY_SITES[index]
+            data = vrm_data(token) | {
+                CONF_SITE_ID: site,
+                CONF_BATTERY_INSTANCE: instance,
+                CONF_VRM_USER_ID: USER_ID,
+            }
             entry = make_entry(
-                hass, vrm_data(token), options, title="site", unique_id=f"{token}{len(entries)}"
+                hass, data, options, title="site", unique_id=f"{token}{len(entries)}"
             )
             await hass.config_entries.async_setup(entry.entry_id)
             await hass.async_block_till_done()
