@@ -18,6 +18,7 @@ import pytest
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.const import STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers import device_registry as dr
 from homeassistant.util import dt as dt_util
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.components.diagnostics import (
@@ -504,3 +505,30 @@ async def test_bad_records_of_one_site_leave_the_others_alone(
     view = yacht.runtime_data.battery.data
     assert view.value("voltage") is None
     assert view.value("current") == -4.2
+
+
+async def test_devices_get_their_model_when_the_device_list_comes(
+    hass: HomeAssistant, vrm: FakeVrm, freezer: FrozenDateTimeFactory
+) -> None:
+    """A third site reads its device list two rounds after setup, in the extra requests:
+    then its devices learn the GX's model and firmware and the battery's product."""
+    beach = 200003
+    one_monitor(vrm)
+    for site in (WORKSHOP, beach):
+        vrm.add_site(site)
+    serve_listing(vrm)
+    await setup_entry(hass, site_entry(hass, SITE_ID))
+    await setup_entry(hass, site_entry(hass, WORKSHOP))  # its overview: the first extra
+    entry = site_entry(hass, beach)
+    await setup_entry(hass, entry)
+    registry = dr.async_get(hass)
+
+    def models() -> set[tuple[str | None, str | None]]:
+        return {
+            (device.model, device.sw_version)
+            for device in dr.async_entries_for_config_entry(registry, entry.entry_id)
+        }
+
+    assert models() == {(None, None)}
+    await advance(hass, freezer, 600, step=10)
+    assert models() == {("Cerbo GX", "v3.72"), ("Pylontech battery", None)}

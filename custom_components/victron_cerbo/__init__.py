@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from homeassistant.const import Platform
-from homeassistant.core import HomeAssistant
+from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.exceptions import ConfigEntryNotReady
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 
@@ -22,7 +22,7 @@ from .const import (
     LOGGER,
 )
 from .dashboard import async_follow_fleet, async_register_dashboard
-from .entity import async_register_installation_device
+from .entity import async_refresh_devices, async_register_installation_device
 from .fleet import async_join_fleet, async_remove_fleet_leftovers
 from .issues import async_delete_issues, async_setup_issue_checks
 from .limits import migrate_limit_options
@@ -78,6 +78,8 @@ async def async_setup_entry(hass: HomeAssistant, entry: VictronConfigEntry) -> b
     if local is not None or vrm is not None:
         # Battery devices link to it by device id (via_device_id), so it must exist first.
         async_register_installation_device(hass, entry)
+    if vrm is not None and vrm.overview is None:
+        entry.async_on_unload(_async_refresh_devices_with_overview(hass, entry, vrm))
     async_setup_issue_checks(hass, entry)
     # before the platforms, which offer to hold the fleet's entities
     if (fleet := async_join_fleet(hass, entry)) is not None:
@@ -85,6 +87,36 @@ async def async_setup_entry(hass: HomeAssistant, entry: VictronConfigEntry) -> b
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     async_register_dashboard(hass, entry)  # built from the registry, so after the platforms
     return True
+
+
+@callback
+def _async_refresh_devices_with_overview(
+    hass: HomeAssistant, entry: VictronConfigEntry, vrm: VrmCoordinator
+) -> CALLBACK_TYPE:
+    """Give the devices their model and firmware once VRM's device list comes.
+
+    A site set up beside others of its account reads that list later, in the account's extra
+    requests. Returns the unsubscribe.
+    """
+    unsubscribe: CALLBACK_TYPE | None = None
+
+    @callback
+    def updated() -> None:
+        nonlocal unsubscribe
+        if vrm.overview is None or unsubscribe is None:
+            return
+        unsubscribe()
+        unsubscribe = None
+        async_refresh_devices(hass, entry)
+
+    unsubscribe = vrm.async_add_listener(updated)
+
+    @callback
+    def remove() -> None:
+        if unsubscribe is not None:
+            unsubscribe()
+
+    return remove
 
 
 async def async_migrate_entry(hass: HomeAssistant, entry: VictronConfigEntry) -> bool:

@@ -105,6 +105,15 @@ def async_register_installation_device(
     )
 
 
+@callback
+def async_refresh_devices(hass: HomeAssistant, entry: VictronConfigEntry) -> None:
+    """Bring both devices' model and firmware up to date, e.g. once VRM's device list came."""
+    async_register_installation_device(hass, entry)
+    registry = dr.async_get(hass)
+    if (battery := registry.async_get_device(identifiers={battery_identifier(entry)})) is not None:
+        registry.async_update_device(battery.id, model=_battery_model(entry))
+
+
 def _battery_model(entry: VictronConfigEntry) -> str | None:
     """The battery monitor's product name, from the Cerbo or else from VRM's device list."""
     runtime = entry.runtime_data
