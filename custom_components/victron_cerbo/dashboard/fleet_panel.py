@@ -14,17 +14,15 @@ from typing import Any, Final, override
 
 from homeassistant.components import frontend
 from homeassistant.components.lovelace.const import LOVELACE_DATA, MODE_YAML
-from homeassistant.components.lovelace.dashboard import LovelaceConfig
 from homeassistant.core import CALLBACK_TYPE, Event, HomeAssistant, callback
 from homeassistant.helpers import entity_registry as er
-from homeassistant.helpers.json import json_bytes, json_fragment
 from homeassistant.util.hass_dict import HassKey
 
 from ..const import DOMAIN, LOGGER
 from ..fleet import Fleet
 from .fleet_builder import FLEET_TITLE, FleetInstallation, build_fleet_dashboard
 from .keys import FLEET_KEYS
-from .panel import URL_PREFIX, VictronDashboard, dashboard_url_path
+from .panel import URL_PREFIX, RebuiltDashboard, VictronDashboard, dashboard_url_path
 from .registry import dashboard_entities
 
 FLEET_ICON: Final = "mdi:map-marker-multiple"
@@ -64,7 +62,7 @@ def async_build_fleet_dashboard(hass: HomeAssistant, fleet: Fleet) -> dict[str, 
     return build_fleet_dashboard(fleet_entities(hass, fleet), installations)
 
 
-class VictronFleetDashboard(LovelaceConfig):
+class VictronFleetDashboard(RebuiltDashboard):
     """A read-only dashboard of one fleet, rebuilt from the registry on every load."""
 
     def __init__(self, hass: HomeAssistant, fleet: Fleet, url_path: str) -> None:
@@ -80,31 +78,9 @@ class VictronFleetDashboard(LovelaceConfig):
         self.fleet = fleet
         self.unsubscribe: CALLBACK_TYPE | None = None
 
-    @property
     @override
-    def mode(self) -> str:
-        """YAML mode: the frontend offers no editing, which could not be saved anyway."""
-        return MODE_YAML
-
-    @override
-    async def async_get_info(self) -> dict[str, Any]:
-        """Return what system health shows."""
-        return {"mode": self.mode, "views": len((await self.async_load(force=False))["views"])}
-
-    @override
-    async def async_load(self, force: bool) -> dict[str, Any]:
-        """Build the config from the entity registry as it is now."""
+    def build(self) -> dict[str, Any]:
         return async_build_fleet_dashboard(self.hass, self.fleet)
-
-    @override
-    async def async_json(self, force: bool) -> json_fragment:
-        """Return the config as JSON for the websocket API."""
-        return json_fragment(json_bytes(await self.async_load(force)))
-
-    @callback
-    def async_config_changed(self) -> None:
-        """Tell open browsers to fetch the config again."""
-        self._config_updated()
 
 
 @callback

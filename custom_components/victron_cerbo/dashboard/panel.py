@@ -6,6 +6,7 @@ entities keep working; it is refreshed in open browsers when one of its entities
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from collections.abc import Callable, Mapping
 from typing import Any, Final, override
 
@@ -30,15 +31,13 @@ def dashboard_url_path(entry: VictronConfigEntry) -> str:
     return f"{URL_PREFIX}-{''.join(c if c.isalnum() else '-' for c in ident)}"
 
 
-class VictronDashboard(LovelaceConfig):
-    """A read-only dashboard whose config is rebuilt from the registry on every load."""
+class RebuiltDashboard(LovelaceConfig):
+    """A read-only dashboard whose config is rebuilt (`build`) from the registry every load."""
 
-    def __init__(
-        self, hass: HomeAssistant, entry: VictronConfigEntry, url_path: str, config: dict[str, Any]
-    ) -> None:
-        """Initialise for one config entry."""
-        super().__init__(hass, url_path, config)
-        self._entry = entry
+    @abstractmethod
+    def build(self) -> dict[str, Any]:
+        """The dashboard's config as of now."""
+        raise NotImplementedError
 
     @property
     @override
@@ -54,7 +53,7 @@ class VictronDashboard(LovelaceConfig):
     @override
     async def async_load(self, force: bool) -> dict[str, Any]:
         """Build the config from the entity registry as it is now."""
-        return async_build_dashboard(self.hass, self._entry)
+        return self.build()
 
     @override
     async def async_json(self, force: bool) -> json_fragment:
@@ -65,6 +64,21 @@ class VictronDashboard(LovelaceConfig):
     def async_config_changed(self) -> None:
         """Tell open browsers to fetch the config again."""
         self._config_updated()
+
+
+class VictronDashboard(RebuiltDashboard):
+    """The dashboard of one config entry."""
+
+    def __init__(
+        self, hass: HomeAssistant, entry: VictronConfigEntry, url_path: str, config: dict[str, Any]
+    ) -> None:
+        """Initialise for one config entry."""
+        super().__init__(hass, url_path, config)
+        self._entry = entry
+
+    @override
+    def build(self) -> dict[str, Any]:
+        return async_build_dashboard(self.hass, self._entry)
 
 
 @callback
