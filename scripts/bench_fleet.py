@@ -26,7 +26,7 @@ closes it without an answer, counted as one attempt), as when the LAN or the Cer
 
 Run from the repository root:
   .venv/3.13/bin/python scripts/bench_fleet.py [--installations 1,10,50] [--hours 0.5]
-      [--variant both|local|vrm-only]
+      [--settle 0] [--variant both|local|vrm-only]
 """
 
 from __future__ import annotations
@@ -241,8 +241,12 @@ class LagProbe:
         return ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000
 
 
-async def run(count: int, hours: float, *, cerbos_up: bool) -> Figures:
-    """Set up `count` entries against one simulated account and run `hours` of simulated time."""
+async def run(count: int, hours: float, *, cerbos_up: bool, settle: float = 0.0) -> Figures:
+    """Set up `count` entries against one simulated account and run `hours` of simulated time.
+
+    `settle`: simulated hours run first and not measured (sites set up together fetch their
+    device lists in the first hours).
+    """
     # Home Assistant's shared HTTP session resolves through zeroconf, which a test Home
     # Assistant has not set up; the tests' plugin swaps in a plain resolver the same way.
     resolver = ThreadedResolver()
@@ -258,7 +262,7 @@ async def run(count: int, hours: float, *, cerbos_up: bool) -> Figures:
         async with async_test_home_assistant() as hass:
             hass.data.pop(loader.DATA_CUSTOM_COMPONENTS)
             with SimulatorThread(account, cerbos_up=cerbos_up) as sim:
-                figures = await _measure(hass, frozen, account, sim, hours)
+                figures = await _measure(hass, frozen, account, sim, hours, settle=settle)
             await hass.async_stop(force=True)
     figures.name = "fleet" if cerbos_up else "fleet_vrm_only"
     return figures
@@ -270,6 +274,8 @@ async def _measure(
     account: SimulatedAccount,
     sim: SimulatorThread,
     hours: float,
+    *,
+    settle: float,
 ) -> Figures:
     entries = []
     for model, port in zip(account, sim.local_ports, strict=True):
@@ -294,6 +300,8 @@ async def _measure(
     setup_s = REAL["perf_counter"]() - started
     loaded = sum(entry.state is ConfigEntryState.LOADED for entry in entries)
     setup_vrm = sum(account.vrm_requests().values())
+    if settle:
+        await advance(hass, frozen, settle * 3600, step=STEP, model=account, background=True)
 
     account.forget_requests()
     sim.attempts = [0] * len(account)
@@ -317,6 +325,7 @@ async def _measure(
         loop_lag_p99_ms=probe.p99_ms(),
         setup_s=setup_s,
         extra={
+            "settled_hours": settle,
             "entries_loaded": loaded,
             "setup_vrm_requests": setup_vrm,
             # what VRM can have new for the account: one sample per site per logging interval
@@ -347,6 +356,12 @@ def main() -> None:
         default="both",
         help="Cerbos up (local), down (vrm-only), or both runs (default)",
     )
+    parser.add_argument(
+        "--settle",
+        type=float,
+        default=0.0,
+        help="simulated hours run after setup before measuring (default 0)",
+    )
     args = parser.parse_args()
     sizes = [int(size) for size in args.installations.split(",") if size.strip()]
     logging.basicConfig(level=logging.ERROR)
@@ -354,7 +369,7 @@ def main() -> None:
         for cerbos_up in (True, False):
             if args.variant == ("vrm-only" if cerbos_up else "local"):
                 continue
-            figures = asyncio.run(run(count, args.hours, cerbos_up=cerbos_up))
+            figures = asyncio.run(run(count, args.hours, cerbos_up=cerbos_up, settle=args.settle))
             print(figures.line(), flush=True)
 
 
