@@ -532,3 +532,33 @@ async def test_devices_get_their_model_when_the_device_list_comes(
     assert models() == {(None, None)}
     await advance(hass, freezer, 600, step=10)
     assert models() == {("Cerbo GX", "v3.72"), ("Pylontech battery", None)}
+
+
+async def test_sites_logging_every_quarter_hour_cost_no_more_listings_than_uploads(
+    hass: HomeAssistant, vrm: FakeVrm, freezer: FrozenDateTimeFactory
+) -> None:
+    """Two sites uploading every 15 minutes (at :00, :15, ...): one listing just after each
+    upload instead of one every 180 s, and the extras one per four listings."""
+    one_monitor(vrm)
+    vrm.overview["records"]["devices"][0]["loggingInterval"] = 900
+    vrm.add_site(WORKSHOP)
+    start = dt_util.utcnow().timestamp()
+
+    def plan(url: URL) -> dict[str, Any] | None:
+        if url.name != "installations" or "idSite" in url.query:
+            return None
+        now = dt_util.utcnow().timestamp()
+        uploaded = start + (now - start) // 900 * 900  # the last quarter-hour upload
+        return {"json": listing_now(seconds_ago=now - uploaded)}
+
+    vrm.plan = plan
+    await setup_entry(hass, site_entry(hass, SITE_ID))
+    await setup_entry(hass, site_entry(hass, WORKSHOP))
+    await advance(hass, freezer, 3600, step=10)
+    vrm.calls.clear()
+
+    await advance(hass, freezer, 3 * 3600, step=10)
+
+    counted = calls(vrm)
+    assert counted["installations"] == 3 * 4  # one per upload
+    assert counted["BatterySummary"] == 3

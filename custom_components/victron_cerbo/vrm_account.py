@@ -123,6 +123,19 @@ class VrmAccount:
     wanting: dict[str, bool] = field(default_factory=dict)
     last_extra: int | None = None  # the listing round of the last extra request
     user_id: int | None = None  # the account's VRM user, once an entry knows it
+    # entry id -> when its site's next upload is due (None: not known), for the entries that
+    # need fresh values from the listing (not a backup of a Cerbo)
+    next_uploads: dict[str, datetime | None] = field(default_factory=dict)
+
+    def quiet_until(self) -> datetime | None:
+        """Before this moment no site waiting for fresh values has anything new for VRM.
+
+        None when any such site's next upload is unknown, or no site waits.
+        """
+        uploads = list(self.next_uploads.values())
+        if not uploads or None in uploads:
+            return None
+        return min(upload for upload in uploads if upload is not None)
 
     @property
     def shares_listing(self) -> bool:
@@ -232,6 +245,7 @@ class VrmAccounts:
             account.sites.pop(entry_id, None)
             account.extras.pop(entry_id, None)
             account.wanting.pop(entry_id, None)
+            account.next_uploads.pop(entry_id, None)
             account.apply_strictest()
 
     def _prune(self, hass: HomeAssistant, removed: str | None = None) -> None:

@@ -11,6 +11,7 @@ just after the account's last listing, so a round costs one request. An entry wi
 monitor uses it only when the site has no other monitor (the system battery is then that
 monitor); its BatterySummary (temperature, cells, time to go, alarms) and each site's overview
 take turns in the account's extra requests, five an hour in all. Its values carry their own age.
+The listing, too, waits while no site that needs fresh values has a new upload due.
 
 VRM only has what the GX uploaded, every logging interval (1-15 minutes). When that interval
 is longer than the poll interval, the next poll waits for the next upload instead (the interval
@@ -293,6 +294,9 @@ class VrmCoordinator(DataUpdateCoordinator[VrmData]):
         self.backup = self._local_answers()
         interval = BACKUP_INTERVAL if self.backup else timedelta(seconds=self._poll_seconds)
         if self.shared and (due := self.account.listing.next_round(interval)) is not None:
+            quiet = self.account.quiet_until()
+            if not self.backup and quiet is not None:
+                due = max(due, quiet)  # nothing new before the next upload of any waiting site
             due += LISTING_MARGIN + timedelta(seconds=self._listing_offset())
             return max(due - dt_util.utcnow(), LISTING_MARGIN)
         if self.backup:
@@ -363,7 +367,9 @@ class VrmCoordinator(DataUpdateCoordinator[VrmData]):
         BatterySummary, or for a site without a monitor its own installations record.
         """
         self.shared = False
-        if self._may_share():
+        if not self._may_share():
+            self.account.next_uploads.pop(self.config_entry.entry_id, None)
+        else:
             site = await self._async_listed_site(now)
             if site is not None and (site.battery is not None or self.battery_instance is None):
                 self.shared, self.site = True, site
@@ -386,14 +392,37 @@ class VrmCoordinator(DataUpdateCoordinator[VrmData]):
         user_id = self._account_user_id()
         if user_id is None:
             user_id = self.user_id = self.account.user_id = (await self.client.get_user()).id
-        interval = (
-            BACKUP_INTERVAL if self._local_answers() else timedelta(seconds=self._poll_seconds)
-        )
-        live = await self.account.listing.async_get(self.client, user_id, now, interval / 2)
+        backup = self._local_answers()
+        interval = BACKUP_INTERVAL if backup else timedelta(seconds=self._poll_seconds)
+        listing = self.account.listing
+        max_age = interval / 2
+        quiet = self.account.quiet_until()
+        if quiet is not None and now < quiet and listing.error is None:
+            # no site waiting for fresh values has uploaded since: the last listing will do
+            max_age = max(max_age, quiet - now + interval)
+        live = await listing.async_get(self.client, user_id, now, max_age)
         site = live.sites.get(self.site_id)
+        self._expect_upload(site, backup=backup)
         if site is None and self.battery_instance is None:
             raise VrmResponseError(f"installations without site {self.site_id}")
         return site
+
+    def _expect_upload(self, site: VrmSiteLive | None, *, backup: bool) -> None:
+        """Tell the account when this site's next upload is due, as far as it is known.
+
+        Only while this entry wants fresh values: a backup of a Cerbo waits for nobody.
+        """
+        entry_id = self.config_entry.entry_id
+        if backup:
+            self.account.next_uploads.pop(entry_id, None)
+            return
+        every = self.overview.logging_interval if self.overview else None
+        last = site.last_timestamp if site else None
+        self.account.next_uploads[entry_id] = (
+            None
+            if every is None or last is None
+            else dt_util.utc_from_timestamp(last + every + UPLOAD_MARGIN)
+        )
 
     async def _async_extra(self, now: datetime) -> None:
         """The overview or BatterySummary, when the account grants this entry its turn.
