@@ -12,7 +12,8 @@ Why these definitions:
 * **Active alarm** means an alarm the battery monitor or its BMS raises itself (the view's
   `alarms` value, any name at warning or alarm level), as the entry's "Battery alarm" sensor
   shows it, or one VRM's alarm monitoring lists for the site and has not cleared (in the
-  account's shared listing, e.g. "Roof: Voltage" of a solar charger), fresh at every round. Our own judgements (voltage or temperature outside limits, low charge, ...) are
+  account's shared listing, e.g. "Roof: Voltage" of a solar charger), fresh at every round.
+  Our own judgements (voltage or temperature outside limits, low charge, ...) are
   `problems`, counted in an installation's health, not as alarms: a fleet alarm must never be
   raised by a threshold of ours alone.
 * An installation's **data age** is that of its youngest value shown, in seconds.
