@@ -520,8 +520,8 @@ async def test_fleet_dashboard(
         for section in view["sections"]
         for card in section["cards"]
         if card["type"] == "tile"
-        and card["grid_options"]["columns"] != 12  # noqa: PLR2004 - a section's full width
-        and len(card["name"]) > 10  # noqa: PLR2004
+        and card["grid_options"]["columns"] != 12  # a section's full width
+        and len(card["name"]) > 10
     ]
     assert not cut
 
