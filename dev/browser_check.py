@@ -2,6 +2,7 @@
 
     scripts/browser_check [--out DIR] [--docs] [--keep-running] [--wait-statistics]
     scripts/browser_check --runner scripts/py314 --out .dev/browser_check-newest
+    scripts/browser_check --no-flow --installations 2 --out .dev/browser_check-fleet
 
 1. Starts the simulator and a real Home Assistant with its frontend (`scripts/develop
    --background`, in a fresh config directory and on free ports), or uses one that
@@ -14,6 +15,10 @@
    desktop and a phone width, and saves a screenshot of each.
 4. Fails when any card shows an error (unknown card type, configuration error, entity not
    available, a card's own error alert) or a trend chart is empty.
+
+`--installations 2 --no-flow` starts one VRM account with two sites (one entry each): then it
+checks the first site's dashboard and the "Victron fleet" panel (`fleet.png`), whose totals must
+count both sites online.
 
 Before step 3, on a Home Assistant it started itself (`scripts/develop --onboarding`), it walks
 onboarding, the config flow, options and reconfigure in the browser, and Delete after the
@@ -65,6 +70,14 @@ CHROMIUM_FLAGS: Final = (
     "--remote-debugging-address=127.0.0.1",
 )
 DASHBOARD_PREFIX: Final = "victron-cerbo-"
+# The fleet dashboard's (dashboard/fleet_panel.py): one per VRM account of two or more entries.
+FLEET_PREFIX: Final = f"{DASHBOARD_PREFIX}fleet-"
+FLEET_SHOT: Final = "fleet.png"
+FLEET_TIMEOUT: Final = 90.0  # seconds for the panel to appear and its totals to count every site
+# The fleet's totals tiles (fleet_builder._totals_section) and what each must show.
+FLEET_ONLINE: Final = "Online"
+FLEET_COUNTS: Final = ("Online", "Offline", "With an active alarm")
+FIRST_ENTRY_ID: Final = "victroncerbosimulator00000"  # scripts/develop's entry of the first site
 
 
 @dataclass(frozen=True)
@@ -190,6 +203,32 @@ INSPECT_JS: Final = r"""
     bottom: Math.ceil(bottom),
     login: !!els.find((el) => el.tagName === "HA-AUTHORIZE"),
   };
+})()
+"""
+
+
+# Each tile card's text as drawn, through its shadow roots: its name, then its state.
+TILES_JS: Final = r"""
+(() => {
+  const all = (root, out = []) => {
+    for (const el of root.querySelectorAll("*")) {
+      out.push(el);
+      if (el.shadowRoot) all(el.shadowRoot, out);
+    }
+    return out;
+  };
+  const text = (el) => {
+    const parts = [];
+    const walk = (node) => {
+      if (node.nodeType === 3) parts.push(node.textContent);
+      if (node.nodeName === "STYLE" || node.nodeName === "SCRIPT") return;
+      if (node.shadowRoot) walk(node.shadowRoot);
+      for (const child of node.childNodes || []) walk(child);
+    };
+    walk(el);
+    return parts.join(" ").replace(/\s+/g, " ").trim();
+  };
+  return all(document).filter((el) => el.tagName === "HUI-TILE-CARD").map(text);
 })()
 """
 
@@ -460,11 +499,30 @@ def develop(*args: str, timeout: float) -> subprocess.CompletedProcess[str]:
     )
 
 
-def start_home_assistant(out: Path, say: Callable[[str], None], *, flow: bool) -> HomeAssistant:
+def free_ports(count: int) -> int:
+    """The first of `count` free loopback ports in a row (a Cerbo a site: local port + i)."""
+    while True:
+        first = free_port()
+        probes = [socket.socket() for _ in range(count - 1)]
+        try:
+            for offset, probe in enumerate(probes, start=1):
+                probe.bind(("127.0.0.1", first + offset))
+        except OSError:
+            continue
+        finally:
+            for probe in probes:
+                probe.close()
+        return first
+
+
+def start_home_assistant(
+    out: Path, say: Callable[[str], None], *, flow: bool, installations: int = 1
+) -> HomeAssistant:
     """Use a running scripts/develop, or start one in a fresh config directory on free ports.
 
     With `flow`, the new one leaves onboarding open and has no entry (`--onboarding`): the
-    walk in dev/browser_flow.py makes both in the browser.
+    walk in dev/browser_flow.py makes both in the browser. `installations` sites make one
+    entry each on one VRM account, and the fleet panel.
     """
     state_file = REPO / ".dev" / "develop.json"
     status = develop("--status", timeout=60)
@@ -477,10 +535,12 @@ def start_home_assistant(out: Path, say: Callable[[str], None], *, flow: bool) -
     shutil.rmtree(config_dir, ignore_errors=True)
     ready = out / "ready.json"
     args = ["--background", "--config-dir", str(config_dir), "--ready-file", str(ready)]
-    args += ["--port", str(free_port()), "--local-port", str(free_port())]
+    args += ["--port", str(free_port()), "--local-port", str(free_ports(installations))]
     args += ["--vrm-port", str(free_port()), "--speed", "10"]
     if flow:
         args.append("--onboarding")
+    if installations > 1:
+        args += ["--installations", str(installations)]
     say("starting the simulator and Home Assistant (scripts/develop --background) ...")
     result = develop(*args, timeout=900)
     if result.returncode != 0:
@@ -562,6 +622,103 @@ async def victron_dashboards(
             config = await websocket(session, ha, {"type": "lovelace/config", "url_path": url_path})
             found[url_path] = [view["path"] for view in config["views"]]
     return found
+
+
+async def first_installation_dashboard(
+    session: aiohttp.ClientSession, ha: HomeAssistant
+) -> str | None:
+    """The url path of scripts/develop's first site's own dashboard: the panel of its title."""
+    entries = await websocket(
+        session, ha, {"type": "config_entries/get", "domain": "victron_cerbo"}
+    )
+    title = next((e["title"] for e in entries if e["entry_id"] == FIRST_ENTRY_ID), None)
+    panels = await websocket(session, ha, {"type": "get_panels"})
+    return next(
+        (
+            url_path
+            for url_path, panel in sorted(panels.items())
+            if url_path.startswith(DASHBOARD_PREFIX)
+            and not url_path.startswith(FLEET_PREFIX)
+            and panel.get("title") == title
+        ),
+        None,
+    )
+
+
+async def wait_for_fleet(
+    session: aiohttp.ClientSession, ha: HomeAssistant, installations: int
+) -> tuple[str, dict[str, Any]]:
+    """The fleet panel's url path and config, once its Online total counts every site."""
+    deadline = time.monotonic() + FLEET_TIMEOUT
+    seen = "no fleet panel in the sidebar"
+    while time.monotonic() < deadline:
+        panels = await websocket(session, ha, {"type": "get_panels"})
+        fleet = next((p for p in sorted(panels) if p.startswith(FLEET_PREFIX)), None)
+        if fleet is not None:
+            config = await websocket(session, ha, {"type": "lovelace/config", "url_path": fleet})
+            online = fleet_tile_entity(config, FLEET_ONLINE)
+            states = await websocket(session, ha, {"type": "get_states"})
+            value = next((s["state"] for s in states if s["entity_id"] == online), None)
+            if value == str(installations):
+                return fleet, config
+            seen = f"the fleet panel's {FLEET_ONLINE} total ({online}) is {value!r}"
+        await asyncio.sleep(2)
+    raise CheckError(
+        f"{seen} after {FLEET_TIMEOUT:.0f} s (expected {installations} installations online)"
+    )
+
+
+def fleet_tile_entity(config: dict[str, Any], name: str) -> str | None:
+    """The entity of the fleet's totals tile called `name`."""
+    for section in config["views"][0].get("sections", []):
+        for card in section.get("cards", []):
+            if card.get("type") == "tile" and card.get("name") == name:
+                return str(card["entity"])
+    return None
+
+
+def judge_fleet(
+    config: dict[str, Any], tiles: list[str], view_text: str, installations: int
+) -> list[str]:
+    """What the fleet page must show beyond any dashboard: a section a site, counted totals."""
+    problems = []
+    sections = config["views"][0].get("sections", [])
+    if len(sections) != installations + 1:
+        problems.append(
+            f"{len(sections)} sections: expected the totals and {installations} installations"
+        )
+    for name in FLEET_COUNTS:
+        found = next((t for t in tiles if t.startswith(f"{name} ")), None)
+        number = found and re.fullmatch(rf"{re.escape(name)} (\d+)\b.*", found)
+        if not number:
+            problems.append(f"the {name!r} total shows no number: {found!r}")
+        elif name == FLEET_ONLINE and int(number.group(1)) != installations:
+            problems.append(f"{found!r}: expected {installations} installations online")
+    problems.extend(f"unavailable: {t[:100]}" for t in tiles if re.search(r"\bUnavailable\b", t))
+    if "Configuration error" in view_text:
+        problems.append("the page shows 'Configuration error'")
+    return problems
+
+
+async def check_fleet(
+    page: DevTools,
+    ha: HomeAssistant,
+    fleet: tuple[str, dict[str, Any]],
+    out: Path,
+    installations: int,
+) -> list[PageResult]:
+    """The fleet panel at every screen size: as any dashboard, plus its own promises."""
+    url_path, config = fleet
+    results = []
+    for screen in SCREENS:
+        shot = out / (FLEET_SHOT if screen is SCREENS[0] else f"fleet-{screen.name}.png")
+        result = await check_view(page, f"{ha.url}/{url_path}/fleet", screen, shot)
+        if result.problems != [NOTHING_DRAWN]:
+            tiles = await page.evaluate(TILES_JS)
+            text = await page.evaluate(VIEW_TEXT_JS)
+            result.problems.extend(judge_fleet(config, tiles, text, installations))
+        results.append(result)
+    return results
 
 
 async def wait_for_statistics(say: Callable[[str], None]) -> None:
@@ -680,9 +837,21 @@ async def check_dashboards(
     out: Path,
     say: Callable[[str], None],
     problems_on: list[str] | None = None,
+    *,
+    installations: int = 1,
 ) -> list[PageResult]:
-    """Every view of every Victron dashboard at every screen size."""
+    """Every view of every Victron dashboard at every screen size.
+
+    With several installations (`scripts/develop --installations`): the fleet panel and the
+    first site's own dashboard; the other sites' dashboards are built the same way.
+    """
+    fleet = None
+    if installations > 1:
+        fleet = await wait_for_fleet(session, ha, installations)
     dashboards = await victron_dashboards(session, ha)
+    if fleet is not None:
+        first = await first_installation_dashboard(session, ha)
+        dashboards = {first: dashboards[first]} if first in dashboards else {}
     if not dashboards:
         raise CheckError(
             "no Victron dashboard in the sidebar: is async_register_dashboard called "
@@ -717,26 +886,35 @@ async def check_dashboards(
                     ):
                         say(f"the frontend draws nothing; stopping (see {shot})")
                         return results
-                    verdict = "FAIL" if result.problems else "ok"
-                    say(f"{verdict:4} /{url_path}/{view} ({screen.name})  {shot.name}")
-                    for line in result.problems:
-                        say(f"       problem: {line}")
-                    for line in result.notes:
-                        say(f"       note: {line}")
+                    _report(say, f"/{url_path}/{view}", result)
+        if fleet is not None:
+            for result in await check_fleet(page, ha, fleet, out, installations):
+                results.append(result)
+                _report(say, f"/{fleet[0]}/fleet", result)
         await page.close()
     finally:
         await asyncio.to_thread(browser.stop)
     return results
 
 
+def _report(say: Callable[[str], None], path: str, result: PageResult) -> None:
+    verdict = "FAIL" if result.problems else "ok"
+    say(f"{verdict:4} {path} ({result.screen})  {result.shot.name}")
+    for line in result.problems:
+        say(f"       problem: {line}")
+    for line in result.notes:
+        say(f"       note: {line}")
+
+
 def copy_to_docs(out: Path) -> int:
     shots = DOCS / "screenshots"
     shots.mkdir(parents=True, exist_ok=True)
     copied = 0
-    for view, screen in DOCS_SHOTS:
-        source = out / f"{view}-{screen}.png"
+    pairs = [(out / f"{v}-{s}.png", shots / f"dashboard-{v}-{s}.png") for v, s in DOCS_SHOTS]
+    pairs.append((out / FLEET_SHOT, shots / "dashboard-fleet-desktop.png"))  # --installations
+    for source, target in pairs:
         if source.exists():
-            shutil.copyfile(source, shots / f"dashboard-{view}-{screen}.png")
+            shutil.copyfile(source, target)
             copied += 1
     return copied
 
@@ -769,7 +947,9 @@ async def _checks(
             await wait_for_statistics(say)
         if flow_ok:
             problems_on = await problem_sensors_on(session, ha)
-            results = await check_dashboards(session, ha, out, say, problems_on)
+            results = await check_dashboards(
+                session, ha, out, say, problems_on, installations=args.installations
+            )
         if ha.onboarding and flow_ok:
             removal_started = time.monotonic()
             flow_ok = await walk_flow_removal(session, ha, out, say)
@@ -799,7 +979,13 @@ async def run(args: argparse.Namespace) -> int:
         demo = await browser_demo.start(out)
         ha = HomeAssistant(demo.url, demo.username, demo.password, started=False)
     else:
-        ha = await asyncio.to_thread(start_home_assistant, out, say, flow=not args.no_flow)
+        ha = await asyncio.to_thread(
+            start_home_assistant,
+            out,
+            say,
+            flow=not args.no_flow,
+            installations=args.installations,
+        )
     results: list[PageResult] = []
     flow_ok = True
     try:
@@ -847,7 +1033,16 @@ def main() -> int:
         default="",
         help="start scripts/develop through this command (scripts/py314: newest HA)",
     )
+    parser.add_argument(
+        "--installations",
+        type=int,
+        default=1,
+        help="sites on one VRM account (scripts/develop --installations): from 2 on, also the"
+        " fleet panel (fleet.png); needs --no-flow",
+    )
     args = parser.parse_args()
+    if args.installations < 1 or (args.installations > 1 and not args.no_flow):
+        parser.error("--installations: at least 1, and more than 1 only with --no-flow")
     RUNNER[:] = shlex.split(args.runner)
     args.out = args.out.resolve()
     args.out.mkdir(parents=True, exist_ok=True)

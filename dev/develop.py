@@ -3,6 +3,7 @@
     scripts/develop [--speed 60] [--port 8123] [--local-port 8088] [--vrm-port 8089]
     scripts/develop --background [--ready-file PATH]   # returns once the entry is loaded
     scripts/develop --no-entry | --onboarding          # for walking the config flow by hand
+    scripts/develop --installations 2                  # one VRM account, two sites: the fleet
     scripts/develop --status | --stop
 
 It prepares a config directory (default `.dev/ha-<HA version>/`, git-ignored): the integration
@@ -16,6 +17,10 @@ Home Assistant gets VICTRON_CERBO_DEV_VRM_URL, so that the config flow too talks
 simulator's VRM (token `simulated-token`). `--no-entry` leaves the entry out, for adding it
 through the flow; `--onboarding` also leaves onboarding open and creates no login (a fresh
 config directory only): the first visit to the URL creates the user, as on a new install.
+
+`--installations N` serves one VRM account with N sites (dev/simulator/account.py), the Cerbo
+of site i on local port + i, and writes one entry per site (same token and user, each its own
+site, battery, portal ID and Cerbo): from two on, the integration adds the fleet dashboard.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import json
 import os
 import re
@@ -34,7 +40,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from importlib import metadata
 from importlib.util import find_spec
 from pathlib import Path
@@ -56,6 +62,7 @@ from custom_components.victron_cerbo.const import (
     ENV_DEV_VRM_API_URL,
 )
 from dev.simulator import PROFILES, ConfigError, SimConfig, load_scenario, monitor, with_profile
+from dev.simulator.account import site_config
 
 REPO: Final = Path(__file__).resolve().parents[1]
 DEV_DIR: Final = REPO / ".dev"  # git-ignored
@@ -75,6 +82,8 @@ POLL: Final = 0.5  # seconds between readiness checks
 RESTART_EXIT_CODE: Final = 100  # what `hass` exits with when a restart is asked for
 
 ENTRY_ID: Final = "victroncerbosimulator00000"  # fixed, so every start updates the same entry
+# The entries of more sites (--installations) end in their index instead of 000.
+ENTRY_ID_STEM: Final = ENTRY_ID[:-3]
 ENTRY_STORAGE_MINOR: Final = 5  # core.config_entries 1.5 in HA 2026.2 and 2026.10
 ONBOARDING_STEPS: Final = ("user", "core_config", "analytics", "integration")
 LATITUDE: Final = 52.37  # the simulated site is near Amsterdam (SimConfig.timezone)
@@ -136,6 +145,7 @@ class Settings:
     sim: SimConfig = field(default_factory=SimConfig)
     entry: bool = True  # the pre-made config entry (False: add it through the flow)
     onboarding: bool = False  # leave onboarding open, with no login and no entry
+    installations: int = 1  # sites in the simulated VRM account, one entry each
 
     @property
     def url(self) -> str:
@@ -144,6 +154,30 @@ class Settings:
     @property
     def vrm_api_url(self) -> str:
         return f"http://{HOST}:{self.vrm_port}/v2"
+
+    @property
+    def local_ports(self) -> list[int]:
+        """Each site's Cerbo port, as the simulator's account mode serves them."""
+        return [self.local_port + index for index in range(self.installations)]
+
+
+def entry_id(index: int) -> str:
+    """The entry id of the account's site number `index` (0: the one entry of a plain run)."""
+    return f"{ENTRY_ID_STEM}{index:03d}"
+
+
+def site_settings(settings: Settings, index: int) -> Settings:
+    """The settings as seen by site number `index`: its own config and Cerbo port.
+
+    The simulator derives the site from the same base config (`site_config`); the seed only
+    changes what the entry does not store (logging interval, SOC, loads).
+    """
+    return dataclasses.replace(
+        settings,
+        sim=site_config(settings.sim, index),
+        local_port=settings.local_port + index,
+        installations=1,
+    )
 
 
 # --- the config directory ---------------------------------------------------------------------
@@ -251,35 +285,59 @@ def _storage(key: str, version: int, minor: int, data: Any) -> dict[str, Any]:
 def upsert_entry(
     storage: dict[str, Any] | None, settings: Settings, now: datetime
 ) -> dict[str, Any]:
-    """`core.config_entries` with our entry created or its data brought up to date.
+    """`core.config_entries` with our entries created or their data brought up to date.
 
-    An entry that exists keeps everything Home Assistant added (options, state); only `data`
-    changes, so new ports reach it. A new entry is written in the 1.5 format; added to a file
-    of another format, the file is marked 1.1 so that Home Assistant's own migration completes
-    every entry.
+    One entry per site of the simulated account. An entry that exists keeps everything Home
+    Assistant added (options, state); only `data` changes, so new ports reach it. Our entries of
+    sites beyond `installations` (an earlier, larger run) are removed: their Cerbo is gone. A new
+    entry is written in the 1.5 format; added to a file of another format, the file is marked 1.1
+    so that Home Assistant's own migration completes every entry.
     """
-    unique_id = settings.sim.portal_id.lower()
     if storage is None:
         storage = _storage("core.config_entries", 1, ENTRY_STORAGE_MINOR, {"entries": []})
     entries: list[dict[str, Any]] = storage["data"]["entries"]
+    wanted = {entry_id(index) for index in range(settings.installations)}
+    entries[:] = [
+        entry
+        for entry in entries
+        if entry.get("domain") != DOMAIN
+        or not str(entry.get("entry_id")).startswith(ENTRY_ID_STEM)
+        or entry.get("entry_id") in wanted
+    ]
+    added = False
+    for index in range(settings.installations):
+        added |= _upsert_site(entries, site_settings(settings, index), index, now)
+    if added and storage.get("minor_version") != ENTRY_STORAGE_MINOR:
+        storage["minor_version"] = 1
+    return storage
+
+
+def _upsert_site(
+    entries: list[dict[str, Any]], settings: Settings, index: int, now: datetime
+) -> bool:
+    """Create or update the entry of one site; True when it was created."""
+    unique_id = settings.sim.portal_id.lower()
     stamp = now.isoformat()
+    data = entry_data(settings)
     for entry in entries:
         if entry.get("domain") == DOMAIN and entry.get("unique_id") == unique_id:
-            if entry.get("data") != entry_data(settings):
-                entry["data"] = entry_data(settings)
+            if entry.get("data") != data:
+                entry["data"] = data
                 entry["modified_at"] = stamp
-            return storage
+            return False
     entries.append(
         {
-            "created_at": stamp,
-            "data": entry_data(settings),
+            # one microsecond apart: the earliest-created entry holds the fleet's entities
+            "created_at": (now + timedelta(microseconds=index)).isoformat(),
+            "data": data,
             "disabled_by": None,
             "discovery_keys": {},
             "domain": DOMAIN,
-            "entry_id": ENTRY_ID,
+            "entry_id": entry_id(index),
             "minor_version": 1,
             "modified_at": stamp,
-            "options": {CONF_SOLARK_ENTITY: SOLARK_ENTITY},
+            # the stand-in Sol-Ark sensor reads the first Cerbo: only that site compares with it
+            "options": {CONF_SOLARK_ENTITY: SOLARK_ENTITY} if index == 0 else {},
             "pref_disable_new_entities": False,
             "pref_disable_polling": False,
             "source": "user",
@@ -289,9 +347,7 @@ def upsert_entry(
             "version": 1,
         }
     )
-    if storage.get("minor_version") != ENTRY_STORAGE_MINOR:
-        storage["minor_version"] = 1
-    return storage
+    return True
 
 
 def _read_json(path: Path) -> Any:
@@ -490,9 +546,11 @@ def ensure_frontend(say: Callable[[str], None]) -> Path:
 
 def check_ports(settings: Settings) -> None:
     ports = {"--port": settings.port, "--local-port": settings.local_port}
+    for index, port in enumerate(settings.local_ports[1:], start=1):
+        ports[f"--local-port + {index} (--installations)"] = port
     ports["--vrm-port"] = settings.vrm_port
     if len(set(ports.values())) != len(ports):
-        raise DevelopError(f"the three ports must differ: {ports}")
+        raise DevelopError(f"the ports must differ: {ports}")
     for option, port in ports.items():
         with socket.socket() as probe:
             # as the servers will: connections of an earlier run in TIME_WAIT do not count
@@ -604,10 +662,11 @@ class HomeAssistantApi:
         async with self.session.get(f"{self.url}{path}", headers=self._auth()) as response:
             return response.status == 200  # noqa: PLR2004
 
-    async def entry(self) -> dict[str, Any] | None:
-        """Our config entry as `/api/config/config_entries/entry` lists it.
+    async def entries(self, count: int = 1) -> list[dict[str, Any]] | None:
+        """Our `count` config entries as `/api/config/config_entries/entry` lists them.
 
-        None also while the `config` API is not there yet (404 early in the start).
+        None while one of them is missing, also while the `config` API is not there yet (404
+        early in the start).
         """
         path = f"/api/config/config_entries/entry?domain={DOMAIN}"
         async with self.session.get(f"{self.url}{path}", headers=self._auth()) as response:
@@ -615,8 +674,9 @@ class HomeAssistantApi:
                 return None
             if response.status != 200:  # noqa: PLR2004
                 raise DevelopError(f"GET {path}: HTTP {response.status}")
-            entries = await response.json()
-        return next((e for e in entries if e.get("entry_id") == ENTRY_ID), None)
+            listed = {e.get("entry_id"): e for e in await response.json()}
+        ours = [listed.get(entry_id(index)) for index in range(count)]
+        return None if None in ours else [e for e in ours if e is not None]
 
     async def entities(self) -> list[dict[str, Any]]:
         """The states of every entity that belongs to the integration."""
@@ -767,6 +827,8 @@ class Develop:
         command = [sys.executable, "-m", "dev.simulator", "--host", HOST]
         command += ["--local-port", str(settings.local_port)]
         command += ["--vrm-port", str(settings.vrm_port)]
+        if settings.installations > 1:
+            command += ["--installations", str(settings.installations)]
         for option, value in (
             ("--speed", settings.speed),
             ("--seed", settings.seed),
@@ -826,22 +888,27 @@ class Develop:
         return False
 
     async def _wait_for_entry(self, api: HomeAssistantApi) -> dict[str, Any] | None:
-        found: dict[str, Any] | None = None
-        last_state: str | None = None
+        """Wait until every entry is loaded; return the first one."""
+        found: list[dict[str, Any]] | None = None
+        last_states: dict[str, str | None] = {}
+        count = self.settings.installations
 
         async def loaded() -> bool:
-            nonlocal found, last_state
-            found = await api.entry()
-            state = None if found is None else found.get("state")
-            if found is not None and state not in {last_state, "loaded"}:
-                self.say(f"  config entry: {state} {found.get('reason') or ''}".rstrip())
-            last_state = state
-            if state in {"setup_error", "migration_error", "failed_unload"}:
-                raise DevelopError(f"the config entry failed to load: {found}")
-            return state == "loaded"
+            nonlocal found
+            found = await api.entries(count)
+            for entry in found or []:
+                state = entry.get("state")
+                if state not in {last_states.get(entry["entry_id"]), "loaded"}:
+                    name = f"config entry {entry.get('title')!r}" if count > 1 else "config entry"
+                    self.say(f"  {name}: {state} {entry.get('reason') or ''}".rstrip())
+                last_states[entry["entry_id"]] = state
+                if state in {"setup_error", "migration_error", "failed_unload"}:
+                    raise DevelopError(f"the config entry failed to load: {entry}")
+            return found is not None and all(e.get("state") == "loaded" for e in found)
 
-        if await self._wait(loaded, "the victron_cerbo entry to load", self.settings.timeout):
-            return found
+        what = "the victron_cerbo entry" if count == 1 else f"the {count} victron_cerbo entries"
+        if await self._wait(loaded, f"{what} to load", self.settings.timeout) and found:
+            return found[0]
         return None
 
     def _announce(self, entry: dict[str, Any] | None, states: list[dict[str, Any]]) -> None:
@@ -854,12 +921,14 @@ class Develop:
             "password": settings.password,
             "ha_version": ha_version(),
             "entry_id": entry and entry["entry_id"],
+            "installations": settings.installations,
             "entry_state": entry["state"] if entry else "none yet (Settings > Add integration)",
             "onboarding": settings.onboarding,
             "entities": len(states),
             "entity_lines": describe_entities(states),
             "simulator": {
                 "local": f"http://{HOST}:{settings.local_port}",
+                "locals": [f"http://{HOST}:{port}" for port in settings.local_ports],
                 "vrm": settings.vrm_api_url,
             },
             "logs": logs,
@@ -918,13 +987,17 @@ class Develop:
 
 def summary(state: dict[str, Any]) -> list[str]:
     logs = state.get("logs", {})
+    simulator = state["simulator"]
+    cerbos = ", ".join(simulator.get("locals") or [simulator["local"]])
+    count = state.get("installations") or 1
     return [
         f"Home Assistant {state.get('ha_version')} is ready with the simulated Cerbo GX and VRM:",
         f"  open      {state['url']}",
         f"  login     {state.get('username')} / {state.get('password')}"
         + ("  (create it in onboarding)" if state.get("onboarding") else ""),
-        f"  entry     {state.get('entry_state')}, {state.get('entities')} victron_cerbo entities",
-        f"  simulator {state['simulator']['local']} (Cerbo), {state['simulator']['vrm']} (VRM)",
+        f"  entry     {state.get('entry_state')}, {state.get('entities')} victron_cerbo entities"
+        + (f" ({count} entries, one VRM account)" if count > 1 else ""),
+        f"  simulator {cerbos} (Cerbo), {simulator['vrm']} (VRM)",
         "            GET /sim/state, POST /sim/fault, POST /sim/time (dev/simulator/README.md)",
         *(f"  log       {path}  ({name})" for name, path in logs.items()),
         *state.get("entity_lines", []),
@@ -1064,6 +1137,13 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="leave onboarding open (no login, no entry; a fresh --config-dir or --reset)",
     )
+    parser.add_argument(
+        "--installations",
+        type=int,
+        default=1,
+        help="sites in the simulated VRM account, one entry and Cerbo (local port + i) each;"
+        " 2 or more make the fleet dashboard (default 1)",
+    )
     what = parser.add_mutually_exclusive_group()
     what.add_argument("--stop", action="store_true", help="stop a running develop")
     what.add_argument("--status", action="store_true", help="is it running, and where")
@@ -1078,6 +1158,8 @@ def settings_from(args: argparse.Namespace) -> Settings:
         raise DevelopError(f"--scenario: {err}") from err
     if args.profile:
         sim = with_profile(sim, args.profile)
+    if args.installations < 1:
+        raise DevelopError("--installations must be at least 1")
     return Settings(
         port=args.port,
         local_port=args.local_port,
@@ -1094,6 +1176,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
         sim=sim,
         entry=not args.no_entry,
         onboarding=args.onboarding,
+        installations=args.installations,
     )
 
 

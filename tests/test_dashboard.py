@@ -861,6 +861,41 @@ def test_browser_check_status_must_not_contradict_problem_sensors() -> None:
     assert healthy_but_problem("Status: ⚠️ 1 problem", ["binary_sensor.x"]) is None
 
 
+FLEET_TILES = ["Online 2", "Offline 0", "With an active alarm 0", "Any alarm OK"]
+
+
+@pytest.mark.parametrize(
+    ("tiles", "text", "installations", "problem"),
+    [
+        (FLEET_TILES, "Fleet All installations", 2, None),
+        (FLEET_TILES, "Configuration error", 2, "Configuration error"),
+        (["Online 1", *FLEET_TILES[1:]], "", 2, "expected 2 installations online"),
+        (["Online Unknown", *FLEET_TILES[1:]], "", 2, "'Online' total shows no number"),
+        (FLEET_TILES[1:], "", 2, "'Online' total shows no number"),
+        ([*FLEET_TILES[:2], "With an active alarm Unavailable"], "", 2, "no number"),
+        (FLEET_TILES, "", 3, "sections"),
+    ],
+)
+def test_browser_check_fleet_verdicts(
+    tiles: list[str], text: str, installations: int, problem: str | None
+) -> None:
+    """The fleet page fails unless each site has a section and the totals count them."""
+    from dev.browser_check import fleet_tile_entity, judge_fleet  # noqa: PLC0415
+
+    totals = {key: f"sensor.fleet_{key}" for _, key in dash.keys.FLEET_KEYS}
+    sites = [
+        dash.fleet_builder.FleetInstallation(title=title, entities={"soc": f"sensor.{title}_soc"})
+        for title in ("cabin", "boat")
+    ]
+    config = dash.fleet_builder.build_fleet_dashboard(totals, sites)
+    assert fleet_tile_entity(config, "Online") == "sensor.fleet_installations_online"
+    problems = judge_fleet(config, tiles, text, installations)
+    if problem is None:
+        assert problems == []
+    else:
+        assert any(problem in line for line in problems), problems
+
+
 TOKEN_TEXT = ["Paste a VRM personal access token"]
 
 

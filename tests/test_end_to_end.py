@@ -67,7 +67,9 @@ from dev.simulator import (
     BATTERY,
     BATTERY_INSTANCE,
     SimConfig,
+    SimulatedAccount,
     SimulatedInstallation,
+    monitor,
 )
 from tests.helpers import advance, frozen_clock, make_entry, move_clock, simulator
 
@@ -816,6 +818,60 @@ def test_develop_adds_its_entry_to_a_file_of_another_format(tmp_path: Path) -> N
     assert [entry["entry_id"] for entry in storage["data"]["entries"]] == [develop.ENTRY_ID]
 
 
+def test_develop_writes_an_entry_per_site_of_the_account(tmp_path: Path) -> None:
+    """--installations 3: one entry per site the simulator's account serves, on its own Cerbo."""
+    settings = develop_settings(tmp_path, installations=3)
+    develop.prepare_config(settings, now=START)
+    path = settings.config_dir / ".storage" / "core.config_entries"
+    entries = json.loads(path.read_text(encoding="utf-8"))["data"]["entries"]
+    # what `python -m dev.simulator --installations 3` serves (any seed: ids do not depend on it)
+    account = SimulatedAccount.build(3, START, seed=7)
+    assert [e["entry_id"] for e in entries] == [develop.ENTRY_ID, *map(develop.entry_id, (1, 2))]
+    assert settings.local_ports == [18088, 18089, 18090]
+    for index, (entry, model) in enumerate(zip(entries, account, strict=True)):
+        site = model.config
+        assert (entry["unique_id"], entry["title"]) == (site.portal_id.lower(), site.site_name)
+        assert entry["data"] == {
+            CONF_HOST: "127.0.0.1",
+            CONF_PORT: 18088 + index,
+            CONF_PORTAL_ID: site.portal_id.lower(),
+            CONF_VRM_TOKEN: SIM.token,
+            CONF_SITE_ID: site.site_id,
+            CONF_BATTERY_INSTANCE: monitor(site).instance if site.vrm_battery_monitor else None,
+            CONF_VRM_USER_ID: SIM.user_id,
+            CONF_VRM_API_URL: "http://127.0.0.1:18089/v2",
+        }
+    assert len({e["data"][CONF_SITE_ID] for e in entries}) == 3
+    # the first site, created first, holds the fleet's entities and compares with the Sol-Ark
+    assert [e["created_at"] for e in entries] == sorted(e["created_at"] for e in entries)
+    assert [e["options"] for e in entries] == [{CONF_SOLARK_ENTITY: develop.SOLARK_ENTITY}, {}, {}]
+
+    # back to one site: the others' entries go (their Cerbos are gone), anything else stays
+    saved = json.loads(path.read_text(encoding="utf-8"))
+    other: dict[str, Any] = {"domain": "sun", "entry_id": "other", "unique_id": None, "data": {}}
+    saved["data"]["entries"].append(other)
+    path.write_text(json.dumps(saved), encoding="utf-8")
+    develop.prepare_config(develop_settings(tmp_path), now=START)
+    entries = json.loads(path.read_text(encoding="utf-8"))["data"]["entries"]
+    assert [e["entry_id"] for e in entries] == [develop.ENTRY_ID, "other"]
+
+
+def test_develop_serves_the_account_on_free_ports(tmp_path: Path) -> None:
+    settings = develop_settings(tmp_path, installations=2, vrm_port=18089)
+    with pytest.raises(develop.DevelopError, match="must differ"):
+        develop.check_ports(settings)  # the second Cerbo would take the VRM port
+    two = develop.Develop(develop_settings(tmp_path, installations=2), None)
+    assert two._simulator_command()[-2:] == ["--installations", "2"]
+    one = develop_settings(tmp_path)
+    assert "--installations" not in develop.Develop(one, None)._simulator_command()
+    assert one.local_ports == [18088]
+    with pytest.raises(SystemExit):
+        develop.build_parser().parse_args(["--installations", "x"])
+    args = develop.build_parser().parse_args(["--installations", "0"])
+    with pytest.raises(develop.DevelopError, match="at least 1"):
+        develop.settings_from(args)
+
+
 def test_develop_refuses_what_it_must_not_overwrite(tmp_path: Path) -> None:
     settings = develop_settings(tmp_path)
     (settings.config_dir / "custom_components" / DOMAIN).mkdir(parents=True)
@@ -858,9 +914,11 @@ async def test_develop_logs_in_like_a_browser_and_sees_the_entry(
     with pytest.raises(develop.DevelopError, match="refused"):
         await api.login(develop.DEFAULT_USERNAME, "wrong")
     await api.login(develop.DEFAULT_USERNAME, develop.DEFAULT_PASSWORD)
-    entry = await api.entry()
-    assert entry is not None
+    entries = await api.entries()
+    assert entries is not None
+    (entry,) = entries
     assert (entry["entry_id"], entry["state"]) == (site.entry.entry_id, "loaded")
+    assert await api.entries(2) is None  # --installations 2: the second site's entry is missing
     states = await api.entities()
     assert states
     assert all(s["entity_id"].split(".")[0] in {"sensor", "binary_sensor"} for s in states)
@@ -871,7 +929,7 @@ async def test_develop_logs_in_like_a_browser_and_sees_the_entry(
     assert lines[-1] == f"    ... and {len(states) - 3} more"
     await api.logout()
     with pytest.raises(develop.DevelopError, match="HTTP 401"):
-        await api.entry()
+        await api.entries()
 
 
 def test_develop_summary_names_the_url_and_the_login() -> None:
@@ -888,6 +946,14 @@ def test_develop_summary_names_the_url_and_the_login() -> None:
     }
     lines = develop.summary(state)
     assert "  open      http://127.0.0.1:8123" in lines
+    assert "  entry     loaded, 2 victron_cerbo entities" in lines
+    fleet = develop.summary(
+        state
+        | {"installations": 2}
+        | {"simulator": state["simulator"] | {"locals": ["http://a:1", "http://a:2"]}}
+    )
+    assert "  entry     loaded, 2 victron_cerbo entities (2 entries, one VRM account)" in fleet
+    assert any(line.startswith("  simulator http://a:1, http://a:2 (Cerbo)") for line in fleet)
     assert "  login     dev / victron-dev" in lines
     assert "  log       .dev/logs/simulator.log  (simulator)" in lines
     assert lines[-1] == "    sensor.x = 1 %"

@@ -513,6 +513,17 @@ async def test_fleet_dashboard(
     ]
     cards = {card["type"] for section in view["sections"] for card in section["cards"]}
     assert cards <= {"heading", "tile", "markdown", "entities", "button"}
+    # Three columns at desktop width: a half-width tile shows about ten characters of its name
+    # (the browser check showed "State of ch…"), so longer names take the whole width.
+    cut = [
+        card["name"]
+        for section in view["sections"]
+        for card in section["cards"]
+        if card["type"] == "tile"
+        and card["grid_options"]["columns"] != 12  # a section's full width
+        and len(card["name"]) > 10
+    ]
+    assert not cut
 
     assert await hass.config_entries.async_unload(cabin.entry_id)
     await hass.async_block_till_done()

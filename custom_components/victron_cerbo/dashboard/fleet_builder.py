@@ -39,13 +39,15 @@ def build_fleet_dashboard(
 
 
 def _totals_section(totals: Mapping[str, str]) -> dict[str, Any] | None:
+    # In three columns at 1280 px a half-width tile cuts its name after about ten characters
+    # ("Battery sta…"): longer names get the section's whole width.
     return grid_section(
         "All installations",
         [
             tile(totals, "installations_online", "Online"),
             tile(totals, "installations_offline", "Offline"),
-            tile(totals, "installations_with_alarm", "With an active alarm"),
-            tile(totals, "installation_alarm", "Any alarm"),
+            tile(totals, "installations_with_alarm", "With an active alarm", half=False),
+            tile(totals, "installation_alarm", "Any alarm", half=False),
         ],
     )
 
@@ -58,8 +60,8 @@ def _installation_section(item: FleetInstallation) -> dict[str, Any] | None:
         (("local_reachable", "Cerbo GX reachable"), ("vrm_reachable", "VRM reachable")),
     )
     cards: list[dict[str, Any] | None] = [
-        tile(entities, "soc", "State of charge"),
-        tile(entities, "state", "Battery state"),
+        tile(entities, "soc", "State of charge", half=False),
+        tile(entities, "state", "Battery state", half=False),
         installation_status_card(entities),
         sources,
     ]
