@@ -309,6 +309,12 @@ async def test_failing_summaries_keep_the_last_until_a_day_old(
     view = cabin.runtime_data.battery.data
     assert view.value("temperature") is not None
     assert view.value("soc") == 87.2
+    # shown with its age, but too old to judge: no verdict either way
+    verdict = view.problems["temperature_out_of_range"]
+    assert verdict is not None
+    assert verdict.on is None
+    assert view.problems["low_soc"] is not None
+    assert view.problems["low_soc"].on is False
 
     await advance(hass, freezer, 3600, step=30)
     view = cabin.runtime_data.battery.data

@@ -15,6 +15,9 @@ from .api.victron import ALARM_LEVELS
 from .limits import Limits
 from .sources import GridStatus
 
+# Seconds: as long as a VRM sample is served live. Older values (a fleet's BatterySummary, read
+# in turns) are shown with their age, not judged.
+JUDGED_WITHIN: Final = 600
 CELL_IMBALANCE_SPREAD: Final = 0.10  # V between the highest and the lowest cell
 CELL_IMBALANCE_CRITICAL: Final = 0.15  # V
 SOH_DEGRADED_BELOW: Final = 85.0  # %
@@ -102,8 +105,13 @@ PROBLEMS: Final[Mapping[str, Problem]] = {
 def judge(
     problem: Problem, value: Any, shown_attributes: Mapping[str, Any], limits: Limits
 ) -> Verdict:
-    """The verdict on a served value; its source and age come along as attributes."""
-    if value is None:
+    """The verdict on a served value; its source and age come along as attributes.
+
+    No verdict (None) on a value older than JUDGED_WITHIN: it is shown with its age, but a
+    problem sensor must not stay on, or off, for hours on it.
+    """
+    age = shown_attributes.get("data_age")
+    if value is None or (age is not None and age > JUDGED_WITHIN):
         return Verdict(None, dict(shown_attributes))
     return Verdict(
         problem.is_on_fn(value, limits),
