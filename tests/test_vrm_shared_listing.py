@@ -49,6 +49,7 @@ from tests.helpers import (
     USER_ID,
     FakeVrm,
     account_budget,
+    account_listing,
     advance,
     make_entry,
     setup_entry,
@@ -124,6 +125,23 @@ def one_monitor(vrm: FakeVrm) -> None:
     ]
 
 
+async def cabin_and_workshop(
+    hass: HomeAssistant, vrm: FakeVrm, **kwargs: Any
+) -> tuple[MockConfigEntry, MockConfigEntry]:
+    """Two sites of one account with a monitor each, sharing the listing; set up in turn.
+
+    `kwargs` go to both entries (`site_entry`).
+    """
+    one_monitor(vrm)
+    vrm.add_site(WORKSHOP)
+    serve_listing(vrm)
+    cabin = site_entry(hass, SITE_ID, **kwargs)
+    await setup_entry(hass, cabin)
+    workshop = site_entry(hass, WORKSHOP, **kwargs)
+    await setup_entry(hass, workshop)
+    return cabin, workshop
+
+
 def calls(vrm: FakeVrm) -> Counter[str]:
     """Requests by what they asked for."""
     return Counter(vrm.calls)
@@ -162,12 +180,7 @@ async def test_shared_values_come_from_the_listing_and_the_summary_with_its_own_
     hass: HomeAssistant, vrm: FakeVrm, freezer: FrozenDateTimeFactory
 ) -> None:
     """SOC from the listing (the Cabin's 87.2 %), temperature from the rotating summary."""
-    one_monitor(vrm)
-    vrm.add_site(WORKSHOP)
-    serve_listing(vrm)
-    cabin = site_entry(hass, SITE_ID)
-    await setup_entry(hass, cabin)
-    await setup_entry(hass, site_entry(hass, WORKSHOP))
+    cabin, _ = await cabin_and_workshop(hass, vrm)
     await advance(hass, freezer, 400, step=10)  # both read the listing now
 
     view = cabin.runtime_data.battery.data
@@ -251,13 +264,7 @@ async def test_back_to_its_own_summary_when_the_other_site_leaves(
     hass: HomeAssistant, vrm: FakeVrm, freezer: FrozenDateTimeFactory
 ) -> None:
     """One site left on the account: its entry reads its BatterySummary every poll again."""
-    one_monitor(vrm)
-    vrm.add_site(WORKSHOP)
-    serve_listing(vrm)
-    cabin = site_entry(hass, SITE_ID)
-    await setup_entry(hass, cabin)
-    workshop = site_entry(hass, WORKSHOP)
-    await setup_entry(hass, workshop)
+    cabin, workshop = await cabin_and_workshop(hass, vrm)
     await advance(hass, freezer, 400, step=10)
     assert await hass.config_entries.async_unload(workshop.entry_id)
     vrm.calls.clear()
@@ -274,13 +281,8 @@ async def test_entries_without_a_user_id_learn_it_once_for_the_account(
     hass: HomeAssistant, vrm: FakeVrm, freezer: FrozenDateTimeFactory
 ) -> None:
     """Entries from older flows: one `/users/me` serves every entry of the account."""
-    one_monitor(vrm)
-    vrm.add_site(WORKSHOP)
     vrm.users_me = vrm_json("users_me")
-    serve_listing(vrm)
-    cabin = site_entry(hass, SITE_ID, user_id=None)
-    await setup_entry(hass, cabin)
-    await setup_entry(hass, site_entry(hass, WORKSHOP, user_id=None))
+    cabin, _ = await cabin_and_workshop(hass, vrm, user_id=None)
     await advance(hass, freezer, 3600, step=10)
 
     assert calls(vrm)["me"] == 1
@@ -293,12 +295,7 @@ async def test_failing_summaries_keep_the_last_until_a_day_old(
 ) -> None:
     """BatterySummary failing from now on: the listing still serves SOC, the temperature
     stays the last summary's until that is a day old, then it is unavailable."""
-    one_monitor(vrm)
-    vrm.add_site(WORKSHOP)
-    serve_listing(vrm)
-    cabin = site_entry(hass, SITE_ID)
-    await setup_entry(hass, cabin)
-    await setup_entry(hass, site_entry(hass, WORKSHOP))
+    cabin, _ = await cabin_and_workshop(hass, vrm)
     vrm.serve(BATTERY_URL, [{"status": 503, "json": vrm_json("error_500")}])
     vrm.serve(
         BATTERY_URL.replace(str(SITE_ID), str(WORKSHOP)),
@@ -328,12 +325,8 @@ async def test_no_extra_request_while_the_budget_is_near_its_limit(
     hass: HomeAssistant, vrm: FakeVrm, freezer: FrozenDateTimeFactory
 ) -> None:
     """A warning at 10 requests an hour: once the listings reach it, only listings go out."""
-    one_monitor(vrm)
-    vrm.add_site(WORKSHOP)
-    serve_listing(vrm)
     options = {CONF_BUDGET_WARNING: 10, CONF_BUDGET_LIMIT: 45}
-    await setup_entry(hass, site_entry(hass, SITE_ID, options=options))
-    await setup_entry(hass, site_entry(hass, WORKSHOP, options=options))
+    await cabin_and_workshop(hass, vrm, options=options)
     await advance(hass, freezer, 3600, step=10)
     vrm.calls.clear()
 
@@ -388,18 +381,6 @@ async def test_callers_in_one_round_share_one_fetch_and_its_error() -> None:
     assert listing.rounds == 2
 
 
-def fleet_listing(sites: list[int], seconds_ago: float = 60.0) -> dict[str, Any]:
-    """A listing of `sites`, each like the recorded Cabin, sampled `seconds_ago` ago."""
-    cabin = next(r for r in listing_now(seconds_ago)["records"] if r.get("idSite") == SITE_ID)
-    records = []
-    for site in sites:
-        record = copy.deepcopy(cabin)
-        record["idSite"] = site
-        record["name"] = f"Site {site}"
-        records.append(record)
-    return {"success": True, "records": records}
-
-
 async def test_fifty_sites_cost_twenty_five_requests_an_hour(
     hass: HomeAssistant, vrm: FakeVrm, freezer: FrozenDateTimeFactory
 ) -> None:
@@ -414,7 +395,7 @@ async def test_fifty_sites_cost_twenty_five_requests_an_hour(
     sites = [SITE_ID] + [300000 + index for index in range(49)]
     for site in sites[1:]:
         vrm.add_site(site)
-    vrm.plan = lambda url: {"json": fleet_listing(sites)} if url.name == "installations" else None
+    vrm.plan = lambda url: {"json": account_listing(sites)} if url.name == "installations" else None
     for site in sites:
         await setup_entry(hass, site_entry(hass, site))
     assert calls(vrm) == {"system-overview": 2, "BatterySummary": 1, "installations": 1}
@@ -438,12 +419,7 @@ async def test_diagnostics_of_a_shared_entry_say_so_and_hide_the_account(
     hass_client: ClientSessionGenerator,
 ) -> None:
     """The live source and the summary's age; no site id, portal id or name of any site."""
-    one_monitor(vrm)
-    vrm.add_site(WORKSHOP)
-    serve_listing(vrm)
-    cabin = site_entry(hass, SITE_ID)
-    await setup_entry(hass, cabin)
-    await setup_entry(hass, site_entry(hass, WORKSHOP))
+    cabin, _ = await cabin_and_workshop(hass, vrm)
     await advance(hass, freezer, 400, step=10)
 
     found = await get_diagnostics_for_config_entry(hass, hass_client, cabin)
