@@ -280,6 +280,17 @@ class FakeVrm:
         """Requests whose URL contains `fragment`."""
         return request_count(self.mocker, fragment)
 
+    def one_monitor(self) -> None:
+        """Every site lists only the entries' battery monitor (the recorded overview has two),
+        so the account's shared listing can serve it. Call before `add_site`, which copies."""
+        devices = self.overview["records"]["devices"]
+        devices[:] = [
+            device
+            for device in devices
+            if device.get("name") != "Battery Monitor"
+            or str(device.get("instance")) == str(INSTANCE)
+        ]
+
     def add_site(self, site_id: int) -> tuple[str, str]:
         """Serve another site of the account: a copy of the overview and the BatterySummary.
 

@@ -325,12 +325,7 @@ async def test_an_alarm_vrm_lists_for_one_installation(
     The recorded Workshop's alarms given to the Cabin: the solar charger "Roof" raising
     "Voltage" (active) and a battery monitor's warning that has cleared (not counted).
     """
-    devices = vrm.overview["records"]["devices"]
-    devices[:] = [  # one monitor per site: the listing serves every site
-        device
-        for device in devices
-        if device.get("name") != "Battery Monitor" or str(device.get("instance")) == str(INSTANCE)
-    ]
+    vrm.one_monitor()  # the listing serves every site
     recorded = vrm_json("installations_account_live")["records"]
     alarms = next(r for r in recorded if r.get("idSite") == 200001)["current_alarms"]
     raised = False

@@ -331,12 +331,7 @@ async def test_account_budget_invariants(  # noqa: PLR0917 (fixtures and drawn v
     """
     account = Account(list(outcomes))
     vrm.plan = account.answer
-    devices = vrm.overview["records"]["devices"]
-    devices[:] = [  # one monitor per site, so that the listing serves the sites with one
-        device
-        for device in devices
-        if device.get("name") != "Battery Monitor" or str(device.get("instance")) == str(INSTANCE)
-    ]
+    vrm.one_monitor()  # so that the listing serves the sites with one
     for site, _ in PROPERTY_SITES:
         vrm.add_site(site)
     options = budget_options(limit - 1, limit)

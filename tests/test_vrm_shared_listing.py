@@ -115,16 +115,6 @@ def site_entry(
     return make_entry(hass, data, options, title=f"Site {site_id}", unique_id=f"site-{site_id}")
 
 
-def one_monitor(vrm: FakeVrm) -> None:
-    """Every site has only the entry's monitor (the recorded overview lists two)."""
-    devices = vrm.overview["records"]["devices"]
-    devices[:] = [
-        device
-        for device in devices
-        if device.get("name") != "Battery Monitor" or str(device.get("instance")) == str(INSTANCE)
-    ]
-
-
 async def cabin_and_workshop(
     hass: HomeAssistant, vrm: FakeVrm, **kwargs: Any
 ) -> tuple[MockConfigEntry, MockConfigEntry]:
@@ -132,7 +122,7 @@ async def cabin_and_workshop(
 
     `kwargs` go to both entries (`site_entry`).
     """
-    one_monitor(vrm)
+    vrm.one_monitor()
     vrm.add_site(WORKSHOP)
     serve_listing(vrm)
     cabin = site_entry(hass, SITE_ID, **kwargs)
@@ -160,7 +150,7 @@ async def test_three_sites_cost_one_listing_a_round_and_five_extras_an_hour(
     later, then every fourth round a BatterySummary of the Cabin or the Workshop in turn
     (113); the overviews are next due after 24 hours.
     """
-    one_monitor(vrm)
+    vrm.one_monitor()
     for site in (WORKSHOP, YACHT):
         vrm.add_site(site)
     serve_listing(vrm)
@@ -203,7 +193,7 @@ async def test_a_site_the_listing_lacks_reads_its_summary_and_the_others_go_on(
 
     The Yacht (no monitor) left out: an error for it alone, unavailable at the third.
     """
-    one_monitor(vrm)
+    vrm.one_monitor()
     for site in (WORKSHOP, YACHT):
         vrm.add_site(site)
     serve_listing(vrm)
@@ -391,7 +381,7 @@ async def test_fifty_sites_cost_twenty_five_requests_an_hour(
     (30 requests an hour) until every site has one; then one extra per four listings: 19
     listings (rounds of 190 s in 10 s steps) and 5 summaries an hour.
     """
-    one_monitor(vrm)
+    vrm.one_monitor()
     sites = [SITE_ID] + [300000 + index for index in range(49)]
     for site in sites[1:]:
         vrm.add_site(site)
@@ -446,7 +436,7 @@ async def test_bad_records_of_one_site_leave_the_others_alone(
     The Workshop reads its own summary, the Yacht shows what it could read, the Cabin is as
     before; nobody fails.
     """
-    one_monitor(vrm)
+    vrm.one_monitor()
     for site in (WORKSHOP, YACHT):
         vrm.add_site(site)
 
@@ -495,7 +485,7 @@ async def test_devices_get_their_model_when_the_device_list_comes(
     """A third site reads its device list two rounds after setup, in the extra requests:
     then its devices learn the GX's model and firmware and the battery's product."""
     beach = 200003
-    one_monitor(vrm)
+    vrm.one_monitor()
     for site in (WORKSHOP, beach):
         vrm.add_site(site)
     serve_listing(vrm)
@@ -521,7 +511,7 @@ async def test_sites_logging_every_quarter_hour_cost_no_more_listings_than_uploa
 ) -> None:
     """Two sites uploading every 15 minutes (at :00, :15, ...): one listing just after each
     upload instead of one every 180 s, and the extras one per four listings."""
-    one_monitor(vrm)
+    vrm.one_monitor()
     vrm.overview["records"]["devices"][0]["loggingInterval"] = 900
     vrm.add_site(WORKSHOP)
     start = dt_util.utcnow().timestamp()
