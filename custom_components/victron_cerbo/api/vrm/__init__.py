@@ -48,6 +48,7 @@ from .parsing import (
     parse_system_overview,
     parse_user,
 )
+from .stats import STATS_INTERVALS, VrmStatPoint, VrmStats, parse_stats, stats_params
 
 __all__ = [
     "BACKOFF",
@@ -58,6 +59,7 @@ __all__ = [
     "IDLE_POWER_DEADBAND",
     "MAX_RETRIES",
     "MAX_RETRY_AFTER",
+    "STATS_INTERVALS",
     "SYSTEM_BATTERY_INSTANCE",
     "RequestBudget",
     "VrmAccountLive",
@@ -77,6 +79,8 @@ __all__ = [
     "VrmSiteAlarm",
     "VrmSiteLive",
     "VrmSkippedSite",
+    "VrmStatPoint",
+    "VrmStats",
     "VrmSystemOverview",
     "VrmUser",
     "connection_cause",
@@ -85,8 +89,10 @@ __all__ = [
     "parse_installations",
     "parse_retry_after",
     "parse_site_live",
+    "parse_stats",
     "parse_system_battery",
     "parse_system_overview",
     "parse_user",
+    "stats_params",
     "system_battery_of",
 ]

@@ -11,7 +11,7 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from http import HTTPStatus
 from typing import Any, Final
 
@@ -38,6 +38,7 @@ from .parsing import (
     parse_user,
 )
 from .payloads import _scrub, _scrub_text, _trim
+from .stats import VrmStats, parse_stats, stats_params
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -148,6 +149,17 @@ class VrmClient:
         )
         return parse_account_live(payload, self._wall_clock())
 
+    async def get_stats(
+        self, site_id: int, codes: Sequence[str], start: int, end: int, interval: str = "hours"
+    ) -> VrmStats:
+        """Mean/min/max per interval of these attribute codes from `start` to `end` (unix s)."""
+        site_id = _require_id(site_id, "site_id")
+        params = stats_params(codes, start, end, interval)
+        payload = await self._get(
+            f"/installations/{site_id}/stats", params=params, endpoint="stats", site_id=site_id
+        )
+        return parse_stats(payload, codes, interval)
+
     # transport
 
     def _token_usable(self) -> bool:
@@ -160,7 +172,7 @@ class VrmClient:
         path: str,
         *,
         endpoint: str,
-        params: Mapping[str, str] | None = None,
+        params: Mapping[str, str] | Sequence[tuple[str, str]] | None = None,
         site_id: int | None = None,
     ) -> dict[str, Any]:
         """GET with budget, hold, retries and error mapping; returns the decoded JSON object."""
@@ -200,7 +212,7 @@ class VrmClient:
     async def _attempt(
         self,
         url: str,
-        params: Mapping[str, str] | None,
+        params: Mapping[str, str] | Sequence[tuple[str, str]] | None,
         endpoint: str,
         site_id: int | None,
     ) -> dict[str, Any] | VrmConnectionError:

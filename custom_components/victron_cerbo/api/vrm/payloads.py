@@ -47,16 +47,28 @@ def _live_rows(records: Any, codes: Collection[str]) -> list[dict[str, Any]]:
     return trimmed
 
 
+def _stats_counts(records: Any) -> dict[str, Any]:
+    """How many points each code of a stats answer had (`false`/`null` kept as such)."""
+    rows: Mapping[Any, Any] = records if isinstance(records, Mapping) else {}
+    return {
+        str(code): len(series) if isinstance(series, list | Mapping) else series
+        for code, series in rows.items()
+        if series is None or isinstance(series, bool | list | Mapping)
+    }
+
+
 def _trim(endpoint: str, payload: Mapping[str, Any]) -> dict[str, Any]:
     """Keep what helps triage and drop the bulk (meta, formats) and personal data (email)."""
     records = payload.get("records")
     if endpoint == "users_me":
         return {"user": _pick(payload.get("user"), ("id", "name", "accessLevel", "idAccessToken"))}
     keys: tuple[str, ...]
-    if endpoint == "system_battery":
-        return {"records": _live_rows(records, _SYSTEM_FIELDS.keys())}
-    if endpoint == "account_live":
-        return {"records": _live_rows(records, _SYSTEM_FIELDS.keys() | LIVE_FIELDS.keys())}
+    if endpoint in {"system_battery", "account_live"}:
+        codes = set(_SYSTEM_FIELDS)
+        codes |= set(LIVE_FIELDS) if endpoint == "account_live" else set()
+        return {"records": _live_rows(records, codes)}
+    if endpoint == "stats":
+        return {"records": _stats_counts(records)}
     if endpoint == "installations":
         keys = ("idSite", "name", "identifier", "timezone")
         rows = records if isinstance(records, list) else []
