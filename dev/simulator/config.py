@@ -53,6 +53,12 @@ class SimConfig:
     # system battery values are in installations?extended=1 only
     vrm_battery_monitor: bool = True
     rate_limit_capacity: int = 200  # VRM rolling window
+    # VRM history (stats): days of past before the start, the last hours before the start that
+    # the GX uploads only that many hours after it (back-logged), and every n-th stats request
+    # answered 429 (0: never)
+    history_days: int = 14
+    history_late_hours: int = 2
+    stats_429_every: int = 0
     rate_limit_leak_seconds: float = 0.33
 
     def __post_init__(self) -> None:

@@ -16,6 +16,7 @@ from . import services as svc
 from .clock import SimClock
 from .config import STEP_SECONDS, SimConfig
 from .faults import FaultInjector
+from .history import SiteHistory
 from .physics import BatteryState, Flows, Physics
 
 CHECKPOINT_STEPS = 120  # keep the state every simulated hour, to go back in time cheaply
@@ -87,6 +88,7 @@ class SimulatedInstallation:
         self._checkpoints: dict[int, BatteryState] = {0: self._state}
         self._logs: deque[LogRecord] = deque(maxlen=LOG_HISTORY)
         self._cache: tuple[float, tuple[int, int], Observation] | None = None
+        self.history = SiteHistory(self)
         # VRM already has a record from before we started (the site was running before)
         interval = self.config.logging_interval
         first = math.floor(self._t0 / interval) * interval
@@ -247,6 +249,11 @@ class SimulatedInstallation:
             if record.t <= cutoff:
                 return record
         return self._logs[0]
+
+    def logs_between(self, start: float, end: float) -> list[LogRecord]:
+        """The VRM log records from start (inclusive) to end (exclusive), as far as simulated."""
+        self._advance_to(min(end, self.timestamp()))
+        return [log for log in self._logs if start <= log.t < end]
 
     def rate_limited(self, key: str) -> int | None:
         """VRM's rolling window: seconds to wait, or None when the request may pass."""

@@ -667,6 +667,28 @@ async def diagnostics(request: web.Request) -> web.Response:
     return _json({"success": True, "records": chunk, "num_records": len(records)})
 
 
+async def stats(request: web.Request) -> web.Response:
+    """`stats?type=custom` (hours or 15mins) from the site's own past and its log records."""
+    model = _site(request)
+    history = model.history
+    history.stats_requests += 1
+    every = model.config.stats_429_every
+    if every and history.stats_requests % every == 0:
+        response = _error(429, "Too many requests, please retry later", "rate_limited")
+        response.headers["Retry-After"] = "60"
+        return response
+    interval = request.query.get("interval", "hours")
+    codes = request.query.getall("attributeCodes[]", [])
+    if request.query.get("type") != "custom" or not codes or interval not in ("hours", "15mins"):
+        return _error(400, "Invalid parameters", "invalid_parameters")
+    now = round(model.timestamp())
+    end = _int_query(request, "end", now)
+    start = _int_query(request, "start", end - 86400)
+    if end <= start or end - start > 31 * 86400:
+        return _error(400, "Invalid time span", "invalid_parameters")
+    return _json(history.stats(codes, start, end, interval))
+
+
 def create_vrm_app(model: SimulatedInstallation) -> web.Application:
     """An aiohttp app serving the VRM API under /v2 plus the /sim control endpoints."""
     app = web.Application(middlewares=[_vrm_middleware])
@@ -679,6 +701,7 @@ def create_vrm_app(model: SimulatedInstallation) -> web.Application:
     app.router.add_get(f"{site}/system-overview", overview)
     app.router.add_get(f"{site}/widgets/BatterySummary", battery_widget)
     app.router.add_get(f"{site}/diagnostics", diagnostics)
+    app.router.add_get(f"{site}/stats", stats)
     return app
 
 

@@ -1661,3 +1661,59 @@ async def test_benchmark_runs() -> None:
     assert results["sim_days_per_s"] > 0
     assert results["local_system_bytes"] > 1000
     assert results["vrm_battery_summary_bytes"] > 1000
+
+
+# --- VRM history (stats) -------------------------------------------------------------------
+
+STATS = f"/v2/installations/{SITE}/stats"
+
+
+def _stats_query(start: float, end: float, *codes: str) -> list[tuple[str, str]]:
+    query = [("type", "custom"), ("interval", "hours")]
+    query += [("start", str(round(start))), ("end", str(round(end)))]
+    return query + [("attributeCodes[]", code) for code in codes]
+
+
+async def test_stats_serve_the_past_and_the_back_log() -> None:
+    config = SimConfig(history_days=3, history_late_hours=2)
+    model = SimulatedInstallation(START, speed=0, seed=1, config=config)
+    start = START.timestamp()
+    async with TestClient(TestServer(create_vrm_app(model))) as client:
+        query = _stats_query(start - 3 * 86400, start, "bs", "bv", "bc", "bp", "bT", "zz")
+        body = await (await client.get(STATS, params=query, headers=AUTH)).json()
+        records = body["records"]
+        # 72 hours of past, less the 2 the GX has not uploaded yet
+        assert [len(records[code]) for code in ("bs", "bv", "bc", "bp", "bT")] == [70] * 5
+        assert records["zz"] is False
+        first, last = records["bs"][0], records["bs"][-1]
+        assert first[0] == (start - 3 * 86400) * 1000
+        assert last[0] == (start - 3 * 3600) * 1000
+        for code in ("bs", "bv", "bc", "bp", "bT"):
+            assert all(row[2] <= row[1] <= row[3] for row in records[code])
+        assert all(0 <= row[1] <= 100 for row in records["bs"])
+        # the same question, the same answer (deterministic)
+        again = await (await client.get(STATS, params=query, headers=AUTH)).json()
+        assert again == body
+
+        model.advance(3 * 3600)  # the back-log arrives; three live hours are complete
+        query = _stats_query(start - 3 * 3600, start + 3 * 3600, "bs")
+        body = await (await client.get(STATS, params=query, headers=AUTH)).json()
+        hours = [row[0] // 1000 for row in body["records"]["bs"]]
+        assert hours == [start + h * 3600 for h in range(-3, 3)]
+
+
+async def test_stats_429_now_and_then_and_bad_queries() -> None:
+    model = SimulatedInstallation(START, speed=0, seed=1, config=SimConfig(stats_429_every=2))
+    start = START.timestamp()
+    async with TestClient(TestServer(create_vrm_app(model))) as client:
+        query = _stats_query(start - 7200, start, "bs")
+        statuses = [(await client.get(STATS, params=query, headers=AUTH)).status for _ in range(4)]
+        assert statuses == [200, 429, 200, 429]
+        response = await client.get(STATS, params=query, headers=AUTH)
+        assert response.status == 200
+        bad = [("type", "kwh"), ("attributeCodes[]", "bs")]
+        assert (await client.get(STATS, params=bad, headers=AUTH)).status == 429  # the 6th
+        assert (await client.get(STATS, params=bad, headers=AUTH)).status == 400
+        too_long = _stats_query(start - 40 * 86400, start, "bs")
+        assert (await client.get(STATS, params=too_long, headers=AUTH)).status == 429
+        assert (await client.get(STATS, params=too_long, headers=AUTH)).status == 400
