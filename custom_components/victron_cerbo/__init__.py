@@ -24,6 +24,7 @@ from .const import (
 from .dashboard import async_follow_fleet, async_register_dashboard
 from .entity import async_refresh_devices, async_register_installation_device
 from .fleet import async_join_fleet, async_remove_fleet_leftovers
+from .history import async_create_backfill, async_start_backfill
 from .issues import async_delete_issues, async_setup_issue_checks
 from .limits import migrate_limit_options
 from .local_coordinator import LocalCoordinator
@@ -70,8 +71,14 @@ async def async_setup_entry(hass: HomeAssistant, entry: VictronConfigEntry) -> b
         entry.async_on_unload(vrm.async_follow_local(local))
     comparison = _comparison(hass, entry, options)
     battery = BatteryCoordinator(hass, entry, local, vrm, comparison, options=options)
+    history = await async_create_backfill(hass, entry, vrm, options.history_days)
     entry.runtime_data = VictronRuntimeData(
-        options=options, local=local, vrm=vrm, battery=battery, comparison=comparison
+        options=options,
+        local=local,
+        vrm=vrm,
+        battery=battery,
+        comparison=comparison,
+        history=history,
     )
     # the first view, then one per source update, inverter change and every 30 s
     battery.async_start()
@@ -86,6 +93,9 @@ async def async_setup_entry(hass: HomeAssistant, entry: VictronConfigEntry) -> b
         async_follow_fleet(hass, fleet)
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     async_register_dashboard(hass, entry)  # built from the registry, so after the platforms
+    # VRM's past into our sensors' statistics: needs their entity ids, so after the platforms
+    if history is not None:
+        entry.async_on_unload(async_start_backfill(history))
     return True
 
 

@@ -38,6 +38,9 @@ if TYPE_CHECKING:
 
     from homeassistant.config_entries import ConfigEntry
 
+CONF_HISTORY_DAYS: Final = "history_days"
+DEFAULT_HISTORY_DAYS: Final = 14
+MAX_HISTORY_DAYS: Final = 30  # VRM answers at most 31 days of hours per request
 MIN_FAST_INTERVAL: Final = 5  # seconds; the Cerbo's API server is single-threaded
 MAX_FAST_INTERVAL: Final = 3600
 
@@ -63,6 +66,12 @@ def budget_thresholds(options: Mapping[str, Any]) -> tuple[int, int]:
     limit = max(1, _option_int(options, CONF_BUDGET_LIMIT, DEFAULT_BUDGET_LIMIT))
     warning = min(limit, max(0, _option_int(options, CONF_BUDGET_WARNING, DEFAULT_BUDGET_WARNING)))
     return warning, limit
+
+
+def history_days(options: Mapping[str, Any]) -> int:
+    """Days of VRM history to import, 0 (off) to MAX_HISTORY_DAYS."""
+    days = _option_int(options, CONF_HISTORY_DAYS, DEFAULT_HISTORY_DAYS)
+    return min(max(days, 0), MAX_HISTORY_DAYS)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -99,6 +108,7 @@ class EntryOptions:
     # the dashboard's bands: the nominal voltage's, else the user's own ends (°C)
     voltage_band: tuple[float, float]
     temperature_band: tuple[float, float]
+    history_days: int = DEFAULT_HISTORY_DAYS
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any]) -> EntryOptions:
@@ -119,6 +129,7 @@ class EntryOptions:
             ),
             voltage_band=voltage_range(options),
             temperature_band=temperature_range(options),
+            history_days=history_days(options),
         )
 
     @classmethod

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from homeassistant.config_entries import ConfigEntry
 
 from .battery import BatteryCoordinator
+from .history import Backfill
 from .local_coordinator import LocalCoordinator
 from .options import EntryOptions
 from .solark import SolarkComparison
@@ -22,6 +23,7 @@ class VictronRuntimeData:
     vrm: VrmCoordinator | None = None
     battery: BatteryCoordinator
     comparison: SolarkComparison | None = None  # only when an inverter SOC entity is chosen
+    history: Backfill | None = None  # VRM's past into statistics; None without VRM or recorder
 
 
 type VictronConfigEntry = ConfigEntry[VictronRuntimeData]

@@ -1,0 +1,531 @@
+"""The past from VRM: hourly mean/min/max of the battery sensors as long-term statistics.
+
+At setup of an entry with VRM, the last `history_days` of SOC, voltage, current, power and
+temperature come from VRM's `stats` (hourly mean, min and max) and are imported into the
+statistics of our own sensors, so that charts and statistic cards show the past at once. Hours
+missing later (Home Assistant stopped, both sources down) are filled the same way once VRM has
+them, and the last hours of each fetch are fetched once more later, because a GX uploads its
+back-log late.
+
+Rules that keep this safe:
+- Only hours the recorder has no row for are imported, or hours we imported ourselves (importing
+  again overwrites them with the same or later values): the recorder's own statistics of hours
+  the sensors were live are never touched.
+- Only the five measurement sensors' means are imported (`has_sum` False). The energy sensors
+  (`total_increasing`, whose sums the Energy dashboard reads) are never written: their keys are
+  not in HISTORY_KEYS, and any entity whose state class is not `measurement` is skipped.
+- Backfill is the lowest request class of the account's budget: it sends only while the account
+  is well below its warning (room for the live polls is kept), at most BACKFILL_PER_HOUR an hour
+  per account, never during a Retry-After, one request at a time, through its own client (so a
+  live poll never waits for a backfill request to finish). It stops at a 429 and resumes once the
+  Retry-After is over. Its progress is kept in a Store and survives restarts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Final
+
+from homeassistant.components.recorder.models import (
+    StatisticData,
+    StatisticMeanType,
+    StatisticMetaData,
+)
+from homeassistant.components.recorder.statistics import (
+    async_import_statistics,
+    statistics_during_period,
+)
+from homeassistant.components.sensor import SensorDeviceClass, SensorStateClass
+from homeassistant.components.sensor.const import UNIT_CONVERTERS
+from homeassistant.config_entries import ConfigEntry
+from homeassistant.const import Platform
+from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
+from homeassistant.helpers import entity_registry as er
+from homeassistant.helpers.aiohttp_client import async_get_clientsession
+from homeassistant.helpers.event import async_call_later
+from homeassistant.helpers.recorder import get_instance
+from homeassistant.helpers.storage import Store
+from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
+from homeassistant.util import dt as dt_util
+from homeassistant.util.hass_dict import HassKey
+
+from .api.vrm import (
+    RequestBudget,
+    VrmBudgetExceededError,
+    VrmClient,
+    VrmError,
+    VrmRateLimitError,
+    VrmStats,
+)
+from .const import CONF_VRM_API_URL, CONF_VRM_TOKEN, DEFAULT_VRM_API_URL, DOMAIN, LOGGER
+from .vrm_account import account_key
+from .vrm_coordinator import VrmCoordinator
+
+# our sensor key -> VRM attribute code of the system battery (device "System overview")
+HISTORY_KEYS: Final = {"soc": "bs", "voltage": "bv", "current": "bc", "power": "bp"}
+HISTORY_KEYS_ALL: Final = HISTORY_KEYS | {"temperature": "bT"}
+NATIVE_UNITS: Final = {
+    "soc": "%",
+    "voltage": "V",
+    "current": "A",
+    "power": "W",
+    "temperature": "°C",
+}
+DEVICE_CLASSES: Final = {
+    "soc": SensorDeviceClass.BATTERY,
+    "voltage": SensorDeviceClass.VOLTAGE,
+    "current": SensorDeviceClass.CURRENT,
+    "power": SensorDeviceClass.POWER,
+    "temperature": SensorDeviceClass.TEMPERATURE,
+}
+
+HOUR: Final = 3600
+CHUNK: Final = 3 * 24 * HOUR  # hours of one request, newest first
+TRAILING: Final = 6 * HOUR  # the last hours of a fetch are fetched again later (back-log)
+REFETCH_AFTER: Final = 3 * HOUR
+# An hour is ours to fill once the recorder has compiled it (a few seconds past the hour).
+SETTLE: Final = 15 * 60
+FIRST_DELAY: Final = timedelta(minutes=1)  # after setup: the live polls go first
+STEP_EVERY: Final = timedelta(minutes=5)
+ERROR_PAUSE: Final = 30 * 60  # after a failed request (not a 429)
+DEFAULT_RETRY_AFTER: Final = 300.0
+BACKFILL_PER_HOUR: Final = 10  # per VRM account
+LIVE_RESERVE: Final = 10  # requests of the hour kept free below the warning for live polls
+STORE_VERSION: Final = 1
+
+type Span = tuple[int, int]  # [start, end) in unix seconds, whole hours
+
+DATA_BACKFILL_BUDGETS: HassKey[dict[str, RequestBudget]] = HassKey(f"{DOMAIN}_history_budget")
+
+
+def floor_hour(seconds: float) -> int:
+    """The start of the UTC hour: statistics hours are UTC hours, whatever the time zone."""
+    return int(seconds // HOUR * HOUR)
+
+
+def merge(spans: Iterable[Span]) -> list[Span]:
+    """Sorted, joined spans."""
+    result: list[Span] = []
+    for start, end in sorted(spans):
+        if end <= start:
+            continue
+        if result and start <= result[-1][1]:
+            result[-1] = (result[-1][0], max(result[-1][1], end))
+        else:
+            result.append((start, end))
+    return result
+
+
+def subtract(spans: Iterable[Span], minus: Iterable[Span]) -> list[Span]:
+    """The parts of `spans` outside `minus`."""
+    result = merge(spans)
+    for cut_start, cut_end in merge(minus):
+        pieces: list[Span] = []
+        for start, end in result:
+            if cut_end <= start or end <= cut_start:
+                pieces.append((start, end))
+                continue
+            if start < cut_start:
+                pieces.append((start, cut_start))
+            if cut_end < end:
+                pieces.append((cut_end, end))
+        result = pieces
+    return result
+
+
+def hours_of(spans: Iterable[Span]) -> set[int]:
+    """Every hour start in the spans."""
+    return {hour for start, end in spans for hour in range(start, end, HOUR)}
+
+
+def spans_of(hours: Iterable[int]) -> list[Span]:
+    """Hours -> joined spans."""
+    return merge((hour, hour + HOUR) for hour in hours)
+
+
+@dataclass(kw_only=True)
+class Progress:
+    """What is kept across restarts."""
+
+    done: list[Span] = field(default_factory=list)  # hours needing no fetch
+    ours: list[Span] = field(default_factory=list)  # hours we imported (may overwrite)
+    refetch: list[tuple[int, int, int]] = field(default_factory=list)  # start, end, due
+    requests: int = 0
+    rows: int = 0
+    retry_at: float | None = None  # a 429's Retry-After (wall clock) or a pause after an error
+    last_error: str | None = None
+
+    def as_store(self) -> dict[str, Any]:
+        """JSON for the Store."""
+        return {
+            "done": [list(span) for span in self.done],
+            "ours": [list(span) for span in self.ours],
+            "refetch": [list(item) for item in self.refetch],
+            "requests": self.requests,
+            "rows": self.rows,
+            "retry_at": self.retry_at,
+            "last_error": self.last_error,
+        }
+
+    @classmethod
+    def from_store(cls, data: Any) -> Progress:
+        """Back from the Store; anything unreadable starts afresh (importing again is safe)."""
+        if not isinstance(data, dict):
+            return cls()
+        try:
+            return cls(
+                done=merge((int(a), int(b)) for a, b in data.get("done", [])),
+                ours=merge((int(a), int(b)) for a, b in data.get("ours", [])),
+                refetch=[(int(a), int(b), int(c)) for a, b, c in data.get("refetch", [])],
+                requests=int(data.get("requests", 0)),
+                rows=int(data.get("rows", 0)),
+                retry_at=float(data["retry_at"]) if data.get("retry_at") is not None else None,
+                last_error=_text(data.get("last_error")),
+            )
+        except (TypeError, ValueError):
+            return cls()
+
+
+class Backfill(DataUpdateCoordinator[dict[str, Any]]):
+    """The VRM history of one entry, imported a request at a time within the budget.
+
+    A coordinator so that the progress sensor follows it like any other entity; each refresh
+    is one step (at most one request). Its data is the progress as `as_dict` gives it.
+    """
+
+    config_entry: ConfigEntry
+
+    def __init__(
+        self,
+        hass: HomeAssistant,
+        entry: ConfigEntry,
+        vrm: VrmCoordinator,
+        days: int,
+        *,
+        client: VrmClient | None = None,
+    ) -> None:
+        """Backfill `days` for the entry's VRM site."""
+        super().__init__(
+            hass,
+            LOGGER,
+            config_entry=entry,
+            name=f"{DOMAIN} history",
+            update_interval=STEP_EVERY,
+            always_update=False,
+        )
+        self.days = days
+        self.site_id = vrm.site_id
+        self.budget = vrm.budget  # the account's
+        token = entry.data[CONF_VRM_TOKEN]
+        # Its own client on the account's budget: a live poll never queues behind it.
+        self.client = client or VrmClient(
+            async_get_clientsession(hass),
+            token,
+            budget=self.budget,
+            base_url=entry.data.get(CONF_VRM_API_URL, DEFAULT_VRM_API_URL),
+        )
+        budgets = hass.data.setdefault(DATA_BACKFILL_BUDGETS, {})
+        # Home Assistant's clock, read at each call (so a frozen test clock moves it too)
+        self.own = budgets.setdefault(
+            account_key(token),
+            RequestBudget(
+                warning=BACKFILL_PER_HOUR,
+                limit=BACKFILL_PER_HOUR,
+                clock=lambda: dt_util.utcnow().timestamp(),
+            ),
+        )
+        self.store: Store[dict[str, Any]] = Store(
+            hass, STORE_VERSION, f"{DOMAIN}.history.{entry.entry_id}"
+        )
+        self.progress = Progress()
+        self.next: str | None = None  # what the next request would fetch, for people
+        self.waiting: str | None = None  # why nothing was sent at the last step
+        self.data = self.as_dict()
+
+    # --- state for people -----------------------------------------------------------------
+
+    @property
+    def days_imported(self) -> float:
+        """Days of the wanted window that need no more fetching."""
+        now = dt_util.utcnow().timestamp()
+        window = [(self.target_start(now), self.settled_end(now))]
+        missing = subtract(window, self.progress.done)
+        total = window[0][1] - window[0][0]
+        covered = total - sum(end - start for start, end in missing)
+        return round(max(0, covered) / 86400, 2)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Progress for diagnostics and the sensor's attributes."""
+        return {
+            "days": self.days,
+            "days_imported": self.days_imported,
+            "requests": self.progress.requests,
+            "requests_this_hour": self.own.used,
+            "rows": self.progress.rows,
+            "next": self.next,
+            "waiting": self.waiting,
+            "retry_at": _iso(self.progress.retry_at),
+            "refetch_due": [_iso(due) for _, _, due in self.progress.refetch],
+            "last_error": self.progress.last_error,
+        }
+
+    # --- planning ---------------------------------------------------------------------------
+
+    def target_start(self, now: float) -> int:
+        """The first hour wanted."""
+        return floor_hour(now) - self.days * 24 * HOUR
+
+    @staticmethod
+    def settled_end(now: float) -> int:
+        """The end of the hours the recorder has compiled (or would have, were it live)."""
+        return floor_hour(now - SETTLE)
+
+    def _plan(self, now: float) -> tuple[Span, bool] | None:
+        """The next span to fetch and whether it is a refetch; None when nothing is due."""
+        due = [item for item in self.progress.refetch if item[2] <= now]
+        if due:
+            start, end, _ = min(due, key=lambda item: item[2])
+            return (start, end), True
+        todo = subtract([(self.target_start(now), self.settled_end(now))], self.progress.done)
+        if not todo:
+            return None
+        start, end = todo[-1]  # the newest first: the recent past matters most
+        return (max(start, end - CHUNK), end), False
+
+    # --- running ----------------------------------------------------------------------------
+
+    async def async_load(self) -> None:
+        """Read the progress kept by an earlier run."""
+        self.progress = Progress.from_store(await self.store.async_load())
+
+    async def _async_save(self) -> None:
+        await self.store.async_save(self.progress.as_store())
+
+    def entity_ids(self) -> dict[str, str]:
+        """Our measurement sensors' entity ids by key (those that exist)."""
+        registry = er.async_get(self.hass)
+        base = self.config_entry.unique_id or self.config_entry.entry_id  # as entity.entry_key
+        found: dict[str, str] = {}
+        for key in HISTORY_KEYS_ALL:
+            entity_id = registry.async_get_entity_id(
+                Platform.SENSOR,
+                DOMAIN,
+                f"{self.config_entry.unique_id or self.config_entry.entry_id}_{key}",  # entity.entry_key
+            )
+            if entity_id is None:
+                continue
+            entry = registry.async_get(entity_id)
+            state_class = (entry.capabilities or {}).get("state_class") if entry else None
+            # never a total or total_increasing sensor: their sums are the Energy history
+            if state_class != SensorStateClass.MEASUREMENT:
+                continue
+            found[key] = entity_id
+        return found
+
+    async def _async_live_hours(self, entity_id: str, span: Span) -> set[int]:
+        """Hours of the span the recorder has a row for that we did not import."""
+        rows = await get_instance(self.hass).async_add_executor_job(
+            statistics_during_period,
+            self.hass,
+            dt_util.utc_from_timestamp(span[0]),
+            dt_util.utc_from_timestamp(span[1]),
+            {entity_id},
+            "hour",
+            None,
+            {"mean"},
+        )
+        present = {int(row["start"]) for row in rows.get(entity_id, [])}
+        return present - hours_of(self.progress.ours)
+
+    def _may_send(self) -> str | None:
+        """Why the backfill may not send now (None: it may)."""
+        if self.budget.hold_remaining() > 0:
+            return "retry_after"
+        if self.budget.near_limit or self.budget.used + 1 > self.budget.warning - LIVE_RESERVE:
+            return "budget"
+        if self.own.remaining <= 0:
+            return "backfill_share"
+        return None
+
+    async def _async_update_data(self) -> dict[str, Any]:
+        """One step: at most one request, when something is due and the budget allows it."""
+        await self._async_step()
+        return self.as_dict()
+
+    async def _async_step(self) -> None:
+        now = dt_util.utcnow().timestamp()
+        progress = self.progress
+        if progress.retry_at is not None and now < progress.retry_at:
+            self.waiting = "retry_after"
+            return
+        progress.retry_at = None
+        # forget what fell out of the window
+        keep = self.target_start(now)
+        progress.done = subtract(progress.done, [(0, keep)])
+        progress.ours = subtract(progress.ours, [(0, keep - 31 * 24 * HOUR)])
+        entities = self.entity_ids()
+        if "soc" not in entities:
+            self.next, self.waiting = None, "no_entities"
+            return
+        # hours the sensors recorded live need nothing from VRM
+        window = (keep, self.settled_end(now))
+        if window[1] > window[0]:
+            live = await self._async_live_hours(entities["soc"], window)
+            progress.done = merge([*progress.done, *spans_of(live)])
+        plan = self._plan(now)
+        self.next = None if plan is None else _describe(plan[0])
+        self.waiting = None if plan is None else self._may_send()
+        if plan is not None and self.waiting is None:
+            await self._async_fetch(now, entities, *plan)
+        await self._async_save()
+
+    async def _async_fetch(
+        self, now: float, entities: dict[str, str], span: Span, refetch: bool
+    ) -> None:
+        """One request for the span, and the import of its hours."""
+        progress = self.progress
+        codes = [HISTORY_KEYS_ALL[key] for key in entities]
+        self.own.acquire()
+        progress.requests += 1
+        try:
+            stats = await self.client.get_stats(self.site_id, codes, span[0], span[1], "hours")
+        except VrmRateLimitError as err:
+            wait = err.retry_after if err.retry_after is not None else DEFAULT_RETRY_AFTER
+            progress.retry_at = now + wait
+            progress.last_error = "rate_limited"
+            self.waiting = "retry_after"
+            LOGGER.debug("VRM history paused for %.0f s (rate limit)", wait)
+            return
+        except VrmBudgetExceededError:
+            self.waiting = "budget"
+            return
+        except VrmError as err:
+            progress.retry_at = now + ERROR_PAUSE
+            progress.last_error = err.cause or str(err)
+            LOGGER.debug("VRM history request failed: %s", err)
+            return
+        progress.last_error = None
+        live = await self._async_live_hours(entities["soc"], span)
+        imported = self._import(entities, stats, span, live)
+        progress.rows += sum(imported.values())
+        progress.ours = merge([*progress.ours, *spans_of(hours_of([span]) - live)])
+        if refetch:
+            progress.refetch = [item for item in progress.refetch if item[:2] != span]
+        else:
+            progress.done = merge([*progress.done, span])
+            if span[1] > self.settled_end(now) - TRAILING:
+                back = (max(span[0], span[1] - TRAILING), span[1], int(now + REFETCH_AFTER))
+                progress.refetch.append(back)
+        self.next = None
+
+    def _import(
+        self, entities: dict[str, str], stats: VrmStats, span: Span, live: set[int]
+    ) -> dict[str, int]:
+        """Import VRM's hours of the span that the recorder did not record live."""
+        counts: dict[str, int] = {}
+        for key, entity_id in entities.items():
+            unit, convert = self._unit(key, entity_id)
+            rows = [
+                StatisticData(
+                    start=dt_util.utc_from_timestamp(point.start),
+                    mean=convert(point.mean),
+                    min=convert(point.min),
+                    max=convert(point.max),
+                )
+                for point in stats.points(HISTORY_KEYS_ALL[key])
+                if span[0] <= point.start < span[1]
+                and point.start % HOUR == 0
+                and point.start not in live
+            ]
+            if not rows:
+                continue
+            async_import_statistics(self.hass, self._metadata(key, entity_id, unit), rows)
+            counts[key] = len(rows)
+        return counts
+
+    def _unit(self, key: str, entity_id: str) -> tuple[str, Callable[[float], float]]:
+        """The unit the sensor's statistics are kept in, and VRM's value converted to it."""
+        native = NATIVE_UNITS[key]
+        state = self.hass.states.get(entity_id)
+        unit = state.attributes.get("unit_of_measurement") if state is not None else None
+        converter = UNIT_CONVERTERS.get(DEVICE_CLASSES[key])
+        if (
+            not isinstance(unit, str)
+            or unit == native
+            or converter is None
+            or unit not in converter.VALID_UNITS
+        ):
+            return native, lambda value: value
+        return unit, converter.converter_factory(native, unit)
+
+    @staticmethod
+    def _metadata(key: str, entity_id: str, unit: str) -> StatisticMetaData:
+        """What the sensor platform itself records for a measurement sensor."""
+        converter = UNIT_CONVERTERS.get(DEVICE_CLASSES[key])
+        unit_class = (
+            converter.UNIT_CLASS
+            if converter is not None and unit in converter.VALID_UNITS
+            else None
+        )
+        return StatisticMetaData(
+            has_sum=False,
+            mean_type=StatisticMeanType.ARITHMETIC,
+            name=None,
+            source="recorder",
+            statistic_id=entity_id,
+            unit_class=unit_class,
+            unit_of_measurement=unit,
+        )
+
+
+def _iso(seconds: float | None) -> str | None:
+    return None if seconds is None else dt_util.utc_from_timestamp(seconds).isoformat()
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _describe(span: Span) -> str:
+    """`2026-01-01T10:00:00+00:00/2026-01-04T10:00:00+00:00` (ISO 8601 interval)."""
+    start, end = (dt_util.utc_from_timestamp(value).isoformat() for value in span)
+    return f"{start}/{end}"
+
+
+async def async_create_backfill(
+    hass: HomeAssistant, entry: ConfigEntry, vrm: VrmCoordinator | None, days: int
+) -> Backfill | None:
+    """The importer of an entry with VRM; None for a local-only entry, 0 days or no recorder."""
+    if vrm is None or days == 0 or "recorder" not in hass.config.components:
+        return None
+    backfill = Backfill(hass, entry, vrm, days)
+    await backfill.async_load()
+    backfill.data = backfill.as_dict()
+    return backfill
+
+
+@callback
+def async_start_backfill(backfill: Backfill) -> CALLBACK_TYPE:
+    """Run the steps: the first soon after setup, then every STEP_EVERY; returns the stop."""
+    entry = backfill.config_entry
+
+    @callback  # without it, HassJob would run this in the executor, off the event loop
+    def first(_now: datetime) -> None:
+        entry.async_create_background_task(
+            backfill.hass, backfill.async_refresh(), "victron_cerbo history"
+        )
+
+    # A coordinator schedules its next refresh only while something listens.
+    stops = [
+        backfill.async_add_listener(lambda: None),
+        async_call_later(backfill.hass, FIRST_DELAY, first),
+    ]
+
+    @callback
+    def stop() -> None:
+        for remove in stops:
+            remove()
+
+    return stop
