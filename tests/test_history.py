@@ -23,17 +23,23 @@ from homeassistant.util import dt as dt_util
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.components.recorder.common import (
     async_wait_recording_done,
+    do_adhoc_statistics,
 )
-from pytest_homeassistant_custom_component.test_util.aiohttp import AiohttpClientMockResponse
+from pytest_homeassistant_custom_component.test_util.aiohttp import (
+    AiohttpClientMocker,
+    AiohttpClientMockResponse,
+)
 from yarl import URL
 
 from custom_components.victron_cerbo.api.vrm import DEFAULT_BASE_URL
 from custom_components.victron_cerbo.history import BACKFILL_PER_HOUR, LIVE_RESERVE, Backfill
 from custom_components.victron_cerbo.options import CONF_HISTORY_DAYS
 from tests.helpers import (
+    LOCAL_DATA,
     PORTAL_ID,
     SITE_ID,
     VRM_DATA,
+    FakeCerbo,
     FakeVrm,
     account_budget,
     advance,
@@ -65,6 +71,7 @@ class FakeStats:
         self.replies: list[tuple[int, dict[str, str]]] = []  # (status, headers) to play first
         self.calls: list[tuple[int, int, list[str]]] = []
         self.budget_used: list[int] = []  # the account's count at each request (this one too)
+        self.down = False  # answer 503 (VRM's own outage page)
         vrm.mocker.get(STATS_URL, side_effect=self._answer)
 
     async def _answer(self, method: str, url: URL, data: Any) -> AiohttpClientMockResponse:
@@ -72,6 +79,8 @@ class FakeStats:
         codes = url.query.getall("attributeCodes[]")
         self.calls.append((start, end, codes))
         self.budget_used.append(account_budget(self.hass).used)
+        if self.down:
+            return AiohttpClientMockResponse(method, url, status=503, text="<html>503</html>")
         if self.replies:
             status, headers = self.replies.pop(0)
             body = {"success": False, "errors": "Too many requests", "error_code": "rate_limited"}
@@ -85,6 +94,12 @@ class FakeStats:
             ]
             records[code] = rows or False
         return AiohttpClientMockResponse(method, url, json={"success": True, "records": records})
+
+
+@pytest.fixture
+def enable_statistics() -> bool:
+    """The recorder compiles the sensors' statistics every 5 minutes, as it does for users."""
+    return True
 
 
 @pytest.fixture
@@ -103,7 +118,22 @@ async def _set_up(
 
 
 async def _run(hass: HomeAssistant, freezer: FrozenDateTimeFactory, seconds: float) -> None:
-    await advance(hass, freezer, seconds, step=60)
+    """Move time a minute at a time; the recorder compiles each 5 minutes as it does live.
+
+    (The test recorder does not run its own 5-minute timer, so each period that ends is
+    compiled here, 10 s after its end as the recorder would.)
+    """
+    left = seconds
+    while left > 0:
+        before = dt_util.utcnow()
+        await advance(hass, freezer, min(60, left), step=60, background=True)
+        left -= 60
+        now = dt_util.utcnow()
+        period = timedelta(minutes=5)
+        end = datetime.fromtimestamp(now.timestamp() // 300 * 300, dt_util.UTC)
+        if end + timedelta(seconds=10) <= now and end > before - timedelta(seconds=10):
+            do_adhoc_statistics(hass, start=end - period)
+            await async_wait_recording_done(hass)
     await async_wait_recording_done(hass)
 
 
@@ -136,22 +166,22 @@ async def test_first_import_and_metadata(
 ) -> None:
     entry = await _set_up(hass, freezer)
     ids = _ids(hass, entry)
-    await _run(hass, freezer, 4 * 60)
-    assert stats.calls == []  # the live polls go first
+    await _run(hass, freezer, 50)
+    assert stats.calls == []  # the setup's live polls go first
 
     await _run(hass, freezer, 30 * 60)
 
-    # 335 settled hours at 10:05 (Jan 1 10:00 to Jan 15 09:00), newest first, 72 h a request;
-    # then the hour that settled at 10:15
+    # 10:01: 335 settled hours (Jan 1 10:00 to Jan 15 09:00), newest first, 72 h a request,
+    # one request every 5 minutes; the hour that settled at 10:15 comes first at 10:16
     first = int(START.timestamp()) - 14 * 24 * HOUR
     newest = int(START.timestamp()) - HOUR
     assert [(start, end) for start, end, _ in stats.calls] == [
         (newest - 72 * HOUR, newest),
         (newest - 144 * HOUR, newest - 72 * HOUR),
         (newest - 216 * HOUR, newest - 144 * HOUR),
+        (newest, newest + HOUR),
         (newest - 288 * HOUR, newest - 216 * HOUR),
         (first, newest - 288 * HOUR),
-        (newest, newest + HOUR),
     ]
     assert all(codes == ["bs", "bv", "bc", "bp", "bT"] for _, _, codes in stats.calls)
     rows = await _rows(hass, ids["soc"], START - timedelta(days=15), START)
@@ -169,9 +199,9 @@ async def test_first_import_and_metadata(
         lambda: get_metadata(hass, statistic_ids=set(ids.values()))
     )
     expected = {
-        "soc": ("%", None),
+        "soc": ("%", "unitless"),
         "voltage": ("V", "voltage"),
-        "current": ("A", "current"),
+        "current": ("A", "electric_current"),
         "power": ("W", "power"),
         "temperature": ("°C", "temperature"),
     }
@@ -200,19 +230,25 @@ async def test_import_again_changes_nothing(
     entry = await _set_up(hass, freezer, days=2)
     ids = _ids(hass, entry)
     await _run(hass, freezer, 20 * 60)
+    # 10:01 the 47 settled hours, 10:16 the hour that settled at 10:15
+    assert len(stats.calls) == 2
     before = await _rows(hass, ids["voltage"], START - timedelta(days=3), START)
     assert len(before) == 48
-    assert len(stats.calls) == 2
 
-    # the progress lost (a new install of the same entry): everything is imported again
+    # three hours later the back-logged last hours of each are fetched and imported again
+    await _run(hass, freezer, 3 * HOUR)
+    assert [(end - start) // HOUR for start, end, _ in stats.calls[2:]] == [6, 1]
+    assert await _rows(hass, ids["voltage"], START - timedelta(days=3), START) == before
+
+    # the progress lost (a new install of the same entry): the recorder has every hour
+    calls = len(stats.calls)
     assert await hass.config_entries.async_unload(entry.entry_id)
     hass_storage.pop(f"victron_cerbo.history.{entry.entry_id}")
     await setup_entry(hass, entry)
     await _run(hass, freezer, 10 * 60)
 
-    assert len(stats.calls) == 3  # the 48 hours in one request
-    after = await _rows(hass, ids["voltage"], START - timedelta(days=3), START)
-    assert after == before
+    assert len(stats.calls) == calls
+    assert await _rows(hass, ids["voltage"], START - timedelta(days=3), START) == before
 
 
 async def test_gap_after_a_stop_is_filled(
@@ -222,26 +258,32 @@ async def test_gap_after_a_stop_is_filled(
     ids = _ids(hass, entry)
     await _run(hass, freezer, 20 * 60)
     assert len(stats.calls) == 2
-    live = await _rows(hass, ids["soc"], START, START + timedelta(hours=1))
 
-    # Home Assistant stops for ten hours
+    # Home Assistant stops at 10:20 for ten hours: no states, nothing compiled
     assert await hass.config_entries.async_unload(entry.entry_id)
+    for entity_id in ids.values():
+        hass.states.async_remove(entity_id)
     await _run(hass, freezer, 10 * HOUR)
     calls = len(stats.calls)
+    assert calls == 2
     await setup_entry(hass, entry)
-    await _run(hass, freezer, 6 * 60)
+    await _run(hass, freezer, 5 * 60)
 
-    assert len(stats.calls) == calls + 1
-    start, end, _ = stats.calls[-1]
-    # from the first hour without a row to the last settled one (20:00, settled at 20:15)
-    assert dt_util.utc_from_timestamp(end) == START + timedelta(hours=10)
-    rows = await _rows(hass, ids["soc"], START - timedelta(days=2), START + timedelta(hours=10))
-    hours = [row["start"] for row in rows]
-    assert hours == sorted(set(hours))
-    assert len(hours) == 48 + 10
-    # the hour recorded live is the recorder's own, untouched
-    assert await _rows(hass, ids["soc"], START, START + timedelta(hours=1)) == live
-    assert dt_util.utc_from_timestamp(start) == START + timedelta(hours=1) or not live
+    # 20:21: the hours without a row, 11:00 to 20:00 (10:00 was live until 10:20)
+    hour = int(START.timestamp())
+    assert [(start, end) for start, end, _ in stats.calls[calls:]] == [
+        (hour + HOUR, hour + 10 * HOUR)
+    ]
+    rows = await _rows(hass, ids["soc"], START - timedelta(hours=1), START + timedelta(hours=10))
+    means = {int(row["start"]): row["mean"] for row in rows}
+    assert sorted(means) == [hour + h * HOUR for h in range(-1, 10)]
+    assert means[hour] == pytest.approx(78.5)  # the recorder's own live hour, untouched
+    for h in [-1, *range(1, 10)]:
+        assert means[hour + h * HOUR] == pytest.approx(value("bs", hour + h * HOUR))
+
+    # then the refetches that fell due while it was stopped
+    await _run(hass, freezer, 10 * 60)
+    assert [(end - start) // HOUR for start, end, _ in stats.calls[calls + 1 :]] == [6, 1]
 
 
 async def test_dst_day_has_23_hours(
@@ -271,21 +313,24 @@ async def test_429_pauses_until_retry_after(
     await _run(hass, freezer, 5 * 60)
     assert len(stats.calls) == 1
     stats.replies = [(429, {"Retry-After": "1200"})]
-    await _run(hass, freezer, 5 * 60)
+    await _run(hass, freezer, 5 * 60)  # 10:06: refused, come back at 10:26
     assert len(stats.calls) == 2
     backfill = entry_backfill(entry)
     assert backfill is not None
     assert backfill.waiting == "retry_after"
+    assert backfill.data["retry_at"] == "2026-01-15T10:26:00+00:00"
 
-    await _run(hass, freezer, 19 * 60)  # nothing before the Retry-After is over
+    await _run(hass, freezer, 15 * 60)  # nothing before the Retry-After is over
     assert len(stats.calls) == 2
     await _run(hass, freezer, 15 * 60)
 
-    # the refused span again, then the rest: 9 days in 3 + the 429 + the settled hour
+    # 10:26 the hour settled meanwhile, 10:31 the refused span again, 10:36 the rest
     assert len(stats.calls) == 5
-    assert stats.calls[2][:2] == stats.calls[1][:2]
+    assert stats.calls[3][:2] == stats.calls[1][:2]
     rows = await _rows(hass, ids["soc"], START - timedelta(days=10), START)
     assert len(rows) == 9 * 24
+    assert backfill.waiting is None
+    assert backfill.data["last_error"] is None
 
 
 async def test_budget_share_is_never_exceeded(
@@ -294,12 +339,14 @@ async def test_budget_share_is_never_exceeded(
     entry = await _set_up(hass, freezer, days=30)
     await _run(hass, freezer, 5 * 60 + HOUR)
 
-    # 11 spans of up to 72 h; only BACKFILL_PER_HOUR in the first hour of steps
+    # 11 requests in all; only BACKFILL_PER_HOUR in the first hour of steps
     assert len(stats.calls) == BACKFILL_PER_HOUR
     budget = account_budget(hass)
     assert all(used <= budget.warning - LIVE_RESERVE for used in stats.budget_used)
     await _run(hass, freezer, 30 * 60)
-    assert len(stats.calls) == 12  # the last span and the hour that settled meanwhile
+    # 719 settled hours at 10:01 in 10 spans, and the hour that settled at 10:15; the hours
+    # after 10:00 are the recorder's own
+    assert len(stats.calls) == 11
     backfill = entry_backfill(entry)
     assert backfill is not None
     assert backfill.days_imported == 30.0
@@ -320,10 +367,26 @@ async def test_no_request_while_the_account_is_busy(
 
 
 async def test_local_only_entry_imports_nothing(
-    recorder_mock: Recorder, hass: HomeAssistant, freezer: FrozenDateTimeFactory
+    recorder_mock: Recorder,
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    cerbo: FakeCerbo,
+    aioclient_mock: AiohttpClientMocker,
 ) -> None:
-    from tests.helpers import LOCAL_DATA  # noqa: PLC0415
-
     freezer.move_to(START)
-    entry = make_entry(hass, LOCAL_DATA)
+    entry = make_entry(hass, LOCAL_DATA, {CONF_HISTORY_DAYS: 14})
+    await setup_entry(hass, entry)
+    await _run(hass, freezer, 30 * 60)
+
     assert entry_backfill(entry) is None
+    assert not [call for call in aioclient_mock.mock_calls if "vrmapi" in str(call[1])]
+
+
+async def test_zero_days_turns_it_off(
+    recorder_mock: Recorder, hass: HomeAssistant, freezer: FrozenDateTimeFactory, stats: FakeStats
+) -> None:
+    entry = await _set_up(hass, freezer, days=0)
+    await _run(hass, freezer, 30 * 60)
+
+    assert entry_backfill(entry) is None
+    assert stats.calls == []

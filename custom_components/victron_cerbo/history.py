@@ -34,6 +34,7 @@ from homeassistant.components.recorder.models import (
     StatisticMetaData,
 )
 from homeassistant.components.recorder.statistics import (
+    STATISTIC_UNIT_TO_UNIT_CONVERTER,
     async_import_statistics,
     statistics_during_period,
 )
@@ -283,16 +284,20 @@ class Backfill(DataUpdateCoordinator[dict[str, Any]]):
         return floor_hour(now - SETTLE)
 
     def _plan(self, now: float) -> tuple[Span, bool] | None:
-        """The next span to fetch and whether it is a refetch; None when nothing is due."""
+        """The next span to fetch and whether it is a refetch; None when nothing is due.
+
+        Hours never fetched come first, the newest first (the recent past matters most);
+        then the refetches of back-logged hours that are due.
+        """
+        todo = subtract([(self.target_start(now), self.settled_end(now))], self.progress.done)
+        if todo:
+            start, end = todo[-1]
+            return (max(start, end - CHUNK), end), False
         due = [item for item in self.progress.refetch if item[2] <= now]
         if due:
             start, end, _ = min(due, key=lambda item: item[2])
             return (start, end), True
-        todo = subtract([(self.target_start(now), self.settled_end(now))], self.progress.done)
-        if not todo:
-            return None
-        start, end = todo[-1]  # the newest first: the recent past matters most
-        return (max(start, end - CHUNK), end), False
+        return None
 
     # --- running ----------------------------------------------------------------------------
 
@@ -462,20 +467,21 @@ class Backfill(DataUpdateCoordinator[dict[str, Any]]):
 
     @staticmethod
     def _metadata(key: str, entity_id: str, unit: str) -> StatisticMetaData:
-        """What the sensor platform itself records for a measurement sensor."""
+        """What the sensor platform itself records for a measurement sensor.
+
+        The unit class follows the sensor platform's rule (the device class's converter, else
+        the unit's), so the recorder's own compile later finds the same metadata.
+        """
         converter = UNIT_CONVERTERS.get(DEVICE_CLASSES[key])
-        unit_class = (
-            converter.UNIT_CLASS
-            if converter is not None and unit in converter.VALID_UNITS
-            else None
-        )
+        if converter is None or unit not in converter.VALID_UNITS:
+            converter = STATISTIC_UNIT_TO_UNIT_CONVERTER.get(unit)
         return StatisticMetaData(
             has_sum=False,
             mean_type=StatisticMeanType.ARITHMETIC,
             name=None,
             source="recorder",
             statistic_id=entity_id,
-            unit_class=unit_class,
+            unit_class=None if converter is None else converter.UNIT_CLASS,
             unit_of_measurement=unit,
         )
 
