@@ -314,11 +314,7 @@ class Backfill(DataUpdateCoordinator[dict[str, Any]]):
         base = self.config_entry.unique_id or self.config_entry.entry_id  # as entity.entry_key
         found: dict[str, str] = {}
         for key in HISTORY_KEYS_ALL:
-            entity_id = registry.async_get_entity_id(
-                Platform.SENSOR,
-                DOMAIN,
-                f"{self.config_entry.unique_id or self.config_entry.entry_id}_{key}",  # entity.entry_key
-            )
+            entity_id = registry.async_get_entity_id(Platform.SENSOR, DOMAIN, f"{base}_{key}")
             if entity_id is None:
                 continue
             entry = registry.async_get(entity_id)
