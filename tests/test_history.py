@@ -18,7 +18,10 @@ from homeassistant.components.recorder.statistics import (
     get_metadata,
     statistics_during_period,
 )
+from homeassistant.components.energy.data import async_get_manager
+from homeassistant.components.energy.validate import async_validate
 from homeassistant.core import HomeAssistant
+from homeassistant.setup import async_setup_component
 from homeassistant.util import dt as dt_util
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.components.recorder.common import (
@@ -62,6 +65,22 @@ def value(code: str, hour: int) -> float:
     return round(base + swing * math.sin(phase / 24 * 2 * math.pi), 3)
 
 
+def flow(code: str, hour: int) -> float:
+    """VRM's deterministic kWh of one energy flow in one hour (no grid export on this site)."""
+    sun = math.sin(hour / HOUR / 24 * 2 * math.pi)
+    kwh = {
+        "Pc": 0.4 * max(sun, 0.0),
+        "Pb": 1.2 * max(sun, 0.0),
+        "Bc": 0.8 * max(-sun, 0.0),
+        "Gc": 0.05,
+        "Gb": 0.25 if sun < -0.9 else 0.0,
+    }
+    return round(kwh[code], 3)
+
+
+ENERGY_FLOWS = ("Pc", "Pb", "Bc", "Gc", "Gb")
+
+
 class FakeStats:
     """VRM's `stats`: every hour up to `until` (unix s), 429s when scripted; logs each call."""
 
@@ -69,15 +88,22 @@ class FakeStats:
         self.hass = hass
         self.until: float | None = None  # None: up to the request's end
         self.replies: list[tuple[int, dict[str, str]]] = []  # (status, headers) to play first
-        self.calls: list[tuple[int, int, list[str]]] = []
+        self.calls: list[tuple[int, int, list[str]]] = []  # type=custom
+        self.energy_calls: list[tuple[int, int]] = []  # type=kwh
+        self.all_calls = 0
         self.budget_used: list[int] = []  # the account's count at each request (this one too)
         self.down = False  # answer 503 (VRM's own outage page)
         vrm.mocker.get(STATS_URL, side_effect=self._answer)
 
     async def _answer(self, method: str, url: URL, data: Any) -> AiohttpClientMockResponse:
         start, end = int(url.query["start"]), int(url.query["end"])
-        codes = url.query.getall("attributeCodes[]")
-        self.calls.append((start, end, codes))
+        energy = url.query["type"] == "kwh"
+        codes = [] if energy else url.query.getall("attributeCodes[]")
+        if energy:
+            self.energy_calls.append((start, end))
+        else:
+            self.calls.append((start, end, codes))
+        self.all_calls += 1
         self.budget_used.append(account_budget(self.hass).used)
         if self.down:
             return AiohttpClientMockResponse(method, url, status=503, text="<html>503</html>")
@@ -87,6 +113,17 @@ class FakeStats:
             return AiohttpClientMockResponse(method, url, status=status, json=body, headers=headers)
         last = end if self.until is None else min(end, int(self.until))
         records: dict[str, Any] = {}
+        if energy:
+            for code in (*ENERGY_FLOWS, "Pg", "Bg", "gc", "gb"):
+                rows = [
+                    [hour * 1000, flow(code, hour)]
+                    for hour in range(start, last - HOUR + 1, HOUR)
+                    if code in ENERGY_FLOWS
+                ]
+                records[code] = rows or False
+            return AiohttpClientMockResponse(
+                method, url, json={"success": True, "records": records, "totals": {}}
+            )
         for code in codes:
             rows = [
                 [hour * 1000, value(code, hour), value(code, hour) - 1, value(code, hour) + 1]
@@ -281,8 +318,8 @@ async def test_gap_after_a_stop_is_filled(
     for h in [-1, *range(1, 10)]:
         assert means[hour + h * HOUR] == pytest.approx(value("bs", hour + h * HOUR))
 
-    # then the refetches that fell due while it was stopped
-    await _run(hass, freezer, 10 * 60)
+    # then the energy, and the refetches that fell due while it was stopped
+    await _run(hass, freezer, 15 * 60)
     assert [(end - start) // HOUR for start, end, _ in stats.calls[calls + 1 :]] == [6, 1]
 
 
@@ -390,3 +427,92 @@ async def test_zero_days_turns_it_off(
 
     assert entry_backfill(entry) is None
     assert stats.calls == []
+
+
+async def test_energy_statistics_for_the_energy_dashboard(
+    recorder_mock: Recorder, hass: HomeAssistant, freezer: FrozenDateTimeFactory, stats: FakeStats
+) -> None:
+    entry = await _set_up(hass, freezer, days=2)
+    await _run(hass, freezer, 35 * 60)
+
+    first = int(START.timestamp()) - 2 * 24 * HOUR
+    newest = int(START.timestamp()) - HOUR
+    # 10:06, after the 47 hours of measurements: the energy of the same hours in one request
+    assert stats.energy_calls == [(first, newest)]
+    metadata = await hass.async_add_executor_job(lambda: get_metadata(hass))
+    ours = {
+        statistic_id: meta for statistic_id, (_, meta) in metadata.items() if ":" in statistic_id
+    }
+    keys = ("battery_charged", "battery_discharged", "solar", "grid_import", "consumption")
+    ids = {key: f"victron_cerbo:{PORTAL_ID.lower()}_{key}" for key in keys}
+    assert set(ours) == set(ids.values())  # no grid export on this site: no statistic for it
+    for meta in ours.values():
+        assert meta["source"] == "victron_cerbo"
+        assert meta["has_sum"] is True
+        assert meta["mean_type"] is StatisticMeanType.NONE
+        assert meta["unit_of_measurement"] == "kWh"
+        assert meta["unit_class"] == "energy"
+    assert ours[ids["battery_charged"]]["name"] == "Cabin battery charged"
+
+    async def sums(key: str) -> dict[int, float]:
+        result = await hass.async_add_executor_job(
+            statistics_during_period,
+            hass,
+            START - timedelta(days=3),
+            START + timedelta(days=1),
+            {ids[key]},
+            "hour",
+            None,
+            {"sum"},
+        )
+        return {int(row["start"]): row["sum"] for row in result.get(ids[key], [])}
+
+    charged = await sums("battery_charged")
+    hours = range(first, newest, HOUR)
+    assert sorted(charged) == list(hours)
+    total = 0.0
+    for hour in hours:
+        total += flow("Pb", hour) + flow("Gb", hour)
+        assert charged[hour] == pytest.approx(total)
+    consumption = await sums("consumption")
+    assert consumption[newest - HOUR] == pytest.approx(
+        sum(flow("Pc", h) + flow("Bc", h) + flow("Gc", h) for h in hours)
+    )
+
+    # an hour later: the last six hours again (a late back-log) and the new hour; every
+    # earlier sum unchanged
+    await _run(hass, freezer, HOUR)
+    assert stats.energy_calls[1] == (newest - 6 * HOUR, newest + HOUR)
+    again = await sums("battery_charged")
+    assert {hour: again[hour] for hour in charged} == pytest.approx(charged)
+    assert sorted(again) == [*hours, newest]
+
+    # the Energy dashboard takes them as they are
+    assert await async_setup_component(hass, "energy", {})
+    manager = await async_get_manager(hass)
+    await manager.async_update(
+        {
+            "energy_sources": [
+                {
+                    "type": "battery",
+                    "stat_energy_from": ids["battery_discharged"],
+                    "stat_energy_to": ids["battery_charged"],
+                },
+                {
+                    "type": "solar",
+                    "stat_energy_from": ids["solar"],
+                    "config_entry_solar_forecast": None,
+                },
+            ]
+        }
+    )
+    validation = await async_validate(hass)
+    assert validation.as_dict()["energy_sources"] == [[], []]
+
+    # nothing was written into a sensor's sums (those are the recorder's own)
+    assert not [
+        statistic_id
+        for statistic_id, (_, meta) in metadata.items()
+        if statistic_id.startswith("sensor.") and meta["has_sum"]
+    ]
+    assert entry_backfill(entry).data["energy_statistics"] == list(keys)

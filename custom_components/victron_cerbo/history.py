@@ -23,7 +23,7 @@ Rules that keep this safe:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Final
@@ -61,6 +61,7 @@ from .api.vrm import (
     VrmStats,
 )
 from .const import CONF_VRM_API_URL, CONF_VRM_TOKEN, DEFAULT_VRM_API_URL, DOMAIN, LOGGER
+from .history_energy import ENERGY_STATISTICS, async_import_energy
 from .vrm_account import account_key
 from .vrm_coordinator import VrmCoordinator
 
@@ -84,7 +85,11 @@ DEVICE_CLASSES: Final = {
 
 HOUR: Final = 3600
 CHUNK: Final = 3 * 24 * HOUR  # hours of one request, newest first
-TRAILING: Final = 6 * HOUR  # the last hours of a fetch are fetched again later (back-log)
+TRAILING: Final = 6 * HOUR
+ENERGY_EVERY: Final = timedelta(hours=1)  # energy is asked for at most this often per entry
+FETCH_NEW: Final = "new"
+FETCH_AGAIN: Final = "again"
+FETCH_ENERGY: Final = "energy"  # the last hours of a fetch are fetched again later (back-log)
 REFETCH_AFTER: Final = 3 * HOUR
 # An hour is ours to fill once the recorder has compiled it (a few seconds past the hour).
 SETTLE: Final = 15 * 60
@@ -157,6 +162,9 @@ class Progress:
     rows: int = 0
     retry_at: float | None = None  # a 429's Retry-After (wall clock) or a pause after an error
     last_error: str | None = None
+    energy_until: int | None = None  # the end of the hours of energy imported
+    energy_next: float = 0.0  # when energy is asked for again
+    energy_keys: list[str] = field(default_factory=list)  # energy statistics written so far
 
     def as_store(self) -> dict[str, Any]:
         """JSON for the Store."""
@@ -168,6 +176,9 @@ class Progress:
             "rows": self.rows,
             "retry_at": self.retry_at,
             "last_error": self.last_error,
+            "energy_until": self.energy_until,
+            "energy_next": self.energy_next,
+            "energy_keys": self.energy_keys,
         }
 
     @classmethod
@@ -184,6 +195,13 @@ class Progress:
                 rows=int(data.get("rows", 0)),
                 retry_at=float(data["retry_at"]) if data.get("retry_at") is not None else None,
                 last_error=_text(data.get("last_error")),
+                energy_until=(
+                    int(data["energy_until"]) if data.get("energy_until") is not None else None
+                ),
+                energy_next=float(data.get("energy_next", 0.0)),
+                energy_keys=[
+                    key for key in data.get("energy_keys", []) if key in ENERGY_STATISTICS
+                ],
             )
         except (TypeError, ValueError):
             return cls()
@@ -270,6 +288,8 @@ class Backfill(DataUpdateCoordinator[dict[str, Any]]):
             "retry_at": _iso(self.progress.retry_at),
             "refetch_due": [_iso(due) for _, _, due in self.progress.refetch],
             "last_error": self.progress.last_error,
+            "energy_until": _iso(self.progress.energy_until),
+            "energy_statistics": list(self.progress.energy_keys),
         }
 
     # --- planning ---------------------------------------------------------------------------
@@ -283,21 +303,38 @@ class Backfill(DataUpdateCoordinator[dict[str, Any]]):
         """The end of the hours the recorder has compiled (or would have, were it live)."""
         return floor_hour(now - SETTLE)
 
-    def _plan(self, now: float) -> tuple[Span, bool] | None:
-        """The next span to fetch and whether it is a refetch; None when nothing is due.
+    def _plan(self, now: float) -> tuple[Span, str] | None:
+        """The next span to fetch and what for; None when nothing is due.
 
-        Hours never fetched come first, the newest first (the recent past matters most);
-        then the refetches of back-logged hours that are due.
+        Hours never fetched come first, the newest first (the recent past matters most); then
+        the energy (at most once an hour); then the refetches of back-logged hours.
         """
         todo = subtract([(self.target_start(now), self.settled_end(now))], self.progress.done)
         if todo:
             start, end = todo[-1]
-            return (max(start, end - CHUNK), end), False
+            return (max(start, end - CHUNK), end), FETCH_NEW
+        if (energy := self._energy_span(now)) is not None:
+            return energy, FETCH_ENERGY
         due = [item for item in self.progress.refetch if item[2] <= now]
         if due:
             start, end, _ = min(due, key=lambda item: item[2])
-            return (start, end), True
+            return (start, end), FETCH_AGAIN
         return None
+
+    def _energy_span(self, now: float) -> Span | None:
+        """From the last hours imported (again: back-log) to the newest settled hour."""
+        progress = self.progress
+        end = self.settled_end(now)
+        if now < progress.energy_next:
+            return None
+        first = self.target_start(now)
+        if progress.energy_until is None:
+            start = first
+        else:
+            if progress.energy_until >= end:
+                return None
+            start = max(first, progress.energy_until - TRAILING)
+        return (start, end) if end > start else None
 
     # --- running ----------------------------------------------------------------------------
 
@@ -382,43 +419,77 @@ class Backfill(DataUpdateCoordinator[dict[str, Any]]):
             await self._async_fetch(now, entities, *plan)
         await self._async_save()
 
-    async def _async_fetch(
-        self, now: float, entities: dict[str, str], span: Span, refetch: bool
-    ) -> None:
-        """One request for the span, and the import of its hours."""
+    async def _async_request(self, now: float, request: Awaitable[VrmStats]) -> VrmStats | None:
+        """Send one request of the share; a refusal pauses the importer (None)."""
         progress = self.progress
-        codes = [HISTORY_KEYS_ALL[key] for key in entities]
         self.own.acquire()
         progress.requests += 1
         try:
-            stats = await self.client.get_stats(self.site_id, codes, span[0], span[1], "hours")
+            stats = await request
         except VrmRateLimitError as err:
             wait = err.retry_after if err.retry_after is not None else DEFAULT_RETRY_AFTER
             progress.retry_at = now + wait
             progress.last_error = "rate_limited"
             self.waiting = "retry_after"
             LOGGER.debug("VRM history paused for %.0f s (rate limit)", wait)
-            return
+            return None
         except VrmBudgetExceededError:
             self.waiting = "budget"
-            return
+            return None
         except VrmError as err:
             progress.retry_at = now + ERROR_PAUSE
             progress.last_error = err.cause or str(err)
             LOGGER.debug("VRM history request failed: %s", err)
-            return
+            return None
         progress.last_error = None
+        return stats
+
+    async def _async_fetch(
+        self, now: float, entities: dict[str, str], span: Span, kind: str
+    ) -> None:
+        """One request for the span, and the import of its hours."""
+        if kind == FETCH_ENERGY:
+            await self._async_fetch_energy(now, span)
+            return
+        progress = self.progress
+        codes = [HISTORY_KEYS_ALL[key] for key in entities]
+        request = self.client.get_stats(self.site_id, codes, span[0], span[1], "hours")
+        if (stats := await self._async_request(now, request)) is None:
+            return
         live = await self._async_live_hours(entities["soc"], span)
         imported = self._import(entities, stats, span, live)
         progress.rows += sum(imported.values())
         progress.ours = merge([*progress.ours, *spans_of(hours_of([span]) - live)])
-        if refetch:
+        if kind == FETCH_AGAIN:
             progress.refetch = [item for item in progress.refetch if item[:2] != span]
         else:
             progress.done = merge([*progress.done, span])
             if span[1] > self.settled_end(now) - TRAILING:
                 back = (max(span[0], span[1] - TRAILING), span[1], int(now + REFETCH_AFTER))
                 progress.refetch.append(back)
+        self.next = None
+
+    async def _async_fetch_energy(self, now: float, span: Span) -> None:
+        """The energy flows of the span into the Energy statistics."""
+        progress = self.progress
+        request = self.client.get_energy(self.site_id, span[0], span[1])
+        if (energy := await self._async_request(now, request)) is None:
+            return
+        progress.energy_next = now + ENERGY_EVERY.total_seconds()
+        entry = self.config_entry
+        result = await async_import_energy(
+            self.hass,
+            base=entry.unique_id or entry.entry_id,
+            title=entry.title,
+            energy=energy,
+            start=span[0],
+            end=span[1],
+            known=progress.energy_keys,
+        )
+        progress.energy_keys = list(result.keys)
+        progress.rows += result.rows
+        if result.until is not None:
+            progress.energy_until = result.until
         self.next = None
 
     def _import(

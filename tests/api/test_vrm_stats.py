@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from custom_components.victron_cerbo.api.vrm import (
+    ENERGY_FLOWS,
     VrmClient,
     VrmRateLimitError,
     VrmResponseError,
@@ -175,3 +176,36 @@ def test_params_repeat_codes_once() -> None:
         ("start", str(T0)),
         ("end", str(T0 + HOUR)),
     ]
+
+
+async def test_get_energy_hours(client: VrmClient, vrm: FakeVrm) -> None:
+    vrm.get(STATS, Reply.json(vrm_json("stats_kwh")))
+
+    energy = await client.get_energy(SITE_ID, T0, T0 + 3 * HOUR)
+
+    assert dict(vrm.requests[0].url.query) == {
+        "type": "kwh",
+        "interval": "hours",
+        "start": str(T0),
+        "end": str(T0 + 3 * HOUR),
+    }
+    assert set(energy.series) == set(ENERGY_FLOWS)
+    # one value per interval: mean, min and max are that value
+    assert energy.points("Pb")[0] == VrmStatPoint(start=T0, mean=0.731, min=0.731, max=0.731)
+    assert [point.mean for point in energy.points("Bc")] == [0.0, 0.394, 0.612]  # "0,612"
+    assert energy.points("Gb") == (
+        VrmStatPoint(start=T0 + 2 * HOUR, mean=0.25, min=0.25, max=0.25),
+    )
+    assert energy.points("Pg") == ()
+    assert "kwh" not in energy.series  # the total is not a flow
+
+
+def test_energy_params_take_no_codes() -> None:
+    assert stats_params((), T0, T0 + HOUR, "hours", kind="kwh") == [
+        ("type", "kwh"),
+        ("interval", "hours"),
+        ("start", str(T0)),
+        ("end", str(T0 + HOUR)),
+    ]
+    with pytest.raises(ValueError, match="unknown stats type"):
+        stats_params((), T0, T0 + HOUR, "hours", kind="venus")

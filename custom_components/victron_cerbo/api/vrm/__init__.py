@@ -48,13 +48,21 @@ from .parsing import (
     parse_system_overview,
     parse_user,
 )
-from .stats import STATS_INTERVALS, VrmStatPoint, VrmStats, parse_stats, stats_params
+from .stats import (
+    ENERGY_FLOWS,
+    STATS_INTERVALS,
+    VrmStatPoint,
+    VrmStats,
+    parse_stats,
+    stats_params,
+)
 
 __all__ = [
     "BACKOFF",
     "DEFAULT_BASE_URL",
     "DEFAULT_RATE_LIMIT_HOLD",
     "DEFAULT_TIMEOUT",
+    "ENERGY_FLOWS",
     "IDLE_CURRENT_DEADBAND",
     "IDLE_POWER_DEADBAND",
     "MAX_RETRIES",

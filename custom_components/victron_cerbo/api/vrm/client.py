@@ -38,7 +38,7 @@ from .parsing import (
     parse_user,
 )
 from .payloads import _scrub, _scrub_text, _trim
-from .stats import VrmStats, parse_stats, stats_params
+from .stats import ENERGY_FLOWS, VrmStats, parse_stats, stats_params
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -159,6 +159,17 @@ class VrmClient:
             f"/installations/{site_id}/stats", params=params, endpoint="stats", site_id=site_id
         )
         return parse_stats(payload, codes, interval)
+
+    async def get_energy(
+        self, site_id: int, start: int, end: int, interval: str = "hours"
+    ) -> VrmStats:
+        """KWh per interval of each energy flow (ENERGY_FLOWS) from `start` to `end`."""
+        site_id = _require_id(site_id, "site_id")
+        params = stats_params((), start, end, interval, kind="kwh")
+        payload = await self._get(
+            f"/installations/{site_id}/stats", params=params, endpoint="stats", site_id=site_id
+        )
+        return parse_stats(payload, ENERGY_FLOWS, interval)
 
     # transport
 

@@ -129,13 +129,26 @@ def parse_stats(payload: Mapping[str, Any], codes: Sequence[str], interval: str)
     return VrmStats(interval=interval, series=series, skipped=skipped)
 
 
+# `stats?type=kwh`: the energy of each interval (kWh) by flow, the categories of VRM's own
+# Consumption and Solar yield pages: from PV (P), the grid (G), a genset (g) and the battery (B)
+# to consumers (c), the battery (b) and the grid (g).
+ENERGY_FLOWS: Final = ("Pc", "Pb", "Pg", "Bc", "Bg", "Gc", "Gb", "gc", "gb")
+
+
 def stats_params(
-    codes: Sequence[str], start: int, end: int, interval: str
+    codes: Sequence[str], start: int, end: int, interval: str, kind: str = "custom"
 ) -> list[tuple[str, str]]:
-    """The query of one request; ValueError for what VRM would refuse or we never send."""
+    """The query of one request; ValueError for what VRM would refuse or we never send.
+
+    `kind` "custom" asks for `codes`; "kwh" answers every energy flow and takes no codes.
+    """
     if interval not in STATS_INTERVALS:
         raise ValueError(f"unknown interval {interval!r}")
-    if not codes or any(not isinstance(c, str) or not _CODE.match(c) for c in codes):
+    if kind not in ("custom", "kwh"):
+        raise ValueError(f"unknown stats type {kind!r}")
+    if kind == "custom" and (
+        not codes or any(not isinstance(c, str) or not _CODE.match(c) for c in codes)
+    ):
         raise ValueError("codes must be VRM attribute codes")
     for value in (start, end):
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
@@ -144,7 +157,8 @@ def stats_params(
         raise ValueError("end must be after start")
     if end - start > STATS_INTERVALS[interval][1]:
         raise ValueError(f"VRM answers at most {STATS_INTERVALS[interval][1]} s of {interval}")
-    params = [("type", "custom")]
-    params += [("attributeCodes[]", code) for code in dict.fromkeys(codes)]
+    params = [("type", kind)]
+    if kind == "custom":
+        params += [("attributeCodes[]", code) for code in dict.fromkeys(codes)]
     params += [("interval", interval), ("start", str(start)), ("end", str(end))]
     return params
