@@ -12,17 +12,19 @@ from typing import Any
 
 import pytest
 from freezegun.api import FrozenDateTimeFactory
+from homeassistant.components.energy.data import async_get_manager
+from homeassistant.components.energy.validate import async_validate
 from homeassistant.components.recorder import Recorder
 from homeassistant.components.recorder.models import StatisticMeanType
 from homeassistant.components.recorder.statistics import (
     get_metadata,
     statistics_during_period,
 )
-from homeassistant.components.energy.data import async_get_manager
-from homeassistant.components.energy.validate import async_validate
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers import entity_registry as er
 from homeassistant.setup import async_setup_component
 from homeassistant.util import dt as dt_util
+from homeassistant.util.unit_system import US_CUSTOMARY_SYSTEM
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.components.recorder.common import (
     async_wait_recording_done,
@@ -93,6 +95,7 @@ class FakeStats:
         self.all_calls = 0
         self.budget_used: list[int] = []  # the account's count at each request (this one too)
         self.down = False  # answer 503 (VRM's own outage page)
+        self.no_energy = False  # a site without energy data (every flow false)
         vrm.mocker.get(STATS_URL, side_effect=self._answer)
 
     async def _answer(self, method: str, url: URL, data: Any) -> AiohttpClientMockResponse:
@@ -118,7 +121,7 @@ class FakeStats:
                 rows = [
                     [hour * 1000, flow(code, hour)]
                     for hour in range(start, last - HOUR + 1, HOUR)
-                    if code in ENERGY_FLOWS
+                    if code in ENERGY_FLOWS and not self.no_energy
                 ]
                 records[code] = rows or False
             return AiohttpClientMockResponse(
@@ -516,3 +519,138 @@ async def test_energy_statistics_for_the_energy_dashboard(
         if statistic_id.startswith("sensor.") and meta["has_sum"]
     ]
     assert entry_backfill(entry).data["energy_statistics"] == list(keys)
+
+
+async def test_progress_survives_a_restart(
+    recorder_mock: Recorder,
+    hass: HomeAssistant,
+    hass_storage: dict[str, Any],
+    freezer: FrozenDateTimeFactory,
+    stats: FakeStats,
+) -> None:
+    entry = await _set_up(hass, freezer, days=14)
+    await _run(hass, freezer, 8 * 60)  # 10:01 and 10:06: two of the five spans
+    assert len(stats.calls) == 2
+    kept = hass_storage[f"victron_cerbo.history.{entry.entry_id}"]["data"]
+    assert kept["requests"] == 2
+    assert len(kept["done"]) == 1
+    assert await hass.config_entries.async_unload(entry.entry_id)
+
+    await setup_entry(hass, entry)
+    await _run(hass, freezer, 20 * 60)
+
+    # on from where it stopped: the three older spans, nothing fetched twice
+    spans = [(start, end) for start, end, _ in stats.calls]
+    assert len(spans) == len(set(spans))
+    backfill = entry_backfill(entry)
+    assert backfill is not None
+    assert backfill.days_imported == 14.0
+    assert backfill.data["requests"] == 6  # counted on from the two before the restart
+    assert len(backfill.data["refetch_due"]) == 2  # the back-log refetches were kept
+
+
+async def test_unreadable_progress_starts_afresh(
+    recorder_mock: Recorder,
+    hass: HomeAssistant,
+    hass_storage: dict[str, Any],
+    freezer: FrozenDateTimeFactory,
+    stats: FakeStats,
+) -> None:
+    freezer.move_to(START)
+    entry = make_entry(hass, VRM_DATA, {CONF_HISTORY_DAYS: 2})
+    hass_storage[f"victron_cerbo.history.{entry.entry_id}"] = {
+        "version": 1,
+        "key": f"victron_cerbo.history.{entry.entry_id}",
+        "data": {"done": [["yesterday", None]], "requests": "many"},
+    }
+    await setup_entry(hass, entry)
+    await _run(hass, freezer, 5 * 60)
+
+    assert len(stats.calls) == 1
+    backfill = entry_backfill(entry)
+    assert backfill is not None
+    assert backfill.data["requests"] == 1
+
+
+async def test_a_failed_request_pauses_half_an_hour(
+    recorder_mock: Recorder, hass: HomeAssistant, freezer: FrozenDateTimeFactory, stats: FakeStats
+) -> None:
+    entry = await _set_up(hass, freezer, days=2)
+    stats.replies = [(500, {})]
+    await _run(hass, freezer, 5 * 60)
+
+    backfill = entry_backfill(entry)
+    assert backfill is not None
+    assert backfill.data["last_error"] == "HTTP 500"
+    assert backfill.data["retry_at"] == "2026-01-15T10:31:00+00:00"
+    await _run(hass, freezer, 25 * 60)
+    assert len(stats.calls) == 1
+    await _run(hass, freezer, 5 * 60)
+    assert len(stats.calls) == 2
+    assert backfill.data["last_error"] is None
+
+
+async def test_waits_while_vrm_holds_the_account(
+    recorder_mock: Recorder, hass: HomeAssistant, freezer: FrozenDateTimeFactory, stats: FakeStats
+) -> None:
+    entry = await _set_up(hass, freezer, days=2)
+    account_budget(hass).hold(15 * 60)  # a live poll's 429 with Retry-After: 900
+    await _run(hass, freezer, 10 * 60)
+
+    assert stats.all_calls == 0
+    backfill = entry_backfill(entry)
+    assert backfill is not None
+    assert backfill.waiting == "retry_after"
+    await _run(hass, freezer, 10 * 60)
+    assert len(stats.calls) == 1
+
+
+async def test_fahrenheit_temperature_is_imported_in_fahrenheit(
+    recorder_mock: Recorder, hass: HomeAssistant, freezer: FrozenDateTimeFactory, stats: FakeStats
+) -> None:
+    hass.config.units = US_CUSTOMARY_SYSTEM
+    entry = await _set_up(hass, freezer, days=1)
+    ids = _ids(hass, entry)
+    assert hass.states.get(ids["temperature"]).attributes["unit_of_measurement"] == "°F"
+    await _run(hass, freezer, 5 * 60)
+
+    rows = await _rows(hass, ids["temperature"], START - timedelta(days=2), START)
+    first = int(START.timestamp()) - 24 * HOUR
+    assert rows[0]["start"] == first
+    assert rows[0]["mean"] == pytest.approx(value("bT", first) * 9 / 5 + 32)
+    assert rows[0]["min"] == pytest.approx((value("bT", first) - 1) * 9 / 5 + 32)
+    metadata = await hass.async_add_executor_job(
+        lambda: get_metadata(hass, statistic_ids={ids["temperature"]})
+    )
+    assert metadata[ids["temperature"]][1]["unit_of_measurement"] == "°F"
+
+
+async def test_without_the_battery_sensors_nothing_is_fetched(
+    recorder_mock: Recorder, hass: HomeAssistant, freezer: FrozenDateTimeFactory, stats: FakeStats
+) -> None:
+    entry = await _set_up(hass, freezer, days=2)
+    er.async_get(hass).async_remove(_ids(hass, entry)["soc"])
+    await _run(hass, freezer, 10 * 60)
+
+    assert stats.all_calls == 0
+    backfill = entry_backfill(entry)
+    assert backfill is not None
+    assert backfill.waiting == "no_entities"
+
+
+async def test_no_energy_from_vrm_writes_no_statistic(
+    recorder_mock: Recorder, hass: HomeAssistant, freezer: FrozenDateTimeFactory, stats: FakeStats
+) -> None:
+    stats.no_energy = True
+    entry = await _set_up(hass, freezer, days=2)
+    await _run(hass, freezer, 10 * 60)
+
+    assert len(stats.energy_calls) == 1
+    metadata = await hass.async_add_executor_job(lambda: get_metadata(hass))
+    assert not [statistic_id for statistic_id in metadata if ":" in statistic_id]
+    backfill = entry_backfill(entry)
+    assert backfill is not None
+    assert backfill.data["energy_until"] is None
+    assert backfill.data["energy_statistics"] == []
+    await _run(hass, freezer, 30 * 60)
+    assert len(stats.energy_calls) == 1  # asked again only an hour later
