@@ -11,9 +11,10 @@ Rules that keep this safe:
 - Only hours the recorder has no row for are imported, or hours we imported ourselves (importing
   again overwrites them with the same or later values): the recorder's own statistics of hours
   the sensors were live are never touched.
-- Only the five measurement sensors' means are imported (`has_sum` False). The energy sensors
-  (`total_increasing`, whose sums the Energy dashboard reads) are never written: their keys are
-  not in HISTORY_KEYS, and any entity whose state class is not `measurement` is skipped.
+- Only the five measurement sensors' means are imported into sensors (`has_sum` False). The
+  energy sensors (`total_increasing`, whose sums the Energy dashboard reads) are never written:
+  their keys are not in HISTORY_KEYS, and any entity whose state class is not `measurement` is
+  skipped. VRM's energy goes into external statistics of our own (history_energy).
 - Backfill is the lowest request class of the account's budget: it sends only while the account
   is well below its warning (room for the live polls is kept), at most BACKFILL_PER_HOUR an hour
   per account, never during a Retry-After, one request at a time, through its own client (so a
@@ -395,6 +396,7 @@ class Backfill(DataUpdateCoordinator[dict[str, Any]]):
     async def _async_step(self) -> None:
         now = dt_util.utcnow().timestamp()
         progress = self.progress
+        kept = progress.as_store()
         if progress.retry_at is not None and now < progress.retry_at:
             self.waiting = "retry_after"
             return
@@ -407,17 +409,17 @@ class Backfill(DataUpdateCoordinator[dict[str, Any]]):
         if "soc" not in entities:
             self.next, self.waiting = None, "no_entities"
             return
-        # hours the sensors recorded live need nothing from VRM
-        window = (keep, self.settled_end(now))
-        if window[1] > window[0]:
-            live = await self._async_live_hours(entities["soc"], window)
+        # hours the sensors recorded live need nothing from VRM (only the open hours are read)
+        if todo := subtract([(keep, self.settled_end(now))], progress.done):
+            live = await self._async_live_hours(entities["soc"], (todo[0][0], todo[-1][1]))
             progress.done = merge([*progress.done, *spans_of(live)])
         plan = self._plan(now)
         self.next = None if plan is None else _describe(plan[0])
         self.waiting = None if plan is None else self._may_send()
         if plan is not None and self.waiting is None:
             await self._async_fetch(now, entities, *plan)
-        await self._async_save()
+        if progress.as_store() != kept:  # no disk write for a step that changed nothing
+            await self._async_save()
 
     async def _async_request(self, now: float, request: Awaitable[VrmStats]) -> VrmStats | None:
         """Send one request of the share; a refusal pauses the importer (None)."""
