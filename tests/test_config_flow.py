@@ -56,6 +56,7 @@ from custom_components.victron_cerbo.const import (
     DOMAIN,
     ENV_DEV_VRM_API_URL,
 )
+from custom_components.victron_cerbo.options import CONF_HISTORY_DAYS
 from custom_components.victron_cerbo.schema import vol
 from tests.helpers import (
     HOST,
@@ -1194,7 +1195,7 @@ async def test_options_round_trip(hass: HomeAssistant) -> None:
     assert result["step_id"] == "init"
     assert sections_of(result) == {
         "": {CONF_SHOW_DASHBOARD},
-        "vrm": {CONF_VRM_POLL_INTERVAL, CONF_BUDGET_WARNING, CONF_BUDGET_LIMIT},
+        "vrm": {CONF_VRM_POLL_INTERVAL, CONF_BUDGET_WARNING, CONF_BUDGET_LIMIT, CONF_HISTORY_DAYS},
         "cerbo": {CONF_LOCAL_FAST_INTERVAL, CONF_FOLLOW_SYSTEM_BATTERY},
         "limits": {
             CONF_NOMINAL_VOLTAGE,
@@ -1215,6 +1216,7 @@ async def test_options_round_trip(hass: HomeAssistant) -> None:
         CONF_FOLLOW_SYSTEM_BATTERY: True,
         CONF_SOLARK_ENTITY: "sensor.ss_battery_soc",
         CONF_SHOW_DASHBOARD: False,
+        CONF_HISTORY_DAYS: 3.0,
     }
     result = await configure_options(hass, result, options)
     assert result["type"] is FlowResultType.CREATE_ENTRY

@@ -37,6 +37,7 @@ from pytest_homeassistant_custom_component.test_util.aiohttp import (
 from yarl import URL
 
 from custom_components.victron_cerbo.api.vrm import DEFAULT_BASE_URL
+from custom_components.victron_cerbo.diagnostics import async_get_config_entry_diagnostics
 from custom_components.victron_cerbo.history import BACKFILL_PER_HOUR, LIVE_RESERVE, Backfill
 from custom_components.victron_cerbo.options import CONF_HISTORY_DAYS
 from tests.helpers import (
@@ -654,3 +655,32 @@ async def test_no_energy_from_vrm_writes_no_statistic(
     assert backfill.data["energy_statistics"] == []
     await _run(hass, freezer, 30 * 60)
     assert len(stats.energy_calls) == 1  # asked again only an hour later
+
+
+async def test_progress_sensor_and_diagnostics(
+    recorder_mock: Recorder,
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    stats: FakeStats,
+) -> None:
+    entry = await _set_up(hass, freezer, days=3)
+    state = hass.states.get("sensor.cabin_history_import")
+    assert state is not None
+    assert state.state == "0.0"
+    assert state.attributes["unit_of_measurement"] == "d"
+    assert state.attributes["requests"] == 0
+
+    await _run(hass, freezer, 5 * 60)  # 10:01: the 71 settled hours in one request
+    state = hass.states.get("sensor.cabin_history_import")
+    assert float(state.state) == pytest.approx(71 / 24, abs=0.01)
+    assert state.attributes["requests"] == 1
+    assert state.attributes["rows"] == 5 * 71
+    assert state.attributes["waiting"] is None
+    assert state.attributes["last_error"] is None
+
+    # (called directly: the HTTP view's token is not valid at the frozen date)
+    diagnostics = await async_get_config_entry_diagnostics(hass, entry)
+    history = diagnostics["history"]
+    assert history["days"] == 3
+    assert history["requests"] == 1
+    assert str(SITE_ID) not in str(history)

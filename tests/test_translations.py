@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from homeassistant.components.recorder import Recorder
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import entity_registry as er
 from pytest_homeassistant_custom_component.common import MockConfigEntry
@@ -303,9 +304,13 @@ def test_each_rule_catches_its_mistake(path: str, value: Any, complaint: str) ->
 @pytest.mark.usefixtures("entity_registry_enabled_by_default")
 @pytest.mark.parametrize("entry_options", [{CONF_SOLARK_ENTITY: "sensor.inverter_soc"}])
 async def test_every_entity_has_its_translation(
-    hass: HomeAssistant, entity_registry: er.EntityRegistry, init_integration: MockConfigEntry
+    recorder_mock: Recorder,
+    hass: HomeAssistant,
+    entity_registry: er.EntityRegistry,
+    init_integration: MockConfigEntry,
 ) -> None:
-    """Both sources, the Sol-Ark comparison and a fleet: every entity there is, from en.json.
+    """Both sources, the Sol-Ark comparison, the history import and a fleet: every entity
+    there is, from en.json.
 
     A second installation on the same VRM token makes a fleet, whose entities the first entry
     (created first) holds.

@@ -142,6 +142,8 @@ async def async_get_config_entry_diagnostics(
         "values": _values(view),
         "local": None if (local := runtime.local) is None else _local_section(local, now),
         "vrm": None if (vrm := runtime.vrm) is None else _vrm_section(vrm, sources, now),
+        # the VRM history import's progress (no ids: spans, counts, causes)
+        "history": None if (history := runtime.history) is None else history.as_dict(),
     }
     return redact_entry_diagnostics(entry, sources, plain(sections))
 

@@ -59,6 +59,7 @@ from .const import (
 )
 from .flow_helpers import is_own_entity, solark_selector
 from .limits import safe_voltage_range
+from .options import CONF_HISTORY_DAYS, DEFAULT_HISTORY_DAYS, MAX_HISTORY_DAYS
 from .runtime import VictronConfigEntry
 from .schema import vol
 from .solark import async_suggest_solark_entity
@@ -191,6 +192,9 @@ def _options_schema(hass: HomeAssistant, entry: VictronConfigEntry, unit: str) -
                     ),
                     vol.Required(CONF_BUDGET_LIMIT, default=DEFAULT_BUDGET_LIMIT): _number(
                         2, 200, 1, "requests/h"
+                    ),
+                    vol.Required(CONF_HISTORY_DAYS, default=DEFAULT_HISTORY_DAYS): _number(
+                        0, MAX_HISTORY_DAYS, 1, "d"
                     ),
                 }
             )

@@ -24,11 +24,21 @@ from homeassistant.const import (
     UnitOfTemperature,
     UnitOfTime,
 )
+from homeassistant.helpers.device_registry import DeviceInfo
+from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
 from .api.victron import BATTERY_FLOW_STATES, VEBUS_MODES, VEBUS_STATES
 from .battery import BatteryView
-from .entity import ComparisonEntity, DeviceKind, EntryDevices, FleetEntity, VictronEntity
+from .entity import (
+    ComparisonEntity,
+    DeviceKind,
+    EntryDevices,
+    FleetEntity,
+    VictronEntity,
+    entry_key,
+)
 from .fleet import Fleet, FleetSummary, async_offer_entities
+from .history import Backfill
 from .sources import VALUES, BatterySources, Source
 
 if TYPE_CHECKING:
@@ -288,6 +298,36 @@ HEALTH_SENSORS: tuple[VictronHealthSensorEntityDescription, ...] = (
 )
 
 
+@dataclass(frozen=True, kw_only=True)
+class HistorySensorEntityDescription(SensorEntityDescription):
+    """The VRM history import's progress; reads the importer's progress dict."""
+
+    value_fn: Callable[[dict[str, Any]], StateType]
+    attributes_fn: Callable[[dict[str, Any]], dict[str, Any]]
+
+
+HISTORY_ATTRIBUTES: Final = (
+    "requests",
+    "requests_this_hour",
+    "rows",
+    "next",
+    "waiting",
+    "retry_at",
+    "last_error",
+    "energy_until",
+)
+HISTORY_SENSOR: Final = HistorySensorEntityDescription(
+    key="history_import",
+    translation_key="history_import",
+    device_class=SensorDeviceClass.DURATION,
+    native_unit_of_measurement=UnitOfTime.DAYS,
+    suggested_display_precision=1,
+    entity_category=EntityCategory.DIAGNOSTIC,
+    value_fn=lambda progress: progress["days_imported"],
+    attributes_fn=lambda progress: {key: progress[key] for key in HISTORY_ATTRIBUTES},
+)
+
+
 SOC_DIFFERENCE_DESCRIPTION: Final = SensorEntityDescription(
     key=SOC_DIFFERENCE,
     translation_key=SOC_DIFFERENCE,
@@ -361,6 +401,8 @@ async def async_setup_entry(
     )
     if entry.runtime_data.comparison is not None:
         entities.append(SocDifferenceSensor(entry, SOC_DIFFERENCE_DESCRIPTION, devices.battery))
+    if (history := entry.runtime_data.history) is not None:
+        entities.append(HistorySensor(entry, history, HISTORY_SENSOR, devices.installation))
     async_add_entities(entities)
 
 
@@ -422,6 +464,38 @@ class VictronHealthSensor(VictronEntity, SensorEntity):
         """Its attributes, if the description has any."""
         attributes_fn = self.entity_description.attributes_fn
         return attributes_fn(self.view) if attributes_fn else None
+
+
+class HistorySensor(CoordinatorEntity[Backfill], SensorEntity):
+    """Days of VRM's past imported so far, with what the importer does next."""
+
+    _attr_has_entity_name = True
+    # the progress moves with every request: kept in the state, not in every recorded row
+    _unrecorded_attributes = frozenset(HISTORY_ATTRIBUTES)
+    entity_description: HistorySensorEntityDescription
+
+    def __init__(
+        self,
+        entry: VictronConfigEntry,
+        history: Backfill,
+        description: HistorySensorEntityDescription,
+        device_info: DeviceInfo,
+    ) -> None:
+        """Follow the entry's importer."""
+        super().__init__(history)
+        self.entity_description = description
+        self._attr_unique_id = f"{entry_key(entry)}_{description.key}"
+        self._attr_device_info = device_info
+
+    @property
+    def native_value(self) -> StateType:
+        """Days imported."""
+        return self.entity_description.value_fn(self.coordinator.data)
+
+    @property
+    def extra_state_attributes(self) -> dict[str, Any]:
+        """Requests, rows, what comes next and what it waits for."""
+        return self.entity_description.attributes_fn(self.coordinator.data)
 
 
 class SocDifferenceSensor(ComparisonEntity, SensorEntity):
