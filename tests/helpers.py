@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import math
 import re
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
@@ -27,6 +28,10 @@ from homeassistant.helpers import entity_registry as er
 from homeassistant.setup import async_setup_component
 from homeassistant.util import dt as dt_util
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
+from pytest_homeassistant_custom_component.components.recorder.common import (
+    async_wait_recording_done,
+    do_adhoc_statistics,
+)
 from pytest_homeassistant_custom_component.test_util.aiohttp import (
     AiohttpClientMocker,
     AiohttpClientMockResponse,
@@ -477,6 +482,109 @@ def make_tick(hass: HomeAssistant, freezer: Freezer) -> Tick:
         await advance(hass, freezer, seconds, step=step)
 
     return tick
+
+
+# --- VRM's history (stats) and the recorder -------------------------------------------------
+
+STATS_URL = f"{DEFAULT_BASE_URL}/installations/{SITE_ID}/stats"
+HOUR = 3600
+
+
+def value(code: str, hour: int) -> float:
+    """VRM's deterministic hourly mean of one code."""
+    phase = hour / HOUR
+    base = {"bs": 60.0, "bv": 52.0, "bc": 0.0, "bp": 0.0, "bT": 20.0}[code]
+    swing = {"bs": 30.0, "bv": 1.5, "bc": 20.0, "bp": 1000.0, "bT": 3.0}[code]
+    return round(base + swing * math.sin(phase / 24 * 2 * math.pi), 3)
+
+
+def flow(code: str, hour: int) -> float:
+    """VRM's deterministic kWh of one energy flow in one hour (no grid export on this site)."""
+    sun = math.sin(hour / HOUR / 24 * 2 * math.pi)
+    kwh = {
+        "Pc": 0.4 * max(sun, 0.0),
+        "Pb": 1.2 * max(sun, 0.0),
+        "Bc": 0.8 * max(-sun, 0.0),
+        "Gc": 0.05,
+        "Gb": 0.25 if sun < -0.9 else 0.0,
+    }
+    return round(kwh[code], 3)
+
+
+ENERGY_FLOWS = ("Pc", "Pb", "Bc", "Gc", "Gb")
+
+
+class FakeStats:
+    """VRM's `stats`: every hour up to `until` (unix s), 429s when scripted; logs each call."""
+
+    def __init__(self, hass: HomeAssistant, vrm: FakeVrm) -> None:
+        self.hass = hass
+        self.until: float | None = None  # None: up to the request's end
+        self.replies: list[tuple[int, dict[str, str]]] = []  # (status, headers) to play first
+        self.calls: list[tuple[int, int, list[str]]] = []  # type=custom
+        self.energy_calls: list[tuple[int, int]] = []  # type=kwh
+        self.all_calls = 0
+        self.budget_used: list[int] = []  # the account's count at each request (this one too)
+        self.down = False  # answer 503 (VRM's own outage page)
+        self.no_energy = False  # a site without energy data (every flow false)
+        vrm.mocker.get(STATS_URL, side_effect=self._answer)
+
+    async def _answer(self, method: str, url: URL, data: Any) -> AiohttpClientMockResponse:
+        start, end = int(url.query["start"]), int(url.query["end"])
+        energy = url.query["type"] == "kwh"
+        codes = [] if energy else url.query.getall("attributeCodes[]")
+        if energy:
+            self.energy_calls.append((start, end))
+        else:
+            self.calls.append((start, end, codes))
+        self.all_calls += 1
+        self.budget_used.append(account_budget(self.hass).used)
+        if self.down:
+            return AiohttpClientMockResponse(method, url, status=503, text="<html>503</html>")
+        if self.replies:
+            status, headers = self.replies.pop(0)
+            body = {"success": False, "errors": "Too many requests", "error_code": "rate_limited"}
+            return AiohttpClientMockResponse(method, url, status=status, json=body, headers=headers)
+        last = end if self.until is None else min(end, int(self.until))
+        records: dict[str, Any] = {}
+        if energy:
+            for code in (*ENERGY_FLOWS, "Pg", "Bg", "gc", "gb"):
+                rows = [
+                    [hour * 1000, flow(code, hour)]
+                    for hour in range(start, last - HOUR + 1, HOUR)
+                    if code in ENERGY_FLOWS and not self.no_energy
+                ]
+                records[code] = rows or False
+            return AiohttpClientMockResponse(
+                method, url, json={"success": True, "records": records, "totals": {}}
+            )
+        for code in codes:
+            rows = [
+                [hour * 1000, value(code, hour), value(code, hour) - 1, value(code, hour) + 1]
+                for hour in range(start, last - HOUR + 1, HOUR)
+            ]
+            records[code] = rows or False
+        return AiohttpClientMockResponse(method, url, json={"success": True, "records": records})
+
+
+async def run_compiling(hass: HomeAssistant, freezer: Freezer, seconds: float) -> None:
+    """Move time a minute at a time; the recorder compiles each 5 minutes as it does live.
+
+    (The test recorder does not run its own 5-minute timer, so each period that ends is
+    compiled here, 10 s after its end as the recorder would.)
+    """
+    left = seconds
+    while left > 0:
+        before = dt_util.utcnow()
+        await advance(hass, freezer, min(60, left), step=60, background=True)
+        left -= 60
+        now = dt_util.utcnow()
+        period = timedelta(minutes=5)
+        end = datetime.fromtimestamp(now.timestamp() // 300 * 300, dt_util.UTC)
+        if end + timedelta(seconds=10) <= now and end > before - timedelta(seconds=10):
+            do_adhoc_statistics(hass, start=end - period)
+            await async_wait_recording_done(hass)
+    await async_wait_recording_done(hass)
 
 
 # --- the simulator over loopback ----------------------------------------------------------------

@@ -6,7 +6,6 @@ is the real one (`recorder_mock`), read back with `statistics_during_period`.
 
 from __future__ import annotations
 
-import math
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -26,115 +25,33 @@ from homeassistant.setup import async_setup_component
 from homeassistant.util import dt as dt_util
 from homeassistant.util.unit_system import US_CUSTOMARY_SYSTEM
 from pytest_homeassistant_custom_component.common import MockConfigEntry
-from pytest_homeassistant_custom_component.components.recorder.common import (
-    async_wait_recording_done,
-    do_adhoc_statistics,
-)
 from pytest_homeassistant_custom_component.test_util.aiohttp import (
     AiohttpClientMocker,
-    AiohttpClientMockResponse,
 )
-from yarl import URL
 
-from custom_components.victron_cerbo.api.vrm import DEFAULT_BASE_URL
 from custom_components.victron_cerbo.diagnostics import async_get_config_entry_diagnostics
 from custom_components.victron_cerbo.history import BACKFILL_PER_HOUR, LIVE_RESERVE, Backfill
 from custom_components.victron_cerbo.options import CONF_HISTORY_DAYS
 from tests.helpers import (
+    HOUR,
     LOCAL_DATA,
     PORTAL_ID,
     SITE_ID,
+    START,
     VRM_DATA,
     FakeCerbo,
+    FakeStats,
     FakeVrm,
     account_budget,
-    advance,
     entity_ids,
+    flow,
     make_entry,
+    run_compiling,
     setup_entry,
+    value,
 )
 
-STATS_URL = f"{DEFAULT_BASE_URL}/installations/{SITE_ID}/stats"
-HOUR = 3600
-START = datetime(2026, 1, 15, 10, 0, tzinfo=dt_util.UTC)
 KEYS = ("soc", "voltage", "current", "power", "temperature")
-
-
-def value(code: str, hour: int) -> float:
-    """VRM's deterministic hourly mean of one code."""
-    phase = hour / HOUR
-    base = {"bs": 60.0, "bv": 52.0, "bc": 0.0, "bp": 0.0, "bT": 20.0}[code]
-    swing = {"bs": 30.0, "bv": 1.5, "bc": 20.0, "bp": 1000.0, "bT": 3.0}[code]
-    return round(base + swing * math.sin(phase / 24 * 2 * math.pi), 3)
-
-
-def flow(code: str, hour: int) -> float:
-    """VRM's deterministic kWh of one energy flow in one hour (no grid export on this site)."""
-    sun = math.sin(hour / HOUR / 24 * 2 * math.pi)
-    kwh = {
-        "Pc": 0.4 * max(sun, 0.0),
-        "Pb": 1.2 * max(sun, 0.0),
-        "Bc": 0.8 * max(-sun, 0.0),
-        "Gc": 0.05,
-        "Gb": 0.25 if sun < -0.9 else 0.0,
-    }
-    return round(kwh[code], 3)
-
-
-ENERGY_FLOWS = ("Pc", "Pb", "Bc", "Gc", "Gb")
-
-
-class FakeStats:
-    """VRM's `stats`: every hour up to `until` (unix s), 429s when scripted; logs each call."""
-
-    def __init__(self, hass: HomeAssistant, vrm: FakeVrm) -> None:
-        self.hass = hass
-        self.until: float | None = None  # None: up to the request's end
-        self.replies: list[tuple[int, dict[str, str]]] = []  # (status, headers) to play first
-        self.calls: list[tuple[int, int, list[str]]] = []  # type=custom
-        self.energy_calls: list[tuple[int, int]] = []  # type=kwh
-        self.all_calls = 0
-        self.budget_used: list[int] = []  # the account's count at each request (this one too)
-        self.down = False  # answer 503 (VRM's own outage page)
-        self.no_energy = False  # a site without energy data (every flow false)
-        vrm.mocker.get(STATS_URL, side_effect=self._answer)
-
-    async def _answer(self, method: str, url: URL, data: Any) -> AiohttpClientMockResponse:
-        start, end = int(url.query["start"]), int(url.query["end"])
-        energy = url.query["type"] == "kwh"
-        codes = [] if energy else url.query.getall("attributeCodes[]")
-        if energy:
-            self.energy_calls.append((start, end))
-        else:
-            self.calls.append((start, end, codes))
-        self.all_calls += 1
-        self.budget_used.append(account_budget(self.hass).used)
-        if self.down:
-            return AiohttpClientMockResponse(method, url, status=503, text="<html>503</html>")
-        if self.replies:
-            status, headers = self.replies.pop(0)
-            body = {"success": False, "errors": "Too many requests", "error_code": "rate_limited"}
-            return AiohttpClientMockResponse(method, url, status=status, json=body, headers=headers)
-        last = end if self.until is None else min(end, int(self.until))
-        records: dict[str, Any] = {}
-        if energy:
-            for code in (*ENERGY_FLOWS, "Pg", "Bg", "gc", "gb"):
-                rows = [
-                    [hour * 1000, flow(code, hour)]
-                    for hour in range(start, last - HOUR + 1, HOUR)
-                    if code in ENERGY_FLOWS and not self.no_energy
-                ]
-                records[code] = rows or False
-            return AiohttpClientMockResponse(
-                method, url, json={"success": True, "records": records, "totals": {}}
-            )
-        for code in codes:
-            rows = [
-                [hour * 1000, value(code, hour), value(code, hour) - 1, value(code, hour) + 1]
-                for hour in range(start, last - HOUR + 1, HOUR)
-            ]
-            records[code] = rows or False
-        return AiohttpClientMockResponse(method, url, json={"success": True, "records": records})
 
 
 @pytest.fixture
@@ -156,26 +73,6 @@ async def _set_up(
     entry = make_entry(hass, VRM_DATA, {CONF_HISTORY_DAYS: days, **options})
     await setup_entry(hass, entry)
     return entry
-
-
-async def _run(hass: HomeAssistant, freezer: FrozenDateTimeFactory, seconds: float) -> None:
-    """Move time a minute at a time; the recorder compiles each 5 minutes as it does live.
-
-    (The test recorder does not run its own 5-minute timer, so each period that ends is
-    compiled here, 10 s after its end as the recorder would.)
-    """
-    left = seconds
-    while left > 0:
-        before = dt_util.utcnow()
-        await advance(hass, freezer, min(60, left), step=60, background=True)
-        left -= 60
-        now = dt_util.utcnow()
-        period = timedelta(minutes=5)
-        end = datetime.fromtimestamp(now.timestamp() // 300 * 300, dt_util.UTC)
-        if end + timedelta(seconds=10) <= now and end > before - timedelta(seconds=10):
-            do_adhoc_statistics(hass, start=end - period)
-            await async_wait_recording_done(hass)
-    await async_wait_recording_done(hass)
 
 
 async def _rows(hass: HomeAssistant, entity_id: str, start: datetime, end: datetime) -> list[Any]:
@@ -207,10 +104,10 @@ async def test_first_import_and_metadata(
 ) -> None:
     entry = await _set_up(hass, freezer)
     ids = _ids(hass, entry)
-    await _run(hass, freezer, 50)
+    await run_compiling(hass, freezer, 50)
     assert stats.calls == []  # the setup's live polls go first
 
-    await _run(hass, freezer, 30 * 60)
+    await run_compiling(hass, freezer, 30 * 60)
 
     # 10:01: 335 settled hours (Jan 1 10:00 to Jan 15 09:00), newest first, 72 h a request,
     # one request every 5 minutes; the hour that settled at 10:15 comes first at 10:16
@@ -270,14 +167,14 @@ async def test_import_again_changes_nothing(
 ) -> None:
     entry = await _set_up(hass, freezer, days=2)
     ids = _ids(hass, entry)
-    await _run(hass, freezer, 20 * 60)
+    await run_compiling(hass, freezer, 20 * 60)
     # 10:01 the 47 settled hours, 10:16 the hour that settled at 10:15
     assert len(stats.calls) == 2
     before = await _rows(hass, ids["voltage"], START - timedelta(days=3), START)
     assert len(before) == 48
 
     # three hours later the back-logged last hours of each are fetched and imported again
-    await _run(hass, freezer, 3 * HOUR)
+    await run_compiling(hass, freezer, 3 * HOUR)
     assert [(end - start) // HOUR for start, end, _ in stats.calls[2:]] == [6, 1]
     assert await _rows(hass, ids["voltage"], START - timedelta(days=3), START) == before
 
@@ -286,7 +183,7 @@ async def test_import_again_changes_nothing(
     assert await hass.config_entries.async_unload(entry.entry_id)
     hass_storage.pop(f"victron_cerbo.history.{entry.entry_id}")
     await setup_entry(hass, entry)
-    await _run(hass, freezer, 10 * 60)
+    await run_compiling(hass, freezer, 10 * 60)
 
     assert len(stats.calls) == calls
     assert await _rows(hass, ids["voltage"], START - timedelta(days=3), START) == before
@@ -297,18 +194,18 @@ async def test_gap_after_a_stop_is_filled(
 ) -> None:
     entry = await _set_up(hass, freezer, days=2)
     ids = _ids(hass, entry)
-    await _run(hass, freezer, 20 * 60)
+    await run_compiling(hass, freezer, 20 * 60)
     assert len(stats.calls) == 2
 
     # Home Assistant stops at 10:20 for ten hours: no states, nothing compiled
     assert await hass.config_entries.async_unload(entry.entry_id)
     for entity_id in ids.values():
         hass.states.async_remove(entity_id)
-    await _run(hass, freezer, 10 * HOUR)
+    await run_compiling(hass, freezer, 10 * HOUR)
     calls = len(stats.calls)
     assert calls == 2
     await setup_entry(hass, entry)
-    await _run(hass, freezer, 5 * 60)
+    await run_compiling(hass, freezer, 5 * 60)
 
     # 20:21: the hours without a row, 11:00 to 20:00 (10:00 was live until 10:20)
     hour = int(START.timestamp())
@@ -323,7 +220,7 @@ async def test_gap_after_a_stop_is_filled(
         assert means[hour + h * HOUR] == pytest.approx(value("bs", hour + h * HOUR))
 
     # then the energy, and the refetches that fell due while it was stopped
-    await _run(hass, freezer, 15 * 60)
+    await run_compiling(hass, freezer, 15 * 60)
     assert [(end - start) // HOUR for start, end, _ in stats.calls[calls + 1 :]] == [6, 1]
 
 
@@ -335,7 +232,7 @@ async def test_dst_day_has_23_hours(
     entry = make_entry(hass, VRM_DATA, {CONF_HISTORY_DAYS: 3})
     await setup_entry(hass, entry)
     ids = _ids(hass, entry)
-    await _run(hass, freezer, 20 * 60)
+    await run_compiling(hass, freezer, 20 * 60)
 
     zone = dt_util.get_time_zone("Europe/Amsterdam")
     day = datetime(2026, 3, 29, tzinfo=zone)  # clocks go from 02:00 to 03:00
@@ -351,19 +248,19 @@ async def test_429_pauses_until_retry_after(
 ) -> None:
     entry = await _set_up(hass, freezer, days=9)
     ids = _ids(hass, entry)
-    await _run(hass, freezer, 5 * 60)
+    await run_compiling(hass, freezer, 5 * 60)
     assert len(stats.calls) == 1
     stats.replies = [(429, {"Retry-After": "1200"})]
-    await _run(hass, freezer, 5 * 60)  # 10:06: refused, come back at 10:26
+    await run_compiling(hass, freezer, 5 * 60)  # 10:06: refused, come back at 10:26
     assert len(stats.calls) == 2
     backfill = entry_backfill(entry)
     assert backfill is not None
     assert backfill.waiting == "retry_after"
     assert backfill.data["retry_at"] == "2026-01-15T10:26:00+00:00"
 
-    await _run(hass, freezer, 15 * 60)  # nothing before the Retry-After is over
+    await run_compiling(hass, freezer, 15 * 60)  # nothing before the Retry-After is over
     assert len(stats.calls) == 2
-    await _run(hass, freezer, 15 * 60)
+    await run_compiling(hass, freezer, 15 * 60)
 
     # 10:26 the hour settled meanwhile, 10:31 the refused span again, 10:36 the rest
     assert len(stats.calls) == 5
@@ -378,13 +275,13 @@ async def test_budget_share_is_never_exceeded(
     recorder_mock: Recorder, hass: HomeAssistant, freezer: FrozenDateTimeFactory, stats: FakeStats
 ) -> None:
     entry = await _set_up(hass, freezer, days=30)
-    await _run(hass, freezer, 5 * 60 + HOUR)
+    await run_compiling(hass, freezer, 5 * 60 + HOUR)
 
     # 11 requests in all; only BACKFILL_PER_HOUR in the first hour of steps
     assert len(stats.calls) == BACKFILL_PER_HOUR
     budget = account_budget(hass)
     assert all(used <= budget.warning - LIVE_RESERVE for used in stats.budget_used)
-    await _run(hass, freezer, 30 * 60)
+    await run_compiling(hass, freezer, 30 * 60)
     # 719 settled hours at 10:01 in 10 spans, and the hour that settled at 10:15; the hours
     # after 10:00 are the recorder's own
     assert len(stats.calls) == 11
@@ -398,7 +295,7 @@ async def test_no_request_while_the_account_is_busy(
 ) -> None:
     # warning 12: live polls use 10 of the hour's room, the backfill none
     entry = await _set_up(hass, freezer, days=2, vrm_budget_warning=12)
-    await _run(hass, freezer, 30 * 60)
+    await run_compiling(hass, freezer, 30 * 60)
 
     assert stats.calls == []
     backfill = entry_backfill(entry)
@@ -417,7 +314,7 @@ async def test_local_only_entry_imports_nothing(
     freezer.move_to(START)
     entry = make_entry(hass, LOCAL_DATA, {CONF_HISTORY_DAYS: 14})
     await setup_entry(hass, entry)
-    await _run(hass, freezer, 30 * 60)
+    await run_compiling(hass, freezer, 30 * 60)
 
     assert entry_backfill(entry) is None
     assert not [call for call in aioclient_mock.mock_calls if "vrmapi" in str(call[1])]
@@ -427,7 +324,7 @@ async def test_zero_days_turns_it_off(
     recorder_mock: Recorder, hass: HomeAssistant, freezer: FrozenDateTimeFactory, stats: FakeStats
 ) -> None:
     entry = await _set_up(hass, freezer, days=0)
-    await _run(hass, freezer, 30 * 60)
+    await run_compiling(hass, freezer, 30 * 60)
 
     assert entry_backfill(entry) is None
     assert stats.calls == []
@@ -437,7 +334,7 @@ async def test_energy_statistics_for_the_energy_dashboard(
     recorder_mock: Recorder, hass: HomeAssistant, freezer: FrozenDateTimeFactory, stats: FakeStats
 ) -> None:
     entry = await _set_up(hass, freezer, days=2)
-    await _run(hass, freezer, 35 * 60)
+    await run_compiling(hass, freezer, 35 * 60)
 
     first = int(START.timestamp()) - 2 * 24 * HOUR
     newest = int(START.timestamp()) - HOUR
@@ -485,7 +382,7 @@ async def test_energy_statistics_for_the_energy_dashboard(
 
     # an hour later: the last six hours again (a late back-log) and the new hour; every
     # earlier sum unchanged
-    await _run(hass, freezer, HOUR)
+    await run_compiling(hass, freezer, HOUR)
     assert stats.energy_calls[1] == (newest - 6 * HOUR, newest + HOUR)
     again = await sums("battery_charged")
     assert {hour: again[hour] for hour in charged} == pytest.approx(charged)
@@ -530,7 +427,7 @@ async def test_progress_survives_a_restart(
     stats: FakeStats,
 ) -> None:
     entry = await _set_up(hass, freezer, days=14)
-    await _run(hass, freezer, 8 * 60)  # 10:01 and 10:06: two of the five spans
+    await run_compiling(hass, freezer, 8 * 60)  # 10:01 and 10:06: two of the five spans
     assert len(stats.calls) == 2
     kept = hass_storage[f"victron_cerbo.history.{entry.entry_id}"]["data"]
     assert kept["requests"] == 2
@@ -538,7 +435,7 @@ async def test_progress_survives_a_restart(
     assert await hass.config_entries.async_unload(entry.entry_id)
 
     await setup_entry(hass, entry)
-    await _run(hass, freezer, 20 * 60)
+    await run_compiling(hass, freezer, 20 * 60)
 
     # on from where it stopped: the three older spans, nothing fetched twice
     spans = [(start, end) for start, end, _ in stats.calls]
@@ -565,7 +462,7 @@ async def test_unreadable_progress_starts_afresh(
         "data": {"done": [["yesterday", None]], "requests": "many"},
     }
     await setup_entry(hass, entry)
-    await _run(hass, freezer, 5 * 60)
+    await run_compiling(hass, freezer, 5 * 60)
 
     assert len(stats.calls) == 1
     backfill = entry_backfill(entry)
@@ -578,15 +475,15 @@ async def test_a_failed_request_pauses_half_an_hour(
 ) -> None:
     entry = await _set_up(hass, freezer, days=2)
     stats.replies = [(500, {})]
-    await _run(hass, freezer, 5 * 60)
+    await run_compiling(hass, freezer, 5 * 60)
 
     backfill = entry_backfill(entry)
     assert backfill is not None
     assert backfill.data["last_error"] == "HTTP 500"
     assert backfill.data["retry_at"] == "2026-01-15T10:31:00+00:00"
-    await _run(hass, freezer, 25 * 60)
+    await run_compiling(hass, freezer, 25 * 60)
     assert len(stats.calls) == 1
-    await _run(hass, freezer, 5 * 60)
+    await run_compiling(hass, freezer, 5 * 60)
     assert len(stats.calls) == 2
     assert backfill.data["last_error"] is None
 
@@ -596,13 +493,13 @@ async def test_waits_while_vrm_holds_the_account(
 ) -> None:
     entry = await _set_up(hass, freezer, days=2)
     account_budget(hass).hold(15 * 60)  # a live poll's 429 with Retry-After: 900
-    await _run(hass, freezer, 10 * 60)
+    await run_compiling(hass, freezer, 10 * 60)
 
     assert stats.all_calls == 0
     backfill = entry_backfill(entry)
     assert backfill is not None
     assert backfill.waiting == "retry_after"
-    await _run(hass, freezer, 10 * 60)
+    await run_compiling(hass, freezer, 10 * 60)
     assert len(stats.calls) == 1
 
 
@@ -613,7 +510,7 @@ async def test_fahrenheit_temperature_is_imported_in_fahrenheit(
     entry = await _set_up(hass, freezer, days=1)
     ids = _ids(hass, entry)
     assert hass.states.get(ids["temperature"]).attributes["unit_of_measurement"] == "°F"
-    await _run(hass, freezer, 5 * 60)
+    await run_compiling(hass, freezer, 5 * 60)
 
     rows = await _rows(hass, ids["temperature"], START - timedelta(days=2), START)
     first = int(START.timestamp()) - 24 * HOUR
@@ -631,7 +528,7 @@ async def test_without_the_battery_sensors_nothing_is_fetched(
 ) -> None:
     entry = await _set_up(hass, freezer, days=2)
     er.async_get(hass).async_remove(_ids(hass, entry)["soc"])
-    await _run(hass, freezer, 10 * 60)
+    await run_compiling(hass, freezer, 10 * 60)
 
     assert stats.all_calls == 0
     backfill = entry_backfill(entry)
@@ -644,7 +541,7 @@ async def test_no_energy_from_vrm_writes_no_statistic(
 ) -> None:
     stats.no_energy = True
     entry = await _set_up(hass, freezer, days=2)
-    await _run(hass, freezer, 10 * 60)
+    await run_compiling(hass, freezer, 10 * 60)
 
     assert len(stats.energy_calls) == 1
     metadata = await hass.async_add_executor_job(lambda: get_metadata(hass))
@@ -653,7 +550,7 @@ async def test_no_energy_from_vrm_writes_no_statistic(
     assert backfill is not None
     assert backfill.data["energy_until"] is None
     assert backfill.data["energy_statistics"] == []
-    await _run(hass, freezer, 30 * 60)
+    await run_compiling(hass, freezer, 30 * 60)
     assert len(stats.energy_calls) == 1  # asked again only an hour later
 
 
@@ -670,7 +567,7 @@ async def test_progress_sensor_and_diagnostics(
     assert state.attributes["unit_of_measurement"] == "d"
     assert state.attributes["requests"] == 0
 
-    await _run(hass, freezer, 5 * 60)  # 10:01: the 71 settled hours in one request
+    await run_compiling(hass, freezer, 5 * 60)  # 10:01: the 71 settled hours in one request
     state = hass.states.get("sensor.cabin_history_import")
     assert float(state.state) == pytest.approx(71 / 24, abs=0.01)
     assert state.attributes["requests"] == 1
