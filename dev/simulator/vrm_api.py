@@ -98,6 +98,19 @@ SYSTEM_ATTRIBUTES: tuple[tuple[int, str, str, str, str, int | None], ...] = (
     (222, "bT", "Battery temperature", "%.1F °C", "/Dc/Battery/Temperature", 1),
 )
 
+# widgets/Graph attributes of the system (instance 0): code -> (id, description, format of the
+# value, format with unit, axis group); bs and bv as in VRM's Graph answers, the other ids are
+# those of the diagnostics above
+GRAPH_META: dict[str, tuple[int, str, str, str, str | None]] = {
+    "bs": (144, "Battery SOC", "%.1F", "%.1F %%", "Percentage"),
+    "bv": (143, "Battery voltage", "%.2F", "%.2F V", "Battery Voltage"),
+    "bc": (147, "Battery current", "%.1F", "%.1F A", "Battery Current"),
+    "bp": (243, "Battery Power", "%.0F", "%.0F W", None),
+    "bT": (222, "Battery temperature", "%.1F", "%.1F °C", None),
+}
+GRAPH_CODES = {str(row[0]): code for code, row in GRAPH_META.items()}
+MAX_SPAN = 31 * 86400  # VRM's longest span of hours or 15mins
+
 
 def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
     return web.json_response(data, status=status, headers=headers)
@@ -667,8 +680,12 @@ async def diagnostics(request: web.Request) -> web.Response:
     return _json({"success": True, "records": chunk, "num_records": len(records)})
 
 
+def _invalid(text: str = "Invalid parameters") -> web.Response:
+    return _error(400, text, "invalid_parameters")
+
+
 async def stats(request: web.Request) -> web.Response:
-    """`stats?type=custom` (hours or 15mins) from the site's own past and its log records."""
+    """`stats?type=custom` (hours or 15mins) or `type=kwh` (hours) from the site's history."""
     model = _site(request)
     history = model.history
     history.stats_requests += 1
@@ -677,16 +694,57 @@ async def stats(request: web.Request) -> web.Response:
         response = _error(429, "Too many requests, please retry later", "rate_limited")
         response.headers["Retry-After"] = "60"
         return response
+    kind = request.query.get("type")
     interval = request.query.get("interval", "hours")
     codes = request.query.getall("attributeCodes[]", [])
-    if request.query.get("type") != "custom" or not codes or interval not in ("hours", "15mins"):
-        return _error(400, "Invalid parameters", "invalid_parameters")
+    if kind == "kwh":
+        if interval != "hours":
+            return _invalid()
+    elif kind != "custom" or not codes or interval not in ("hours", "15mins"):
+        return _invalid()
     now = round(model.timestamp())
     end = _int_query(request, "end", now)
     start = _int_query(request, "start", end - 86400)
-    if end <= start or end - start > 31 * 86400:
-        return _error(400, "Invalid time span", "invalid_parameters")
+    if end <= start or end - start > MAX_SPAN:
+        return _invalid("Invalid time span")
+    if kind == "kwh":
+        return _json(history.energy(start, end))
     return _json(history.stats(codes, start, end, interval))
+
+
+async def graph_widget(request: web.Request) -> web.Response:
+    """`widgets/Graph`: the system battery's samples (instance 0), downsampled."""
+    model = _site(request)
+    wanted = list(request.query.getall("attributeCodes[]", []))
+    wanted += [GRAPH_CODES.get(raw, raw) for raw in request.query.getall("attributeIds[]", [])]
+    if not wanted:
+        return _invalid()
+    instance = _int_query(request, "instance", 0)
+    width = _int_query(request, "width", 768)
+    per_pixel = _int_query(request, "pointsPerPixel", 2)
+    now = round(model.timestamp())
+    end = _int_query(request, "end", now)
+    start = _int_query(request, "start", end - 86400)
+    if width <= 0 or per_pixel <= 0:
+        return _invalid()
+    if end <= start or end - start > MAX_SPAN:
+        return _invalid("Invalid time span")
+    codes = [code for code in dict.fromkeys(wanted) if code in GRAPH_META and instance == 0]
+    min_max = request.query.get("useMinMax") in {"1", "true"}
+    points = model.history.graph(codes, start, end, width * per_pixel, min_max)
+    data = {str(GRAPH_META[code][0]): points[code] for code in codes}
+    meta = {
+        str(attr_id): {
+            "code": code,
+            "description": description,
+            "formatValueOnly": fmt_value,
+            "formatWithUnit": fmt_unit,
+            "axisGroup": axis,
+        }
+        for code, (attr_id, description, fmt_value, fmt_unit, axis) in GRAPH_META.items()
+        if code in codes
+    }
+    return _json({"success": True, "records": {"data": data, "meta": meta, "instance": instance}})
 
 
 def create_vrm_app(model: SimulatedInstallation) -> web.Application:
@@ -702,6 +760,7 @@ def create_vrm_app(model: SimulatedInstallation) -> web.Application:
     app.router.add_get(f"{site}/widgets/BatterySummary", battery_widget)
     app.router.add_get(f"{site}/diagnostics", diagnostics)
     app.router.add_get(f"{site}/stats", stats)
+    app.router.add_get(f"{site}/widgets/Graph", graph_widget)
     return app
 
 

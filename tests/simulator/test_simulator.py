@@ -1711,7 +1711,7 @@ async def test_stats_429_now_and_then_and_bad_queries() -> None:
         assert statuses == [200, 429, 200, 429]
         response = await client.get(STATS, params=query, headers=AUTH)
         assert response.status == 200
-        bad = [("type", "kwh"), ("attributeCodes[]", "bs")]
+        bad = [("type", "nonsense"), ("attributeCodes[]", "bs")]
         assert (await client.get(STATS, params=bad, headers=AUTH)).status == 429  # the 6th
         assert (await client.get(STATS, params=bad, headers=AUTH)).status == 400
         too_long = _stats_query(start - 40 * 86400, start, "bs")
