@@ -3,6 +3,7 @@
     scripts/browser_check [--out DIR] [--docs] [--keep-running] [--wait-statistics]
     scripts/browser_check --runner scripts/py314 --out .dev/browser_check-newest
     scripts/browser_check --no-flow --installations 2 --out .dev/browser_check-fleet
+    scripts/browser_check --no-flow --past --out .dev/browser_check-past
 
 1. Starts the simulator and a real Home Assistant with its frontend (`scripts/develop
    --background`, in a fresh config directory and on free ports), or uses one that
@@ -19,6 +20,10 @@
 `--installations 2 --no-flow` starts one VRM account with two sites (one entry each): then it
 checks the first site's dashboard and the "Victron fleet" panel (`fleet.png`), whose totals must
 count both sites online.
+
+`--past` waits for the VRM history import after setup (the simulator has days of past) and
+then requires the 24 h and 72 h views' trend lines to reach back to the start of their range:
+charts of a fresh installation that show its past, not a few minutes.
 
 Before step 3, on a Home Assistant it started itself (`scripts/develop --onboarding`), it walks
 onboarding, the config flow, options and reconfigure in the browser, and Delete after the
@@ -96,11 +101,21 @@ SCREENS: Final = (
     Screen("phone", 390, 844, 2, mobile=True),
 )
 # Screenshots kept in docs/ (view path, screen): the overview and one range, both widths.
-DOCS_SHOTS: Final = (("now", "desktop"), ("24h", "desktop"), ("now", "phone"), ("24h", "phone"))
+DOCS_SHOTS: Final = (
+    ("now", "desktop"),
+    ("24h", "desktop"),
+    ("72h", "desktop"),
+    ("now", "phone"),
+    ("24h", "phone"),
+)
 RENDER_TIMEOUT: Final = 60.0  # seconds a view gets to draw its cards and charts
 MAX_SHOT_HEIGHT: Final = 7000  # CSS pixels
 NOTHING_DRAWN: Final = "no dashboard view was drawn"
 GIVE_UP_AFTER: Final = 2  # views in a row on which the frontend drew nothing at all
+HISTORY_TIMEOUT: Final = 600.0  # seconds for the VRM history import's first span (--past)
+PAST_VIEWS: Final = {"24h": 24, "72h": 72}  # views whose lines must span their range (--past)
+# Charts of live-only values: the SOC difference needs the inverter's SOC, which VRM has not.
+LIVE_ONLY_CHARTS: Final = frozenset({"SOC difference"})
 # The frontend's own noise when views switch quickly; not about the dashboard.
 BENIGN_CONSOLE: Final = ("Transition was skipped", "Failure writing unhandled promise rejection")
 
@@ -165,17 +180,23 @@ INSPECT_JS: Final = r"""
     const charts = inner.filter((el) => el.tagName === "HA-CHART-BASE");
     let points = 0;
     let lines = 0;
+    let first = null;  // the earliest point drawn (ms), to tell how far back a line reaches
     for (const chart of charts) {
       const option = chart.chart && chart.chart.getOption ? chart.chart.getOption() : null;
       for (const series of (option && option.series) || []) {
         if (series.type === "line") lines += 1;
         points += (series.data || []).length;
+        for (const point of series.data || []) {
+          const x = Array.isArray(point) ? point[0] : point && point.value && point.value[0];
+          const t = typeof x === "number" ? x : Date.parse(x);
+          if (Number.isFinite(t) && (first === null || t < first)) first = t;
+        }
       }
     }
     const noHistory = text(card).includes("No state history found");
     const disabled = text(card).includes("History integration disabled");
     const loading = inner.some((el) => ["HA-SPINNER", "HA-CIRCULAR-PROGRESS"].includes(el.tagName));
-    return { title, charts: charts.length, lines, points, noHistory, disabled, loading };
+    return { title, charts: charts.length, lines, points, first, noHistory, disabled, loading };
   });
   const unavailable = els.filter((el) => el.tagName === "HUI-TILE-CARD")
     .map((el) => text(el)).filter((t) => /\bUnavailable\b/.test(t));
@@ -729,6 +750,41 @@ async def wait_for_statistics(say: Callable[[str], None]) -> None:
     await asyncio.sleep(wait)
 
 
+async def wait_for_history(
+    session: aiohttp.ClientSession, ha: HomeAssistant, say: Callable[[str], None]
+) -> None:
+    """Wait until every entry's VRM history import has brought in its first span (72 h)."""
+    say("waiting for the VRM history import (its first request comes a minute after setup) ...")
+    deadline = time.monotonic() + HISTORY_TIMEOUT
+    headers = {"Authorization": f"Bearer {ha.tokens['access_token']}"}
+    while time.monotonic() < deadline:
+        async with session.get(f"{ha.url}/api/states", headers=headers) as response:
+            states = await response.json() if response.ok else []
+        imports = [state for state in states if state["entity_id"].endswith("_history_import")]
+        if imports and all((state["attributes"].get("rows") or 0) > 0 for state in imports):
+            for state in imports:
+                say(
+                    f"history imported: {state['entity_id']} {state['state']} days, "
+                    f"{state['attributes']['rows']} rows"
+                )
+            return
+        await asyncio.sleep(5)
+    raise CheckError(f"no VRM history imported within {HISTORY_TIMEOUT} s")
+
+
+def short_history(report: dict[str, Any], hours: int, now_ms: float) -> list[str]:
+    """Trend charts whose lines start later than the view's range (more than 90 minutes)."""
+    start = now_ms - hours * 3_600_000
+    return [
+        f"the trend chart {graph['title']!r} starts "
+        f"{(graph['first'] - start) / 3_600_000:.1f} h after the start of its {hours} h range"
+        for graph in report["graphs"]
+        if graph["title"] not in LIVE_ONLY_CHARTS
+        and graph.get("first") is not None
+        and graph["first"] - start > 90 * 60_000
+    ]
+
+
 # --- checking one page ----------------------------------------------------------------------------
 
 
@@ -798,8 +854,13 @@ def _counted(lines: list[str]) -> list[str]:
     return [line if counts[line] == 1 else f"{line} ({counts[line]} times)" for line in counts]
 
 
-async def check_view(page: DevTools, url: str, screen: Screen, shot: Path) -> PageResult:
-    """Open one view at one size, judge it and save its screenshot."""
+async def check_view(
+    page: DevTools, url: str, screen: Screen, shot: Path, *, past_hours: int | None = None
+) -> PageResult:
+    """Open one view at one size, judge it and save its screenshot.
+
+    `past_hours`: the view's range, whose lines must reach back to its start (VRM's past).
+    """
     await page.call(
         "Emulation.setDeviceMetricsOverride",
         width=screen.width,
@@ -810,6 +871,8 @@ async def check_view(page: DevTools, url: str, screen: Screen, shot: Path) -> Pa
     console_before = len(page.console)
     report = await open_view(page, url)
     problems, notes = judge(report)
+    if past_hours is not None:
+        problems.extend(short_history(report, past_hours, time.time() * 1000))
     if report.get("bottom"):
         # A tall window so that one screenshot holds the whole view.
         height = min(max(report["bottom"] + 24, screen.height), MAX_SHOT_HEIGHT)
@@ -839,8 +902,11 @@ async def check_dashboards(
     problems_on: list[str] | None = None,
     *,
     installations: int = 1,
+    past: bool = False,
 ) -> list[PageResult]:
     """Every view of every Victron dashboard at every screen size.
+
+    `past`: VRM's history was imported, so the 24 h and 72 h views' lines span their range.
 
     With several installations (`scripts/develop --installations`): the fleet panel and the
     first site's own dashboard; the other sites' dashboards are built the same way.
@@ -872,7 +938,10 @@ async def check_dashboards(
             for screen in SCREENS:
                 for view in views:
                     shot = out / f"{prefix}{view}-{screen.name}.png"
-                    result = await check_view(page, f"{ha.url}/{url_path}/{view}", screen, shot)
+                    past_hours = PAST_VIEWS.get(view) if past else None
+                    result = await check_view(
+                        page, f"{ha.url}/{url_path}/{view}", screen, shot, past_hours=past_hours
+                    )
                     if view == "now" and (
                         contradiction := healthy_but_problem(
                             await page.evaluate(VIEW_TEXT_JS), problems_on or []
@@ -943,12 +1012,20 @@ async def _checks(
             await browser_demo.seed(
                 session, ha.url, ha.tokens["access_token"], lambda m: websocket(session, ha, m)
             )
+        if args.past and flow_ok:
+            await wait_for_history(session, ha, say)
         if args.wait_statistics:
             await wait_for_statistics(say)
         if flow_ok:
             problems_on = await problem_sensors_on(session, ha)
             results = await check_dashboards(
-                session, ha, out, say, problems_on, installations=args.installations
+                session,
+                ha,
+                out,
+                say,
+                problems_on,
+                installations=args.installations,
+                past=args.past,
             )
         if ha.onboarding and flow_ok:
             removal_started = time.monotonic()
@@ -1022,6 +1099,12 @@ def main() -> int:
     )
     parser.add_argument(
         "--demo", action="store_true", help="made-up states in a private Home Assistant"
+    )
+    parser.add_argument(
+        "--past",
+        action="store_true",
+        help="wait for the VRM history import, then require the 24 h and 72 h charts to reach"
+        " back to the start of their range",
     )
     parser.add_argument(
         "--no-flow",
