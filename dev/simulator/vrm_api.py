@@ -225,6 +225,17 @@ def _next_log(interval: int, age: int, *, numeric: bool) -> Any:
     return left if numeric else str(left)
 
 
+def _meta(code: str, description: str, fmt_value: str, fmt_unit: str, axis: str) -> dict[str, str]:
+    """VRM's description of one attribute (diagnostics records and Graph answers)."""
+    return {
+        "code": code,
+        "description": description,
+        "formatValueOnly": fmt_value,
+        "formatWithUnit": fmt_unit,
+        "axisGroup": axis,
+    }
+
+
 def battery_summary(model: SimulatedInstallation, instance: int) -> dict[str, Any]:
     log = model.latest_log()
     age = _log_age(model, log)
@@ -242,13 +253,7 @@ def battery_summary(model: SimulatedInstallation, instance: int) -> dict[str, An
                     model, attr_id, path=path, decimals=decimals, raw=raw, age=age
                 )
     meta = {
-        str(attr_id): {
-            "code": code,
-            "description": description,
-            "formatValueOnly": fmt_value,
-            "formatWithUnit": fmt_unit,
-            "axisGroup": axis,
-        }
+        str(attr_id): _meta(code, description, fmt_value, fmt_unit, axis)
         for attr_id, code, description, fmt_value, fmt_unit, axis in META
     }
     return {
@@ -734,13 +739,7 @@ async def graph_widget(request: web.Request) -> web.Response:
     points = model.history.graph(codes, start, end, width * per_pixel, min_max)
     data = {str(GRAPH_META[code][0]): points[code] for code in codes}
     meta = {
-        str(attr_id): {
-            "code": code,
-            "description": description,
-            "formatValueOnly": fmt_value,
-            "formatWithUnit": fmt_unit,
-            "axisGroup": axis,
-        }
+        str(attr_id): _meta(code, description, fmt_value, fmt_unit, axis)
         for code, (attr_id, description, fmt_value, fmt_unit, axis) in GRAPH_META.items()
         if code in codes
     }
