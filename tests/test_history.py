@@ -581,3 +581,21 @@ async def test_progress_sensor_and_diagnostics(
     assert history["days"] == 3
     assert history["requests"] == 1
     assert str(SITE_ID) not in str(history)
+
+
+async def test_removal_forgets_the_progress(
+    recorder_mock: Recorder,
+    hass: HomeAssistant,
+    hass_storage: dict[str, Any],
+    freezer: FrozenDateTimeFactory,
+    stats: FakeStats,
+) -> None:
+    entry = await _set_up(hass, freezer, days=2)
+    await run_compiling(hass, freezer, 5 * 60)
+    key = f"victron_cerbo.history.{entry.entry_id}"
+    assert key in hass_storage
+
+    assert await hass.config_entries.async_remove(entry.entry_id)
+    await hass.async_block_till_done()
+
+    assert key not in hass_storage

@@ -24,7 +24,7 @@ from .const import (
 from .dashboard import async_follow_fleet, async_register_dashboard
 from .entity import async_refresh_devices, async_register_installation_device
 from .fleet import async_join_fleet, async_remove_fleet_leftovers
-from .history import async_create_backfill, async_start_backfill
+from .history import async_create_backfill, async_remove_progress, async_start_backfill
 from .issues import async_delete_issues, async_setup_issue_checks
 from .limits import migrate_limit_options
 from .local_coordinator import LocalCoordinator
@@ -186,13 +186,16 @@ async def async_unload_entry(hass: HomeAssistant, entry: VictronConfigEntry) -> 
 
 
 async def async_remove_entry(hass: HomeAssistant, entry: VictronConfigEntry) -> None:
-    """Forget what outlives reloads but not removal: the VRM account, if no other entry uses it.
+    """Forget what outlives reloads but not removal: the VRM account and the history's progress.
+
+    The VRM account goes only if no other entry uses it.
 
     The fleet's entities go too when fewer than two of the account's entries are left.
 
     Repair issues go too, for an entry removed while it was not loaded.
     """
     vrm_accounts(hass).forget(hass, entry)
+    await async_remove_progress(hass, entry.entry_id)
     async_remove_fleet_leftovers(hass, entry)
     async_delete_issues(hass, entry)
     async_delete_comparison_issue(hass, entry)

@@ -256,9 +256,7 @@ class Backfill(DataUpdateCoordinator[dict[str, Any]]):
                 clock=lambda: dt_util.utcnow().timestamp(),
             ),
         )
-        self.store: Store[dict[str, Any]] = Store(
-            hass, STORE_VERSION, f"{DOMAIN}.history.{entry.entry_id}"
-        )
+        self.store = _store(hass, entry.entry_id)
         self.progress = Progress()
         self.next: str | None = None  # what the next request would fetch, for people
         self.waiting: str | None = None  # why nothing was sent at the last step
@@ -567,6 +565,15 @@ def _describe(span: Span) -> str:
     """`2026-01-01T10:00:00+00:00/2026-01-04T10:00:00+00:00` (ISO 8601 interval)."""
     start, end = (dt_util.utc_from_timestamp(value).isoformat() for value in span)
     return f"{start}/{end}"
+
+
+def _store(hass: HomeAssistant, entry_id: str) -> Store[dict[str, Any]]:
+    return Store(hass, STORE_VERSION, f"{DOMAIN}.history.{entry_id}")
+
+
+async def async_remove_progress(hass: HomeAssistant, entry_id: str) -> None:
+    """Forget a removed entry's import progress (its imported statistics stay: they are history)."""
+    await _store(hass, entry_id).async_remove()
 
 
 async def async_create_backfill(
