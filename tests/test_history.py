@@ -565,6 +565,7 @@ async def test_progress_sensor_and_diagnostics(
     assert state is not None
     assert state.state == "0.0"
     assert state.attributes["unit_of_measurement"] == "d"
+    assert state.attributes["days"] == 3
     assert state.attributes["requests"] == 0
 
     await run_compiling(hass, freezer, 5 * 60)  # 10:01: the 71 settled hours in one request

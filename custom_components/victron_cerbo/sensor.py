@@ -307,6 +307,7 @@ class HistorySensorEntityDescription(SensorEntityDescription):
 
 
 HISTORY_ATTRIBUTES: Final = (
+    "days",  # the days wanted, of which the state says how many are imported
     "requests",
     "requests_this_hour",
     "rows",
