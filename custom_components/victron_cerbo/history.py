@@ -24,23 +24,14 @@ Rules that keep this safe:
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Awaitable
 from datetime import datetime, timedelta
 from typing import Any, Final
 
-from homeassistant.components.recorder.models import (
-    StatisticData,
-    StatisticMeanType,
-    StatisticMetaData,
-)
 from homeassistant.components.recorder.statistics import (
-    STATISTIC_UNIT_TO_UNIT_CONVERTER,
-    async_import_statistics,
     statistics_during_period,
 )
-from homeassistant.components.sensor import SensorDeviceClass, SensorStateClass
-from homeassistant.components.sensor.const import UNIT_CONVERTERS
+from homeassistant.components.sensor import SensorStateClass
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import Platform
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
@@ -62,35 +53,27 @@ from .api.vrm import (
     VrmStats,
 )
 from .const import CONF_VRM_API_URL, CONF_VRM_TOKEN, DEFAULT_VRM_API_URL, DOMAIN, LOGGER
-from .history_energy import ENERGY_STATISTICS, async_import_energy
+from .history_energy import async_import_energy
+from .history_measurements import HISTORY_KEYS_ALL, import_measurements
+from .history_spans import (
+    HOUR,
+    Progress,
+    Span,
+    floor_hour,
+    hours_of,
+    merge,
+    spans_of,
+    subtract,
+)
 from .vrm_account import account_key
 from .vrm_coordinator import VrmCoordinator
 
-# our sensor key -> VRM attribute code of the system battery (device "System overview")
-HISTORY_KEYS: Final = {"soc": "bs", "voltage": "bv", "current": "bc", "power": "bp"}
-HISTORY_KEYS_ALL: Final = HISTORY_KEYS | {"temperature": "bT"}
-NATIVE_UNITS: Final = {
-    "soc": "%",
-    "voltage": "V",
-    "current": "A",
-    "power": "W",
-    "temperature": "°C",
-}
-DEVICE_CLASSES: Final = {
-    "soc": SensorDeviceClass.BATTERY,
-    "voltage": SensorDeviceClass.VOLTAGE,
-    "current": SensorDeviceClass.CURRENT,
-    "power": SensorDeviceClass.POWER,
-    "temperature": SensorDeviceClass.TEMPERATURE,
-}
-
-HOUR: Final = 3600
 CHUNK: Final = 3 * 24 * HOUR  # hours of one request, newest first
-TRAILING: Final = 6 * HOUR
+TRAILING: Final = 6 * HOUR  # the last hours of a fetch are fetched again later (back-log)
 ENERGY_EVERY: Final = timedelta(hours=1)  # energy is asked for at most this often per entry
 FETCH_NEW: Final = "new"
 FETCH_AGAIN: Final = "again"
-FETCH_ENERGY: Final = "energy"  # the last hours of a fetch are fetched again later (back-log)
+FETCH_ENERGY: Final = "energy"
 REFETCH_AFTER: Final = 3 * HOUR
 # An hour is ours to fill once the recorder has compiled it (a few seconds past the hour).
 SETTLE: Final = 15 * 60
@@ -102,110 +85,7 @@ BACKFILL_PER_HOUR: Final = 10  # per VRM account
 LIVE_RESERVE: Final = 10  # requests of the hour kept free below the warning for live polls
 STORE_VERSION: Final = 1
 
-type Span = tuple[int, int]  # [start, end) in unix seconds, whole hours
-
 DATA_BACKFILL_BUDGETS: HassKey[dict[str, RequestBudget]] = HassKey(f"{DOMAIN}_history_budget")
-
-
-def floor_hour(seconds: float) -> int:
-    """The start of the UTC hour: statistics hours are UTC hours, whatever the time zone."""
-    return int(seconds // HOUR * HOUR)
-
-
-def merge(spans: Iterable[Span]) -> list[Span]:
-    """Sorted, joined spans."""
-    result: list[Span] = []
-    for start, end in sorted(spans):
-        if end <= start:
-            continue
-        if result and start <= result[-1][1]:
-            result[-1] = (result[-1][0], max(result[-1][1], end))
-        else:
-            result.append((start, end))
-    return result
-
-
-def subtract(spans: Iterable[Span], minus: Iterable[Span]) -> list[Span]:
-    """The parts of `spans` outside `minus`."""
-    result = merge(spans)
-    for cut_start, cut_end in merge(minus):
-        pieces: list[Span] = []
-        for start, end in result:
-            if cut_end <= start or end <= cut_start:
-                pieces.append((start, end))
-                continue
-            if start < cut_start:
-                pieces.append((start, cut_start))
-            if cut_end < end:
-                pieces.append((cut_end, end))
-        result = pieces
-    return result
-
-
-def hours_of(spans: Iterable[Span]) -> set[int]:
-    """Every hour start in the spans."""
-    return {hour for start, end in spans for hour in range(start, end, HOUR)}
-
-
-def spans_of(hours: Iterable[int]) -> list[Span]:
-    """Hours -> joined spans."""
-    return merge((hour, hour + HOUR) for hour in hours)
-
-
-@dataclass(kw_only=True)
-class Progress:
-    """What is kept across restarts."""
-
-    done: list[Span] = field(default_factory=list)  # hours needing no fetch
-    ours: list[Span] = field(default_factory=list)  # hours we imported (may overwrite)
-    refetch: list[tuple[int, int, int]] = field(default_factory=list)  # start, end, due
-    requests: int = 0
-    rows: int = 0
-    retry_at: float | None = None  # a 429's Retry-After (wall clock) or a pause after an error
-    last_error: str | None = None
-    energy_until: int | None = None  # the end of the hours of energy imported
-    energy_next: float = 0.0  # when energy is asked for again
-    energy_keys: list[str] = field(default_factory=list)  # energy statistics written so far
-
-    def as_store(self) -> dict[str, Any]:
-        """JSON for the Store."""
-        return {
-            "done": [list(span) for span in self.done],
-            "ours": [list(span) for span in self.ours],
-            "refetch": [list(item) for item in self.refetch],
-            "requests": self.requests,
-            "rows": self.rows,
-            "retry_at": self.retry_at,
-            "last_error": self.last_error,
-            "energy_until": self.energy_until,
-            "energy_next": self.energy_next,
-            "energy_keys": self.energy_keys,
-        }
-
-    @classmethod
-    def from_store(cls, data: Any) -> Progress:
-        """Back from the Store; anything unreadable starts afresh (importing again is safe)."""
-        if not isinstance(data, dict):
-            return cls()
-        try:
-            return cls(
-                done=merge((int(a), int(b)) for a, b in data.get("done", [])),
-                ours=merge((int(a), int(b)) for a, b in data.get("ours", [])),
-                refetch=[(int(a), int(b), int(c)) for a, b, c in data.get("refetch", [])],
-                requests=int(data.get("requests", 0)),
-                rows=int(data.get("rows", 0)),
-                retry_at=float(data["retry_at"]) if data.get("retry_at") is not None else None,
-                last_error=_text(data.get("last_error")),
-                energy_until=(
-                    int(data["energy_until"]) if data.get("energy_until") is not None else None
-                ),
-                energy_next=float(data.get("energy_next", 0.0)),
-                energy_keys=[
-                    key for key in data.get("energy_keys", []) if key in ENERGY_STATISTICS
-                ],
-            )
-        except (TypeError, ValueError):
-            return cls()
 
 
 class Backfill(DataUpdateCoordinator[dict[str, Any]]):
@@ -457,7 +337,7 @@ class Backfill(DataUpdateCoordinator[dict[str, Any]]):
         if (stats := await self._async_request(now, request)) is None:
             return
         live = await self._async_live_hours(entities["soc"], span)
-        imported = self._import(entities, stats, span, live)
+        imported = import_measurements(self.hass, entities, stats, span, live)
         progress.rows += sum(imported.values())
         progress.ours = merge([*progress.ours, *spans_of(hours_of([span]) - live)])
         if kind == FETCH_AGAIN:
@@ -492,73 +372,9 @@ class Backfill(DataUpdateCoordinator[dict[str, Any]]):
             progress.energy_until = result.until
         self.next = None
 
-    def _import(
-        self, entities: dict[str, str], stats: VrmStats, span: Span, live: set[int]
-    ) -> dict[str, int]:
-        """Import VRM's hours of the span that the recorder did not record live."""
-        counts: dict[str, int] = {}
-        for key, entity_id in entities.items():
-            unit, convert = self._unit(key, entity_id)
-            rows = [
-                StatisticData(
-                    start=dt_util.utc_from_timestamp(point.start),
-                    mean=convert(point.mean),
-                    min=convert(point.min),
-                    max=convert(point.max),
-                )
-                for point in stats.points(HISTORY_KEYS_ALL[key])
-                if span[0] <= point.start < span[1]
-                and point.start % HOUR == 0
-                and point.start not in live
-            ]
-            if not rows:
-                continue
-            async_import_statistics(self.hass, self._metadata(key, entity_id, unit), rows)
-            counts[key] = len(rows)
-        return counts
-
-    def _unit(self, key: str, entity_id: str) -> tuple[str, Callable[[float], float]]:
-        """The unit the sensor's statistics are kept in, and VRM's value converted to it."""
-        native = NATIVE_UNITS[key]
-        state = self.hass.states.get(entity_id)
-        unit = state.attributes.get("unit_of_measurement") if state is not None else None
-        converter = UNIT_CONVERTERS.get(DEVICE_CLASSES[key])
-        if (
-            not isinstance(unit, str)
-            or unit == native
-            or converter is None
-            or unit not in converter.VALID_UNITS
-        ):
-            return native, lambda value: value
-        return unit, converter.converter_factory(native, unit)
-
-    @staticmethod
-    def _metadata(key: str, entity_id: str, unit: str) -> StatisticMetaData:
-        """What the sensor platform itself records for a measurement sensor.
-
-        The unit class follows the sensor platform's rule (the device class's converter, else
-        the unit's), so the recorder's own compile later finds the same metadata.
-        """
-        converter = UNIT_CONVERTERS.get(DEVICE_CLASSES[key])
-        if converter is None or unit not in converter.VALID_UNITS:
-            converter = STATISTIC_UNIT_TO_UNIT_CONVERTER.get(unit)
-        return StatisticMetaData(
-            has_sum=False,
-            mean_type=StatisticMeanType.ARITHMETIC,
-            name=None,
-            source="recorder",
-            statistic_id=entity_id,
-            unit_class=None if converter is None else converter.UNIT_CLASS,
-            unit_of_measurement=unit,
-        )
-
 
 def _iso(seconds: float | None) -> str | None:
     return None if seconds is None else dt_util.utc_from_timestamp(seconds).isoformat()
-
-
-def _text(value: Any) -> str | None:
-    return value if isinstance(value, str) else None
 
 
 def _describe(span: Span) -> str:
