@@ -1231,6 +1231,30 @@ async def test_options_round_trip(hass: HomeAssistant) -> None:
     assert suggested[CONF_SHOW_DASHBOARD] is False
 
 
+async def test_options_history_days(hass: HomeAssistant) -> None:
+    """History from VRM: whole days in a box, 0 (off) to 30, 14 unless set."""
+    entry = vrm_entry(hass)
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    fields = result["data_schema"].schema["vrm"].schema.schema
+    marker = next((key for key in fields if key == CONF_HISTORY_DAYS), None)
+    assert marker is not None  # shown for an entry with VRM
+    assert marker.default() == 14
+    config = fields[marker].config
+    assert (config["min"], config["max"], config["step"]) == (0, 30, 1)
+    assert (config["unit_of_measurement"], config["mode"]) == ("d", "box")
+    vrm_options = BASE_OPTIONS | {
+        CONF_VRM_POLL_INTERVAL: 180.0,
+        CONF_BUDGET_WARNING: 40.0,
+        CONF_BUDGET_LIMIT: 45.0,
+    }
+    with pytest.raises(vol.Invalid):  # the selector refuses more than VRM gives in a request
+        await configure_options(hass, result, vrm_options | {CONF_HISTORY_DAYS: 31})
+    result = await configure_options(hass, result, vrm_options | {CONF_HISTORY_DAYS: 0})
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert entry.options[CONF_HISTORY_DAYS] == 0  # turned off, not dropped for the default
+    await hass.async_block_till_done()
+
+
 async def test_options_validation(hass: HomeAssistant) -> None:
     entry = vrm_entry(hass)
     result = await hass.config_entries.options.async_init(entry.entry_id)

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from freezegun.api import FrozenDateTimeFactory
+from homeassistant.components.recorder import Recorder
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr
 from pytest_homeassistant_custom_component.common import MockConfigEntry
@@ -23,6 +24,7 @@ from syrupy.assertion import SnapshotAssertion
 from custom_components.victron_cerbo.api.cerbo import CerboRawPayload
 from custom_components.victron_cerbo.const import CONF_LOW_SOC, DOMAIN
 from custom_components.victron_cerbo.diagnostics import _local_payload, plain
+from custom_components.victron_cerbo.options import CONF_HISTORY_DAYS
 from custom_components.victron_cerbo.redact import REDACTED, Scrubber, redact_entry, redact_keys
 from custom_components.victron_cerbo.sources import Source
 from tests.api.fakes import FIXTURES
@@ -41,8 +43,10 @@ from tests.helpers import (
     VIRTUAL,
     VRM_DATA,
     FakeCerbo,
+    FakeStats,
     FakeVrm,
     Reply,
+    advance,
     break_cerbo,
     make_entry,
     make_tick,
@@ -189,6 +193,7 @@ async def test_local_only(
 ) -> None:
     diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, init_integration)
     assert diagnostics["vrm"] is None
+    assert diagnostics["history"] is None  # nothing to import without VRM
     assert diagnostics["fresh"] == {"local": True}
     assert "consumed_ah" in diagnostics["values"]
     assert_no_secrets(diagnostics)
@@ -207,6 +212,28 @@ async def test_vrm_only(
     assert "grid_power" not in diagnostics["values"]
     assert diagnostics["vrm"]["battery"]["stale_fields"] == []
     assert diagnostics["vrm"]["sample_age"] == 42.0
+    assert_no_secrets(diagnostics)
+
+
+async def test_history_progress(
+    recorder_mock: Recorder,
+    frozen: FrozenDateTimeFactory,
+    hass: HomeAssistant,
+    hass_client: ClientSessionGenerator,
+    *,
+    vrm: FakeVrm,
+    snapshot: SnapshotAssertion,
+) -> None:
+    """The VRM history import's progress, through the same redaction as the rest."""
+    stats = FakeStats(hass, vrm)
+    entry = make_entry(hass, VRM_DATA, {CONF_HISTORY_DAYS: 3})
+    await setup_entry(hass, entry)
+    # the importer's steps run in the background
+    await advance(hass, frozen, 5 * 60, background=True)
+    assert len(stats.calls) == 1
+    diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, entry)
+    assert diagnostics["history"] == snapshot(name="history")
+    assert diagnostics["history"]["rows"] == 5 * 71  # five sensors, the 71 settled hours
     assert_no_secrets(diagnostics)
 
 

@@ -10,6 +10,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from freezegun.api import FrozenDateTimeFactory
 from homeassistant.components.recorder import Recorder
 from homeassistant.components.recorder.history import state_changes_during_period
 from homeassistant.components.recorder.statistics import statistic_during_period
@@ -26,6 +27,7 @@ from syrupy.assertion import SnapshotAssertion
 
 from custom_components.victron_cerbo.const import CONF_HOST, CONF_SITE_ID, DOMAIN
 from custom_components.victron_cerbo.entity import _configuration_url
+from custom_components.victron_cerbo.options import CONF_HISTORY_DAYS
 from custom_components.victron_cerbo.sensor import HEALTH_SENSORS, SENSORS
 from tests.helpers import (
     LOCAL_DATA,
@@ -38,8 +40,10 @@ from tests.helpers import (
     VIRTUAL,
     VRM_DATA,
     FakeCerbo,
+    FakeStats,
     FakeVrm,
     Tick,
+    advance,
     attributes,
     break_cerbo,
     devices,
@@ -539,3 +543,57 @@ async def test_battery_model_when_neither_source_names_it(
     await setup_entry(hass, entry)
     battery = next(d for d in devices(hass, entry) if d["name"] == "Cabin battery")
     assert battery["model"] is None
+
+
+def _history_import(hass: HomeAssistant, entry: MockConfigEntry) -> dict[str, Any]:
+    """The projection of the entry's History import sensor, if it has one."""
+    return {
+        entity_id: item
+        for entity_id, item in project(hass, entry).items()
+        if item["unique_id"] == f"{PORTAL_ID}_history_import"
+    }
+
+
+@pytest.mark.parametrize(
+    ("source", "entry_options", "created"),
+    [
+        ("vrm", {}, True),
+        ("both", {CONF_HISTORY_DAYS: 0}, False),  # turned off
+        ("local", {}, False),  # nothing to import without VRM
+    ],
+)
+@pytest.mark.usefixtures("tick")  # setup at START
+async def test_history_import_sensor(
+    recorder_mock: Recorder,
+    hass: HomeAssistant,
+    snapshot: SnapshotAssertion,
+    init_integration: MockConfigEntry,
+    *,
+    created: bool,
+) -> None:
+    """A diagnostic entity on the installation device for entries that import VRM's past."""
+    found = _history_import(hass, init_integration)
+    if not created:
+        assert found == {}
+        return
+    assert found == snapshot(name="history_import")
+    (item,) = found.values()
+    assert (item["device"], item["entity_category"], item["state"]) == ("gx", "diagnostic", "0.0")
+
+
+async def test_history_import_sensor_follows_the_import(
+    recorder_mock: Recorder,
+    hass: HomeAssistant,
+    vrm: FakeVrm,
+    freezer: FrozenDateTimeFactory,
+    snapshot: SnapshotAssertion,
+) -> None:
+    """After the first request: days imported, requests and rows used."""
+    freezer.move_to(START)
+    stats = FakeStats(hass, vrm)
+    entry = make_entry(hass, VRM_DATA, {CONF_HISTORY_DAYS: 3})
+    await setup_entry(hass, entry)
+    # the importer's steps run in the background
+    await advance(hass, freezer, 5 * 60, background=True)
+    assert len(stats.calls) == 1  # the 71 settled hours in one request
+    assert _history_import(hass, entry) == snapshot(name="history_import_after_a_request")
