@@ -112,6 +112,7 @@ RENDER_TIMEOUT: Final = 60.0  # seconds a view gets to draw its cards and charts
 MAX_SHOT_HEIGHT: Final = 7000  # CSS pixels
 NOTHING_DRAWN: Final = "no dashboard view was drawn"
 GIVE_UP_AFTER: Final = 2  # views in a row on which the frontend drew nothing at all
+PAST_SETTLE: Final = 20.0  # seconds a chart gets to add the statistics to its states
 HISTORY_TIMEOUT: Final = 600.0  # seconds for the VRM history import's first span (--past)
 PAST_VIEWS: Final = {"24h": 24, "72h": 72}  # views whose lines must span their range (--past)
 # Charts of live-only values: the SOC difference needs the inverter's SOC, which VRM has not.
@@ -872,7 +873,16 @@ async def check_view(
     report = await open_view(page, url)
     problems, notes = judge(report)
     if past_hours is not None:
-        problems.extend(short_history(report, past_hours, time.time() * 1000))
+        # The card asks for the long-term statistics after the states, so a chart can be drawn
+        # from the states alone for a moment: look again for a while before calling it short.
+        short = short_history(report, past_hours, time.time() * 1000)
+        deadline = time.monotonic() + PAST_SETTLE
+        while short and time.monotonic() < deadline:
+            await asyncio.sleep(2)
+            with contextlib.suppress(PageScriptError):
+                report = await page.evaluate(INSPECT_JS)
+                short = short_history(report, past_hours, time.time() * 1000)
+        problems.extend(short)
     if report.get("bottom"):
         # A tall window so that one screenshot holds the whole view.
         height = min(max(report["bottom"] + 24, screen.height), MAX_SHOT_HEIGHT)
