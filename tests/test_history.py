@@ -6,6 +6,7 @@ is the real one (`recorder_mock`), read back with `statistics_during_period`.
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -272,7 +273,11 @@ async def test_429_pauses_until_retry_after(
 
 
 async def test_budget_share_is_never_exceeded(
-    recorder_mock: Recorder, hass: HomeAssistant, freezer: FrozenDateTimeFactory, stats: FakeStats
+    recorder_mock: Recorder,
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    stats: FakeStats,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     entry = await _set_up(hass, freezer, days=30)
     await run_compiling(hass, freezer, 5 * 60 + HOUR)
@@ -288,6 +293,13 @@ async def test_budget_share_is_never_exceeded(
     backfill = entry_backfill(entry)
     assert backfill is not None
     assert backfill.days_imported == 30.0
+    # the share's pace is normal, not a warning about the account's budget
+    assert not [
+        record.getMessage()
+        for record in caplog.records
+        if record.name.startswith("custom_components.victron_cerbo")
+        and record.levelno >= logging.WARNING
+    ]
 
 
 async def test_no_request_while_the_account_is_busy(

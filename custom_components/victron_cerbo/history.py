@@ -24,6 +24,7 @@ Rules that keep this safe:
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Awaitable
 from datetime import datetime, timedelta
 from typing import Any, Final
@@ -45,7 +46,6 @@ from homeassistant.util import dt as dt_util
 from homeassistant.util.hass_dict import HassKey
 
 from .api.vrm import (
-    RequestBudget,
     VrmBudgetExceededError,
     VrmClient,
     VrmError,
@@ -85,7 +85,43 @@ BACKFILL_PER_HOUR: Final = 10  # per VRM account
 LIVE_RESERVE: Final = 10  # requests of the hour kept free below the warning for live polls
 STORE_VERSION: Final = 1
 
-DATA_BACKFILL_BUDGETS: HassKey[dict[str, RequestBudget]] = HassKey(f"{DOMAIN}_history_budget")
+
+class HourlyShare:
+    """At most `limit` requests in any rolling hour: the import's share of a VRM account.
+
+    Not a RequestBudget: reaching this share is the normal pace of a long import, not the
+    account's budget running out, so it logs nothing.
+    """
+
+    def __init__(self, limit: int) -> None:
+        """A share of `limit` requests an hour."""
+        self.limit = limit
+        self._sent: deque[float] = deque()
+
+    def _now(self) -> float:
+        # Home Assistant's clock, read at each call (so a frozen test clock moves it too)
+        now = dt_util.utcnow().timestamp()
+        while self._sent and self._sent[0] <= now - HOUR:
+            self._sent.popleft()
+        return now
+
+    @property
+    def used(self) -> int:
+        """Requests in the last hour."""
+        self._now()
+        return len(self._sent)
+
+    @property
+    def remaining(self) -> int:
+        """Requests the share still allows this hour."""
+        return max(0, self.limit - self.used)
+
+    def acquire(self) -> None:
+        """Count one request."""
+        self._sent.append(self._now())
+
+
+DATA_BACKFILL_SHARES: HassKey[dict[str, HourlyShare]] = HassKey(f"{DOMAIN}_history_share")
 
 
 class Backfill(DataUpdateCoordinator[dict[str, Any]]):
@@ -126,16 +162,8 @@ class Backfill(DataUpdateCoordinator[dict[str, Any]]):
             budget=self.budget,
             base_url=entry.data.get(CONF_VRM_API_URL, DEFAULT_VRM_API_URL),
         )
-        budgets = hass.data.setdefault(DATA_BACKFILL_BUDGETS, {})
-        # Home Assistant's clock, read at each call (so a frozen test clock moves it too)
-        self.own = budgets.setdefault(
-            account_key(token),
-            RequestBudget(
-                warning=BACKFILL_PER_HOUR,
-                limit=BACKFILL_PER_HOUR,
-                clock=lambda: dt_util.utcnow().timestamp(),
-            ),
-        )
+        shares = hass.data.setdefault(DATA_BACKFILL_SHARES, {})
+        self.own = shares.setdefault(account_key(token), HourlyShare(BACKFILL_PER_HOUR))
         self.store = _store(hass, entry.entry_id)
         self.progress = Progress()
         self.next: str | None = None  # what the next request would fetch, for people
