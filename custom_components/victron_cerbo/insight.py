@@ -74,6 +74,7 @@ TOO_SHORT: Final = "too_short"  # rows, but fewer days or hours than the figure 
 NOT_DECLINING: Final = "not_declining"  # SOH flat or rising: no end of life in sight
 NO_CAPACITY: Final = "no_capacity"  # the installed capacity or nominal voltage is unknown
 NOT_CYCLING: Final = "not_cycling"  # no energy through the battery: no end-of-life date
+NEVER_FULL: Final = "never_full"  # not full in the hours given: no date of the last full charge
 
 AGEING_MIN_DAYS: Final = 30
 END_OF_LIFE_SOH: Final = 70.0  # %
@@ -292,14 +293,12 @@ def _day(start: int, now: int) -> int:
     return (now - start - HOUR) // DAY
 
 
-def _fit(points: Sequence[tuple[float, float]]) -> tuple[float, float] | None:
-    """Least-squares slope and intercept of y over x (None: fewer than two distinct x)."""
+def _fit(points: Sequence[tuple[float, float]]) -> tuple[float, float]:
+    """Least-squares slope and intercept of y over x (the callers give distinct days)."""
     count = len(points)
     mean_x = math.fsum(x for x, _ in points) / count
     mean_y = math.fsum(y for _, y in points) / count
     sxx = math.fsum((x - mean_x) ** 2 for x, _ in points)
-    if sxx == 0:
-        return None
     slope = math.fsum((x - mean_x) * (y - mean_y) for x, y in points) / sxx
     return slope, mean_y - slope * mean_x
 
@@ -330,9 +329,7 @@ def ageing(soh: Iterable[HourStat], now: int, *, end_of_life: float = END_OF_LIF
     if len(by_day) < AGEING_MIN_DAYS:
         return Ageing(**basis, days=len(by_day), reason=TOO_SHORT)
     points = [(-float(day), math.fsum(values) / len(values)) for day, values in by_day.items()]
-    fitted = _fit(points)
-    assert fitted is not None  # 30 distinct days
-    slope, today = fitted
+    slope, today = _fit(points)
     per_month = slope * MONTH_DAYS
     months_left: float | None
     reason = None
@@ -481,6 +478,13 @@ def heat(temperature: Iterable[HourStat], now: int) -> Heat:
     )
 
 
+def _peak(row: HourStat) -> float:
+    """The hour's max, or its mean when the row has no max (one of them is set)."""
+    value = row.max if row.max is not None else row.mean
+    assert value is not None
+    return value
+
+
 def full_charge(
     soc: Iterable[HourStat],
     now: int,
@@ -494,17 +498,17 @@ def full_charge(
     basis = _basis(rows)
     if not rows and not flags:
         return FullCharge(**basis, reason=NO_DATA)
-    full_hours = [row.start + HOUR for row in rows if row.max is not None and row.max >= FULL_SOC]
+    full_hours = [row.start + HOUR for row in rows if _peak(row) >= FULL_SOC]
     moments = full_hours + flags
     if moments:
         last = max(moments)
         days = (now - last) / DAY
         return FullCharge(**basis, last_full=last, days_since=days, overdue=days > max_days)
     # never full in what we saw: overdue once that stretch is longer than allowed
-    observed = (now - rows[0].start) / DAY if rows else 0.0
+    observed = (now - rows[0].start) / DAY
     if observed > max_days:
-        return FullCharge(**basis, overdue=True, reason=TOO_SHORT)
-    return FullCharge(**basis, reason=TOO_SHORT)
+        return FullCharge(**basis, overdue=True, reason=NEVER_FULL)
+    return FullCharge(**basis, reason=NEVER_FULL)
 
 
 def deepest_discharge(soc: Iterable[HourStat], now: int) -> DeepestDischarge:
