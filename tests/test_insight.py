@@ -32,6 +32,8 @@ from custom_components.victron_cerbo.insight import (
     full_charge,
     health_scores,
     heat,
+    hour_stats,
+    hour_sums,
     risk,
     risk_level,
 )
@@ -51,6 +53,26 @@ def series(hours: int, mean: Callable[[int], float | None], *, until: int = NOW)
 
 def day_back(start: int) -> int:
     return (NOW - start - HOUR) // DAY
+
+
+def test_recorder_rows_are_converted() -> None:
+    """The shape `statistics_during_period` gives: start as float seconds, columns optional."""
+    rows = [
+        {"start": 1764547200.0, "end": 1764550800.0, "mean": 3.3, "min": 3, "max": 3.4},
+        {"start": 1764550800.0, "mean": None, "min": float("nan"), "max": float("inf")},
+        {"start": 1764554400.0, "mean": True, "max": "3.5"},
+    ]
+    assert hour_stats(rows) == [
+        HourStat(start=1764547200, mean=3.3, min=3.0, max=3.4),
+        HourStat(start=1764550800),
+        HourStat(start=1764554400),
+    ]
+    assert hour_sums([{"start": 1764547200.0, "sum": 12.5}, {"start": 1764550800.0}]) == [
+        HourSum(start=1764547200, sum=12.5),
+        HourSum(start=1764550800),
+    ]
+    assert isinstance(hour_stats(rows)[0].min, float)
+    assert [type(row.start) for row in hour_stats(rows[:1]) + hour_sums(rows[:1])] == [int, int]
 
 
 # --- ageing -------------------------------------------------------------------------------

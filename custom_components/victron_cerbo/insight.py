@@ -2,9 +2,10 @@
 
 Plain Python, no Home Assistant imports: the caller reads the recorder's hourly statistics
 (`statistics_during_period`, period "hour") and hands them in as `HourStat` (mean, min, max) or
-`HourSum` (sum) rows with the hour's start in unix seconds. Every figure says what it is based
-on (the first hour used, the end of the last hour used, the hourly rows used) and, when a value
-is None, why (`reason`, a key for a translated text).
+`HourSum` (sum) rows with the hour's start in unix seconds (`hour_stats` and `hour_sums` convert
+the recorder's rows; a value that is not a finite number becomes None). Every figure says what
+it is based on (the first hour used, the end of the last hour used, the hourly rows used) and,
+when a value is None, why (`reason`, a key for a translated text).
 
 Rules shared by all figures:
 - Only complete hours count (start + 1 h <= now); rows with a None value are skipped.
@@ -19,7 +20,8 @@ Figures:
   line has no end of life (`not_declining`); a line already at or below it gives 0 months.
 - Cycles: installed capacity kWh = Ah x nominal V / 1000. Equivalent full cycles = (charged +
   discharged kWh) / 2 / capacity. The total uses the statistics' running sums (the energy since
-  the statistics began), unless the caller passes the battery monitor's own lifetime count.
+  the statistics began), unless the caller passes a lifetime count of equivalent full cycles
+  (such as a monitor's total Ah drawn / capacity Ah; a monitor's "charge cycles" count differently).
   Cycles per day use the sums' difference over the last 30 days (at least 7 days of them);
   remaining = rated cycle life (default 6000) - total; end of life = the last hour used +
   remaining / cycles per day.
@@ -34,9 +36,10 @@ Figures:
   hour does not count). The mean temperature is the mean of the hourly means (at least 24 of
   them); the extra degradation is 0.4 % of capacity per °C of that mean above 25 °C (the original
   design's "about 4 % per 10 °C", linear, none at or below 25 °C).
-- Full charge: the battery was last full at the end of the newest hour whose max SOC is 99 % or
-  more, or at the newest moment the BMS said full, whichever is later. Overdue: more than 14 days
-  (option) ago, or never full in an observed period longer than that.
+- Full charge: the battery was last full at the end of the newest hour whose max SOC (its mean
+  when the row has no max) is 99 % or more, or at the newest moment the BMS said full, whichever
+  is later. Overdue: more than 14 days (option) ago, or never full in an observed period longer
+  than that.
 - Deepest discharge: the lowest hourly min SOC (the mean when a row has no min) of the last 7 days.
 - Risk score: the sum of the points of each factor present: SOH < 70 % 10, else SOH < 85 % 5;
   cell imbalance alarm 7; a battery module offline 9; weekly mean battery temperature > 45 °C 4;
@@ -45,7 +48,7 @@ Figures:
   below 5, MEDIUM from 5, HIGH from 12, CRITICAL from 20.
 - Health scores (0-100, whole numbers; an unknown input takes nothing off and is listed; a score
   none of whose inputs is known is None):
-  battery = 100 - 2 x (100 - SOH) [at most 60] - balance (moderate 10, severe 25)
+  battery = 100 - 2 x (100 - SOH) [0 to 60] - balance (moderate 10, severe 25)
             - (weekly mean temperature - 25 °C) [0 to 15] - 10 if a full charge is overdue
             - 30 if a module is offline;
   inverter = 100 - 5 x VE.Bus alarms and errors of the week [at most 50]
@@ -59,10 +62,10 @@ Figures:
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
-from typing import Final, TypedDict
+from typing import Any, Final, TypedDict
 
 HOUR: Final = 3600
 DAY: Final = 24 * HOUR
@@ -110,6 +113,31 @@ class HourSum:
 
     start: int
     sum: float | None = None
+
+
+def _number(raw: object) -> float | None:
+    """A finite number, or None (a missing column, a bool, NaN or infinity)."""
+    if isinstance(raw, bool) or not isinstance(raw, int | float) or not math.isfinite(raw):
+        return None
+    return float(raw)
+
+
+def hour_stats(rows: Iterable[Mapping[str, Any]]) -> list[HourStat]:
+    """`HourStat` rows from the recorder's statistics rows (start in unix seconds)."""
+    return [
+        HourStat(
+            start=int(row["start"]),
+            mean=_number(row.get("mean")),
+            min=_number(row.get("min")),
+            max=_number(row.get("max")),
+        )
+        for row in rows
+    ]
+
+
+def hour_sums(rows: Iterable[Mapping[str, Any]]) -> list[HourSum]:
+    """`HourSum` rows from the recorder's statistics rows (start in unix seconds)."""
+    return [HourSum(start=int(row["start"]), sum=_number(row.get("sum"))) for row in rows]
 
 
 @dataclass(frozen=True, kw_only=True)
