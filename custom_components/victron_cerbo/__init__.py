@@ -25,6 +25,7 @@ from .dashboard import async_follow_fleet, async_register_dashboard
 from .entity import async_refresh_devices, async_register_installation_device
 from .fleet import async_join_fleet, async_remove_fleet_leftovers
 from .history import async_create_backfill, async_remove_progress, async_start_backfill
+from .insight_coordinator import async_create_insight, async_remove_events
 from .issues import async_delete_issues, async_setup_issue_checks
 from .limits import migrate_limit_options
 from .local_coordinator import LocalCoordinator
@@ -72,6 +73,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: VictronConfigEntry) -> b
     comparison = _comparison(hass, entry, options)
     battery = BatteryCoordinator(hass, entry, local, vrm, comparison, options=options)
     history = await async_create_backfill(hass, entry, vrm, options.history_days)
+    insight = await async_create_insight(hass, entry, battery, options)
     entry.runtime_data = VictronRuntimeData(
         options=options,
         local=local,
@@ -79,9 +81,12 @@ async def async_setup_entry(hass: HomeAssistant, entry: VictronConfigEntry) -> b
         battery=battery,
         comparison=comparison,
         history=history,
+        insight=insight,
     )
     # the first view, then one per source update, inverter change and every 30 s
     battery.async_start()
+    if insight is not None:
+        entry.async_on_unload(insight.async_start())
     if local is not None or vrm is not None:
         # Battery devices link to it by device id (via_device_id), so it must exist first.
         async_register_installation_device(hass, entry)
@@ -91,6 +96,9 @@ async def async_setup_entry(hass: HomeAssistant, entry: VictronConfigEntry) -> b
     # before the platforms, which offer to hold the fleet's entities
     if (fleet := async_join_fleet(hass, entry)) is not None:
         async_follow_fleet(hass, fleet)
+    if insight is not None:
+        # the figures exist before the entities that show them; a failure only waits
+        await insight.async_refresh()
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     async_register_dashboard(hass, entry)  # built from the registry, so after the platforms
     # VRM's past into our sensors' statistics: needs their entity ids, so after the platforms
@@ -196,6 +204,7 @@ async def async_remove_entry(hass: HomeAssistant, entry: VictronConfigEntry) -> 
     """
     vrm_accounts(hass).forget(hass, entry)
     await async_remove_progress(hass, entry.entry_id)
+    await async_remove_events(hass, entry.entry_id)
     async_remove_fleet_leftovers(hass, entry)
     async_delete_issues(hass, entry)
     async_delete_comparison_issue(hass, entry)

@@ -24,6 +24,7 @@ from homeassistant.const import EntityCategory, Platform
 from .battery import BatteryView
 from .entity import ComparisonEntity, DeviceKind, EntryDevices, FleetEntity, VictronEntity
 from .fleet import Fleet, FleetSummary, async_offer_entities
+from .insight_entities import FullChargeOverdueSensor
 from .problems import Verdict
 from .sources import Source
 
@@ -36,6 +37,13 @@ if TYPE_CHECKING:
 PARALLEL_UPDATES = 0
 
 SOC_DISAGREEMENT: Final = "soc_disagreement"  # the Sol-Ark comparison's problem sensor
+
+
+FULL_CHARGE_OVERDUE: Final = BinarySensorEntityDescription(
+    key="full_charge_overdue",
+    translation_key="full_charge_overdue",
+    device_class=BinarySensorDeviceClass.PROBLEM,
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -225,6 +233,10 @@ async def async_setup_entry(
     if entry.runtime_data.comparison is not None:
         entities.append(
             SocDisagreementBinarySensor(entry, SOC_DISAGREEMENT_DESCRIPTION, devices.battery)
+        )
+    if (insight := entry.runtime_data.insight) is not None:
+        entities.append(
+            FullChargeOverdueSensor(entry, insight, FULL_CHARGE_OVERDUE, devices.battery)
         )
     async_add_entities(entities)
 

@@ -691,3 +691,80 @@ def health_scores(condition: Condition) -> HealthScores:
     return HealthScores(
         battery=battery, inverter=inverter, connectivity=connectivity, overall=overall
     )
+
+
+# Grid quality (the read-only part of the original design's phase 3)
+FREQUENCY_DEVIATION: Final = 0.2  # Hz
+SAG_RATIO: Final = 215 / 230  # 215 V on a 230 V grid, 112 V on a 120 V grid
+HIGH_VOLTAGE_GRID_FROM: Final = 160.0  # V: at or above, a 230 V class grid, else 120 V class
+
+
+class GridStress(StrEnum):
+    """How stressed the AC input is: no reason, one reason, two or more."""
+
+    NORMAL = "normal"
+    ELEVATED = "elevated"
+    HIGH = "high"
+
+
+@dataclass(frozen=True, kw_only=True)
+class GridQuality:
+    """The AC input's stress level, its reasons and the nominal values judged against."""
+
+    level: GridStress
+    reasons: tuple[str, ...]  # "frequency", "voltage_sag", "over_current_limit"
+    nominal_voltage: float
+    nominal_frequency: float
+
+
+def grid_quality(
+    voltage: float | None,
+    frequency: float | None,
+    current: float | None = None,
+    current_limit: float | None = None,
+) -> GridQuality | None:
+    """The grid's stress from one reading of the AC input; None without a grid on the input.
+
+    The nominal voltage is 230 V from 160 V up (a 230 V grid that sags below 160 V has tripped
+    the inverter off it long before), else 120 V; the nominal frequency is 50 Hz below 55 Hz,
+    else 60 Hz. A missing current or limit leaves that reason out.
+    """
+    if voltage is None or frequency is None or voltage <= 0 or frequency <= 0:
+        return None
+    nominal_voltage = 230.0 if voltage >= HIGH_VOLTAGE_GRID_FROM else 120.0
+    nominal_frequency = 50.0 if frequency < 55 else 60.0  # noqa: PLR2004 - between 50 and 60
+    reasons: list[str] = []
+    if abs(frequency - nominal_frequency) > FREQUENCY_DEVIATION:
+        reasons.append("frequency")
+    if voltage < nominal_voltage * SAG_RATIO:
+        reasons.append("voltage_sag")
+    if current is not None and current_limit is not None and 0 < current_limit < current:
+        reasons.append("over_current_limit")
+    level = (
+        GridStress.NORMAL
+        if not reasons
+        else GridStress.ELEVATED
+        if len(reasons) == 1
+        else GridStress.HIGH
+    )
+    return GridQuality(
+        level=level,
+        reasons=tuple(reasons),
+        nominal_voltage=nominal_voltage,
+        nominal_frequency=nominal_frequency,
+    )
+
+
+def nominal_battery_voltage(voltage: float | None) -> float | None:
+    """The nominal voltage of a 12, 24 or 48 V class battery bank from its present voltage.
+
+    LiFePO4 nominals (12.8, 25.6, 51.2 V) since the rated cycle life default is LiFePO4's;
+    a lead-acid bank's 12/24/48 V differ by 7 %.
+    """
+    if voltage is None or voltage <= 0:
+        return None
+    if voltage < 18:  # noqa: PLR2004
+        return 12.8
+    if voltage < 36:  # noqa: PLR2004
+        return 25.6
+    return 51.2

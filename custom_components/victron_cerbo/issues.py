@@ -11,9 +11,12 @@ from datetime import datetime, timedelta
 
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import issue_registry as ir
+from homeassistant.helpers.translation import async_get_translations
 from homeassistant.util import dt as dt_util
 
 from .const import CONF_HOST, CONF_PORT, DEFAULT_LOCAL_PORT, DOMAIN
+from .insight import RiskLevel
+from .insight_entities import ACTIONS
 from .runtime import VictronConfigEntry
 
 LOCAL_UNREACHABLE_AFTER = timedelta(minutes=30)
@@ -23,6 +26,8 @@ MONITOR_MISSING_AFTER = timedelta(minutes=10)
 ISSUE_LOCAL_UNREACHABLE = "local_unreachable"
 ISSUE_VRM_NOT_REPORTING = "vrm_not_reporting"
 ISSUE_MONITOR_MISSING = "battery_monitor_missing"
+ISSUE_BATTERY_RISK = "battery_risk"
+RISK_REPAIR_LEVELS = frozenset({RiskLevel.HIGH, RiskLevel.CRITICAL})
 
 
 def issue_id(entry: VictronConfigEntry, kind: str) -> str:
@@ -43,13 +48,67 @@ def async_setup_issue_checks(hass: HomeAssistant, entry: VictronConfigEntry) -> 
 
     entry.async_on_unload(entry.runtime_data.battery.async_add_listener(check))
     check()
+    if (insight := entry.runtime_data.insight) is not None:
+        shown: list[tuple[str, ...]] = []  # the factors of the issue as created, if it is
+
+        @callback
+        def check_risk() -> None:
+            risk = insight.data.risk
+            if risk.level not in RISK_REPAIR_LEVELS:
+                shown.clear()
+                ir.async_delete_issue(hass, DOMAIN, issue_id(entry, ISSUE_BATTERY_RISK))
+                return
+            factors = (*(factor.key for factor in risk.factors), risk.level)
+            if shown and shown[0] == factors:
+                return
+            shown[:] = [factors]
+            entry.async_create_background_task(
+                hass, _async_create_risk_issue(hass, entry), "victron_cerbo risk issue"
+            )
+
+        entry.async_on_unload(insight.async_add_listener(check_risk))
+        check_risk()
 
 
 @callback
 def async_delete_issues(hass: HomeAssistant, entry: VictronConfigEntry) -> None:
     """Remove the entry's issues (entry removed)."""
-    for kind in (ISSUE_LOCAL_UNREACHABLE, ISSUE_VRM_NOT_REPORTING, ISSUE_MONITOR_MISSING):
+    for kind in (
+        ISSUE_LOCAL_UNREACHABLE,
+        ISSUE_VRM_NOT_REPORTING,
+        ISSUE_MONITOR_MISSING,
+        ISSUE_BATTERY_RISK,
+    ):
         ir.async_delete_issue(hass, DOMAIN, issue_id(entry, kind))
+
+
+async def _async_create_risk_issue(hass: HomeAssistant, entry: VictronConfigEntry) -> None:
+    """The risk issue, its actions in the user's language (as the risk level sensor names them)."""
+    insight = entry.runtime_data.insight
+    if insight is None:  # pragma: no cover - only scheduled for an entry with the insight
+        return
+    risk = insight.data.risk
+    prefix = f"component.{DOMAIN}.entity.sensor.risk_level"
+    texts = await async_get_translations(hass, hass.config.language, "entity", {DOMAIN})
+    english = await async_get_translations(hass, "en", "entity", {DOMAIN})
+    lines = []
+    for factor in risk.factors:
+        action = ACTIONS[factor.key]
+        key = f"{prefix}.state_attributes.actions.state.{action}"
+        lines.append(f"- {texts.get(key) or english.get(key, action)}")
+    level_key = f"{prefix}.state.{risk.level}"
+    _set_issue(
+        hass,
+        entry,
+        ISSUE_BATTERY_RISK,
+        active=True,
+        placeholders={
+            "name": entry.title,
+            "level": texts.get(level_key) or english.get(level_key, risk.level),
+            "score": str(risk.score),
+            "actions": "\n".join(lines),
+        },
+    )
 
 
 def _check_local(hass: HomeAssistant, entry: VictronConfigEntry, started: datetime) -> None:

@@ -41,6 +41,13 @@ if TYPE_CHECKING:
 CONF_HISTORY_DAYS: Final = "history_days"
 DEFAULT_HISTORY_DAYS: Final = 14
 MAX_HISTORY_DAYS: Final = 30  # VRM answers at most 31 days of hours per request
+# the health insight's judgement: the original design's LiFePO4 figures
+CONF_END_OF_LIFE_SOH: Final = "end_of_life_soh"
+DEFAULT_END_OF_LIFE_SOH: Final = 70  # %
+CONF_RATED_CYCLES: Final = "rated_cycles"
+DEFAULT_RATED_CYCLES: Final = 6000
+CONF_FULL_CHARGE_DAYS: Final = "full_charge_days"
+DEFAULT_FULL_CHARGE_DAYS: Final = 14
 MIN_FAST_INTERVAL: Final = 5  # seconds; the Cerbo's API server is single-threaded
 MAX_FAST_INTERVAL: Final = 3600
 
@@ -72,6 +79,10 @@ def history_days(options: Mapping[str, Any]) -> int:
     """Days of VRM history to import, 0 (off) to MAX_HISTORY_DAYS."""
     days = _option_int(options, CONF_HISTORY_DAYS, DEFAULT_HISTORY_DAYS)
     return min(max(days, 0), MAX_HISTORY_DAYS)
+
+
+def _clamped(options: Mapping[str, Any], key: str, default: int, low: int, high: int) -> int:
+    return min(max(_option_int(options, key, default), low), high)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -109,6 +120,9 @@ class EntryOptions:
     voltage_band: tuple[float, float]
     temperature_band: tuple[float, float]
     history_days: int = DEFAULT_HISTORY_DAYS
+    end_of_life_soh: int = DEFAULT_END_OF_LIFE_SOH
+    rated_cycles: int = DEFAULT_RATED_CYCLES
+    full_charge_days: int = DEFAULT_FULL_CHARGE_DAYS
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any]) -> EntryOptions:
@@ -130,6 +144,11 @@ class EntryOptions:
             voltage_band=voltage_range(options),
             temperature_band=temperature_range(options),
             history_days=history_days(options),
+            end_of_life_soh=_clamped(options, CONF_END_OF_LIFE_SOH, DEFAULT_END_OF_LIFE_SOH, 1, 99),
+            rated_cycles=_clamped(options, CONF_RATED_CYCLES, DEFAULT_RATED_CYCLES, 1, 100_000),
+            full_charge_days=_clamped(
+                options, CONF_FULL_CHARGE_DAYS, DEFAULT_FULL_CHARGE_DAYS, 1, 365
+            ),
         )
 
     @classmethod

@@ -59,7 +59,17 @@ from .const import (
 )
 from .flow_helpers import is_own_entity, solark_selector
 from .limits import safe_voltage_range
-from .options import CONF_HISTORY_DAYS, DEFAULT_HISTORY_DAYS, MAX_HISTORY_DAYS
+from .options import (
+    CONF_END_OF_LIFE_SOH,
+    CONF_FULL_CHARGE_DAYS,
+    CONF_HISTORY_DAYS,
+    CONF_RATED_CYCLES,
+    DEFAULT_END_OF_LIFE_SOH,
+    DEFAULT_FULL_CHARGE_DAYS,
+    DEFAULT_HISTORY_DAYS,
+    DEFAULT_RATED_CYCLES,
+    MAX_HISTORY_DAYS,
+)
 from .runtime import VictronConfigEntry
 from .schema import vol
 from .solark import async_suggest_solark_entity
@@ -69,6 +79,7 @@ SECTION_VRM = "vrm"
 SECTION_CERBO = "cerbo"
 SECTION_LIMITS = "limits"
 SECTION_SOLARK = "solark"
+SECTION_HEALTH = "health"
 TEMPERATURE_KEYS = (CONF_TEMPERATURE_MIN, CONF_TEMPERATURE_MAX)
 
 
@@ -233,6 +244,22 @@ def _options_schema(hass: HomeAssistant, entry: VictronConfigEntry, unit: str) -
                 vol.Required(CONF_LOW_SOC, default=DEFAULT_LOW_SOC): _number(0, 100, 1, "%"),
             }
         )
+    )
+    fields[vol.Required(SECTION_HEALTH)] = section(
+        vol.Schema(
+            {
+                vol.Required(CONF_END_OF_LIFE_SOH, default=DEFAULT_END_OF_LIFE_SOH): _number(
+                    1, 99, 1, "%"
+                ),
+                vol.Required(CONF_RATED_CYCLES, default=DEFAULT_RATED_CYCLES): _number(
+                    1, 100_000, 1, "cycles"
+                ),
+                vol.Required(CONF_FULL_CHARGE_DAYS, default=DEFAULT_FULL_CHARGE_DAYS): _number(
+                    1, 365, 1, "d"
+                ),
+            }
+        ),
+        {"collapsed": True},
     )
     fields[vol.Required(SECTION_SOLARK)] = section(
         vol.Schema(

@@ -8,6 +8,7 @@ from homeassistant.config_entries import ConfigEntry
 
 from .battery import BatteryCoordinator
 from .history import Backfill
+from .insight_coordinator import InsightCoordinator
 from .local_coordinator import LocalCoordinator
 from .options import EntryOptions
 from .solark import SolarkComparison
@@ -24,6 +25,7 @@ class VictronRuntimeData:
     battery: BatteryCoordinator
     comparison: SolarkComparison | None = None  # only when an inverter SOC entity is chosen
     history: Backfill | None = None  # VRM's past into statistics; None without VRM or recorder
+    insight: InsightCoordinator | None = None  # battery health from statistics; needs the recorder
 
 
 type VictronConfigEntry = ConfigEntry[VictronRuntimeData]

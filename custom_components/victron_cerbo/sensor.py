@@ -20,6 +20,7 @@ from homeassistant.const import (
     UnitOfElectricCurrent,
     UnitOfElectricPotential,
     UnitOfEnergy,
+    UnitOfFrequency,
     UnitOfPower,
     UnitOfTemperature,
     UnitOfTime,
@@ -39,6 +40,8 @@ from .entity import (
 )
 from .fleet import Fleet, FleetSummary, async_offer_entities
 from .history import Backfill
+from .insight import GridQuality, GridStress
+from .insight_entities import INSIGHT_SENSORS, InsightSensor
 from .sources import VALUES, BatterySources, Source
 
 if TYPE_CHECKING:
@@ -219,6 +222,32 @@ SENSORS: tuple[VictronSensorEntityDescription, ...] = (
         device_class=SensorDeviceClass.ENUM,
         options=_options(dict(VEBUS_STATES)),
     ),
+    *(
+        _measurement(
+            key,
+            device_class=device_class,
+            unit=unit,
+            precision=precision,
+            device=DeviceKind.INSTALLATION,
+        )
+        for key, device_class, unit, precision in (
+            (
+                "ac_input_voltage",
+                SensorDeviceClass.VOLTAGE,
+                UnitOfElectricPotential.VOLT,
+                0,
+            ),
+            ("ac_input_frequency", SensorDeviceClass.FREQUENCY, UnitOfFrequency.HERTZ, 2),
+        )
+    ),
+    VictronSensorEntityDescription(
+        key="grid_stress",
+        translation_key="grid_stress",
+        value="grid_quality",
+        device_class=SensorDeviceClass.ENUM,
+        options=[level.value for level in GridStress],
+        device=DeviceKind.INSTALLATION,
+    ),
     VictronSensorEntityDescription(
         key="gx_firmware",
         translation_key="gx_firmware",
@@ -389,7 +418,7 @@ async def async_setup_entry(
         return
     devices = EntryDevices(hass, entry)
     entities: list[SensorEntity] = [
-        VictronValueSensor(
+        (GridStressSensor if description.key == "grid_stress" else VictronValueSensor)(
             entry, description, devices.info(description.device), frozenset({description.value})
         )
         for description in SENSORS
@@ -404,6 +433,11 @@ async def async_setup_entry(
         entities.append(SocDifferenceSensor(entry, SOC_DIFFERENCE_DESCRIPTION, devices.battery))
     if (history := entry.runtime_data.history) is not None:
         entities.append(HistorySensor(entry, history, HISTORY_SENSOR, devices.installation))
+    if (insight := entry.runtime_data.insight) is not None:
+        entities.extend(
+            InsightSensor(entry, insight, description, devices.battery)
+            for description in INSIGHT_SENSORS
+        )
     async_add_entities(entities)
 
 
@@ -448,6 +482,28 @@ class VictronValueSensor(VictronEntity, SensorEntity):
         """Its source and age, and the measuring device of a stand-in."""
         shown = self.view.values.get(self.entity_description.value)
         return shown.attributes() if shown is not None else {}
+
+
+class GridStressSensor(VictronValueSensor):
+    """How stressed the AC input is, with the reasons and the nominal values judged against."""
+
+    @property
+    def native_value(self) -> StateType:
+        """Normal, elevated or high; unknown while no grid is on the input."""
+        quality = self.view.value("grid_quality")
+        return quality.level.value if isinstance(quality, GridQuality) else None
+
+    @property
+    def extra_state_attributes(self) -> dict[str, Any]:
+        """The reasons, and its source and age."""
+        quality = self.view.value("grid_quality")
+        if not isinstance(quality, GridQuality):
+            return super().extra_state_attributes
+        return super().extra_state_attributes | {
+            "reasons": list(quality.reasons),
+            "nominal_voltage": quality.nominal_voltage,
+            "nominal_frequency": quality.nominal_frequency,
+        }
 
 
 class VictronHealthSensor(VictronEntity, SensorEntity):

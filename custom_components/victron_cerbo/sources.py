@@ -26,6 +26,7 @@ from typing import Any, Final
 
 from .api.cerbo import CerboBattery
 from .api.vrm import VrmBatteryReading
+from .insight import GridQuality, grid_quality
 from .models import LocalData, LocalSource, Sources, VrmSource
 
 VRM_MAX_AGE: Final = timedelta(minutes=10)
@@ -118,6 +119,16 @@ def _local_alarms(data: LocalData) -> dict[str, int] | None:
                 key = alarm_name(name)
                 alarms[key] = max(level, alarms.get(key, 0))
     return dict(sorted(alarms.items())) or None
+
+
+def _local_grid_quality(data: LocalData) -> GridQuality | None:
+    """The AC input's stress while the inverter has a grid on its input."""
+    vebus = data.vebus
+    if vebus is None or vebus.ac_in_connected is False:
+        return None
+    return grid_quality(
+        vebus.ac_in_voltage, vebus.ac_in_frequency, vebus.ac_in_current, vebus.ac_in_current_limit
+    )
 
 
 def _local_grid(data: LocalData) -> GridStatus | None:
@@ -238,6 +249,13 @@ VALUES: Final[Mapping[str, ValueSpec]] = {
     "inverter_mode": ValueSpec(local=lambda d: d.vebus.mode_name if d.vebus else None),
     "inverter_state": ValueSpec(local=lambda d: d.vebus.state_name if d.vebus else None),
     "gx_firmware": ValueSpec(local=_local_firmware),
+    # for the health insight: what the battery publishes of its make-up and last full charge
+    "installed_capacity": _monitor_value("installed_capacity"),
+    "modules_offline": _monitor_value("modules_offline"),
+    "time_since_full": _monitor_value("time_since_last_full_charge"),
+    "ac_input_voltage": ValueSpec(local=lambda d: d.vebus.ac_in_voltage if d.vebus else None),
+    "ac_input_frequency": ValueSpec(local=lambda d: d.vebus.ac_in_frequency if d.vebus else None),
+    "grid_quality": ValueSpec(local=_local_grid_quality),
 }
 
 
