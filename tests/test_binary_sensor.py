@@ -12,6 +12,7 @@ from homeassistant.const import STATE_OFF, STATE_ON, STATE_UNAVAILABLE, STATE_UN
 from homeassistant.core import HomeAssistant
 
 from custom_components.victron_cerbo.binary_sensor import (
+    FULL_CHARGE_OVERDUE,
     BATTERY_BINARY_SENSORS,
     FLEET_BINARY_SENSORS,
     HEALTH_BINARY_SENSORS,
@@ -441,7 +442,15 @@ def test_descriptions_are_unique_and_translated() -> None:
             Path(__file__).parent.parent / "custom_components" / "victron_cerbo" / "icons.json"
         ).read_text(encoding="utf-8")
     )
-    keys = [d.key for d in (*HEALTH_BINARY_SENSORS, *BATTERY_BINARY_SENSORS, *FLEET_BINARY_SENSORS)]
+    keys = [
+        d.key
+        for d in (
+            *HEALTH_BINARY_SENSORS,
+            *BATTERY_BINARY_SENSORS,
+            *FLEET_BINARY_SENSORS,
+            FULL_CHARGE_OVERDUE,
+        )
+    ]
     assert len(keys) == len(set(keys))
     for key in keys:
         assert strings["entity"]["binary_sensor"][key]["name"]

@@ -56,7 +56,12 @@ from custom_components.victron_cerbo.const import (
     DOMAIN,
     ENV_DEV_VRM_API_URL,
 )
-from custom_components.victron_cerbo.options import CONF_HISTORY_DAYS
+from custom_components.victron_cerbo.options import (
+    CONF_END_OF_LIFE_SOH,
+    CONF_FULL_CHARGE_DAYS,
+    CONF_HISTORY_DAYS,
+    CONF_RATED_CYCLES,
+)
 from custom_components.victron_cerbo.schema import vol
 from tests.helpers import (
     HOST,
@@ -1205,6 +1210,7 @@ async def test_options_round_trip(hass: HomeAssistant) -> None:
             CONF_TEMPERATURE_MAX,
             CONF_LOW_SOC,
         },
+        "health": {CONF_END_OF_LIFE_SOH, CONF_RATED_CYCLES, CONF_FULL_CHARGE_DAYS},
         "solark": {CONF_SOLARK_ENTITY, CONF_SOLARK_THRESHOLD, CONF_SOLARK_DWELL},
     }
 
@@ -1217,6 +1223,9 @@ async def test_options_round_trip(hass: HomeAssistant) -> None:
         CONF_SOLARK_ENTITY: "sensor.ss_battery_soc",
         CONF_SHOW_DASHBOARD: False,
         CONF_HISTORY_DAYS: 3.0,
+        CONF_END_OF_LIFE_SOH: 80.0,
+        CONF_RATED_CYCLES: 4000.0,
+        CONF_FULL_CHARGE_DAYS: 10.0,
     }
     result = await configure_options(hass, result, options)
     assert result["type"] is FlowResultType.CREATE_ENTRY
@@ -1229,6 +1238,7 @@ async def test_options_round_trip(hass: HomeAssistant) -> None:
     assert suggested[CONF_VRM_POLL_INTERVAL] == 300.0
     assert suggested[CONF_TEMPERATURE_MIN] == 10.0
     assert suggested[CONF_SHOW_DASHBOARD] is False
+    assert suggested[CONF_RATED_CYCLES] == 4000.0
 
 
 async def test_options_history_days(hass: HomeAssistant) -> None:
@@ -1320,7 +1330,7 @@ async def test_options_local_only(hass: HomeAssistant) -> None:
         "sensor.ss_battery_soc", "61", {"device_class": "battery", "unit_of_measurement": "%"}
     )
     result = await hass.config_entries.options.async_init(entry.entry_id)
-    assert set(sections_of(result)) == {"", "cerbo", "limits", "solark"}
+    assert set(sections_of(result)) == {"", "cerbo", "limits", "health", "solark"}
     assert suggestions(result)[CONF_SOLARK_ENTITY] == "sensor.ss_battery_soc"  # offered
     result = await configure_options(hass, result, BASE_OPTIONS | {CONF_LOCAL_FAST_INTERVAL: 10.0})
     assert result["type"] is FlowResultType.CREATE_ENTRY

@@ -86,7 +86,8 @@ async def async_setup_entry(hass: HomeAssistant, entry: VictronConfigEntry) -> b
     # the first view, then one per source update, inverter change and every 30 s
     battery.async_start()
     if insight is not None:
-        entry.async_on_unload(insight.async_start())
+        # its first figures before the entities and the repair check that read them
+        entry.async_on_unload(await insight.async_start())
     if local is not None or vrm is not None:
         # Battery devices link to it by device id (via_device_id), so it must exist first.
         async_register_installation_device(hass, entry)
@@ -96,9 +97,6 @@ async def async_setup_entry(hass: HomeAssistant, entry: VictronConfigEntry) -> b
     # before the platforms, which offer to hold the fleet's entities
     if (fleet := async_join_fleet(hass, entry)) is not None:
         async_follow_fleet(hass, fleet)
-    if insight is not None:
-        # the figures exist before the entities that show them; a failure only waits
-        await insight.async_refresh()
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     async_register_dashboard(hass, entry)  # built from the registry, so after the platforms
     # VRM's past into our sensors' statistics: needs their entity ids, so after the platforms

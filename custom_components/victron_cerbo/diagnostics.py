@@ -144,6 +144,8 @@ async def async_get_config_entry_diagnostics(
         "vrm": None if (vrm := runtime.vrm) is None else _vrm_section(vrm, sources, now),
         # the VRM history import's progress (no ids: spans, counts, causes)
         "history": None if (history := runtime.history) is None else history.as_dict(),
+        # the health insight's figures (each with what it is based on) and its counts
+        "insight": None if (insight := runtime.insight) is None else insight.as_dict(now),
     }
     return redact_entry_diagnostics(entry, sources, plain(sections))
 

@@ -150,10 +150,15 @@ class InsightCoordinator(DataUpdateCoordinator[InsightView]):
         """Restore the counted events."""
         self.events = InstallationEvents.from_dict(await self.store.async_load())
 
-    @callback
-    def async_start(self) -> CALLBACK_TYPE:
-        """Note events from every battery view and recompute on the timer; returns the stop."""
-        return self.battery.async_add_listener(self._async_note_events)
+    async def async_start(self) -> CALLBACK_TYPE:
+        """The first figures, then events from every battery view; returns the stop.
+
+        The figures are there even when the recorder fails to answer the first read.
+        """
+        self.data = self.compute(dt_util.utcnow())
+        stop = self.battery.async_add_listener(self._async_note_events)
+        await self.async_refresh()
+        return stop
 
     @callback
     def _async_note_events(self) -> None:
@@ -169,8 +174,7 @@ class InsightCoordinator(DataUpdateCoordinator[InsightView]):
             total = sum(
                 (can.rx_errors or 0) + (can.tx_errors or 0) for can in data.platform.can_interfaces
             )
-            self.events.can_errors.add(moment, total)
-            changed = True
+            changed |= self.events.can_errors.add(moment, total)
         if view.vrm is not None:
             failures = view.vrm.failures
             for _ in range(max(0, failures - self._vrm_failures_seen)):
@@ -179,6 +183,17 @@ class InsightCoordinator(DataUpdateCoordinator[InsightView]):
             self._vrm_failures_seen = failures
         if changed:
             self.store.async_delay_save(self.events.as_dict, SAVE_DELAY)
+
+    def as_dict(self, now: datetime) -> dict[str, Any]:
+        """For the diagnostics: the figures, the counted events and the recorder queries."""
+        moment = now.timestamp()
+        return {
+            "queries": self.queries,
+            "vebus_alarms_week": self.events.vebus_alarms.count(moment),
+            "vrm_failures_day": self.events.vrm_failures.count(moment),
+            "can_error_samples": len(self.events.can_errors.samples),
+            "figures": self.data,
+        }
 
     def statistic_ids(self, keys: tuple[str, ...]) -> dict[str, str]:
         """The entity ids (statistic ids) of this entry's sensors by key, for those that exist."""

@@ -52,14 +52,16 @@ class CounterGrowth:
 
     samples: list[tuple[float, int]] = field(default_factory=list)
 
-    def add(self, moment: float, value: int) -> None:
-        """Note the counter's value at `moment`."""
+    def add(self, moment: float, value: int) -> bool:
+        """Note the counter's value at `moment`; True when a sample was kept or changed."""
         if self.samples and moment - self.samples[-1][0] < CAN_SAMPLE_EVERY:
             if value < self.samples[-1][1]:  # a reset between samples: keep the lower base
                 self.samples[-1] = (self.samples[-1][0], value)
-            return
+                return True
+            return False
         self.samples.append((moment, value))
         self.samples = [sample for sample in self.samples if sample[0] >= moment - DAY]
+        return True
 
     def growth(self, now: float) -> int | None:
         """Growth over the samples of the last day; None before two samples."""
