@@ -12,9 +12,9 @@ from homeassistant.const import STATE_OFF, STATE_ON, STATE_UNAVAILABLE, STATE_UN
 from homeassistant.core import HomeAssistant
 
 from custom_components.victron_cerbo.binary_sensor import (
-    FULL_CHARGE_OVERDUE,
     BATTERY_BINARY_SENSORS,
     FLEET_BINARY_SENSORS,
+    FULL_CHARGE_OVERDUE,
     HEALTH_BINARY_SENSORS,
 )
 from custom_components.victron_cerbo.const import (

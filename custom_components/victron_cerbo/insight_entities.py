@@ -111,16 +111,30 @@ class InsightSensorEntityDescription(SensorEntityDescription):
 
 def _figure_sensor(
     key: str,
-    figure: Callable[[InsightView], Figure],
+    figure: str,
     value_fn: Callable[[InsightView], StateType | date | datetime],
     extra: Callable[[InsightView], dict[str, Any]] | None = None,
+    unrecorded: frozenset[str] = frozenset(),
     **kwargs: Any,
 ) -> InsightSensorEntityDescription:
+    """A sensor of one figure (`figure` names it in the view): its basis, then its companions.
+
+    The sensors of the ageing and of the cycles share their companions (`COMPANIONS`).
+    """
+    if extra is None and figure in COMPANIONS:
+        extra, unrecorded = COMPANIONS[figure]
+
     def attributes(view: InsightView) -> dict[str, Any]:
-        return basis(figure(view)) | (extra(view) if extra else {})
+        found: Figure = getattr(view, figure)
+        return basis(found) | (extra(view) if extra else {})
 
     return InsightSensorEntityDescription(
-        key=key, translation_key=key, value_fn=value_fn, attributes_fn=attributes, **kwargs
+        key=key,
+        translation_key=key,
+        value_fn=value_fn,
+        attributes_fn=attributes,
+        unrecorded=unrecorded,
+        **kwargs,
     )
 
 
@@ -148,6 +162,12 @@ def _ageing_end(view: InsightView) -> date | None:
     return _date(computed + round(ageing.months_left * 365.25 / 12 * 86400))
 
 
+COMPANIONS: Final[dict[str, tuple[Callable[[InsightView], dict[str, Any]], frozenset[str]]]] = {
+    "ageing": (_ageing_extra, frozenset({"soh_fitted", "months_to_end_of_life"})),
+    "cycles": (_cycles_extra, frozenset({"throughput_kwh"})),
+}
+
+
 def _score_sensor(key: str, part: str) -> InsightSensorEntityDescription:
     """One of the health scores (`part` names it in `HealthScores`)."""
 
@@ -169,60 +189,48 @@ MEASUREMENT = SensorStateClass.MEASUREMENT
 INSIGHT_SENSORS: Final[tuple[InsightSensorEntityDescription, ...]] = (
     _figure_sensor(
         "soh_change",
-        lambda v: v.ageing,
+        "ageing",
         lambda v: _round(v.ageing.per_month, 3),
-        _ageing_extra,
         native_unit_of_measurement=PERCENTAGE,
         state_class=MEASUREMENT,
         suggested_display_precision=2,
-        unrecorded=frozenset({"soh_fitted", "months_to_end_of_life"}),
     ),
     _figure_sensor(
         "soh_end_of_life",
-        lambda v: v.ageing,
+        "ageing",
         _ageing_end,
-        _ageing_extra,
         device_class=SensorDeviceClass.DATE,
-        unrecorded=frozenset({"soh_fitted", "months_to_end_of_life"}),
     ),
     _figure_sensor(
         "equivalent_full_cycles",
-        lambda v: v.cycles,
+        "cycles",
         lambda v: _round(v.cycles.total, 1),
-        _cycles_extra,
         state_class=MEASUREMENT,
         suggested_display_precision=1,
-        unrecorded=frozenset({"throughput_kwh"}),
     ),
     _figure_sensor(
         "cycles_per_day",
-        lambda v: v.cycles,
+        "cycles",
         lambda v: _round(v.cycles.per_day, 3),
-        _cycles_extra,
         state_class=MEASUREMENT,
         suggested_display_precision=2,
-        unrecorded=frozenset({"throughput_kwh"}),
     ),
     _figure_sensor(
         "remaining_cycles",
-        lambda v: v.cycles,
+        "cycles",
         lambda v: None if v.cycles.remaining is None else round(v.cycles.remaining),
-        _cycles_extra,
         state_class=MEASUREMENT,
         entity_registry_enabled_default=False,
-        unrecorded=frozenset({"throughput_kwh"}),
     ),
     _figure_sensor(
         "cycles_end_of_life",
-        lambda v: v.cycles,
+        "cycles",
         lambda v: _date(v.cycles.end_of_life),
-        _cycles_extra,
         device_class=SensorDeviceClass.DATE,
-        unrecorded=frozenset({"throughput_kwh"}),
     ),
     _figure_sensor(
         "cell_spread_day",
-        lambda v: v.balance,
+        "balance",
         lambda v: v.balance.spread,
         lambda v: {
             "level": v.balance.level,
@@ -237,7 +245,7 @@ INSIGHT_SENSORS: Final[tuple[InsightSensorEntityDescription, ...]] = (
     ),
     _figure_sensor(
         "balance_level",
-        lambda v: v.balance,
+        "balance",
         lambda v: v.balance.level,
         lambda v: {"spread": v.balance.spread, "trend_per_day": _round(v.balance.trend, 4)},
         device_class=SensorDeviceClass.ENUM,
@@ -246,7 +254,7 @@ INSIGHT_SENSORS: Final[tuple[InsightSensorEntityDescription, ...]] = (
     ),
     _figure_sensor(
         "hours_above_35",
-        lambda v: v.heat,
+        "heat",
         lambda v: v.heat.hours_above_35,
         device_class=SensorDeviceClass.DURATION,
         native_unit_of_measurement=UnitOfTime.HOURS,
@@ -255,7 +263,7 @@ INSIGHT_SENSORS: Final[tuple[InsightSensorEntityDescription, ...]] = (
     ),
     _figure_sensor(
         "hours_above_45",
-        lambda v: v.heat,
+        "heat",
         lambda v: v.heat.hours_above_45,
         device_class=SensorDeviceClass.DURATION,
         native_unit_of_measurement=UnitOfTime.HOURS,
@@ -265,7 +273,7 @@ INSIGHT_SENSORS: Final[tuple[InsightSensorEntityDescription, ...]] = (
     ),
     _figure_sensor(
         "weekly_mean_temperature",
-        lambda v: v.heat,
+        "heat",
         lambda v: _round(v.heat.mean, 2),
         lambda v: {"extra_degradation": _round(v.heat.extra_degradation, 2)},
         device_class=SensorDeviceClass.TEMPERATURE,
@@ -275,7 +283,7 @@ INSIGHT_SENSORS: Final[tuple[InsightSensorEntityDescription, ...]] = (
     ),
     _figure_sensor(
         "heat_degradation",
-        lambda v: v.heat,
+        "heat",
         lambda v: _round(v.heat.extra_degradation, 2),
         lambda v: {"mean_temperature": _round(v.heat.mean, 2)},
         native_unit_of_measurement=PERCENTAGE,
@@ -285,7 +293,7 @@ INSIGHT_SENSORS: Final[tuple[InsightSensorEntityDescription, ...]] = (
     ),
     _figure_sensor(
         "days_since_full_charge",
-        lambda v: v.full_charge,
+        "full_charge",
         lambda v: _round(v.full_charge.days_since, 2),
         lambda v: {
             "last_full": _time(v.full_charge.last_full),
@@ -298,7 +306,7 @@ INSIGHT_SENSORS: Final[tuple[InsightSensorEntityDescription, ...]] = (
     ),
     _figure_sensor(
         "deepest_discharge",
-        lambda v: v.deepest_discharge,
+        "deepest_discharge",
         lambda v: v.deepest_discharge.soc,
         lambda v: {"at": _time(v.deepest_discharge.at)},
         native_unit_of_measurement=PERCENTAGE,
