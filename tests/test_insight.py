@@ -19,6 +19,7 @@ from custom_components.victron_cerbo.insight import (
     TOO_SHORT,
     BalanceLevel,
     Condition,
+    GridStress,
     HourStat,
     HourSum,
     RiskLevel,
@@ -30,10 +31,12 @@ from custom_components.victron_cerbo.insight import (
     cycles,
     deepest_discharge,
     full_charge,
+    grid_quality,
     health_scores,
     heat,
     hour_stats,
     hour_sums,
+    nominal_battery_voltage,
     risk,
     risk_level,
 )
@@ -314,11 +317,13 @@ def test_balance_trend_of_a_week() -> None:
     assert result.reason is None
 
 
-def test_balance_uses_a_spread_statistics_max() -> None:
+def test_balance_uses_a_spread_statistics_mean() -> None:
+    """A peak of 0.12 V inside an hour whose mean is 0.05 V is no imbalance."""
     rows = [HourStat(start=NOW - HOUR, mean=0.05, min=0.01, max=0.12)]
     rows.append(HourStat(start=NOW - 2 * HOUR, mean=0.09))
+    rows.append(HourStat(start=NOW - 3 * HOUR, max=0.07))  # a row with a max only
     result = balance(rows, NOW)
-    assert (result.spread, result.level) == (0.12, BalanceLevel.MODERATE)
+    assert (result.spread, result.level, result.samples) == (0.09, BalanceLevel.HEALTHY, 3)
 
 
 def test_balance_trend_needs_three_days() -> None:
@@ -618,3 +623,70 @@ def test_health_scores_of_what_is_known() -> None:
         (score.value, score.reason)
         for score in (nothing.battery, nothing.inverter, nothing.connectivity, nothing.overall)
     ] == [(None, NO_DATA)] * 4
+
+
+@pytest.mark.parametrize(
+    ("reading", "level", "reasons", "nominal"),
+    [
+        ((230.0, 50.0), GridStress.NORMAL, (), (230.0, 50.0)),
+        ((215.0, 50.2), GridStress.NORMAL, (), (230.0, 50.0)),  # both at their limits
+        ((214.9, 50.0), GridStress.ELEVATED, ("voltage_sag",), (230.0, 50.0)),
+        ((230.0, 50.21), GridStress.ELEVATED, ("frequency",), (230.0, 50.0)),
+        ((230.0, 49.79), GridStress.ELEVATED, ("frequency",), (230.0, 50.0)),
+        ((200.0, 49.5), GridStress.HIGH, ("frequency", "voltage_sag"), (230.0, 50.0)),
+        ((120.0, 60.0), GridStress.NORMAL, (), (120.0, 60.0)),
+        ((112.0, 60.0), GridStress.ELEVATED, ("voltage_sag",), (120.0, 60.0)),
+        ((113.0, 59.7), GridStress.ELEVATED, ("frequency",), (120.0, 60.0)),
+        ((160.0, 50.0), GridStress.ELEVATED, ("voltage_sag",), (230.0, 50.0)),
+        ((159.9, 50.0), GridStress.NORMAL, (), (120.0, 50.0)),
+    ],
+)
+def test_grid_quality(
+    reading: tuple[float, float],
+    level: GridStress,
+    reasons: tuple[str, ...],
+    nominal: tuple[float, float],
+) -> None:
+    quality = grid_quality(*reading)
+    assert quality is not None
+    assert (quality.level, quality.reasons) == (level, reasons)
+    assert (quality.nominal_voltage, quality.nominal_frequency) == nominal
+
+
+def test_grid_quality_input_current_above_its_limit() -> None:
+    over = grid_quality(230.0, 50.0, 16.1, 16.0)
+    assert over is not None
+    assert (over.level, over.reasons) == (GridStress.ELEVATED, ("over_current_limit",))
+    at_limit = grid_quality(230.0, 50.0, 16.0, 16.0)
+    assert at_limit is not None
+    assert at_limit.reasons == ()
+    # no limit known, or none set (0): that reason is left out
+    for limit in (None, 0.0):
+        quality = grid_quality(200.0, 51.0, 30.0, limit)
+        assert quality is not None
+        assert quality.level is GridStress.HIGH
+        assert quality.reasons == ("frequency", "voltage_sag")
+
+
+@pytest.mark.parametrize(
+    "reading", [(None, 50.0), (230.0, None), (0.0, 50.0), (230.0, 0.0), (-1.0, 50.0)]
+)
+def test_no_grid_quality_without_a_grid(reading: tuple[float | None, float | None]) -> None:
+    assert grid_quality(*reading) is None
+
+
+@pytest.mark.parametrize(
+    ("voltage", "nominal"),
+    [
+        (None, None),
+        (0.0, None),
+        (13.3, 12.8),
+        (17.9, 12.8),
+        (18.0, 25.6),
+        (35.9, 25.6),
+        (36.0, 51.2),
+        (53.2, 51.2),
+    ],
+)
+def test_nominal_battery_voltage(voltage: float | None, nominal: float | None) -> None:
+    assert nominal_battery_voltage(voltage) == nominal

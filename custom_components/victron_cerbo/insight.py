@@ -27,7 +27,8 @@ Figures:
   remaining / cycles per day.
 - Balance: the cell spread of an hour is the max-cell mean minus the min-cell mean (the hourly
   max of one and min of the other may be moments apart, under load, and would overstate it), or
-  the hourly max of a spread statistic. Spreads are rounded to 0.1 mV. The day's spread is the
+  the hourly mean of a spread statistic (a moment's peak under load or at the top of a charge is
+  not an imbalance). Spreads are rounded to 0.1 mV. The day's spread is the
   largest of the last 24 hours; its trend is the least-squares slope (V per day) of the largest
   spread of each of the last 7 days (at least 3 days). Level: healthy up to 0.10 V, moderate
   above 0.10 V, severe above 0.15 V.
@@ -459,7 +460,7 @@ def balance(spread: Iterable[HourStat], now: int) -> Balance:
     rows: list[HourStat] = []
     values: list[float] = []
     for row in _complete(spread, now, WEEK_DAYS):
-        value = row.max if row.max is not None else row.mean
+        value = row.mean if row.mean is not None else row.max
         if value is not None:
             rows.append(row)
             values.append(round(value, 4))
@@ -734,9 +735,10 @@ def grid_quality(
     nominal_voltage = 230.0 if voltage >= HIGH_VOLTAGE_GRID_FROM else 120.0
     nominal_frequency = 50.0 if frequency < 55 else 60.0  # noqa: PLR2004 - between 50 and 60
     reasons: list[str] = []
-    if abs(frequency - nominal_frequency) > FREQUENCY_DEVIATION:
+    # rounded so that 50.2 Hz is at the limit, not 0.20000000000000284 Hz beyond it
+    if round(abs(frequency - nominal_frequency), 3) > FREQUENCY_DEVIATION:
         reasons.append("frequency")
-    if voltage < nominal_voltage * SAG_RATIO:
+    if voltage < round(nominal_voltage * SAG_RATIO, 1):  # 215.0 V, 112.2 V
         reasons.append("voltage_sag")
     if current is not None and current_limit is not None and 0 < current_limit < current:
         reasons.append("over_current_limit")
