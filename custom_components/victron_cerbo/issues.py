@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from homeassistant.core import HomeAssistant, callback
+from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.translation import async_get_translations
 from homeassistant.util import dt as dt_util
 
 from .const import CONF_HOST, CONF_PORT, DEFAULT_LOCAL_PORT, DOMAIN
 from .insight import RiskLevel
+from .insight_coordinator import InsightCoordinator
 from .insight_entities import ACTIONS
 from .runtime import VictronConfigEntry
 
@@ -49,25 +50,32 @@ def async_setup_issue_checks(hass: HomeAssistant, entry: VictronConfigEntry) -> 
     entry.async_on_unload(entry.runtime_data.battery.async_add_listener(check))
     check()
     if (insight := entry.runtime_data.insight) is not None:
-        shown: list[tuple[str, ...]] = []  # the factors of the issue as created, if it is
+        entry.async_on_unload(insight.async_add_listener(_risk_check(hass, entry, insight)))
 
-        @callback
-        def check_risk() -> None:
-            risk = insight.data.risk
-            if risk.level not in RISK_REPAIR_LEVELS:
-                shown.clear()
-                ir.async_delete_issue(hass, DOMAIN, issue_id(entry, ISSUE_BATTERY_RISK))
-                return
-            factors = (*(factor.key for factor in risk.factors), risk.level)
-            if shown and shown[0] == factors:
-                return
-            shown[:] = [factors]
+
+def _risk_check(
+    hass: HomeAssistant, entry: VictronConfigEntry, insight: InsightCoordinator
+) -> CALLBACK_TYPE:
+    """The check of the risk issue: raised at high and critical, again when its factors change."""
+    raised: tuple[str, ...] | None = None  # the level and factors of the issue raised
+
+    @callback
+    def check() -> None:
+        nonlocal raised
+        risk = insight.data.risk
+        if risk.level not in RISK_REPAIR_LEVELS:
+            raised = None
+            ir.async_delete_issue(hass, DOMAIN, issue_id(entry, ISSUE_BATTERY_RISK))
+            return
+        wanted = (risk.level.value, *(factor.key for factor in risk.factors))
+        if wanted != raised:
+            raised = wanted
             entry.async_create_background_task(
-                hass, _async_create_risk_issue(hass, entry), "victron_cerbo risk issue"
+                hass, _async_raise_risk_issue(hass, entry, insight), "victron_cerbo risk issue"
             )
 
-        entry.async_on_unload(insight.async_add_listener(check_risk))
-        check_risk()
+    check()
+    return check
 
 
 @callback
@@ -82,21 +90,21 @@ def async_delete_issues(hass: HomeAssistant, entry: VictronConfigEntry) -> None:
         ir.async_delete_issue(hass, DOMAIN, issue_id(entry, kind))
 
 
-async def _async_create_risk_issue(hass: HomeAssistant, entry: VictronConfigEntry) -> None:
+async def _async_raise_risk_issue(
+    hass: HomeAssistant, entry: VictronConfigEntry, insight: InsightCoordinator
+) -> None:
     """The risk issue, its actions in the user's language (as the risk level sensor names them)."""
-    insight = entry.runtime_data.insight
-    if insight is None:  # pragma: no cover - only scheduled for an entry with the insight
-        return
-    risk = insight.data.risk
-    prefix = f"component.{DOMAIN}.entity.sensor.risk_level"
     texts = await async_get_translations(hass, hass.config.language, "entity", {DOMAIN})
     english = await async_get_translations(hass, "en", "entity", {DOMAIN})
-    lines = []
-    for factor in risk.factors:
-        action = ACTIONS[factor.key]
-        key = f"{prefix}.state_attributes.actions.state.{action}"
-        lines.append(f"- {texts.get(key) or english.get(key, action)}")
-    level_key = f"{prefix}.state.{risk.level}"
+    risk = insight.data.risk  # as it is now: it may have eased while the texts loaded
+    if risk.level not in RISK_REPAIR_LEVELS:
+        return
+    prefix = f"component.{DOMAIN}.entity.sensor.risk_level"
+
+    def text(key: str, fallback: str) -> str:
+        return texts.get(f"{prefix}.{key}") or english.get(f"{prefix}.{key}", fallback)
+
+    actions = [ACTIONS[factor.key] for factor in risk.factors]
     _set_issue(
         hass,
         entry,
@@ -104,9 +112,12 @@ async def _async_create_risk_issue(hass: HomeAssistant, entry: VictronConfigEntr
         active=True,
         placeholders={
             "name": entry.title,
-            "level": texts.get(level_key) or english.get(level_key, risk.level),
+            "level": text(f"state.{risk.level.value}", risk.level.value),
             "score": str(risk.score),
-            "actions": "\n".join(lines),
+            "actions": "\n".join(
+                f"- {text(f'state_attributes.actions.state.{action}', action)}"
+                for action in actions
+            ),
         },
     )
 
