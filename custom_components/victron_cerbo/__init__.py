@@ -7,10 +7,13 @@ import asyncio
 from homeassistant.const import Platform
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.exceptions import ConfigEntryNotReady
+from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
+from homeassistant.helpers.typing import ConfigType
 
 from .api.cerbo import CerboClient
 from .api.vrm import VrmClient
+from .assist import async_setup_assist
 from .battery import BatteryCoordinator
 from .const import (
     CONF_HOST,
@@ -19,6 +22,7 @@ from .const import (
     CONF_VRM_TOKEN,
     DEFAULT_LOCAL_PORT,
     DEFAULT_VRM_API_URL,
+    DOMAIN,
     LOGGER,
 )
 from .dashboard import async_follow_fleet, async_register_dashboard
@@ -40,6 +44,13 @@ from .vrm_account import vrm_accounts
 from .vrm_coordinator import VrmCoordinator
 
 PLATFORMS: list[Platform] = [Platform.BINARY_SENSOR, Platform.SENSOR]
+CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
+
+
+async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:  # noqa: ARG001
+    """Offer the battery to Assist and to LLM conversation agents (read-only)."""
+    async_setup_assist(hass)
+    return True
 
 
 async def async_setup_entry(hass: HomeAssistant, entry: VictronConfigEntry) -> bool:
