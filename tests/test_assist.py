@@ -121,6 +121,12 @@ async def test_old_data_says_its_age(hass: HomeAssistant, cerbo: FakeCerbo, tick
     break_cerbo(cerbo)
     await tick(120, step=60)
     assert await ask(hass, INTENT_CHARGE) == "Cabin battery is at 81 percent (data 2 minutes old)."
+    (cabin,) = (await call_tool(hass))["installations"]
+    # not yet past the staleness limit, so not called stale; its age says enough
+    assert (cabin["soc"]["age_seconds"], cabin["stale"]) == (120, False)
+    assert cabin["speech"].endswith(
+        "Cabin battery data is 2 minutes old, from the Cerbo GX on the network."
+    )
 
 
 @pytest.mark.usefixtures("cabin")
