@@ -165,8 +165,12 @@ async def test_nothing_loaded(hass: HomeAssistant) -> None:
 async def test_the_shipped_sentences_reach_the_intents(hass: HomeAssistant) -> None:
     """Copied into custom_sentences as the README says, Assist answers without an LLM."""
     folder = Path(hass.config.path("custom_sentences", "en"))
-    folder.mkdir(parents=True, exist_ok=True)
-    shutil.copy(SENTENCES, folder / "victron_cerbo.yaml")
+
+    def copy_sentences() -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        shutil.copy(SENTENCES, folder / "victron_cerbo.yaml")
+
+    await hass.async_add_executor_job(copy_sentences)
     try:
         assert await async_setup_component(hass, "homeassistant", {})
         assert await async_setup_component(hass, "conversation", {})
@@ -181,7 +185,7 @@ async def test_the_shipped_sentences_reach_the_intents(hass: HomeAssistant) -> N
             )
             assert result.response.speech["plain"]["speech"].startswith(answer), question
     finally:
-        shutil.rmtree(folder.parent)
+        await hass.async_add_executor_job(shutil.rmtree, folder.parent)
 
 
 def test_sentences_for_what_the_fixtures_do_not_show() -> None:
