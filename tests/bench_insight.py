@@ -19,7 +19,6 @@ import math
 import statistics
 import time
 from collections.abc import Callable
-from datetime import datetime
 from typing import Any
 
 import pytest
@@ -38,6 +37,7 @@ from homeassistant.components.recorder.statistics import (
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.recorder import get_instance
 from homeassistant.util import dt as dt_util
+from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.components.recorder.common import (
     async_wait_recording_done,
 )
@@ -80,6 +80,13 @@ SEEDED: dict[str, tuple[str, bool]] = {
     "charged_energy": ("kWh", True),
     "discharged_energy": ("kWh", True),
 }
+
+# The tests' harness logs every SQL statement and more (INFO); a user's Home Assistant does not,
+# and the logging would count as the reads' CPU and drown the figures.
+logging.getLogger().setLevel(logging.WARNING)
+logging.getLogger("sqlalchemy.engine").setLevel(logging.WARNING)
+# asyncio's debug mode takes each jump of the frozen clock for a callback that ran a minute
+logging.getLogger("asyncio").setLevel(logging.ERROR)
 
 
 @pytest.fixture
@@ -187,47 +194,40 @@ async def _read_cpu_ms(
 
 
 def _figure(name: str, value: float) -> None:
-    print(f"{name}={value:.3f}")  # noqa: T201 (the figures are the point)
+    shown = str(value) if isinstance(value, int) else f"{value:.3f}"
+    print(f"{name}={shown}")  # noqa: T201 (the figures are the point)
 
 
-async def test_insight(
-    recorder_mock: Recorder,
-    hass: HomeAssistant,
-    freezer: FrozenDateTimeFactory,
-    cerbo: FakeCerbo,
-    vrm: FakeVrm,
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    """Print the insight's CPU per recompute and recorder queries per hour as name=value."""
-    # the tests' recorder logs every SQL statement and its own steps; users' does not, and the
-    # logging would count as the reads' CPU
-    for logger in ("sqlalchemy.engine", "homeassistant.components.recorder"):
-        caplog.set_level(logging.WARNING, logger=logger)
-    freezer.move_to(START)
-    # no VRM history import: the seeded statistics are the past
-    entry = make_entry(hass, SOURCE_DATA["both"], {CONF_HISTORY_DAYS: 0})
+async def _seeded_insight(
+    hass: HomeAssistant, entry: MockConfigEntry
+) -> tuple[InsightCoordinator, dict[str, str], int]:
+    """Set the entry up, seed its sensors' statistics, reload it: the coordinator, ids, rows."""
     await setup_entry(hass, entry)
     first = entry.runtime_data.insight
     assert first is not None
     ids = first.statistic_ids(("soh", *RECENT_KEYS))
     assert set(ids) == set(SEEDED), ids
-    end = int(START.timestamp())
-    seeded_rows = _seed(hass, ids, end)
+    seeded_rows = _seed(hass, ids, int(START.timestamp()))
     await async_wait_recording_done(hass)
     # a fresh coordinator reads the seeded rows at its start
     assert await hass.config_entries.async_reload(entry.entry_id)
     await hass.async_block_till_done()
-    insight: InsightCoordinator | None = entry.runtime_data.insight
+    insight = entry.runtime_data.insight
     assert insight is not None
     assert insight.queries == 2  # the recent rows and the SOH's year
     # the year read ends at the newest compiled hour, an hour before now: its first hour is in
     # a 366th day counted back from now
     assert insight.data.ageing.days == AGEING_DAYS + 1
-    now: datetime = dt_util.utcnow()
+    return insight, ids, seeded_rows
 
-    # (a) CPU: one recompute against one recorder read of what it computes from
+
+async def _cpu_figures(
+    hass: HomeAssistant, insight: InsightCoordinator, ids: dict[str, str]
+) -> dict[str, float]:
+    """One recompute against one recorder read of what it computes from (CPU ms, medians)."""
+    now = dt_util.utcnow()
     recompute = _cpu_ms(lambda: insight.compute(now), RECOMPUTES)
-    newest = end - HOUR  # the coordinator's end: the hour after the newest compiled one
+    newest = int(START.timestamp()) - HOUR  # the hour after the newest compiled one
     recent_ids = {ids[key] for key in RECENT_KEYS}
     recent_read, recent_rows = await _read_cpu_ms(
         hass, recent_ids, newest - RECENT_DAYS * DAY, newest, {"mean", "min", "max", "sum"}
@@ -237,8 +237,30 @@ async def test_insight(
     )
     assert recent_rows == len(RECENT_KEYS) * RECENT_DAYS * 24
     assert soh_rows == AGEING_DAYS * 24
+    recompute_ms = statistics.median(recompute)
+    recent_read_ms = statistics.median(recent_read)
+    soh_read_ms = statistics.median(soh_read)
+    return {
+        "insight_recompute_ms": recompute_ms,
+        "insight_recompute_mean_ms": statistics.fmean(recompute),
+        "insight_recent_read_ms": recent_read_ms,
+        "insight_soh_read_ms": soh_read_ms,
+        "insight_rows_recent_read": recent_rows,
+        "insight_rows_soh_read": soh_rows,
+        # the mean rows per query over a day: 24 recent reads and 4 of the SOH's year
+        "insight_rows_per_read": (24 * recent_rows + 4 * soh_rows) / QUERIES_PER_DAY,
+        # ratios of one run: a read against a recompute, and reading both every 5 minutes
+        "insight_recent_read_over_recompute": recent_read_ms / recompute_ms,
+        "insight_reading_every_refresh_over_recompute": (
+            (recent_read_ms + soh_read_ms + recompute_ms) / recompute_ms
+        ),
+    }
 
-    # (b) queries: a day of 5-minute refreshes after the first hour
+
+async def _day_figures(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, insight: InsightCoordinator
+) -> dict[str, float]:
+    """A day of 5-minute refreshes after the first hour: refreshes and recorder queries."""
     refreshes = 0
 
     def count_refresh() -> None:
@@ -253,28 +275,32 @@ async def test_insight(
     day_cpu = time.process_time() - cpu
     stop()
     queries = insight.queries - queries_before
+    assert refreshes == SIMULATED // 300, refreshes
     assert queries == QUERIES_PER_DAY, queries
-
-    recompute_ms = statistics.median(recompute)
-    recent_read_ms = statistics.median(recent_read)
-    soh_read_ms = statistics.median(soh_read)
     hours = SIMULATED / HOUR
-    _figure("insight_seeded_rows", seeded_rows)
-    _figure("insight_recompute_ms", recompute_ms)
-    _figure("insight_recompute_mean_ms", statistics.fmean(recompute))
-    _figure("insight_recent_read_ms", recent_read_ms)
-    _figure("insight_soh_read_ms", soh_read_ms)
-    _figure("insight_rows_recent_read", recent_rows)
-    _figure("insight_rows_soh_read", soh_rows)
-    # the mean rows per query over the day: 24 recent reads and 4 of the SOH's year
-    _figure("insight_rows_per_read", (24 * recent_rows + 4 * soh_rows) / QUERIES_PER_DAY)
-    _figure("insight_refreshes_per_hour", refreshes / hours)
-    _figure("insight_queries_per_day", queries)
-    _figure("insight_queries_per_hour", queries / hours)
-    # ratios of one run: a read against a recompute, and reading both every 5 minutes instead
-    _figure("insight_recent_read_over_recompute", recent_read_ms / recompute_ms)
-    _figure(
-        "insight_reading_every_refresh_over_recompute",
-        (recent_read_ms + soh_read_ms + recompute_ms) / recompute_ms,
-    )
-    _figure("insight_simulated_day_cpu_s", day_cpu)
+    return {
+        "insight_refreshes_per_hour": refreshes / hours,
+        "insight_queries_per_day": queries,
+        "insight_queries_per_hour": queries / hours,
+        # the whole process: the integration's every poll, the recorder compiling, the insight
+        "insight_simulated_day_cpu_s": day_cpu,
+    }
+
+
+async def test_insight(
+    recorder_mock: Recorder,
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    cerbo: FakeCerbo,
+    vrm: FakeVrm,
+) -> None:
+    """Print the insight's CPU per recompute and recorder queries per hour as name=value."""
+    freezer.move_to(START)
+    # no VRM history import: the seeded statistics are the past
+    entry = make_entry(hass, SOURCE_DATA["both"], {CONF_HISTORY_DAYS: 0})
+    insight, ids, seeded_rows = await _seeded_insight(hass, entry)
+    figures: dict[str, float] = {"insight_seeded_rows": seeded_rows}
+    figures |= await _cpu_figures(hass, insight, ids)
+    figures |= await _day_figures(hass, freezer, insight)
+    for name, value in figures.items():
+        _figure(name, value)
