@@ -224,7 +224,12 @@ async def _seeded_insight(
 async def _cpu_figures(
     hass: HomeAssistant, insight: InsightCoordinator, ids: dict[str, str]
 ) -> dict[str, float]:
-    """One recompute against one recorder read of what it computes from (CPU ms, medians)."""
+    """One recompute against one recorder read of what it computes from (CPU ms, medians).
+
+    The recorder first writes what it was handed (the states of the entry's reload): its
+    thread's work would count as the recompute's. Nothing new comes while the loop computes.
+    """
+    await async_wait_recording_done(hass)
     now = dt_util.utcnow()
     recompute = _cpu_ms(lambda: insight.compute(now), RECOMPUTES)
     newest = int(START.timestamp()) - HOUR  # the hour after the newest compiled one
