@@ -41,6 +41,7 @@ from .insight import (
     HealthScores,
     Heat,
     HourStat,
+    HourSum,
     Risk,
     ageing,
     balance,
@@ -68,13 +69,9 @@ STORE_VERSION: Final = 1
 SAVE_DELAY: Final = 60  # s: events come in bursts; one write for a burst
 
 # the sensors whose statistics are read, and the units the figures are computed in
-RECENT_KEYS: Final = (
-    "soc",
-    "temperature",
-    "cell_voltage_spread",
-    "charged_energy",
-    "discharged_energy",
-)
+MEASURED_KEYS: Final = ("soc", "temperature", "cell_voltage_spread")
+ENERGY_KEYS: Final = ("charged_energy", "discharged_energy")
+RECENT_KEYS: Final = MEASURED_KEYS + ENERGY_KEYS
 UNITS: Final = {
     "temperature": UnitOfTemperature.CELSIUS,
     "voltage": UnitOfElectricPotential.VOLT,
@@ -139,7 +136,9 @@ class InsightCoordinator(DataUpdateCoordinator[InsightView]):
         self.store: Store[dict[str, Any]] = _store(hass, entry.entry_id)
         self.events = InstallationEvents()
         self.queries = 0  # recorder queries since setup, for the benchmark and diagnostics
-        self._recent: dict[str, list[dict[str, Any]]] = {}
+        # the recent rows, converted once when read (a recompute then only walks them)
+        self._recent_stats: dict[str, list[HourStat]] = {}
+        self._recent_sums: dict[str, list[HourSum]] = {}
         # the hour after the newest compiled one, and the sensors, that the rows were read for
         self._recent_read: tuple[int, dict[str, str]] | None = None
         self._soh: list[HourStat] = []
@@ -232,9 +231,11 @@ class InsightCoordinator(DataUpdateCoordinator[InsightView]):
         newest = int((now - SETTLE) // HOUR) * HOUR  # start of the hour after the newest compiled
         ids = self.statistic_ids(RECENT_KEYS)
         if self._recent_read != (newest, ids):
-            self._recent = await self._async_read(
+            recent = await self._async_read(
                 ids, newest - RECENT_DAYS * 86400, newest, {"mean", "min", "max", "sum"}
             )
+            self._recent_stats = {key: hour_stats(recent.get(key, [])) for key in MEASURED_KEYS}
+            self._recent_sums = {key: hour_sums(recent.get(key, [])) for key in ENERGY_KEYS}
             self._recent_read = (newest, ids)
         soh_ids = self.statistic_ids(("soh",))
         read = self._soh_read
@@ -254,10 +255,10 @@ class InsightCoordinator(DataUpdateCoordinator[InsightView]):
         moment = int(now.timestamp())
         view = self.battery.data
         options = self.options
-        soc = hour_stats(self._recent.get("soc", []))
+        soc = self._recent_stats.get("soc", [])
         since_full = view.value("time_since_full")
-        balance_figure = balance(hour_stats(self._recent.get("cell_voltage_spread", [])), moment)
-        heat_figure = heat(hour_stats(self._recent.get("temperature", [])), moment)
+        balance_figure = balance(self._recent_stats.get("cell_voltage_spread", []), moment)
+        heat_figure = heat(self._recent_stats.get("temperature", []), moment)
         full = full_charge(
             soc,
             moment,
@@ -269,7 +270,7 @@ class InsightCoordinator(DataUpdateCoordinator[InsightView]):
         return InsightView(
             computed_at=now,
             ageing=ageing(self._soh, moment, end_of_life=options.end_of_life_soh),
-            cycles=_cycles(self._recent, moment, view, options.rated_cycles),
+            cycles=_cycles(self._recent_sums, moment, view, options.rated_cycles),
             balance=balance_figure,
             heat=heat_figure,
             full_charge=full,
@@ -322,7 +323,7 @@ class InsightCoordinator(DataUpdateCoordinator[InsightView]):
 
 
 def _cycles(
-    recent: Mapping[str, list[dict[str, Any]]], moment: int, view: BatteryView, rated: int
+    sums: Mapping[str, list[HourSum]], moment: int, view: BatteryView, rated: int
 ) -> Cycles:
     """Cycles from the energy sensors' sums; the total from the monitor's lifetime counters."""
     capacity_ah = view.value("installed_capacity")
@@ -335,8 +336,8 @@ def _cycles(
         else (charged + discharged) / 2 / capacity
     )
     return cycles(
-        hour_sums(recent.get("charged_energy", [])),
-        hour_sums(recent.get("discharged_energy", [])),
+        sums.get("charged_energy", []),
+        sums.get("discharged_energy", []),
         moment,
         capacity_ah=capacity_ah,
         nominal_voltage=nominal,
