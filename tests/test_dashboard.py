@@ -23,6 +23,7 @@ from homeassistant.util import dt as dt_util
 from homeassistant.util.unit_system import US_CUSTOMARY_SYSTEM
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_capture_events
 from pytest_homeassistant_custom_component.typing import WebSocketGenerator
+from syrupy.assertion import SnapshotAssertion
 
 from custom_components.victron_cerbo import dashboard as dash
 from custom_components.victron_cerbo.const import (
@@ -35,6 +36,7 @@ from custom_components.victron_cerbo.const import (
     CONF_VOLTAGE_MIN,
     DOMAIN,
 )
+from custom_components.victron_cerbo.insight_entities import INSIGHT_SENSORS
 from tests.helpers import PORTAL_ID, make_entry
 
 URL = f"victron-cerbo-{PORTAL_ID}"
@@ -47,8 +49,10 @@ CORE_CARDS = {
     "history-graph",
     "markdown",
     "statistic",
+    "statistics-graph",
     "tile",
 }
+RANGE_VIEWS = slice(2, 7)  # after "now" and "health"
 
 
 def _entry(hass: HomeAssistant, **options: Any) -> MockConfigEntry:
@@ -138,6 +142,7 @@ async def test_registered_in_sidebar_and_removed_on_unload(
     assert config["title"] == "Cabin battery"
     assert [view["path"] for view in config["views"]] == [
         "now",
+        "health",
         "6h",
         "12h",
         "24h",
@@ -242,7 +247,7 @@ async def test_lovelace_in_yaml_mode(
     assert await hass.config_entries.async_setup(entry.entry_id)
     assert URL in hass.data[LOVELACE_DATA].dashboards
     config = await _ws_config(hass_ws_client, hass)
-    assert len(config["views"]) == 7
+    assert len(config["views"]) == 8
     assert await hass.config_entries.async_unload(entry.entry_id)
     assert URL not in hass.data[LOVELACE_DATA].dashboards
 
@@ -299,7 +304,7 @@ async def test_disabled_and_missing_entities_get_no_card(hass: HomeAssistant) ->
     markdown = _markdown(config)
     assert "local_reachable" not in markdown
     assert "battery_alarm" not in markdown
-    trends = config["views"][3]["sections"][0]["cards"]
+    trends = config["views"][4]["sections"][0]["cards"]  # 24 h
     assert [card["type"] for card in trends] == ["heading", "history-graph"]  # voltage only
     assert trends[1]["entities"] == [
         {"entity": ids["voltage"], "name": f"Voltage, optimal 52{dash.TO}58 V"}
@@ -313,7 +318,7 @@ async def test_nothing_registered_gives_empty_views(hass: HomeAssistant) -> None
     dashboard = hass.data[LOVELACE_DATA].dashboards[URL]
     config = await dashboard.async_load(force=True)
     assert all(view.get("sections", []) == [] for view in config["views"][:-1])
-    assert await dashboard.async_get_info() == {"mode": "yaml", "views": 7}
+    assert await dashboard.async_get_info() == {"mode": "yaml", "views": 8}
     assert (await dashboard.async_json(force=False)) is not None
 
 
@@ -336,7 +341,7 @@ async def test_comparison_shown_with_solark(hass: HomeAssistant) -> None:
 
     headings = [s["cards"][0]["heading"] for s in config["views"][0]["sections"]]
     assert "Sol-Ark comparison" in headings
-    for hours, view in zip(dash.RANGES, config["views"][1:6], strict=True):
+    for hours, view in zip(dash.RANGES, config["views"][RANGE_VIEWS], strict=True):
         comparison = view["sections"][-1]
         assert comparison["cards"][0]["heading"] == f"Sol-Ark comparison, last {hours} hours"
         soc_graph, difference_graph = comparison["cards"][1:]
@@ -359,7 +364,9 @@ async def test_missing_solark_entity_explained(hass: HomeAssistant) -> None:
     assert "sensor.gone" not in _entity_ids(config)
     notes = [c["content"] for c in _cards(config) if c["type"] == "markdown"]
     assert any("`sensor.gone`" in note and "does not exist" in note for note in notes)
-    assert all("Sol-Ark comparison, last" not in yaml.safe_dump(v) for v in config["views"][1:6])
+    assert all(
+        "Sol-Ark comparison, last" not in yaml.safe_dump(v) for v in config["views"][RANGE_VIEWS]
+    )
 
 
 async def test_disabled_solark_entity_counts_as_missing(hass: HomeAssistant) -> None:
@@ -378,7 +385,7 @@ async def test_trends_and_statistics_per_range(hass: HomeAssistant) -> None:
     entry = _entry(hass)
     ids = _register_entities(hass, entry)
     config = dash.async_build_dashboard(hass, entry)
-    for hours, view in zip(dash.RANGES, config["views"][1:6], strict=True):
+    for hours, view in zip(dash.RANGES, config["views"][RANGE_VIEWS], strict=True):
         assert view["title"] == f"{hours} h"
         trends, summary = view["sections"]
         voltage, current, temperature = trends["cards"][1:]
@@ -422,7 +429,7 @@ async def test_layout_reads_well_on_a_phone(hass: HomeAssistant) -> None:
     entry = _entry(hass, **{CONF_SOLARK_ENTITY: "sensor.inverter_battery_soc"})
     _register_entities(hass, entry)
     config = dash.async_build_dashboard(hass, entry)
-    for view in config["views"][1:6]:
+    for view in config["views"][RANGE_VIEWS]:
         titles = [c["title"] for c in _cards({"views": [view]}) if "title" in c]
         assert titles
         assert all(len(title) <= 16 for title in titles), titles
@@ -448,6 +455,95 @@ async def test_unavailable_gauge_becomes_a_plain_tile(hass: HomeAssistant, key: 
     assert tile["visibility"] == [
         {"condition": "state", "entity": ids[key], "state": ["unavailable", "unknown"]}
     ]
+
+
+# The insight's sensors that the platform adds disabled.
+DISABLED_BY_DEFAULT = ("remaining_cycles", "hours_above_45", "heat_degradation")
+HEALTH_HEADINGS = [
+    "Risk",
+    "Health scores",
+    "State of health",
+    "Cell balance",
+    "Heat",
+    "Charge and discharge",
+    "Cycles",
+]
+
+
+def _headings(view: dict[str, Any]) -> list[str]:
+    return [section["cards"][0]["heading"] for section in view["sections"]]
+
+
+async def test_health_view(hass: HomeAssistant, snapshot: SnapshotAssertion) -> None:
+    """The Health tab: the risk and why, the scores, the slow trends with their daily charts.
+
+    The sensors the platform adds disabled get no card until the user enables them.
+    """
+    entry = _entry(hass)
+    ids = _register_entities(hass, entry)
+    registry = er.async_get(hass)
+    for key in DISABLED_BY_DEFAULT:
+        registry.async_update_entity(ids[key], disabled_by=er.RegistryEntryDisabler.INTEGRATION)
+    health = dash.async_build_dashboard(hass, entry)["views"][1]
+    assert health == snapshot
+    assert (health["title"], health["path"], health["max_columns"]) == ("Health", "health", 2)
+    assert _headings(health) == HEALTH_HEADINGS
+    shown = _entity_ids({"views": [health]})
+    assert not shown & {ids[key] for key in DISABLED_BY_DEFAULT}
+    cycles = health["sections"][-1]["cards"]
+    assert [(card["entity"], card["name"]) for card in cycles[1:]] == [
+        (ids["equivalent_full_cycles"], "Full cycles"),
+        (ids["cycles_per_day"], "Per day"),
+        (ids["cycles_end_of_life"], "End of life"),
+    ]
+    charts = [c for c in _cards({"views": [health]}) if c["type"] == "statistics-graph"]
+    assert [
+        ([row["entity"] for row in c["entities"]], c["stat_types"], c["days_to_show"])
+        for c in charts
+    ] == [
+        ([ids["soh"]], ["mean"], 365),
+        ([ids["cell_spread_day"]], ["max"], 30),
+        ([ids["temperature"]], ["mean", "max"], 30),
+    ]
+
+    # Enabled by the user, they are shown.
+    for key in DISABLED_BY_DEFAULT:
+        registry.async_update_entity(ids[key], disabled_by=None)
+    health = dash.async_build_dashboard(hass, entry)["views"][1]
+    assert {ids[key] for key in DISABLED_BY_DEFAULT} <= _entity_ids({"views": [health]})
+
+
+async def test_health_view_without_the_insight(hass: HomeAssistant) -> None:
+    """Without the recorder there is no insight: the battery's own values, no empty sections."""
+    entry = _entry(hass)
+    insight = {description.key for description in INSIGHT_SENSORS} | {"full_charge_overdue"}
+    keys = {
+        "sensor": tuple(key for key in dash.SENSOR_KEYS if key not in insight),
+        "binary_sensor": tuple(key for key in dash.BINARY_SENSOR_KEYS if key not in insight),
+    }
+    ids = _register_entities(hass, entry, keys)
+    health = dash.async_build_dashboard(hass, entry)["views"][1]
+    assert _headings(health) == ["State of health", "Cell balance", "Heat"]
+    assert _entity_ids({"views": [health]}) == {
+        ids["soh"],
+        ids["cell_imbalance"],
+        ids["temperature"],
+    }
+    assert not [c for c in _cards({"views": [health]}) if c["type"] == "markdown"]
+
+
+async def test_grid_values_in_the_system_card(hass: HomeAssistant) -> None:
+    """The AC input's voltage, frequency and stress sit with the installation's values."""
+    entry = _entry(hass)
+    ids = _register_entities(hass, entry)
+    now = dash.async_build_dashboard(hass, entry)["views"][0]
+    system = next(c for c in _cards({"views": [now]}) if c.get("title") == "System")
+    rows = [(row["entity"], row["name"]) for row in system["entities"]]
+    assert [
+        (ids["ac_input_voltage"], "Grid voltage"),
+        (ids["ac_input_frequency"], "Grid frequency"),
+        (ids["grid_stress"], "Grid stress"),
+    ] == rows[5:8]
 
 
 def test_yaml_lines_fit_the_copy_page() -> None:
@@ -498,7 +594,7 @@ async def test_own_voltage_limits_set_the_gauge_and_the_chart(hass: HomeAssistan
         c for c in _cards(config) if c["type"] == "gauge" and c["entity"] == ids["voltage"]
     )
     assert [segment["from"] for segment in gauge["segments"]] == [36, 45.0, 53.5]
-    six_hours = {"views": [config["views"][1]]}
+    six_hours = {"views": [config["views"][2]]}
     chart = next(c for c in _cards(six_hours) if c.get("title", "").startswith("Voltage"))
     assert (chart["min_y_axis"], chart["max_y_axis"]) == (42.5, 55.0)
     assert chart["entities"][0]["name"] == "Voltage, optimal 45\N{EN DASH}53.5 V"
@@ -611,6 +707,7 @@ async def test_status_is_never_healthy_beside_a_problem(hass: HomeAssistant) -> 
         ("low_soc", "low state of charge"),
         ("cell_imbalance", "cell imbalance"),
         ("soh_degraded", "state of health degraded"),
+        ("full_charge_overdue", "full charge overdue"),
         ("grid_lost", "grid lost"),
         ("soc_disagreement", "Victron and Sol-Ark disagree"),
         ("vrm_budget", "VRM request budget nearly used"),
@@ -750,7 +847,15 @@ def test_repository_yaml_is_current() -> None:
     path = ROOT / "dashboards" / "victron_cerbo.yaml"
     assert path.read_text(encoding="utf-8") == dash.example_yaml()
     loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
-    assert [view["path"] for view in loaded["views"]] == ["now", "6h", "12h", "24h", "48h", "72h"]
+    assert [view["path"] for view in loaded["views"]] == [
+        "now",
+        "health",
+        "6h",
+        "12h",
+        "24h",
+        "48h",
+        "72h",
+    ]
     markdown = next(c for c in _cards(loaded) if c["type"] == "markdown")
     assert markdown["content"].startswith("{%- set v = states('sensor.victron_voltage')")
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 
 from custom_components.victron_cerbo.binary_sensor import (
     BATTERY_BINARY_SENSORS,
+    FULL_CHARGE_OVERDUE,
     HEALTH_BINARY_SENSORS,
     SOC_DISAGREEMENT,
 )
@@ -16,7 +19,16 @@ from custom_components.victron_cerbo.dashboard import (
     DashboardSettings,
     build_dashboard,
 )
+from custom_components.victron_cerbo.insight_entities import INSIGHT_SENSORS
 from custom_components.victron_cerbo.sensor import HEALTH_SENSORS, SENSORS, SOC_DIFFERENCE
+
+TRANSLATIONS = (
+    Path(__file__).resolve().parent.parent
+    / "custom_components"
+    / "victron_cerbo"
+    / "translations"
+    / "en.json"
+)
 
 SETTINGS = DashboardSettings(
     title="Keys", voltage_range=(52.0, 58.0), temperature_range=(15.0, 30.0)
@@ -49,11 +61,13 @@ def test_every_key_the_builder_uses_is_described() -> None:
         for description in (
             *SENSORS,
             *HEALTH_SENSORS,
+            *INSIGHT_SENSORS,
             *BATTERY_BINARY_SENSORS,
             *HEALTH_BINARY_SENSORS,
+            FULL_CHARGE_OVERDUE,
         )
     } | {SOC_DIFFERENCE, SOC_DISAGREEMENT}  # the Sol-Ark comparison's, built apart
-    assert len(entities.asked) > 40  # every section was built
+    assert len(entities.asked) > 60  # every section was built
     assert entities.asked - {SOLARK} <= described
 
 
@@ -63,3 +77,25 @@ def test_the_verdict_counts_every_problem_sensor() -> None:
     assert len(keys) == len(set(keys))
     assert set(keys) == PROBLEM_KEYS
     assert {"vrm_reachable", "local_reachable"}.isdisjoint(PROBLEM_KEYS)  # on means all is well
+
+
+def test_attribute_rows_name_translated_attributes() -> None:
+    """An attribute row shows an attribute the entity translates: a misspelt one stays empty."""
+    entities = _Recorder()
+    config = build_dashboard(entities, SETTINGS)
+    rows = [
+        row
+        for view in config["views"]
+        for section in view.get("sections", [])
+        for card in section["cards"]
+        for row in card.get("entities", [])
+        if row.get("type") == "attribute"
+    ]
+    assert {(row["entity"], row["attribute"]) for row in rows} == {
+        ("sensor.x_risk_level", "factors"),
+        ("sensor.x_risk_level", "actions"),
+        ("sensor.x_risk_level", "points"),
+    }
+    sensors = json.loads(TRANSLATIONS.read_text(encoding="utf-8"))["entity"]["sensor"]
+    translated = sensors["risk_level"]["state_attributes"]
+    assert {row["attribute"] for row in rows} <= set(translated)

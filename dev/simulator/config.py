@@ -60,6 +60,17 @@ class SimConfig:
     history_late_hours: int = 2
     stats_429_every: int = 0
     rate_limit_leak_seconds: float = 0.33
+    # an ageing battery (dev/scenarios/ageing.json); days count from the simulation's start
+    soh: float = 99.0  # the BMS's state of health at the start, %
+    soh_loss_per_month: float = 0.0  # points of SOH lost per month (365.25 / 12 days)
+    max_charge_soc: float = 100.0  # the ESS stops charging here: below 100, never full
+    days_since_full: float = 1.0  # the BMS's last full charge, days before the start
+    heat_wave_c: float = 0.0  # mean ambient temperature of a heat wave (0: none), °C
+    heat_wave_start_day: float = -6.0
+    heat_wave_days: float = 7.0
+    imbalance_v: float = 0.0  # how far one cell sinks below the others, V (0: none)
+    imbalance_start_hours: float = 0.0  # hours after the start (negative: before)
+    imbalance_rise_hours: float = 24.0  # from 0 to imbalance_v; then it stays (never full)
 
     def __post_init__(self) -> None:
         if self.logging_interval <= 0 or self.logging_interval % STEP_SECONDS:
@@ -74,6 +85,10 @@ class SimConfig:
             raise ConfigError(f"monitor must be one of {', '.join(MONITORS)}")
         if not 0 < self.low_voltage_per_cell < self.charge_voltage_per_cell:
             raise ConfigError("need 0 < low_voltage_per_cell < charge_voltage_per_cell")
+        if not 0 < self.max_charge_soc <= 100:  # noqa: PLR2004
+            raise ConfigError("max_charge_soc must be within 0 (excluded)..100")
+        if self.heat_wave_days < 0 or self.imbalance_rise_hours <= 0:
+            raise ConfigError("need heat_wave_days >= 0 and imbalance_rise_hours > 0")
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> SimConfig:

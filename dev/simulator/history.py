@@ -121,7 +121,9 @@ class SiteHistory:
                 for code, (pick, _) in CODES.items():
                     value = pick((st, flows))
                     if code == "bs":
-                        value = min(100.0, max(0.0, value + gap * (st.t - first) / span))
+                        # never eased above the ESS's ceiling (100 % without one)
+                        top = max(value, cfg.max_charge_soc)
+                        value = min(top, max(0.0, value + gap * (st.t - first) / span))
                     samples[code].append((st.t, value))
             self._past = samples
         return self._past

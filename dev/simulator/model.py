@@ -72,7 +72,7 @@ class SimulatedInstallation:
         self.seed = seed
         self.monotonic = monotonic
         self.clock = SimClock(start, speed, monotonic)
-        self.physics = Physics(self.config, seed)
+        self.physics = Physics(self.config, seed, start.timestamp())
         self.faults = FaultInjector()
         self.token = self.config.token
         self.overrides: dict[tuple[str, str], Any] = {}

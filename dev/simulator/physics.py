@@ -70,6 +70,10 @@ HOT_CHARGE_C = 50.0
 THERMAL_TAU = 3600.0
 SELF_HEATING = 6e-4  # degC per A^2 above ambient at equilibrium
 DRIFT_LIMIT = 8.0
+HOUR = 3600.0
+DAY = 24 * HOUR
+MONTH = 365.25 / 12 * DAY
+WEAK_CELL = 0  # the cell that sinks in an imbalance episode
 _EPOCH_ORDINAL = 719_163  # date(1970, 1, 1).toordinal()
 SOLARK_CAPACITY_RATIO = 1.07  # the inverter believes the bank is 7 % bigger
 
@@ -165,9 +169,10 @@ class Flows:
 
 
 class Physics:
-    def __init__(self, config: SimConfig, seed: int) -> None:
+    def __init__(self, config: SimConfig, seed: int, started: float = 0.0) -> None:
         self.config = config
         self.seed = seed
+        self.started = started  # the simulation's start: the ageing's days count from it
         self.tz = ZoneInfo(config.timezone)
         self.capacity = config.capacity_ah
         self.max_current = config.capacity_ah * MAX_C_RATE
@@ -235,13 +240,32 @@ class Physics:
             watts += 1800.0  # kettle, oven, hair dryer
         return watts
 
+    def heat_wave(self, t: float) -> bool:
+        cfg = self.config
+        begin = self.started + cfg.heat_wave_start_day * DAY
+        return bool(cfg.heat_wave_c) and begin <= t < begin + cfg.heat_wave_days * DAY
+
     def ambient(self, t: float) -> float:
         hour = self.local_hour(t)
-        return (
-            self.config.ambient_c
-            + 4.0 * self.season(t)
-            + 2.0 * math.sin(2.0 * math.pi * (hour - 9.0) / 24.0)
-        )
+        cfg = self.config
+        mean = cfg.heat_wave_c if self.heat_wave(t) else cfg.ambient_c + 4.0 * self.season(t)
+        return mean + 2.0 * math.sin(2.0 * math.pi * (hour - 9.0) / 24.0)
+
+    # --- ageing ------------------------------------------------------------------------
+
+    def soh(self, t: float) -> float:
+        """The BMS's state of health, to 0.1 %: it loses a little every month."""
+        cfg = self.config
+        return round(cfg.soh - cfg.soh_loss_per_month * (t - self.started) / MONTH, 1)
+
+    def cell_sink(self, t: float) -> float:
+        """How far the weak cell lags the others (V): rising, then staying without balancing."""
+        cfg = self.config
+        if not cfg.imbalance_v:
+            return 0.0
+        begin = self.started + cfg.imbalance_start_hours * HOUR
+        share = (t - begin) / (cfg.imbalance_rise_hours * HOUR)
+        return cfg.imbalance_v * min(1.0, max(0.0, share))
 
     # --- battery -----------------------------------------------------------------------
 
@@ -286,7 +310,7 @@ class Physics:
             grid_export_kwh=603.1,
             time_on_grid=3_730_466.0,
             time_on_inverter=3_312.0,
-            last_full=t - 86_400.0,
+            last_full=t - self.config.days_since_full * DAY,
             min_voltage=min(voltage, 49.8),
             max_voltage=max(voltage, 56.9),
             day=self.local_day(t),
@@ -300,7 +324,9 @@ class Physics:
         emf = self.open_circuit(soc)
         ccl = self.charge_limit(soc, state.temperature)
         dcl = self.discharge_limit(soc, state.blocked)
-        max_charge_w = ccl * emf
+        # the ESS's own ceiling; the BMS still allows charging (no charge-blocked alarm)
+        ceiling = cfg.max_charge_soc < 100.0 and soc >= cfg.max_charge_soc  # noqa: PLR2004
+        max_charge_w = 0.0 if ceiling else ccl * emf
         max_inverter_dc = cfg.inverter_w / INVERTER_EFFICIENCY
         surplus = pv_available - load / INVERTER_EFFICIENCY  # DC watts left for the battery
         sustain = inverter_off = False
@@ -311,6 +337,8 @@ class Physics:
                 battery = min(surplus, max_charge_w)  # the rest is fed in
             elif soc > cfg.min_soc:
                 battery = max(surplus, -dcl * emf, pv_available - max_inverter_dc)
+                if ceiling and battery > 0.0:  # PV beyond the inverter: the MPPT throttles
+                    battery, pv = 0.0, max_inverter_dc
             else:
                 sustain = True
                 recharge = soc < cfg.min_soc - RECHARGE_BELOW

@@ -18,6 +18,7 @@ from .physics import (
     S_READ_I,
     S_READ_T,
     S_READ_V,
+    WEAK_CELL,
     BatteryState,
     Flows,
     Physics,
@@ -178,9 +179,14 @@ def read(ctx: Context) -> Reading:
     soc = state.soc
     spread = 1.0 + 8.0 * max(0.0, soc - 95.0) / 5.0 + 4.0 * max(0.0, 15.0 - soc) / 15.0
     per_cell = voltage / cfg.cells
+    sink = ctx.physics.cell_sink(state.t)
     cells = tuple(
         round(
-            per_cell + offset * spread + 0.001 * gauss(seed, S_READ_CELL, tick * cfg.cells + k), 3
+            per_cell
+            + offset * spread
+            - (sink if k == WEAK_CELL else 0.0)
+            + 0.001 * gauss(seed, S_READ_CELL, tick * cfg.cells + k),
+            3,
         )
         for k, offset in enumerate(ctx.physics.cell_offsets)
     )
@@ -295,7 +301,7 @@ def battery(ctx: Context, r: Reading) -> dict[str, Any]:
         "Mgmt/ProcessName": "dbus-canbattery",
         "Mgmt/Connection": "CAN-bus",
         "Soc": r.soc,
-        "Soh": 99.0,
+        "Soh": ctx.physics.soh(state.t),
         "InstalledCapacity": cfg.capacity_ah,
         "Dc/0/Voltage": r.voltage,
         "Dc/0/Current": r.current,

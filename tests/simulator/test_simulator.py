@@ -1445,6 +1445,10 @@ async def test_without_extended_bms(local: Client) -> None:
         ({"initial_soc": 120}, "initial_soc"),
         ({"min_soc": 100}, "min_soc"),
         ({"capacity_ah": 0}, "positive"),
+        ({"max_charge_soc": 0}, "max_charge_soc"),
+        ({"max_charge_soc": 101}, "max_charge_soc"),
+        ({"heat_wave_days": -1}, "heat_wave_days"),
+        ({"imbalance_rise_hours": 0}, "imbalance_rise_hours"),
     ],
 )
 def test_config_validation(data: dict[str, Any], message: str) -> None:

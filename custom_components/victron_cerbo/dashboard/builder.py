@@ -15,6 +15,7 @@ from .cards import (
     SOLARK,
     TO,
     DashboardSettings,
+    attributes_card,
     entities_card,
     fmt,
     gauges,
@@ -23,6 +24,7 @@ from .cards import (
     note,
     sections_view,
     statistic,
+    statistics_graph,
     subtitle,
     tile,
 )
@@ -30,6 +32,8 @@ from .dump import dashboard_yaml
 from .status import status_card
 
 RANGES: Final = (6, 12, 24, 48, 72)  # hours the trend views offer
+TREND_DAYS: Final = 30  # days the health view's daily charts show (the insight's window)
+SOH_DAYS: Final = 365  # the state of health's chart: the year its trend line is fitted over
 COPY_VIEW_PATH: Final = "copy"
 
 
@@ -41,7 +45,10 @@ def build_dashboard(
     Keys without an entity id get no card, so a source that is not configured (or a disabled
     entity) never shows "entity not available".
     """
-    views: list[dict[str, Any]] = [_now_view(entities, settings, copy_view=copy_view)]
+    views: list[dict[str, Any]] = [
+        _now_view(entities, settings, copy_view=copy_view),
+        _health_view(entities),
+    ]
     views.extend(_range_view(entities, settings, hours) for hours in RANGES)
     config: dict[str, Any] = {"title": settings.title, "views": views}
     if copy_view:
@@ -60,6 +67,136 @@ def _now_view(
     ]
     # Two columns on a desktop: at three, tile and row names are cut off ("State of ch…").
     return sections_view("Now", "now", 2, sections)
+
+
+def _health_view(entities: Mapping[str, str]) -> dict[str, Any]:
+    """The battery health insight: risk, scores and the slow trends, from the statistics."""
+    sections = [
+        _risk_section(entities),
+        _scores_section(entities),
+        _soh_section(entities),
+        _balance_section(entities),
+        _heat_section(entities),
+        _full_charge_section(entities),
+        _cycles_section(entities),
+    ]
+    return sections_view("Health", "health", 2, sections)
+
+
+def _risk_section(entities: Mapping[str, str]) -> dict[str, Any] | None:
+    return grid_section(
+        "Risk",
+        [
+            note(
+                entities,
+                "From Home Assistant's statistics of this battery's sensors. Trends need days "
+                "of them (the state of health 30, cycles per day 7, the balance trend 3); until "
+                "then a figure is unknown and its details say why.",
+                "risk_level",
+                "health_score",
+            ),
+            tile(entities, "risk_level", "Risk level"),
+            tile(entities, "risk_score", "Risk score"),
+            # The frontend shows these lists in the user's language, as the entity translates them.
+            attributes_card(
+                entities,
+                "risk_level",
+                "Why",
+                (
+                    ("factors", "Factors"),
+                    ("actions", "What to do"),
+                    ("points", "Points"),
+                ),
+            ),
+        ],
+    )
+
+
+def _scores_section(entities: Mapping[str, str]) -> dict[str, Any] | None:
+    return grid_section(
+        "Health scores",
+        [
+            tile(entities, "health_score", "Overall"),
+            tile(entities, "battery_health_score", "Battery"),
+            tile(entities, "inverter_health_score", "Inverter"),
+            tile(entities, "connectivity_health_score", "Connectivity"),
+        ],
+    )
+
+
+def _soh_section(entities: Mapping[str, str]) -> dict[str, Any] | None:
+    return grid_section(
+        "State of health",
+        [
+            tile(entities, "soh", "Now"),
+            tile(entities, "soh_change", "Per month"),
+            tile(entities, "soh_end_of_life", "End of life", half=False),
+            statistics_graph(
+                entities, "State of health", (("soh", "Daily mean"),), SOH_DAYS, ("mean",)
+            ),
+        ],
+    )
+
+
+def _balance_section(entities: Mapping[str, str]) -> dict[str, Any] | None:
+    return grid_section(
+        "Cell balance",
+        [
+            tile(entities, "cell_spread_day", "Spread, 24 h"),
+            tile(entities, "balance_level", "Balance"),
+            tile(entities, "cell_imbalance", "Imbalance", half=False),
+            # The figure is the largest hourly mean of a day: its daily max is that series.
+            statistics_graph(
+                entities,
+                "Cell spread",
+                (("cell_spread_day", "Largest of the day"),),
+                TREND_DAYS,
+                ("max",),
+            ),
+        ],
+    )
+
+
+def _heat_section(entities: Mapping[str, str]) -> dict[str, Any] | None:
+    return grid_section(
+        "Heat",
+        [
+            tile(entities, "hours_above_35", "Above 35 °C"),
+            tile(entities, "hours_above_45", "Above 45 °C"),
+            tile(entities, "weekly_mean_temperature", "Mean, 7 days"),
+            tile(entities, "heat_degradation", "Extra ageing"),
+            statistics_graph(
+                entities,
+                "Temperature",
+                (("temperature", "Temperature"),),
+                TREND_DAYS,
+                ("mean", "max"),
+            ),
+        ],
+    )
+
+
+def _full_charge_section(entities: Mapping[str, str]) -> dict[str, Any] | None:
+    return grid_section(
+        "Charge and discharge",
+        [
+            tile(entities, "days_since_full_charge", "Since full"),
+            tile(entities, "full_charge_overdue", "Full charge"),
+            tile(entities, "deepest_discharge", "Deepest, 7 days", half=False),
+        ],
+    )
+
+
+def _cycles_section(entities: Mapping[str, str]) -> dict[str, Any] | None:
+    return grid_section(
+        "Cycles",
+        [
+            tile(entities, "equivalent_full_cycles", "Full cycles"),
+            tile(entities, "cycles_per_day", "Per day"),
+            tile(entities, "remaining_cycles", "Left"),
+            tile(entities, "cycles_end_of_life", "End of life"),
+        ],
+    )
 
 
 def _range_view(
@@ -193,6 +330,9 @@ def _more_section(entities: Mapping[str, str]) -> dict[str, Any] | None:
             ("ac_consumption", "AC loads"),
             ("inverter_mode", "Inverter mode"),
             ("inverter_state", "Inverter state"),
+            ("ac_input_voltage", "Grid voltage"),
+            ("ac_input_frequency", "Grid frequency"),
+            ("grid_stress", "Grid stress"),
             ("gx_firmware", "GX firmware"),
         ),
     )

@@ -122,6 +122,44 @@ def entities_card(
     return {"type": "entities", "title": title, "state_color": True, "entities": present}
 
 
+def attributes_card(
+    entities: Mapping[str, str], key: str, title: str, rows: Iterable[tuple[str, str]]
+) -> dict[str, Any] | None:
+    """An entities card of one entity's attributes; the frontend translates their values."""
+    if key not in entities:
+        return None
+    return {
+        "type": "entities",
+        "title": title,
+        "entities": [
+            {"type": "attribute", "entity": entities[key], "attribute": attribute, "name": name}
+            for attribute, name in rows
+        ],
+    }
+
+
+def statistics_graph(
+    entities: Mapping[str, str],
+    title: str,
+    rows: Iterable[tuple[str, str]],
+    days: int,
+    stat_types: Iterable[str],
+) -> dict[str, Any] | None:
+    """Daily long-term statistics over `days`; None when none of the rows has an entity."""
+    present = [{"entity": entities[key], "name": name} for key, name in rows if key in entities]
+    if not present:
+        return None
+    return {
+        "type": "statistics-graph",
+        "title": title,
+        "entities": present,
+        "days_to_show": days,
+        "period": "day",
+        "stat_types": list(stat_types),
+        "chart_type": "line",
+    }
+
+
 def history_graph(
     entities: Mapping[str, str],
     title: str,

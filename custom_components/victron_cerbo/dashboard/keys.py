@@ -17,17 +17,24 @@ from homeassistant.components.binary_sensor import (  # type: ignore[attr-define
 from ..binary_sensor import (
     BATTERY_BINARY_SENSORS,
     FLEET_BINARY_SENSORS,
+    FULL_CHARGE_OVERDUE,
     HEALTH_BINARY_SENSORS,
     SOC_DISAGREEMENT,
 )
+from ..insight_entities import INSIGHT_SENSORS
 from ..sensor import FLEET_SENSORS, HEALTH_SENSORS, SENSORS, SOC_DIFFERENCE
 
 SENSOR_KEYS: Final = (
-    *(description.key for description in (*SENSORS, *HEALTH_SENSORS)),
+    *(description.key for description in (*SENSORS, *HEALTH_SENSORS, *INSIGHT_SENSORS)),
     SOC_DIFFERENCE,
 )
+BINARY_SENSOR_DESCRIPTIONS: Final = (
+    *HEALTH_BINARY_SENSORS,
+    *BATTERY_BINARY_SENSORS,
+    FULL_CHARGE_OVERDUE,
+)
 BINARY_SENSOR_KEYS: Final = (
-    *(description.key for description in (*HEALTH_BINARY_SENSORS, *BATTERY_BINARY_SENSORS)),
+    *(description.key for description in BINARY_SENSOR_DESCRIPTIONS),
     SOC_DISAGREEMENT,
 )
 # What the status verdict must count: every binary sensor that is on when something is wrong,
@@ -36,7 +43,7 @@ PROBLEM_KEYS: Final = frozenset(
     {
         *(
             description.key
-            for description in (*HEALTH_BINARY_SENSORS, *BATTERY_BINARY_SENSORS)
+            for description in BINARY_SENSOR_DESCRIPTIONS
             if description.device_class != BinarySensorDeviceClass.CONNECTIVITY
         ),
         SOC_DISAGREEMENT,

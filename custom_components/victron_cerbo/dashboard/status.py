@@ -189,6 +189,7 @@ PROBLEMS: Final = (
     ("low_soc", "low state of charge"),
     ("cell_imbalance", "cell imbalance"),
     ("soh_degraded", "state of health degraded"),
+    ("full_charge_overdue", "full charge overdue"),
     ("grid_lost", "grid lost"),
     ("soc_disagreement", "Victron and Sol-Ark disagree"),
     ("data_stale", "data is stale"),
