@@ -247,6 +247,20 @@ def test_cycles_without_data() -> None:
     assert cycles(nones, nones, NOW, **CAPACITY).reason == NO_DATA
 
 
+def test_cycles_lifetime_count_before_any_history() -> None:
+    """The monitor's lifetime counters give the total and the remaining from the first poll."""
+    result = cycles([], [], NOW, **CAPACITY, rated=3000, lifetime_cycles=1000)
+    assert (result.total, result.remaining, result.per_day, result.end_of_life) == (
+        1000,
+        2000,
+        None,
+        None,
+    )
+    assert (result.reason, result.samples, result.start) == (NO_DATA, 0, None)
+    worn = cycles(sums(1), sums(1), NOW, **CAPACITY, rated=3000, lifetime_cycles=3500)
+    assert (worn.total, worn.remaining) == (3500, 0.0)
+
+
 def test_cycles_of_an_idle_battery() -> None:
     result = cycles(sums(60 * 24, 0.0), sums(60 * 24, 0.0), NOW, **CAPACITY)
     assert (result.total, result.per_day, result.remaining) == (0.0, 0.0, 6000)

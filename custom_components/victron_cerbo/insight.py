@@ -21,7 +21,8 @@ Figures:
 - Cycles: installed capacity kWh = Ah x nominal V / 1000. Equivalent full cycles = (charged +
   discharged kWh) / 2 / capacity. The total uses the statistics' running sums (the energy since
   the statistics began), unless the caller passes a lifetime count of equivalent full cycles
-  (such as a monitor's total Ah drawn / capacity Ah; a monitor's "charge cycles" count differently).
+  (such as a monitor's total Ah drawn / capacity Ah; a monitor's "charge cycles" count differently),
+  which is known before any history.
   Cycles per day use the sums' difference over the last 30 days (at least 7 days of them);
   remaining = rated cycle life (default 6000) - total; end of life = the last hour used +
   remaining / cycles per day.
@@ -403,7 +404,15 @@ def cycles(
     outs = {row.start: row.sum for row in discharged if row.sum is not None}
     hours = sorted(hour for hour in ins.keys() & outs.keys() if hour + HOUR <= now)
     if len(hours) < 2:  # noqa: PLR2004 - a difference needs two sums
-        return Cycles(capacity_kwh=capacity, reason=NO_DATA)
+        # a lifetime count needs no history: the total is known from the first poll
+        if lifetime_cycles is None:
+            return Cycles(capacity_kwh=capacity, reason=NO_DATA)
+        return Cycles(
+            capacity_kwh=capacity,
+            total=lifetime_cycles,
+            remaining=max(rated - lifetime_cycles, 0.0),
+            reason=NO_DATA,
+        )
     last = hours[-1]
     total = (
         lifetime_cycles if lifetime_cycles is not None else (ins[last] + outs[last]) / 2 / capacity
