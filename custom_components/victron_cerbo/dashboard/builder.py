@@ -98,18 +98,31 @@ def _risk_section(entities: Mapping[str, str]) -> dict[str, Any] | None:
             tile(entities, "risk_level", "Risk level"),
             tile(entities, "risk_score", "Risk score"),
             # The frontend shows these lists in the user's language, as the entity translates them.
-            attributes_card(
+            _while_at_risk(
                 entities,
-                "risk_level",
-                "Why",
-                (
-                    ("factors", "Factors"),
-                    ("actions", "What to do"),
-                    ("points", "Points"),
+                attributes_card(
+                    entities,
+                    "risk_level",
+                    "Why",
+                    (
+                        ("factors", "Factors"),
+                        ("actions", "What to do"),
+                        ("points", "Points"),
+                    ),
                 ),
             ),
         ],
     )
+
+
+def _while_at_risk(
+    entities: Mapping[str, str], card: dict[str, Any] | None
+) -> dict[str, Any] | None:
+    """The card only while a factor adds points: with none, its rows would be empty."""
+    if card is None or "risk_score" not in entities:
+        return card
+    at_risk = {"condition": "numeric_state", "entity": entities["risk_score"], "above": 0}
+    return {**card, "visibility": [at_risk]}
 
 
 def _scores_section(entities: Mapping[str, str]) -> dict[str, Any] | None:
