@@ -1,0 +1,315 @@
+"""The battery health insight with the real recorder, seeded with months of hourly statistics.
+
+The entry's own sensors get 90 days of SOH and 31 days of SOC, temperature, cell spread and
+energy sums (`async_import_statistics`, as the recorder keeps them); the insight reads them
+back when the next hour has compiled. The Cerbo and VRM are the fakes at the HTTP transport.
+The seeded history ends where the clock starts (START, 10:00 UTC): its newest hour is 09:00.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any
+
+import logging
+
+import pytest
+from freezegun.api import FrozenDateTimeFactory
+from homeassistant.components.recorder.models import (
+    StatisticData,
+    StatisticMeanType,
+    StatisticMetaData,
+)
+from homeassistant.components.recorder.statistics import async_import_statistics
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import entity_registry as er
+from homeassistant.util import dt as dt_util
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.components.recorder.common import (
+    async_wait_recording_done,
+)
+
+from custom_components.victron_cerbo.const import DOMAIN
+from custom_components.victron_cerbo.insight_coordinator import InsightCoordinator
+from custom_components.victron_cerbo.options import CONF_HISTORY_DAYS
+from tests.helpers import PORTAL_ID, START, advance
+
+HOUR = 3600
+DAY = 24 * HOUR
+END = int(START.timestamp())  # the seeded hours end here
+# the first refresh after the entities exist: the 5-minute timer, on the tick's 10 s steps
+FIRST = END + 5 * 60
+
+type Run = Callable[[float], Awaitable[None]]
+
+
+@pytest.fixture
+def run(hass: HomeAssistant, freezer: FrozenDateTimeFactory) -> Run:
+    """From START, move the clock in 10 s steps; each step's refreshes and reads finish.
+
+    The coordinators refresh on their timers in background tasks, and the insight's reads run
+    in the recorder's executor, so each step waits for both.
+    """
+    freezer.move_to(START)
+
+    async def run(seconds: float) -> None:
+        await advance(hass, freezer, seconds, background=True)
+        await async_wait_recording_done(hass)
+
+    return run
+
+
+# no VRM history import: the recorder holds only what the tests seed
+pytestmark = [
+    pytest.mark.usefixtures("recorder_mock"),
+    pytest.mark.parametrize("entry_options", [{CONF_HISTORY_DAYS: 0}]),
+]
+
+
+def _day(start: int) -> int:
+    """The day back from END of the hour starting at `start` (0: the last 24 hours)."""
+    return (END - start - HOUR) // DAY
+
+
+def _hour(start: int) -> int:
+    """The hour within its day (each day starts at 10:00 UTC, as END does)."""
+    return (start - END) % DAY // HOUR
+
+
+def soh(start: int) -> float:
+    """95 % now, 0.01 % more each day back; the BMS's hourly wobble cancels within a day."""
+    return 95.0 + 0.01 * _day(start) + (0.2 if _hour(start) % 2 else -0.2)
+
+
+# 24 °C but for ten hours at 40 °C, three at 47 °C and one at exactly 35 °C (not above) in
+# the last week, and five at 50 °C eight days back (outside the week)
+HOT = (
+    dict.fromkeys((END - (30 + i) * HOUR for i in range(5)), 40.0)
+    | dict.fromkeys((END - (78 + i) * HOUR for i in range(5)), 40.0)
+    | dict.fromkeys((END - (52 + i) * HOUR for i in range(3)), 47.0)
+    | {END - 100 * HOUR: 35.0}
+    | dict.fromkeys((END - 8 * DAY - (10 + i) * HOUR for i in range(5)), 50.0)
+)
+
+
+def temperature(start: int) -> float:
+    return HOT.get(start, 24.0)
+
+
+# each day's largest cell spread, newest first: one hour a day (at 22:00 UTC) reaches it
+PEAKS = (0.12, 0.10, 0.08, 0.07, 0.05, 0.03, 0.02)
+
+
+def spread(start: int) -> float:
+    if _hour(start) != 12:
+        return 0.01
+    return PEAKS[_day(start)] if _day(start) < len(PEAKS) else 0.02
+
+
+# a day's SOC from 10:00 UTC: down overnight to 35 %, up to 95 % in the afternoon
+PROFILE = (60, 55, 50, 45, 40, 35, 40, 50, 60, 70, 80, 85, 90, 92, 94, 95, 93, 90, 85, 80, 75)
+PROFILE += (70, 65, 62)
+SOC_SPECIAL = {
+    (5, 15): 97.5,  # max 99.5 %: full at the end of Jan 10 01:00 UTC
+    (20, 15): 98.0,  # full three weeks ago
+    (2, 5): 20.0,  # min 18 %: the week's deepest, Jan 12 15:00 UTC
+    (9, 5): 12.0,  # deeper, but nine days ago
+}
+
+
+def soc(start: int) -> float:
+    return SOC_SPECIAL.get((_day(start), _hour(start)), float(PROFILE[_hour(start)]))
+
+
+def _energy(start: int, base: float, per_hour: float, hours: range) -> float:
+    """A running kWh sum at the end of the hour: `per_hour` in the `hours` of each day."""
+    seeded = (start - (END - 31 * DAY)) // HOUR + 1
+    days, rest = divmod(seeded, 24)
+    return base + days * per_hour * len(hours) + sum(per_hour for hour in hours if hour < rest)
+
+
+def charged(start: int) -> float:
+    """4.8 kWh a day in, from 10:00 to 22:00 UTC."""
+    return _energy(start, 1000.0, 0.4, range(12))
+
+
+def discharged(start: int) -> float:
+    """4.2 kWh a day out, from 22:00 to 10:00 UTC."""
+    return _energy(start, 950.0, 0.35, range(12, 24))
+
+
+def _hours(days: int) -> range:
+    return range(END - days * DAY, END, HOUR)
+
+
+def _at(seconds: int) -> datetime:
+    return dt_util.utc_from_timestamp(seconds)
+
+
+def _measurements(value: Callable[[int], float], days: int, swing: float) -> list[StatisticData]:
+    return [
+        StatisticData(
+            start=_at(start),
+            mean=value(start),
+            min=value(start) - swing,
+            max=value(start) + swing,
+        )
+        for start in _hours(days)
+    ]
+
+
+def _sums(value: Callable[[int], float], days: int) -> list[StatisticData]:
+    return [
+        StatisticData(start=_at(start), state=value(start), sum=value(start))
+        for start in _hours(days)
+    ]
+
+
+# key -> (unit, unit class, rows) of each sensor's seeded statistics
+SEEDS: dict[str, tuple[str, str | None, Callable[[], list[StatisticData]]]] = {
+    "soh": ("%", None, lambda: _measurements(soh, 90, 0.0)),
+    "soc": ("%", None, lambda: _measurements(soc, 31, 2.0)),
+    "temperature": ("°C", "temperature", lambda: _measurements(temperature, 31, 0.5)),
+    "cell_voltage_spread": ("V", "voltage", lambda: _measurements(spread, 31, 0.0)),
+    "charged_energy": ("kWh", "energy", lambda: _sums(charged, 31)),
+    "discharged_energy": ("kWh", "energy", lambda: _sums(discharged, 31)),
+}
+
+
+def entity_id(hass: HomeAssistant, key: str, platform: str = "sensor") -> str | None:
+    return er.async_get(hass).async_get_entity_id(platform, DOMAIN, f"{PORTAL_ID}_{key}")
+
+
+async def seed(hass: HomeAssistant, keys: tuple[str, ...] | None = None) -> list[str]:
+    """Import the statistics of each of the entry's sensors there are; returns their keys."""
+    seeded = []
+    for key, (unit, unit_class, rows) in SEEDS.items():
+        found = entity_id(hass, key)
+        if found is None or (keys is not None and key not in keys):
+            continue
+        sums = unit == "kWh"
+        metadata = StatisticMetaData(
+            has_sum=sums,
+            mean_type=StatisticMeanType.NONE if sums else StatisticMeanType.ARITHMETIC,
+            name=None,
+            source="recorder",
+            statistic_id=found,
+            unit_class=unit_class,
+            unit_of_measurement=unit,
+        )
+        async_import_statistics(hass, metadata, rows())
+        seeded.append(key)
+    await async_wait_recording_done(hass)
+    return seeded
+
+
+def insight_of(entry: MockConfigEntry) -> InsightCoordinator:
+    insight = entry.runtime_data.insight
+    assert insight is not None
+    return insight
+
+
+def shown(hass: HomeAssistant, key: str, platform: str = "sensor") -> tuple[str, dict[str, Any]]:
+    """State and attributes of one entity by key."""
+    found = entity_id(hass, key, platform)
+    assert found is not None, key
+    state = hass.states.get(found)
+    assert state is not None, key
+    return state.state, dict(state.attributes)
+
+
+def basis_of(attributes: dict[str, Any]) -> tuple[Any, ...]:
+    return tuple(attributes[name] for name in ("start", "end", "samples", "reason"))
+
+
+def iso(seconds: int) -> str:
+    return _at(seconds).isoformat()
+
+
+@pytest.fixture(autouse=True)
+def quiet_database(caplog: pytest.LogCaptureFixture) -> None:
+    """No log line per SQL statement: seeding months of hours would take three times longer."""
+    caplog.set_level(logging.WARNING, logger="sqlalchemy.engine")
+
+
+# what each figure shows with the seeded months (local and both: every sensor has statistics)
+WEEK = (iso(END - 167 * HOUR), iso(END), 167, None)  # the last 7 days from 10:05: 167 hours
+AGEING = {
+    "days": 90,
+    "soh_fitted": 95.0,
+    "months_to_end_of_life": 82.1,  # 25 points at 0.01 a day: 2500 days
+    "end_of_life_soh": 70,
+}
+CYCLES = {"capacity_kwh": 8.91, "throughput_kwh": 270.0, "rated_cycles": 6000}
+CYCLES_BASIS = (iso(END - 30 * DAY), iso(END), 720, None)
+FULL_CHARGE = {"last_full": "2026-01-10T02:00:00+00:00", "overdue_after_days": 14}
+FULL_BASIS = (iso(END - 31 * DAY), iso(END), 744, None)
+BALANCE = {"level": "moderate", "trend_per_day": 0.0168, "days": 7}
+LOCAL_FIGURES: dict[str, tuple[str, tuple[Any, ...], dict[str, Any]]] = {
+    # key: (state, (start, end, samples, reason), companions)
+    "soh_change": ("-0.304", (iso(END - 90 * DAY), iso(END), 2160, None), AGEING),
+    "soh_end_of_life": ("2032-11-19", (iso(END - 90 * DAY), iso(END), 2160, None), AGEING),
+    # (1148.8 + 1080.2 kWh) / 2 / (174 Ah x 51.2 V)
+    "equivalent_full_cycles": ("125.1", CYCLES_BASIS, CYCLES),
+    "cycles_per_day": ("0.505", CYCLES_BASIS, CYCLES),  # 9 kWh a day / 2 / 8.9088 kWh
+    "remaining_cycles": ("5875", CYCLES_BASIS, CYCLES),
+    "cycles_end_of_life": ("2057-11-18", CYCLES_BASIS, CYCLES),
+    "cell_spread_day": ("0.12", WEEK, BALANCE),
+    "balance_level": ("moderate", WEEK, {"spread": 0.12, "trend_per_day": 0.0168}),
+    "hours_above_35": ("13", WEEK, {}),
+    "hours_above_45": ("3", WEEK, {}),
+    # (153 x 24 + 35 + 10 x 40 + 3 x 47) / 167 hours; 0.4 % per degree above 25
+    "weekly_mean_temperature": ("25.44", WEEK, {"extra_degradation": 0.17}),
+    "heat_degradation": ("0.17", WEEK, {"mean_temperature": 25.44}),
+    "days_since_full_charge": ("5.34", FULL_BASIS, FULL_CHARGE),  # 5 days and 8:05 hours
+    "deepest_discharge": ("18.0", WEEK, {"at": "2026-01-12T15:00:00+00:00"}),
+}
+NO_SOH = (None, None, 0, "no_data")
+NO_AGEING = AGEING | {"days": 0, "soh_fitted": None, "months_to_end_of_life": None}
+NO_CYCLES = {"capacity_kwh": None, "throughput_kwh": None, "rated_cycles": 6000}
+NO_CAPACITY = (None, None, 0, "no_capacity")
+# VRM has no SOH, energy counters or installed capacity of the battery
+VRM_FIGURES = LOCAL_FIGURES | {
+    "soh_change": ("unknown", NO_SOH, NO_AGEING),
+    "soh_end_of_life": ("unknown", NO_SOH, NO_AGEING),
+    "equivalent_full_cycles": ("unknown", NO_CAPACITY, NO_CYCLES),
+    "cycles_per_day": ("unknown", NO_CAPACITY, NO_CYCLES),
+    "remaining_cycles": ("unknown", NO_CAPACITY, NO_CYCLES),
+    "cycles_end_of_life": ("unknown", NO_CAPACITY, NO_CYCLES),
+}
+FIGURES = {"local": LOCAL_FIGURES, "vrm": VRM_FIGURES, "both": LOCAL_FIGURES}
+SEEDED = {
+    "local": list(SEEDS),
+    "vrm": ["soc", "temperature", "cell_voltage_spread"],
+    "both": list(SEEDS),
+}
+
+
+@pytest.mark.usefixtures("entity_registry_enabled_by_default")
+@pytest.mark.parametrize("source", ["local", "vrm", "both"])
+async def test_figures_of_months_of_statistics(
+    hass: HomeAssistant, run: Run, init_integration: MockConfigEntry, source: str
+) -> None:
+    insight = insight_of(init_integration)
+    assert insight.queries == 0  # the setup's refresh ran before the sensors existed
+    assert await seed(hass) == SEEDED[source]
+    assert shown(hass, "soh_change" if source != "vrm" else "hours_above_35")[0] == "unknown"
+
+    await run(5 * 60)  # the next refresh finds the sensors and reads their statistics
+
+    assert insight.data.computed_at == _at(FIRST)
+    figures = {}
+    for key in FIGURES[source]:
+        state, attributes = shown(hass, key)
+        figures[key] = (state, basis_of(attributes), _without_basis(attributes))
+    assert figures == FIGURES[source]
+    state, attributes = shown(hass, "full_charge_overdue", "binary_sensor")
+    assert (state, basis_of(attributes)) == ("off", FULL_BASIS)
+    assert (attributes["days_since"], attributes["last_full"]) == (5.34, FULL_CHARGE["last_full"])
+
+
+def _without_basis(attributes: dict[str, Any]) -> dict[str, Any]:
+    skip = {"start", "end", "samples", "reason", "unit_of_measurement", "device_class"}
+    skip |= {"friendly_name", "state_class", "icon", "options"}
+    return {name: value for name, value in attributes.items() if name not in skip}
