@@ -285,6 +285,59 @@ SEEDED = {
     "both": list(SEEDS),
 }
 
+# the risk inputs no source of the entry tells (the CAN growth needs a second sample 5 min on)
+UNKNOWN = {
+    "local": ["vrm_failures_day", "can_errors_growth_day"],
+    "vrm": [
+        "soh",
+        "modules_offline",
+        "vebus_alarms_week",
+        "inverter_temperature_alarm",
+        "can_errors_growth_day",
+    ],
+    "both": ["can_errors_growth_day"],
+}
+# SOH 99 % takes 2, the moderate balance 10, the weekly mean 0.44 °C above 25 °C takes 0.44
+BATTERY = {"soh": 2.0, "balance_level": 10.0, "weekly_mean_temperature": 0.4}
+SCORES = {
+    "local": {
+        "health_score": ("92", {"deductions": {}, "unknown": ["connectivity"]}),  # 92.5
+        "battery_health_score": ("88", {"deductions": BATTERY, "unknown": []}),
+        "inverter_health_score": ("100", {"deductions": {}, "unknown": []}),
+        "connectivity_health_score": (
+            "unknown",
+            {"deductions": {}, "unknown": ["vrm_failures_day", "can_errors_growth_day"]},
+        ),
+    },
+    "vrm": {
+        "health_score": ("93", {"deductions": {}, "unknown": ["inverter"]}),
+        "battery_health_score": (
+            "90",
+            {
+                "deductions": {"balance_level": 10.0, "weekly_mean_temperature": 0.4},
+                "unknown": ["soh", "modules_offline"],
+            },
+        ),
+        "inverter_health_score": (
+            "unknown",
+            {"deductions": {}, "unknown": ["vebus_alarms_week", "inverter_temperature_alarm"]},
+        ),
+        "connectivity_health_score": (
+            "100",
+            {"deductions": {}, "unknown": ["can_errors_growth_day"]},
+        ),
+    },
+    "both": {
+        "health_score": ("94", {"deductions": {}, "unknown": []}),
+        "battery_health_score": ("88", {"deductions": BATTERY, "unknown": []}),
+        "inverter_health_score": ("100", {"deductions": {}, "unknown": []}),
+        "connectivity_health_score": (
+            "100",
+            {"deductions": {}, "unknown": ["can_errors_growth_day"]},
+        ),
+    },
+}
+
 
 @pytest.mark.usefixtures("entity_registry_enabled_by_default")
 @pytest.mark.parametrize("source", ["local", "vrm", "both"])
@@ -307,6 +360,14 @@ async def test_figures_of_months_of_statistics(
     state, attributes = shown(hass, "full_charge_overdue", "binary_sensor")
     assert (state, basis_of(attributes)) == ("off", FULL_BASIS)
     assert (attributes["days_since"], attributes["last_full"]) == (5.34, FULL_CHARGE["last_full"])
+    risk = {"score": 0, "factors": [], "actions": [], "points": {}, "unknown": UNKNOWN[source]}
+    for key, level in (("risk_score", "0"), ("risk_level", "low")):
+        state, attributes = shown(hass, key)
+        assert (state, _without_basis(attributes)) == (level, risk)
+    scores = {key: shown(hass, key) for key in SCORES[source]}
+    assert {
+        key: (state, _without_basis(attributes)) for key, (state, attributes) in scores.items()
+    } == SCORES[source]
 
 
 def _without_basis(attributes: dict[str, Any]) -> dict[str, Any]:
