@@ -147,7 +147,10 @@ def _at(seconds: int) -> datetime:
     return dt_util.utc_from_timestamp(seconds)
 
 
-def _measurements(value: Callable[[int], float], days: int, swing: float) -> list[StatisticData]:
+def _measurements(
+    value: Callable[[int], float], days: int, swing: float, hours: int = 0
+) -> list[StatisticData]:
+    """Hourly mean, min and max of the last `days` days (and `hours` hours)."""
     return [
         StatisticData(
             start=_at(start),
@@ -155,25 +158,35 @@ def _measurements(value: Callable[[int], float], days: int, swing: float) -> lis
             min=value(start) - swing,
             max=value(start) + swing,
         )
-        for start in _hours(days)
+        for start in range(END - days * DAY - hours * HOUR, END, HOUR)
     ]
 
 
 def _sums(value: Callable[[int], float], days: int) -> list[StatisticData]:
+    """Hourly running sums (and the meter's state) of the last `days` days."""
     return [
         StatisticData(start=_at(start), state=value(start), sum=value(start))
         for start in _hours(days)
     ]
 
 
-# key -> (unit, unit class, rows) of each sensor's seeded statistics
-SEEDS: dict[str, tuple[str, str | None, Callable[[], list[StatisticData]]]] = {
-    "soh": ("%", None, lambda: _measurements(soh, 90, 0.0)),
-    "soc": ("%", None, lambda: _measurements(soc, 31, 2.0)),
-    "temperature": ("°C", "temperature", lambda: _measurements(temperature, 31, 0.5)),
-    "cell_voltage_spread": ("V", "voltage", lambda: _measurements(spread, 31, 0.0)),
-    "charged_energy": ("kWh", "energy", lambda: _sums(charged, 31)),
-    "discharged_energy": ("kWh", "energy", lambda: _sums(discharged, 31)),
+# key -> (unit, unit class) of each sensor's statistics
+UNITS: dict[str, tuple[str, str | None]] = {
+    "soh": ("%", None),
+    "soc": ("%", None),
+    "temperature": ("°C", "temperature"),
+    "cell_voltage_spread": ("V", "voltage"),
+    "charged_energy": ("kWh", "energy"),
+    "discharged_energy": ("kWh", "energy"),
+}
+# the months of history: 90 days of SOH, 31 days of the others
+SEEDS: dict[str, Callable[[], list[StatisticData]]] = {
+    "soh": lambda: _measurements(soh, 90, 0.0),
+    "soc": lambda: _measurements(soc, 31, 2.0),
+    "temperature": lambda: _measurements(temperature, 31, 0.5),
+    "cell_voltage_spread": lambda: _measurements(spread, 31, 0.0),
+    "charged_energy": lambda: _sums(charged, 31),
+    "discharged_energy": lambda: _sums(discharged, 31),
 }
 
 
@@ -181,13 +194,16 @@ def entity_id(hass: HomeAssistant, key: str, platform: str = "sensor") -> str | 
     return er.async_get(hass).async_get_entity_id(platform, DOMAIN, f"{PORTAL_ID}_{key}")
 
 
-async def seed(hass: HomeAssistant, keys: tuple[str, ...] | None = None) -> list[str]:
+async def seed(
+    hass: HomeAssistant, rows: dict[str, Callable[[], list[StatisticData]]] = SEEDS
+) -> list[str]:
     """Import the statistics of each of the entry's sensors there are; returns their keys."""
     seeded = []
-    for key, (unit, unit_class, rows) in SEEDS.items():
+    for key, make_rows in rows.items():
         found = entity_id(hass, key)
-        if found is None or (keys is not None and key not in keys):
+        if found is None:
             continue
+        unit, unit_class = UNITS[key]
         sums = unit == "kWh"
         metadata = StatisticMetaData(
             has_sum=sums,
@@ -198,7 +214,7 @@ async def seed(hass: HomeAssistant, keys: tuple[str, ...] | None = None) -> list
             unit_class=unit_class,
             unit_of_measurement=unit,
         )
-        async_import_statistics(hass, metadata, rows())
+        async_import_statistics(hass, metadata, make_rows())
         seeded.append(key)
     await async_wait_recording_done(hass)
     return seeded
@@ -374,3 +390,91 @@ def _without_basis(attributes: dict[str, Any]) -> dict[str, Any]:
     skip = {"start", "end", "samples", "reason", "unit_of_measurement", "device_class"}
     skip |= {"friendly_name", "state_class", "icon", "options"}
     return {name: value for name, value in attributes.items() if name not in skip}
+
+
+def _figures(hass: HomeAssistant, keys: tuple[str, ...]) -> dict[str, tuple[str, tuple[Any, ...]]]:
+    """State and basis (start, end, samples, reason) of insight sensors by key."""
+    found = {}
+    for key in keys:
+        state, attributes = shown(hass, key)
+        found[key] = (state, basis_of(attributes))
+    return found
+
+
+FIGURE_KEYS = (
+    "soh_change",
+    "soh_end_of_life",
+    "equivalent_full_cycles",
+    "cycles_per_day",
+    "cycles_end_of_life",
+    "cell_spread_day",
+    "balance_level",
+    "hours_above_35",
+    "weekly_mean_temperature",
+    "days_since_full_charge",
+    "deepest_discharge",
+)
+
+
+@pytest.mark.parametrize("source", ["local"])
+async def test_without_statistics_every_figure_says_no_data(
+    hass: HomeAssistant, run: Run, init_integration: MockConfigEntry
+) -> None:
+    await run(5 * 60)
+
+    no_data = ("unknown", (None, None, 0, "no_data"))
+    assert _figures(hass, FIGURE_KEYS) == dict.fromkeys(FIGURE_KEYS, no_data)
+    assert shown(hass, "equivalent_full_cycles")[1]["capacity_kwh"] == 8.91  # 174 Ah, 51.2 V
+    assert shown(hass, "full_charge_overdue", "binary_sensor")[0] == "unknown"
+    assert insight_of(init_integration).queries == 2  # both reads ran, and found nothing
+
+
+def _line(first: float, per_day: float) -> Callable[[int], float]:
+    """`first` today, `per_day` less each day back."""
+    return lambda start: first - per_day * _day(start)
+
+
+TEN_DAYS = (iso(END - 10 * DAY), iso(END))
+THREE_DAYS = (iso(END - 3 * DAY), iso(END))
+TWO_DAYS = (iso(END - 2 * DAY), iso(END))
+
+
+@pytest.mark.parametrize("source", ["local"])
+async def test_short_statistics_are_too_short(
+    hass: HomeAssistant, run: Run, init_integration: MockConfigEntry
+) -> None:
+    await seed(
+        hass,
+        {
+            "soh": lambda: _measurements(_line(95.0, 0.01), 10, 0.0),  # 30 days needed
+            "temperature": lambda: _measurements(
+                lambda s: 40.0 if _hour(s) > 19 else 20.0, 0, 0.5, 20
+            ),
+            "cell_voltage_spread": lambda: _measurements(spread, 2, 0.0),  # 3 days for a trend
+            "charged_energy": lambda: _sums(charged, 3),  # 7 days for a rate
+            "discharged_energy": lambda: _sums(discharged, 3),
+            "soc": lambda: _measurements(lambda s: float(PROFILE[_hour(s)]), 3, 2.0),  # never full
+        },
+    )
+    await run(5 * 60)
+
+    cycles_basis = (iso(END - 3 * DAY + HOUR), iso(END), 71, "too_short")
+    assert _figures(hass, FIGURE_KEYS) == {
+        "soh_change": ("unknown", (*TEN_DAYS, 240, "too_short")),
+        "soh_end_of_life": ("unknown", (*TEN_DAYS, 240, "too_short")),
+        # the total and the cycles left need no period: the newest sums, as with the months
+        "equivalent_full_cycles": ("125.1", cycles_basis),
+        "cycles_per_day": ("unknown", cycles_basis),
+        "cycles_end_of_life": ("unknown", cycles_basis),
+        # the day's spread and its level need a day, the trend three
+        "cell_spread_day": ("0.12", (*TWO_DAYS, 48, "too_short")),
+        "balance_level": ("moderate", (*TWO_DAYS, 48, "too_short")),
+        # 20 hours (24 needed for a mean): the hot hours are counted all the same
+        "hours_above_35": ("4", (iso(END - 20 * HOUR), iso(END), 20, "too_short")),
+        "weekly_mean_temperature": ("unknown", (iso(END - 20 * HOUR), iso(END), 20, "too_short")),
+        # never above 97 % in three days: not full, and not yet overdue
+        "days_since_full_charge": ("unknown", (*THREE_DAYS, 72, "never_full")),
+        "deepest_discharge": ("33.0", (*THREE_DAYS, 72, None)),
+    }
+    assert shown(hass, "cell_spread_day")[1]["trend_per_day"] is None
+    assert shown(hass, "full_charge_overdue", "binary_sensor")[0] == "unknown"
