@@ -41,7 +41,7 @@ END = int(START.timestamp())  # the seeded hours end here
 # the first refresh after the entities exist: the 5-minute timer, on the tick's 10 s steps
 FIRST = END + 5 * 60
 
-type Run = Callable[[float], Awaitable[None]]
+type Run = Callable[..., Awaitable[None]]
 
 
 @pytest.fixture
@@ -53,8 +53,8 @@ def run(hass: HomeAssistant, freezer: FrozenDateTimeFactory) -> Run:
     """
     freezer.move_to(START)
 
-    async def run(seconds: float) -> None:
-        await advance(hass, freezer, seconds, background=True)
+    async def run(seconds: float, step: float = 10) -> None:
+        await advance(hass, freezer, seconds, step=step, background=True)
         await async_wait_recording_done(hass)
 
     return run
@@ -478,3 +478,60 @@ async def test_short_statistics_are_too_short(
     }
     assert shown(hass, "cell_spread_day")[1]["trend_per_day"] is None
     assert shown(hass, "full_charge_overdue", "binary_sensor")[0] == "unknown"
+
+
+@pytest.mark.parametrize("source", ["local"])
+async def test_a_steady_battery_has_no_end_of_life_and_an_overdue_full_charge(
+    hass: HomeAssistant, run: Run, init_integration: MockConfigEntry
+) -> None:
+    await seed(
+        hass,
+        {
+            "soh": lambda: _measurements(lambda s: 97.0, 40, 0.0),  # flat for 40 days
+            "charged_energy": lambda: _sums(lambda s: 500.0, 10),  # no energy in 10 days
+            "discharged_energy": lambda: _sums(lambda s: 480.0, 10),
+            "soc": lambda: _measurements(lambda s: 80.0, 20, 2.0),  # at most 82 % in 20 days
+        },
+    )
+    await run(5 * 60)
+
+    cycles_basis = (iso(END - 10 * DAY + HOUR), iso(END), 239, "not_cycling")
+    assert _figures(hass, FIGURE_KEYS[:5] + ("days_since_full_charge",)) == {
+        "soh_change": ("0.0", (iso(END - 40 * DAY), iso(END), 960, "not_declining")),
+        "soh_end_of_life": ("unknown", (iso(END - 40 * DAY), iso(END), 960, "not_declining")),
+        "equivalent_full_cycles": ("55.0", cycles_basis),  # 980 kWh / 2 / 8.9088 kWh
+        "cycles_per_day": ("0.0", cycles_basis),
+        "cycles_end_of_life": ("unknown", cycles_basis),
+        "days_since_full_charge": (
+            "unknown",
+            (iso(END - 20 * DAY), iso(END), 480, "never_full"),
+        ),
+    }
+    state, attributes = shown(hass, "full_charge_overdue", "binary_sensor")
+    assert (state, attributes["reason"], attributes["last_full"]) == ("on", "never_full", None)
+
+
+@pytest.mark.parametrize(("source", "soh_reads"), [("local", 1), ("vrm", 0)])
+async def test_statistics_are_read_once_an_hour_and_the_soh_every_six_hours(
+    hass: HomeAssistant, run: Run, init_integration: MockConfigEntry, soh_reads: int
+) -> None:
+    """The recorder compiles an hour 10 s after it ends: one read of the recent rows per hour.
+
+    The VRM-only entry has no SOH sensor, so it never reads the SOH's year.
+    """
+    insight = insight_of(init_integration)
+    await run(5 * 60)  # 10:05: the sensors exist now
+    assert insight.queries == 1 + soh_reads
+
+    await run(59 * 60 + 50, step=60)  # 11:04:50: eleven more refreshes, the same hour
+    assert insight.data.computed_at == _at(END + 3600)  # the 11:00 refresh still had 10:00
+    assert insight.queries == 1 + soh_reads
+    await run(10)  # 11:05: the first refresh after 11:00 was compiled
+    assert insight.queries == 2 + soh_reads
+
+    await run(2 * 3600, step=60)  # 13:05
+    assert insight.queries == 4 + soh_reads
+    await run(3 * 3600 - 10, step=60)  # 16:04:50: the SOH's year is not six hours old
+    assert insight.queries == 6 + soh_reads
+    await run(10)  # 16:05: seven hourly reads, and the SOH's year again
+    assert insight.queries == 7 + 2 * soh_reads
