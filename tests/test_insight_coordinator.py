@@ -24,6 +24,7 @@ from homeassistant.components.recorder.models import (
 from homeassistant.components.recorder.statistics import async_import_statistics
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import entity_registry as er
+from homeassistant.helpers import issue_registry as ir
 from homeassistant.util import dt as dt_util
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.components.recorder.common import (
@@ -33,7 +34,7 @@ from pytest_homeassistant_custom_component.components.recorder.common import (
 from custom_components.victron_cerbo.const import DOMAIN
 from custom_components.victron_cerbo.insight_coordinator import InsightCoordinator
 from custom_components.victron_cerbo.options import CONF_HISTORY_DAYS
-from tests.helpers import PORTAL_ID, START, advance
+from tests.helpers import PORTAL_ID, PYLONTECH, START, FakeCerbo, advance, root_of, setup_entry
 
 HOUR = 3600
 DAY = 24 * HOUR
@@ -535,3 +536,117 @@ async def test_statistics_are_read_once_an_hour_and_the_soh_every_six_hours(
     assert insight.queries == 6 + soh_reads
     await run(10)  # 16:05: seven hourly reads, and the SOH's year again
     assert insight.queries == 7 + 2 * soh_reads
+
+
+def set_battery(cerbo: FakeCerbo, **changes: Any) -> None:
+    """The battery's root as the fixture has it, with these paths changed."""
+    root = root_of("battery_pylontech.json")
+    root.update({path.replace("__", "/"): value for path, value in changes.items()})
+    cerbo.set_root(PYLONTECH, root)
+
+
+def risk_issue(hass: HomeAssistant, entry: MockConfigEntry) -> ir.IssueEntry | None:
+    return ir.async_get(hass).async_get_issue(DOMAIN, f"battery_risk_{entry.entry_id}")
+
+
+HOT_WEEK = {"temperature": lambda: _measurements(lambda s: 46.0, 7, 0.5)}
+
+
+@pytest.mark.parametrize("source", ["local"])
+@pytest.mark.parametrize(
+    ("battery", "hot", "score", "level", "factors"),
+    [
+        # a warning (1) is no alarm, and 85 % is not below 85 %
+        ({"Alarms__CellImbalance": 1, "Soh": 85.0}, True, 4, "low", ["battery_hot"]),
+        ({"Soh": 70.0}, False, 5, "medium", ["soh_low"]),
+        ({"Alarms__CellImbalance": 2}, True, 11, "medium", ["cell_imbalance", "battery_hot"]),
+        (
+            {"Soh": 84.0, "Alarms__CellImbalance": 2},
+            False,
+            12,
+            "high",
+            ["soh_low", "cell_imbalance"],
+        ),
+        (
+            {"Soh": 69.0, "System__NrOfModulesOffline": 1},
+            False,
+            19,
+            "high",
+            ["soh_critical", "module_offline"],
+        ),
+        (
+            {"Alarms__CellImbalance": 2, "System__NrOfModulesOffline": 1},
+            True,
+            20,
+            "critical",
+            ["cell_imbalance", "module_offline", "battery_hot"],
+        ),
+    ],
+)
+async def test_risk_levels_and_the_repair_issue(
+    hass: HomeAssistant,
+    run: Run,
+    cerbo: FakeCerbo,
+    mock_config_entry: MockConfigEntry,
+    battery: dict[str, Any],
+    hot: bool,
+    score: int,
+    level: str,
+    factors: list[str],
+) -> None:
+    """Low below 5 points, medium from 5, high from 12, critical from 20; an issue from high."""
+    set_battery(cerbo, **battery)
+    await setup_entry(hass, mock_config_entry)
+    if hot:
+        await seed(hass, HOT_WEEK)  # a weekly mean of 46 °C
+    await run(5 * 60)
+
+    state, attributes = shown(hass, "risk_level")
+    assert (state, attributes["score"], attributes["factors"]) == (level, score, factors)
+    assert shown(hass, "risk_score")[0] == str(score)
+    assert (risk_issue(hass, mock_config_entry) is not None) is (level in ("high", "critical"))
+
+
+@pytest.mark.parametrize("source", ["local"])
+async def test_the_risk_issue_comes_and_goes_with_the_level(
+    hass: HomeAssistant, run: Run, cerbo: FakeCerbo, mock_config_entry: MockConfigEntry
+) -> None:
+    set_battery(cerbo, Soh=84.0, Alarms__CellImbalance=2)
+    await setup_entry(hass, mock_config_entry)
+    await run(10)  # the issue's texts load in the background
+
+    issue = risk_issue(hass, mock_config_entry)
+    assert issue is not None
+    assert (issue.translation_key, issue.severity, issue.is_fixable) == (
+        "battery_risk",
+        ir.IssueSeverity.WARNING,
+        False,
+    )
+    assert issue.translation_placeholders == {
+        "name": "Cabin",
+        "level": "High",
+        "score": "12",
+        "actions": "- Watch the state of health trend and plan for the battery's replacement.\n"
+        "- Charge the battery fully so it can balance; if the alarm stays, check the BMS and "
+        "the cell connections.",
+    }
+
+    set_battery(cerbo, Soh=84.0)  # balanced: 5 points, medium
+    await run(5 * 60)
+    assert shown(hass, "risk_level")[0] == "medium"
+    assert risk_issue(hass, mock_config_entry) is None
+
+    set_battery(cerbo, Soh=84.0, Alarms__CellImbalance=2, System__NrOfModulesOffline=1)
+    await run(5 * 60)
+    issue = risk_issue(hass, mock_config_entry)
+    assert issue is not None
+    assert issue.translation_placeholders is not None
+    placeholders = issue.translation_placeholders
+    assert (placeholders["level"], placeholders["score"]) == ("Critical", "21")
+    assert placeholders["actions"].count("\n- ") == 2  # three actions, one a line
+    assert placeholders["actions"].endswith(
+        "- Check the offline battery module: its cabling, its breaker and the BMS."
+    )
+
+    await hass.config_entries.async_remove(mock_config_entry.entry_id)
+    assert risk_issue(hass, mock_config_entry) is None
