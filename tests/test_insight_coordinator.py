@@ -8,6 +8,7 @@ The seeded history ends where the clock starts (START, 10:00 UTC): its newest ho
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
@@ -34,7 +35,18 @@ from pytest_homeassistant_custom_component.components.recorder.common import (
 from custom_components.victron_cerbo.const import DOMAIN
 from custom_components.victron_cerbo.insight_coordinator import InsightCoordinator
 from custom_components.victron_cerbo.options import CONF_HISTORY_DAYS
-from tests.helpers import PORTAL_ID, PYLONTECH, START, FakeCerbo, advance, root_of, setup_entry
+from tests.helpers import (
+    PLATFORM,
+    PORTAL_ID,
+    PYLONTECH,
+    START,
+    VEBUS,
+    FakeCerbo,
+    FakeVrm,
+    advance,
+    root_of,
+    setup_entry,
+)
 
 HOUR = 3600
 DAY = 24 * HOUR
@@ -650,3 +662,71 @@ async def test_the_risk_issue_comes_and_goes_with_the_level(
 
     await hass.config_entries.async_remove(mock_config_entry.entry_id)
     assert risk_issue(hass, mock_config_entry) is None
+
+
+def set_vebus(cerbo: FakeCerbo, **changes: Any) -> None:
+    """The inverter's root as the fixture has it, with these paths changed."""
+    root = root_of("vebus.json")
+    root.update({path.replace("__", "/"): value for path, value in changes.items()})
+    cerbo.set_root(VEBUS, root)
+
+
+def set_can_errors(cerbo: FakeCerbo, tx_errors: int) -> None:
+    """The GX's can0 with this count of transmit errors (the fixture has 649, rx 0)."""
+    root = root_of("platform.json")
+    path = "CanBus/Interface/can0/Statistics"
+    statistics = json.loads(root[path])
+    statistics[0]["stats64"]["tx"]["errors"] = tx_errors
+    root[path] = json.dumps(statistics)
+    cerbo.set_root(PLATFORM, root)
+
+
+@pytest.mark.parametrize("source", ["local"])
+async def test_counted_events_and_figures_survive_a_restart(
+    hass: HomeAssistant, run: Run, init_integration: MockConfigEntry, cerbo: FakeCerbo
+) -> None:
+    """VE.Bus alarms and CAN error growth have no history anywhere: the store keeps them."""
+    entry = init_integration
+    await seed(hass, {"soh": SEEDS["soh"]})
+    # 10:00-10:09: the inverter's overload alarm rises four times, then its temperature alarm
+    # and a VE.Bus error: six in the week (more than five); the inverter is read every 30 s
+    for _ in range(4):
+        set_vebus(cerbo, Alarms__Overload=2)
+        await run(60)
+        set_vebus(cerbo, Alarms__Overload=0)
+        await run(60)
+    set_vebus(cerbo, Alarms__HighTemperature=2, VebusError=5)
+    await run(90)  # 10:09:30
+    # the CAN counter is sampled every 5 minutes (10:10, 10:15, ...); each change comes 30 s
+    # after a sample: 649 until 10:10, then 700 (+51), 760 (+60), a reboot's 5, then 50.
+    # A reset before the next sample lowers the sample before it (760 becomes 5, +5): its
+    # growth is lost rather than the growth after the reset; 51 + 5 + 45 errors in all.
+    for tx_errors in (700, 760, 5, 50):
+        set_can_errors(cerbo, tx_errors)
+        await run(300)
+    await run(5 * 60)  # 10:34:30: the 10:35 refresh
+    insight = insight_of(entry)
+    now = dt_util.utcnow()
+    assert insight.events.can_errors.growth(now.timestamp()) == 101
+    assert insight.as_dict(now)["vebus_alarms_week"] == 6
+    factors = ["vebus_alarms", "inverter_temperature", "can_errors"]
+    state, attributes = shown(hass, "risk_level")
+    assert (state, attributes["score"], attributes["factors"]) == ("high", 15, factors)
+    assert shown(hass, "soh_change")[0] == "-0.304"
+
+    await run(60)  # the store writes a minute after the last change
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done()
+    # the alarms are still raised: not new after the restart
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+
+    insight = insight_of(entry)
+    assert insight.queries == 2  # the sensors are known: the setup's refresh read the recorder
+    assert shown(hass, "soh_change")[0] == "-0.304"
+    await run(10)
+    now = dt_util.utcnow()
+    assert insight.as_dict(now)["vebus_alarms_week"] == 6
+    assert insight.events.can_errors.growth(now.timestamp()) == 101
+    state, attributes = shown(hass, "risk_level")
+    assert (state, attributes["score"], attributes["factors"]) == ("high", 15, factors)
