@@ -9,11 +9,10 @@ The seeded history ends where the clock starts (START, 10:00 UTC): its newest ho
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
-
-import logging
 
 import pytest
 from freezegun.api import FrozenDateTimeFactory
@@ -730,3 +729,34 @@ async def test_counted_events_and_figures_survive_a_restart(
     assert insight.events.can_errors.growth(now.timestamp()) == 101
     state, attributes = shown(hass, "risk_level")
     assert (state, attributes["score"], attributes["factors"]) == ("high", 15, factors)
+
+
+@pytest.mark.parametrize("source", ["vrm"])
+async def test_vrm_failures_of_the_day_survive_a_restart(
+    hass: HomeAssistant, run: Run, init_integration: MockConfigEntry, vrm: FakeVrm
+) -> None:
+    entry = init_integration
+    insight = insight_of(entry)
+    vrm.error = (503, {"success": False})
+    # 10:14: four failed polls, one every 3 minutes from 10:03 (more than three in a day);
+    # the view notes the fourth, made while VRM is down, with its 30 s recheck
+    await run(14 * 60)
+    assert vrm.calls.count("BatterySummary") == 5
+    assert insight.as_dict(dt_util.utcnow())["vrm_failures_day"] == 4
+    vrm.error = None
+    await run(60)  # 10:15: a good poll, and the refresh
+
+    state, attributes = shown(hass, "risk_level")
+    assert (state, attributes["score"], attributes["factors"]) == ("low", 3, ["vrm_connection"])
+    assert shown(hass, "connectivity_health_score")[0] == "60"  # 10 a failure
+    await run(10 * 60, step=60)  # good polls: no more failures
+    assert insight.as_dict(dt_util.utcnow())["vrm_failures_day"] == 4
+    assert await hass.config_entries.async_reload(entry.entry_id)
+    await hass.async_block_till_done()
+
+    insight = insight_of(entry)
+    assert insight.as_dict(dt_util.utcnow())["vrm_failures_day"] == 4
+    assert shown(hass, "risk_level")[1]["factors"] == ["vrm_connection"]
+    await run(24 * 3600, step=600)  # a day later they are past
+    assert insight.as_dict(dt_util.utcnow())["vrm_failures_day"] == 0
+    assert shown(hass, "risk_level")[1]["factors"] == []
