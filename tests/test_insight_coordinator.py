@@ -760,3 +760,24 @@ async def test_vrm_failures_of_the_day_survive_a_restart(
     await run(24 * 3600, step=600)  # a day later they are past
     assert insight.as_dict(dt_util.utcnow())["vrm_failures_day"] == 0
     assert shown(hass, "risk_level")[1]["factors"] == []
+
+
+@pytest.mark.parametrize("source", ["local"])
+async def test_an_alarm_just_before_a_reload_is_kept(
+    hass: HomeAssistant, run: Run, init_integration: MockConfigEntry, cerbo: FakeCerbo
+) -> None:
+    """The store writes a minute after a change, or at once when the entry unloads."""
+    entry = init_integration
+    events = insight_of(entry).events
+    set_vebus(cerbo, Alarms__Overload=2)
+    while not events.vebus_alarms.moments:
+        await run(10)
+    noted = events.vebus_alarms.moments[0]
+    set_vebus(cerbo, Alarms__Overload=0)
+    await run(40)  # the inverter is read every 30 s: the alarm is over
+    assert events.last_vebus["Overload"] == 0
+    assert dt_util.utcnow().timestamp() - noted < 60  # the store has not written yet
+
+    assert await hass.config_entries.async_reload(entry.entry_id)
+    await hass.async_block_till_done()
+    assert insight_of(entry).as_dict(dt_util.utcnow())["vebus_alarms_week"] == 1
