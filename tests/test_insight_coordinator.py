@@ -72,11 +72,14 @@ def run(hass: HomeAssistant, freezer: FrozenDateTimeFactory) -> Run:
     return run
 
 
-# no VRM history import: the recorder holds only what the tests seed
-pytestmark = [
-    pytest.mark.usefixtures("recorder_mock"),
-    pytest.mark.parametrize("entry_options", [{CONF_HISTORY_DAYS: 0}]),
-]
+pytestmark = pytest.mark.usefixtures("recorder_mock")
+
+
+@pytest.fixture
+def entry_options(request: pytest.FixtureRequest) -> dict[str, Any]:
+    """No VRM history import (the recorder holds only what the tests seed), and the options a
+    test gives (parametrize indirectly)."""
+    return {CONF_HISTORY_DAYS: 0, **getattr(request, "param", {})}
 
 
 def _day(start: int) -> int:
@@ -781,3 +784,59 @@ async def test_an_alarm_just_before_a_reload_is_kept(
     assert await hass.config_entries.async_reload(entry.entry_id)
     await hass.async_block_till_done()
     assert insight_of(entry).as_dict(dt_util.utcnow())["vebus_alarms_week"] == 1
+
+
+@pytest.mark.usefixtures("entity_registry_enabled_by_default")
+@pytest.mark.parametrize(
+    ("entry_options", "expected"),
+    [
+        (
+            {"end_of_life_soh": 80, "rated_cycles": 3000, "full_charge_days": 3},
+            {
+                "end_of_life_soh": 80,
+                "months_to_end_of_life": 49.3,  # 15 points at 0.01 a day: 1500 days
+                "soh_end_of_life": "2030-02-23",
+                "rated_cycles": 3000,
+                "remaining_cycles": "2875",
+                "cycles_end_of_life": "2041-08-15",
+                "overdue_after_days": 3,
+                "full_charge_overdue": "on",  # full 5.34 days ago
+            },
+        ),
+        (  # beyond the form's bounds: 1-99 %, 1-100000 cycles, 1-365 days
+            {"end_of_life_soh": 150, "rated_cycles": 0, "full_charge_days": 1000},
+            {
+                "end_of_life_soh": 99,
+                "months_to_end_of_life": 0.0,  # 95 % is below 99 % already
+                "soh_end_of_life": "2026-01-15",
+                "rated_cycles": 1,
+                "remaining_cycles": "0",
+                "cycles_end_of_life": "2026-01-15",
+                "overdue_after_days": 365,
+                "full_charge_overdue": "off",
+            },
+        ),
+    ],
+    indirect=["entry_options"],
+)
+@pytest.mark.parametrize("source", ["local"])
+async def test_the_options_the_figures_are_judged_against(
+    hass: HomeAssistant, run: Run, init_integration: MockConfigEntry, expected: dict[str, Any]
+) -> None:
+    await seed(hass)
+    await run(5 * 60)
+
+    soh_state, ageing = shown(hass, "soh_end_of_life")
+    remaining, cycles = shown(hass, "remaining_cycles")
+    cycles_end = shown(hass, "cycles_end_of_life")[0]
+    overdue, full = shown(hass, "full_charge_overdue", "binary_sensor")
+    assert {
+        "end_of_life_soh": ageing["end_of_life_soh"],
+        "months_to_end_of_life": ageing["months_to_end_of_life"],
+        "soh_end_of_life": soh_state,
+        "rated_cycles": cycles["rated_cycles"],
+        "remaining_cycles": remaining,
+        "cycles_end_of_life": cycles_end,
+        "overdue_after_days": full["overdue_after_days"],
+        "full_charge_overdue": overdue,
+    } == expected
