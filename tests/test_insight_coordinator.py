@@ -278,7 +278,7 @@ FULL_CHARGE = {"last_full": "2026-01-10T02:00:00+00:00", "overdue_after_days": 1
 FULL_BASIS = (iso(END - 31 * DAY), iso(END), 744, None)
 BALANCE = {"level": "moderate", "trend_per_day": 0.0168, "days": 7}
 LOCAL_FIGURES: dict[str, tuple[str, tuple[Any, ...], dict[str, Any]]] = {
-    # key: (state, (start, end, samples, reason), companions)
+    # each sensor's state, its basis (start, end, samples, reason) and its companions
     "soh_change": ("-0.304", (iso(END - 90 * DAY), iso(END), 2160, None), AGEING),
     "soh_end_of_life": ("2032-11-19", (iso(END - 90 * DAY), iso(END), 2160, None), AGEING),
     # (1148.8 + 1080.2 kWh) / 2 / (174 Ah x 51.2 V)
@@ -444,6 +444,11 @@ async def test_without_statistics_every_figure_says_no_data(
     assert insight_of(init_integration).queries == 2  # both reads ran, and found nothing
 
 
+def _flat(value: float) -> Callable[[int], float]:
+    """The same value every hour."""
+    return lambda _start: value
+
+
 def _line(first: float, per_day: float) -> Callable[[int], float]:
     """`first` today, `per_day` less each day back."""
     return lambda start: first - per_day * _day(start)
@@ -462,13 +467,16 @@ async def test_short_statistics_are_too_short(
         hass,
         {
             "soh": lambda: _measurements(_line(95.0, 0.01), 10, 0.0),  # 30 days needed
+            # 20 hours, the last four at 40 °C
             "temperature": lambda: _measurements(
-                lambda s: 40.0 if _hour(s) > 19 else 20.0, 0, 0.5, 20
+                lambda start: 40.0 if _hour(start) > 19 else 20.0, 0, 0.5, 20
             ),
             "cell_voltage_spread": lambda: _measurements(spread, 2, 0.0),  # 3 days for a trend
             "charged_energy": lambda: _sums(charged, 3),  # 7 days for a rate
             "discharged_energy": lambda: _sums(discharged, 3),
-            "soc": lambda: _measurements(lambda s: float(PROFILE[_hour(s)]), 3, 2.0),  # never full
+            "soc": lambda: _measurements(
+                lambda start: float(PROFILE[_hour(start)]), 3, 2.0
+            ),  # never full
         },
     )
     await run(5 * 60)
@@ -502,16 +510,16 @@ async def test_a_steady_battery_has_no_end_of_life_and_an_overdue_full_charge(
     await seed(
         hass,
         {
-            "soh": lambda: _measurements(lambda s: 97.0, 40, 0.0),  # flat for 40 days
-            "charged_energy": lambda: _sums(lambda s: 500.0, 10),  # no energy in 10 days
-            "discharged_energy": lambda: _sums(lambda s: 480.0, 10),
-            "soc": lambda: _measurements(lambda s: 80.0, 20, 2.0),  # at most 82 % in 20 days
+            "soh": lambda: _measurements(_flat(97.0), 40, 0.0),  # flat for 40 days
+            "charged_energy": lambda: _sums(_flat(500.0), 10),  # no energy in 10 days
+            "discharged_energy": lambda: _sums(_flat(480.0), 10),
+            "soc": lambda: _measurements(_flat(80.0), 20, 2.0),  # at most 82 % in 20 days
         },
     )
     await run(5 * 60)
 
     cycles_basis = (iso(END - 10 * DAY + HOUR), iso(END), 239, "not_cycling")
-    assert _figures(hass, FIGURE_KEYS[:5] + ("days_since_full_charge",)) == {
+    assert _figures(hass, (*FIGURE_KEYS[:5], "days_since_full_charge")) == {
         "soh_change": ("0.0", (iso(END - 40 * DAY), iso(END), 960, "not_declining")),
         "soh_end_of_life": ("unknown", (iso(END - 40 * DAY), iso(END), 960, "not_declining")),
         "equivalent_full_cycles": ("55.0", cycles_basis),  # 980 kWh / 2 / 8.9088 kWh
@@ -563,7 +571,7 @@ def risk_issue(hass: HomeAssistant, entry: MockConfigEntry) -> ir.IssueEntry | N
     return ir.async_get(hass).async_get_issue(DOMAIN, f"battery_risk_{entry.entry_id}")
 
 
-HOT_WEEK = {"temperature": lambda: _measurements(lambda s: 46.0, 7, 0.5)}
+HOT_WEEK = {"temperature": lambda: _measurements(_flat(46.0), 7, 0.5)}
 
 
 @pytest.mark.parametrize("source", ["local"])
@@ -602,6 +610,7 @@ async def test_risk_levels_and_the_repair_issue(
     run: Run,
     cerbo: FakeCerbo,
     mock_config_entry: MockConfigEntry,
+    *,
     battery: dict[str, Any],
     hot: bool,
     score: int,
