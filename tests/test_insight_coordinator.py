@@ -50,8 +50,10 @@ from tests.helpers import (
 HOUR = 3600
 DAY = 24 * HOUR
 END = int(START.timestamp())  # the seeded hours end here
-# the first refresh after the entities exist: the 5-minute timer, on the tick's 10 s steps
+# the first refresh after the entities exist, 5 minutes after the setup
 FIRST = END + 5 * 60
+
+pytestmark = pytest.mark.usefixtures("recorder_mock")
 
 type Run = Callable[..., Awaitable[None]]
 
@@ -70,9 +72,6 @@ def run(hass: HomeAssistant, freezer: FrozenDateTimeFactory) -> Run:
         await async_wait_recording_done(hass)
 
     return run
-
-
-pytestmark = pytest.mark.usefixtures("recorder_mock")
 
 
 @pytest.fixture
@@ -125,10 +124,10 @@ def spread(start: int) -> float:
 # a day's SOC from 10:00 UTC: down overnight to 35 %, up to 95 % in the afternoon
 PROFILE = (60, 55, 50, 45, 40, 35, 40, 50, 60, 70, 80, 85, 90, 92, 94, 95, 93, 90, 85, 80, 75)
 PROFILE += (70, 65, 62)
-SOC_SPECIAL = {
-    (5, 15): 97.5,  # max 99.5 %: full at the end of Jan 10 01:00 UTC
+SOC_SPECIAL = {  # (day back, hour of the day): mean; min and max 2 % either side
+    (5, 15): 97.5,  # max 99.5 %: full at the end of the hour from Jan 10 01:00 UTC
     (20, 15): 98.0,  # full three weeks ago
-    (2, 5): 20.0,  # min 18 %: the week's deepest, Jan 12 15:00 UTC
+    (2, 5): 20.0,  # min 18 %: the week's deepest, the hour from Jan 12 15:00 UTC
     (9, 5): 12.0,  # deeper, but nine days ago
 }
 
@@ -280,11 +279,13 @@ BALANCE = {"level": "moderate", "trend_per_day": 0.0168, "days": 7}
 LOCAL_FIGURES: dict[str, tuple[str, tuple[Any, ...], dict[str, Any]]] = {
     # each sensor's state, its basis (start, end, samples, reason) and its companions
     "soh_change": ("-0.304", (iso(END - 90 * DAY), iso(END), 2160, None), AGEING),
+    # 2500 days after 10:05 (the tests' time zone is US/Pacific)
     "soh_end_of_life": ("2032-11-19", (iso(END - 90 * DAY), iso(END), 2160, None), AGEING),
     # (1148.8 + 1080.2 kWh) / 2 / (174 Ah x 51.2 V)
     "equivalent_full_cycles": ("125.1", CYCLES_BASIS, CYCLES),
     "cycles_per_day": ("0.505", CYCLES_BASIS, CYCLES),  # 9 kWh a day / 2 / 8.9088 kWh
     "remaining_cycles": ("5875", CYCLES_BASIS, CYCLES),
+    # 5874.9 cycles left at 0.505 a day after Jan 15 10:00 UTC: 2057-11-19 03:36 UTC
     "cycles_end_of_life": ("2057-11-18", CYCLES_BASIS, CYCLES),
     "cell_spread_day": ("0.12", WEEK, BALANCE),
     "balance_level": ("moderate", WEEK, {"spread": 0.12, "trend_per_day": 0.0168}),
@@ -332,7 +333,8 @@ UNKNOWN = {
 BATTERY = {"soh": 2.0, "balance_level": 10.0, "weekly_mean_temperature": 0.4}
 SCORES = {
     "local": {
-        "health_score": ("92", {"deductions": {}, "unknown": ["connectivity"]}),  # 92.5
+        # (0.5 x 88 + 0.3 x 100) / 0.8 = 92.5, rounded half to even
+        "health_score": ("92", {"deductions": {}, "unknown": ["connectivity"]}),
         "battery_health_score": ("88", {"deductions": BATTERY, "unknown": []}),
         "inverter_health_score": ("100", {"deductions": {}, "unknown": []}),
         "connectivity_health_score": (
