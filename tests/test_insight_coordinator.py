@@ -752,9 +752,12 @@ async def test_vrm_failures_of_the_day_survive_a_restart(
     entry = init_integration
     insight = insight_of(entry)
     vrm.error = (503, {"success": False})
-    # 10:14: four failed polls, one every 3 minutes from 10:03 (more than three in a day);
-    # the view notes the fourth, made while VRM is down, with its 30 s recheck
-    await run(14 * 60)
+    await run(10 * 60 + 10)  # the 10:10 refresh: three failed polls (10:03, 10:06, 10:09)
+    assert shown(hass, "risk_level")[1]["factors"] == []  # not more than three
+    assert shown(hass, "connectivity_health_score")[0] == "70"
+    # 10:14: the fourth failed poll (the view notes it, made while VRM is down, with its 30 s
+    # recheck)
+    await run(3 * 60 + 50)
     assert vrm.calls.count("BatterySummary") == 5
     assert insight.as_dict(dt_util.utcnow())["vrm_failures_day"] == 4
     vrm.error = None
@@ -851,3 +854,39 @@ async def test_the_options_the_figures_are_judged_against(
         "overdue_after_days": full["overdue_after_days"],
         "full_charge_overdue": overdue,
     } == expected
+
+
+@pytest.mark.parametrize("source", ["local"])
+@pytest.mark.parametrize(
+    ("largest", "level", "deduction"),
+    [
+        (0.10, "healthy", None),
+        (0.1001, "moderate", 10.0),
+        (0.15, "moderate", 10.0),
+        (0.1501, "severe", 25.0),
+    ],
+)
+async def test_balance_level_boundaries(
+    hass: HomeAssistant,
+    run: Run,
+    init_integration: MockConfigEntry,
+    *,
+    largest: float,
+    level: str,
+    deduction: float | None,
+) -> None:
+    """Healthy up to 0.10 V, moderate above, severe above 0.15 V (to 0.1 mV)."""
+    await seed(
+        hass,
+        {
+            "cell_voltage_spread": lambda: _measurements(
+                lambda start: largest if _hour(start) == 12 else 0.01, 1, 0.0
+            )
+        },
+    )
+    await run(5 * 60)
+
+    assert shown(hass, "balance_level")[0] == level
+    assert shown(hass, "cell_spread_day")[0] == str(largest)
+    deductions = shown(hass, "battery_health_score")[1]["deductions"]
+    assert deductions.get("balance_level") == deduction
