@@ -259,7 +259,7 @@ def iso(seconds: int) -> str:
 
 @pytest.fixture(autouse=True)
 def quiet_database(caplog: pytest.LogCaptureFixture) -> None:
-    """No log line per SQL statement: seeding months of hours would take three times longer."""
+    """No log line per SQL statement: seeding the months would take over twice as long."""
     caplog.set_level(logging.WARNING, logger="sqlalchemy.engine")
 
 
