@@ -152,9 +152,11 @@ class InsightCoordinator(DataUpdateCoordinator[InsightView]):
     async def async_start(self) -> CALLBACK_TYPE:
         """The first figures, then events from every battery view; returns the stop.
 
-        The figures are there even when the recorder fails to answer the first read.
+        The figures are there even when the recorder fails to answer the first read. The
+        events are saved when the entry unloads: a reload must not lose the last minute's.
         """
         self.data = self.compute(dt_util.utcnow())
+        self.config_entry.async_on_unload(self._async_save_events)
         stop = self.battery.async_add_listener(self._async_note_events)
         await self.async_refresh()
         return stop
@@ -182,6 +184,10 @@ class InsightCoordinator(DataUpdateCoordinator[InsightView]):
             self._vrm_failures_seen = failures
         if changed:
             self.store.async_delay_save(self.events.as_dict, SAVE_DELAY)
+
+    async def _async_save_events(self) -> None:
+        """Write the counted events now (a pending delayed write is dropped)."""
+        await self.store.async_save(self.events.as_dict())
 
     def as_dict(self, now: datetime) -> dict[str, Any]:
         """For the diagnostics: the figures, the counted events and the recorder queries."""
