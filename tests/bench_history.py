@@ -1,4 +1,4 @@
-"""The VRM history import measured with the real recorder (run by scripts/bench_history.py).
+"""The VRM history import measured with the real recorder (run by scripts/bench_recorder.py).
 
 Not a test: its name keeps it out of the suite; scripts/bench history runs it through pytest so
 that it gets the recorder and the fakes of the tests.

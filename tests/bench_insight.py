@@ -1,4 +1,4 @@
-"""The battery health insight measured with the real recorder (run by scripts/bench_insight.py).
+"""The battery health insight measured with the real recorder (run by scripts/bench_recorder.py).
 
 Not a test: its name keeps it out of the suite; scripts/bench insight runs it through pytest so
 that it gets the recorder and the fakes of the tests. The recorder (SQLite in memory) is seeded

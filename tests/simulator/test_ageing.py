@@ -7,13 +7,12 @@ values go into the insight's pure figures (`insight.py`), for seed 1 and a fixed
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 
 from custom_components.victron_cerbo.insight import (
     BalanceLevel,
@@ -31,8 +30,6 @@ from dev.simulator import (
     SimConfig,
     SimulatedInstallation,
     build_installation,
-    create_local_app,
-    create_vrm_app,
     load_scenario,
 )
 
@@ -49,18 +46,6 @@ Client = TestClient[Any, Any]
 @pytest.fixture
 def model() -> SimulatedInstallation:
     return build_installation(load_scenario(SCENARIO), start=START, speed=0, seed=1)
-
-
-@pytest.fixture
-async def local(model: SimulatedInstallation) -> AsyncIterator[Client]:
-    async with TestClient(TestServer(create_local_app(model), host="127.0.0.1")) as client:
-        yield client
-
-
-@pytest.fixture
-async def vrm(model: SimulatedInstallation) -> AsyncIterator[Client]:
-    async with TestClient(TestServer(create_vrm_app(model), host="127.0.0.1")) as client:
-        yield client
 
 
 async def _battery(local: Client, path: str) -> Any:

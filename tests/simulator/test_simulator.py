@@ -17,7 +17,7 @@ import sys
 import threading
 import time
 import urllib.request
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -383,18 +383,6 @@ def same_types(actual: dict[str, Any], sample: dict[str, Any]) -> None:
 @pytest.fixture
 def model() -> SimulatedInstallation:
     return SimulatedInstallation(START, speed=0, seed=1)
-
-
-@pytest.fixture
-async def local(model: SimulatedInstallation) -> AsyncIterator[Client]:
-    async with TestClient(TestServer(create_local_app(model), host="127.0.0.1")) as client:
-        yield client
-
-
-@pytest.fixture
-async def vrm(model: SimulatedInstallation) -> AsyncIterator[Client]:
-    async with TestClient(TestServer(create_vrm_app(model), host="127.0.0.1")) as client:
-        yield client
 
 
 async def value(client: Client, service: str, path: str = "/") -> Any:
