@@ -26,12 +26,8 @@ from freezegun.api import FrozenDateTimeFactory
 from homeassistant.components.recorder import Recorder
 from homeassistant.components.recorder.models import (
     StatisticData,
-    StatisticMeanType,
-    StatisticMetaData,
 )
 from homeassistant.components.recorder.statistics import (
-    STATISTIC_UNIT_TO_UNIT_CONVERTER,
-    async_import_statistics,
     statistics_during_period,
 )
 from homeassistant.core import HomeAssistant
@@ -55,6 +51,7 @@ from tests.helpers import (
     START,
     FakeCerbo,
     FakeVrm,
+    import_sensor_statistics,
     make_entry,
     run_compiling,
     setup_entry,
@@ -122,20 +119,6 @@ def _energy(key: str, hour: int) -> float:
     return round(0.8 * max(swing, 0.0) if key == "charged_energy" else 0.6 * max(-swing, 0.0), 3)
 
 
-def _metadata(entity_id: str, unit: str, *, has_sum: bool) -> StatisticMetaData:
-    """What the sensor platform records for these sensors (the unit's class)."""
-    converter = STATISTIC_UNIT_TO_UNIT_CONVERTER.get(unit)
-    return StatisticMetaData(
-        has_sum=has_sum,
-        mean_type=StatisticMeanType.NONE if has_sum else StatisticMeanType.ARITHMETIC,
-        name=None,
-        source="recorder",
-        statistic_id=entity_id,
-        unit_class=None if converter is None else converter.UNIT_CLASS,
-        unit_of_measurement=unit,
-    )
-
-
 def _seed(hass: HomeAssistant, ids: dict[str, str], end: int) -> int:
     """Import the hours before `end`: 366 days of SOH, 35 of the rest; the rows written."""
     written = 0
@@ -152,7 +135,7 @@ def _seed(hass: HomeAssistant, ids: dict[str, str], end: int) -> int:
             else:
                 mean, low, high = _measurement(key, hour, first)
                 rows.append(StatisticData(start=start, mean=mean, min=low, max=high))
-        async_import_statistics(hass, _metadata(ids[key], unit, has_sum=has_sum), rows)
+        import_sensor_statistics(hass, ids[key], unit, rows, has_sum=has_sum)
         written += len(rows)
     return written
 

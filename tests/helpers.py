@@ -22,6 +22,15 @@ from typing import Any, Protocol
 
 import aiohttp
 from aiohttp.test_utils import TestServer
+from homeassistant.components.recorder.models import (
+    StatisticData,
+    StatisticMeanType,
+    StatisticMetaData,
+)
+from homeassistant.components.recorder.statistics import (
+    STATISTIC_UNIT_TO_UNIT_CONVERTER,
+    async_import_statistics,
+)
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers import entity_registry as er
@@ -565,6 +574,27 @@ class FakeStats:
             ]
             records[code] = rows or False
         return AiohttpClientMockResponse(method, url, json={"success": True, "records": records})
+
+
+def import_sensor_statistics(
+    hass: HomeAssistant, entity_id: str, unit: str, rows: list[StatisticData], *, has_sum: bool
+) -> None:
+    """Hourly statistics on a sensor's own statistic id, as the sensor platform records them.
+
+    Running sums for a meter (`has_sum`), means otherwise; the unit class is the unit's
+    converter's, as the sensor platform and the history import give it.
+    """
+    converter = STATISTIC_UNIT_TO_UNIT_CONVERTER.get(unit)
+    metadata = StatisticMetaData(
+        has_sum=has_sum,
+        mean_type=StatisticMeanType.NONE if has_sum else StatisticMeanType.ARITHMETIC,
+        name=None,
+        source="recorder",
+        statistic_id=entity_id,
+        unit_class=None if converter is None else converter.UNIT_CLASS,
+        unit_of_measurement=unit,
+    )
+    async_import_statistics(hass, metadata, rows)
 
 
 async def run_compiling(hass: HomeAssistant, freezer: Freezer, seconds: float) -> None:
