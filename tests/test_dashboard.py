@@ -52,7 +52,9 @@ CORE_CARDS = {
     "statistics-graph",
     "tile",
 }
-RANGE_VIEWS = slice(2, 7)  # after "now" and "health"
+# the views in order: the range views follow "now" and "health"
+VIEW_PATHS = ["now", "health", "6h", "12h", "24h", "48h", "72h"]
+RANGE_VIEWS = slice(2, 7)
 
 
 def _entry(hass: HomeAssistant, **options: Any) -> MockConfigEntry:
@@ -140,16 +142,7 @@ async def test_registered_in_sidebar_and_removed_on_unload(
 
     config = await _ws_config(hass_ws_client, hass)
     assert config["title"] == "Cabin battery"
-    assert [view["path"] for view in config["views"]] == [
-        "now",
-        "health",
-        "6h",
-        "12h",
-        "24h",
-        "48h",
-        "72h",
-        "copy",
-    ]
+    assert [view["path"] for view in config["views"]] == [*VIEW_PATHS, "copy"]
     # No Sol-Ark sensor configured: the comparison entities are not shown.
     assert _entity_ids(config) == set(ids.values()) - {
         ids["soc_difference"],
@@ -458,7 +451,11 @@ async def test_unavailable_gauge_becomes_a_plain_tile(hass: HomeAssistant, key: 
 
 
 # The insight's sensors that the platform adds disabled.
-DISABLED_BY_DEFAULT = ("remaining_cycles", "hours_above_45", "heat_degradation")
+DISABLED_BY_DEFAULT = tuple(
+    description.key
+    for description in INSIGHT_SENSORS
+    if description.entity_registry_enabled_default is False
+)
 HEALTH_HEADINGS = [
     "Risk",
     "Health scores",
@@ -847,15 +844,7 @@ def test_repository_yaml_is_current() -> None:
     path = ROOT / "dashboards" / "victron_cerbo.yaml"
     assert path.read_text(encoding="utf-8") == dash.example_yaml()
     loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
-    assert [view["path"] for view in loaded["views"]] == [
-        "now",
-        "health",
-        "6h",
-        "12h",
-        "24h",
-        "48h",
-        "72h",
-    ]
+    assert [view["path"] for view in loaded["views"]] == VIEW_PATHS
     markdown = next(c for c in _cards(loaded) if c["type"] == "markdown")
     assert markdown["content"].startswith("{%- set v = states('sensor.victron_voltage')")
 

@@ -18,10 +18,7 @@ import pytest
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.components.recorder.models import (
     StatisticData,
-    StatisticMeanType,
-    StatisticMetaData,
 )
-from homeassistant.components.recorder.statistics import async_import_statistics
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers import issue_registry as ir
@@ -43,6 +40,7 @@ from tests.helpers import (
     FakeCerbo,
     FakeVrm,
     advance,
+    import_sensor_statistics,
     root_of,
     setup_entry,
 )
@@ -72,6 +70,12 @@ def run(hass: HomeAssistant, freezer: FrozenDateTimeFactory) -> Run:
         await async_wait_recording_done(hass)
 
     return run
+
+
+@pytest.fixture
+def source() -> str:
+    """The Cerbo alone unless a test says otherwise: it has every input of the insight."""
+    return "local"
 
 
 @pytest.fixture
@@ -184,14 +188,14 @@ def _sums(value: Callable[[int], float], days: int) -> list[StatisticData]:
     ]
 
 
-# key -> (unit, unit class) of each sensor's statistics
-UNITS: dict[str, tuple[str, str | None]] = {
-    "soh": ("%", None),
-    "soc": ("%", None),
-    "temperature": ("°C", "temperature"),
-    "cell_voltage_spread": ("V", "voltage"),
-    "charged_energy": ("kWh", "energy"),
-    "discharged_energy": ("kWh", "energy"),
+# key -> unit of each sensor's statistics
+UNITS: dict[str, str] = {
+    "soh": "%",
+    "soc": "%",
+    "temperature": "°C",
+    "cell_voltage_spread": "V",
+    "charged_energy": "kWh",
+    "discharged_energy": "kWh",
 }
 # the months of history: 90 days of SOH, 31 days of the others
 SEEDS: dict[str, Callable[[], list[StatisticData]]] = {
@@ -217,18 +221,8 @@ async def seed(
         found = entity_id(hass, key)
         if found is None:
             continue
-        unit, unit_class = UNITS[key]
-        sums = unit == "kWh"
-        metadata = StatisticMetaData(
-            has_sum=sums,
-            mean_type=StatisticMeanType.NONE if sums else StatisticMeanType.ARITHMETIC,
-            name=None,
-            source="recorder",
-            statistic_id=found,
-            unit_class=unit_class,
-            unit_of_measurement=unit,
-        )
-        async_import_statistics(hass, metadata, make_rows())
+        unit = UNITS[key]
+        import_sensor_statistics(hass, found, unit, make_rows(), has_sum=unit == "kWh")
         seeded.append(key)
     await async_wait_recording_done(hass)
     return seeded
@@ -433,7 +427,6 @@ FIGURE_KEYS = (
 )
 
 
-@pytest.mark.parametrize("source", ["local"])
 async def test_without_statistics_every_figure_says_no_data(
     hass: HomeAssistant, run: Run, init_integration: MockConfigEntry
 ) -> None:
@@ -461,7 +454,6 @@ THREE_DAYS = (iso(END - 3 * DAY), iso(END))
 TWO_DAYS = (iso(END - 2 * DAY), iso(END))
 
 
-@pytest.mark.parametrize("source", ["local"])
 async def test_short_statistics_are_too_short(
     hass: HomeAssistant, run: Run, init_integration: MockConfigEntry
 ) -> None:
@@ -505,7 +497,6 @@ async def test_short_statistics_are_too_short(
     assert shown(hass, "full_charge_overdue", "binary_sensor")[0] == "unknown"
 
 
-@pytest.mark.parametrize("source", ["local"])
 async def test_a_steady_battery_has_no_end_of_life_and_an_overdue_full_charge(
     hass: HomeAssistant, run: Run, init_integration: MockConfigEntry
 ) -> None:
@@ -562,11 +553,20 @@ async def test_statistics_are_read_once_an_hour_and_the_soh_every_six_hours(
     assert insight.queries == 7 + 2 * soh_reads
 
 
-def set_battery(cerbo: FakeCerbo, **changes: Any) -> None:
-    """The battery's root as the fixture has it, with these paths changed."""
-    root = root_of("battery_pylontech.json")
+def set_root(cerbo: FakeCerbo, service: str, fixture: str, **changes: Any) -> None:
+    """A service's root as its fixture has it, with these paths changed (`__` for `/`)."""
+    root = root_of(fixture)
     root.update({path.replace("__", "/"): value for path, value in changes.items()})
-    cerbo.set_root(PYLONTECH, root)
+    cerbo.set_root(service, root)
+
+
+def set_battery(cerbo: FakeCerbo, **changes: Any) -> None:
+    set_root(cerbo, PYLONTECH, "battery_pylontech.json", **changes)
+
+
+def stored_events_key(entry: MockConfigEntry) -> str:
+    """The storage key of the entry's counted events."""
+    return f"{DOMAIN}.insight.{entry.entry_id}"
 
 
 def risk_issue(hass: HomeAssistant, entry: MockConfigEntry) -> ir.IssueEntry | None:
@@ -576,7 +576,6 @@ def risk_issue(hass: HomeAssistant, entry: MockConfigEntry) -> ir.IssueEntry | N
 HOT_WEEK = {"temperature": lambda: _measurements(_flat(46.0), 7, 0.5)}
 
 
-@pytest.mark.parametrize("source", ["local"])
 @pytest.mark.parametrize(
     ("battery", "hot", "score", "level", "factors"),
     [
@@ -632,7 +631,6 @@ async def test_risk_levels_and_the_repair_issue(
     assert (risk_issue(hass, mock_config_entry) is not None) is (level in ("high", "critical"))
 
 
-@pytest.mark.parametrize("source", ["local"])
 async def test_the_risk_issue_comes_and_goes_with_the_level(
     hass: HomeAssistant, run: Run, cerbo: FakeCerbo, mock_config_entry: MockConfigEntry
 ) -> None:
@@ -678,10 +676,7 @@ async def test_the_risk_issue_comes_and_goes_with_the_level(
 
 
 def set_vebus(cerbo: FakeCerbo, **changes: Any) -> None:
-    """The inverter's root as the fixture has it, with these paths changed."""
-    root = root_of("vebus.json")
-    root.update({path.replace("__", "/"): value for path, value in changes.items()})
-    cerbo.set_root(VEBUS, root)
+    set_root(cerbo, VEBUS, "vebus.json", **changes)
 
 
 def set_can_errors(cerbo: FakeCerbo, tx_errors: int) -> None:
@@ -694,9 +689,12 @@ def set_can_errors(cerbo: FakeCerbo, tx_errors: int) -> None:
     cerbo.set_root(PLATFORM, root)
 
 
-@pytest.mark.parametrize("source", ["local"])
 async def test_counted_events_and_figures_survive_a_restart(
-    hass: HomeAssistant, run: Run, init_integration: MockConfigEntry, cerbo: FakeCerbo
+    hass: HomeAssistant,
+    hass_storage: dict[str, Any],
+    run: Run,
+    init_integration: MockConfigEntry,
+    cerbo: FakeCerbo,
 ) -> None:
     """VE.Bus alarms and CAN error growth have no history anywhere: the store keeps them."""
     entry = init_integration
@@ -728,6 +726,8 @@ async def test_counted_events_and_figures_survive_a_restart(
     assert shown(hass, "soh_change")[0] == "-0.304"
 
     await run(60)  # the store writes a minute after the last change
+    stored = hass_storage[stored_events_key(entry)]["data"]
+    assert len(stored["vebus_alarms"]) == 6
     assert await hass.config_entries.async_unload(entry.entry_id)
     await hass.async_block_till_done()
     # the alarms are still raised: not new after the restart
@@ -779,28 +779,33 @@ async def test_vrm_failures_of_the_day_survive_a_restart(
     assert shown(hass, "risk_level")[1]["factors"] == []
 
 
-@pytest.mark.parametrize("source", ["local"])
 async def test_an_alarm_just_before_a_reload_is_kept(
-    hass: HomeAssistant, run: Run, init_integration: MockConfigEntry, cerbo: FakeCerbo
+    hass: HomeAssistant,
+    hass_storage: dict[str, Any],
+    run: Run,
+    init_integration: MockConfigEntry,
+    cerbo: FakeCerbo,
 ) -> None:
     """The store writes a minute after a change, or at once when the entry unloads."""
     entry = init_integration
+    key = stored_events_key(entry)
     events = insight_of(entry).events
     set_vebus(cerbo, Alarms__Overload=2)
-    while not events.vebus_alarms.moments:
-        await run(10)
+    await run(40)  # the inverter is read every 30 s
+    assert len(events.vebus_alarms.moments) == 1
     noted = events.vebus_alarms.moments[0]
     set_vebus(cerbo, Alarms__Overload=0)
-    await run(40)  # the inverter is read every 30 s: the alarm is over
-    assert events.last_vebus["Overload"] == 0
-    assert dt_util.utcnow().timestamp() - noted < 60  # the store has not written yet
+    await run(10)
+    assert key not in hass_storage  # the delayed write is still pending
 
     assert await hass.config_entries.async_reload(entry.entry_id)
     await hass.async_block_till_done()
+    assert hass_storage[key]["data"]["vebus_alarms"] == [noted]
     assert insight_of(entry).as_dict(dt_util.utcnow())["vebus_alarms_week"] == 1
 
 
 @pytest.mark.usefixtures("entity_registry_enabled_by_default")
+@pytest.mark.parametrize("source", ["both"])
 @pytest.mark.parametrize(
     ("entry_options", "expected"),
     [
@@ -833,7 +838,6 @@ async def test_an_alarm_just_before_a_reload_is_kept(
     ],
     indirect=["entry_options"],
 )
-@pytest.mark.parametrize("source", ["local"])
 async def test_the_options_the_figures_are_judged_against(
     hass: HomeAssistant, run: Run, init_integration: MockConfigEntry, expected: dict[str, Any]
 ) -> None:
@@ -856,7 +860,6 @@ async def test_the_options_the_figures_are_judged_against(
     } == expected
 
 
-@pytest.mark.parametrize("source", ["local"])
 @pytest.mark.parametrize(
     ("largest", "level", "deduction"),
     [
